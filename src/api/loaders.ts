@@ -1,0 +1,46 @@
+// Per-request DataLoaders: each resolves a whole level of the query in one SQL statement.
+import DataLoader from "dataloader";
+import * as catalog from "../store/catalog.ts";
+import type { Fact, FactLabel, PrismaClient, Relation, Template, WrongObject } from "../store/generated/client.ts";
+
+function groupBy<T>(rows: T[], key: (row: T) => string): Map<string, T[]> {
+  const groups = new Map<string, T[]>();
+  for (const row of rows) {
+    const k = key(row);
+    const list = groups.get(k);
+    if (list) list.push(row);
+    else groups.set(k, [row]);
+  }
+  return groups;
+}
+
+export function createLoaders(prisma: PrismaClient) {
+  return {
+    relation: new DataLoader<string, Relation | null>(async (ids) => {
+      const byId = new Map((await catalog.relationsByIds(prisma, ids)).map((r) => [r.id, r]));
+      return ids.map((id) => byId.get(id) ?? null);
+    }),
+    relationFactCount: new DataLoader<string, number>(async (ids) => {
+      const counts = await catalog.factCountsByRelation(prisma, ids);
+      return ids.map((id) => counts.get(id) ?? 0);
+    }),
+    templates: new DataLoader<string, Template[]>(async (relationIds) => {
+      const groups = groupBy(await catalog.templatesByRelation(prisma, relationIds), (t) => t.relationId);
+      return relationIds.map((id) => groups.get(id) ?? []);
+    }),
+    fact: new DataLoader<string, Fact | null>(async (ids) => {
+      const byId = new Map((await catalog.factsByIds(prisma, ids)).map((f) => [f.id, f]));
+      return ids.map((id) => byId.get(id) ?? null);
+    }),
+    labels: new DataLoader<string, FactLabel[]>(async (factIds) => {
+      const groups = groupBy(await catalog.labelsByFacts(prisma, factIds), (l) => l.factId);
+      return factIds.map((id) => groups.get(id) ?? []);
+    }),
+    wrongObjects: new DataLoader<string, WrongObject[]>(async (factIds) => {
+      const groups = groupBy(await catalog.wrongObjectsByFacts(prisma, factIds), (w) => w.factId);
+      return factIds.map((id) => groups.get(id) ?? []);
+    }),
+  };
+}
+
+export type Loaders = ReturnType<typeof createLoaders>;

@@ -1,0 +1,12 @@
+import { catalogResolvers } from "./catalog.ts";
+
+type ResolverMap = Record<string, Record<string, unknown>>;
+
+/** Merges the resolver maps of each area of the schema. */
+function merge(...maps: ResolverMap[]): ResolverMap {
+  const out: ResolverMap = {};
+  for (const map of maps) for (const [type, fields] of Object.entries(map)) out[type] = { ...out[type], ...fields };
+  return out;
+}
+
+export const resolvers = merge(catalogResolvers);

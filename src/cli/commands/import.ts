@@ -1,0 +1,84 @@
+import { join } from "node:path";
+import type { Command } from "commander";
+import { loadConfig } from "../../config.ts";
+import { type ImportSummary, importMlama, importWrongObjects } from "../../store/import-mlama.ts";
+import { CliError } from "../errors.ts";
+import { createProgress } from "../progress.ts";
+import { withStore } from "../store-session.ts";
+
+const list = (value: string) =>
+  value
+    .split(",")
+    .map((s) => s.trim())
+    .filter(Boolean);
+
+interface ImportFlags {
+  languages?: string[];
+  relations?: string[];
+  quiet?: boolean;
+  json?: boolean;
+}
+
+function printSummary(summary: ImportSummary, flags: ImportFlags): void {
+  if (flags.json) {
+    process.stdout.write(`${JSON.stringify(summary)}\n`);
+    return;
+  }
+  for (const p of summary.problems) process.stderr.write(`${p.file}:${p.line}: ${p.reason} (line skipped)\n`);
+  const s = summary;
+  process.stdout.write(
+    [
+      `languages: ${s.languages}, relations: ${s.relations}`,
+      `templates: ${s.templates.seen} read, ${s.templates.inserted} new`,
+      `facts: ${s.facts.seen} read, ${s.facts.inserted} new; labels: ${s.labels.inserted} new, ${s.labels.updated} updated`,
+      ...(s.wrongObjects.seen ? [`wrong objects: ${s.wrongObjects.seen} facts, ${s.wrongObjects.inserted} candidates written`] : []),
+      `malformed lines skipped: ${s.problems.length}`,
+    ].join("\n") + "\n",
+  );
+}
+
+export async function runImport(kind: "mlama" | "wrong-objects", dir: string, flags: ImportFlags): Promise<ImportSummary> {
+  const config = loadConfig();
+  return withStore(config, async (store) => {
+    const progress = createProgress(`import ${kind}`, 100, { quiet: flags.quiet || flags.json, unit: "%" });
+    const options = {
+      languages: flags.languages,
+      relations: flags.relations,
+      onProgress: (p: { bytesDone: number; bytesTotal: number; file: string }) =>
+        progress.update(Math.round((100 * p.bytesDone) / Math.max(p.bytesTotal, 1)), p.file),
+    };
+    try {
+      return kind === "mlama" ? await importMlama(store.pool, dir, options) : await importWrongObjects(store.pool, dir, options);
+    } catch (err) {
+      const message = (err as Error).message;
+      if (/not a directory|not found in/.test(message)) throw new CliError(message);
+      throw err;
+    } finally {
+      progress.stop();
+    }
+  });
+}
+
+export function register(program: Command): void {
+  const cmd = program.command("import").description("Import facts into the database");
+  for (const kind of ["mlama", "wrong-objects"] as const) {
+    cmd
+      .command(kind)
+      .description(
+        kind === "mlama"
+          ? "Import an mLAMA 1.1 folder (<dir>/<lang>/templates.jsonl and <relation>.jsonl), idempotently"
+          : "Import wrong-object candidates (<dir>/<lang>/<relation>.jsonl with uuid, wrong_objects)",
+      )
+      .argument("<dir>", kind === "mlama" ? "mLAMA root folder, e.g. seeds/mlama" : "folder, e.g. seeds/wrong-objects")
+      .option("--languages <codes>", "only these languages, comma-separated (e.g. en,zh)", list)
+      .option("--relations <ids>", "only these relations, comma-separated (e.g. P17,P19)", list)
+      .option("--quiet", "no progress output")
+      .option("--json", "print the summary as JSON")
+      .action(async (dir: string, flags: ImportFlags) => {
+        const summary = await runImport(kind, dir, flags);
+        printSummary(summary, flags);
+      });
+  }
+}
+
+export const SEED_DIRS = (seedsDir: string) => ({ mlama: join(seedsDir, "mlama"), wrongObjects: join(seedsDir, "wrong-objects") });

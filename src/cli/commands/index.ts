@@ -1,0 +1,12 @@
+import type { Command } from "commander";
+import * as db from "./db.ts";
+import * as importCmd from "./import.ts";
+import * as serve from "./serve.ts";
+import * as start from "./start.ts";
+
+export interface CommandModule {
+  register(program: Command): void;
+}
+
+// One line per command module; keep alphabetical.
+export const commandModules: CommandModule[] = [db, importCmd, serve, start];

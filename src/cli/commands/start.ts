@@ -1,0 +1,30 @@
+import type { Command } from "commander";
+import { loadConfig } from "../../config.ts";
+import { importMlama, importWrongObjects } from "../../store/import-mlama.ts";
+import { openStore } from "../store-session.ts";
+import { SEED_DIRS } from "./import.ts";
+import { serve } from "./serve.ts";
+
+export function register(program: Command): void {
+  program
+    .command("start")
+    .description("Migrate, import the seed facts (idempotent) and serve GraphQL: what `npm start` runs")
+    .action(async () => {
+      const config = loadConfig();
+      const store = await openStore(config);
+      try {
+        const dirs = SEED_DIRS(config.seedsDir);
+        const facts = await importMlama(store.pool, dirs.mlama);
+        const wrong = await importWrongObjects(store.pool, dirs.wrongObjects);
+        const problems = facts.problems.length + wrong.problems.length;
+        process.stderr.write(
+          `seeds: ${facts.languages} languages, ${facts.relations} relations, ${facts.labels.seen} fact labels (${facts.labels.inserted} new)` +
+            `${problems ? `, ${problems} malformed lines skipped` : ""}\n`,
+        );
+      } catch (err) {
+        await store.close();
+        throw err;
+      }
+      await serve(config, store);
+    });
+}

@@ -1,0 +1,33 @@
+#!/usr/bin/env node
+// Entry point of the `kn` command line (npm run --silent kn -- <command>).
+// Each command lives in src/cli/commands/<name>.ts and exports `register(program)`.
+import { Command } from "commander";
+import { commandModules } from "./commands/index.ts";
+import { CliError } from "./errors.ts";
+
+const program = new Command("kn")
+  .description("Knowledge-neuron database: AMIG attributions of multilingual LMs in PostgreSQL, served over GraphQL.")
+  .showHelpAfterError()
+  .exitOverride();
+
+for (const mod of commandModules) mod.register(program);
+
+try {
+  await program.parseAsync(process.argv);
+} catch (err) {
+  process.exitCode = reportError(err);
+}
+
+function reportError(err: unknown): number {
+  if (err && typeof err === "object" && "code" in err && typeof (err as { code: unknown }).code === "string") {
+    const code = (err as { code: string; exitCode?: number }).code;
+    // commander already printed its own message (unknown option, --help, --version ...)
+    if (code.startsWith("commander.")) return (err as { exitCode?: number }).exitCode ?? 1;
+  }
+  if (err instanceof CliError) {
+    process.stderr.write(`kn: ${err.message}\n`);
+    return err.exitCode;
+  }
+  process.stderr.write(`kn: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+  return 1;
+}

@@ -1,0 +1,46 @@
+// Opens the database for one CLI command: the configured DATABASE_URL or the embedded server,
+// with pending migrations applied, and closes everything afterwards (also on Ctrl-C).
+import type { Pool } from "pg";
+import type { AppConfig } from "../config.ts";
+import { createPool, createPrisma } from "../store/client.ts";
+import { resolveDatabase } from "../store/database.ts";
+import type { PrismaClient } from "../store/generated/client.ts";
+import { applyMigrations } from "../store/migrate.ts";
+
+export interface StoreSession {
+  url: string;
+  prisma: PrismaClient;
+  pool: Pool;
+  close(): Promise<void>;
+}
+
+export async function openStore(config: AppConfig, options: { log?: (line: string) => void } = {}): Promise<StoreSession> {
+  const log = options.log ?? ((line: string) => process.stderr.write(`${line}\n`));
+  const database = await resolveDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir });
+  if (!config.databaseUrl) log(`embedded PostgreSQL running (data in ${config.dataDir})`);
+  const applied = await applyMigrations(database.url);
+  if (applied.length) log(`applied migrations: ${applied.join(", ")}`);
+  const prisma = createPrisma(database.url);
+  const pool = createPool(database.url);
+  let closed = false;
+  return {
+    url: database.url,
+    prisma,
+    pool,
+    async close() {
+      if (closed) return;
+      closed = true;
+      await Promise.allSettled([prisma.$disconnect(), pool.end()]);
+      await database.stop();
+    },
+  };
+}
+
+export async function withStore<T>(config: AppConfig, work: (store: StoreSession) => Promise<T>): Promise<T> {
+  const store = await openStore(config);
+  try {
+    return await work(store);
+  } finally {
+    await store.close();
+  }
+}
