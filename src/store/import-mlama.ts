@@ -5,6 +5,7 @@
 import { stat } from "node:fs/promises";
 import { join } from "node:path";
 import type { Pool, PoolClient } from "pg";
+import { withTransaction } from "./client.ts";
 import { languageName } from "../data/languages.ts";
 import {
   type FactRecord,
@@ -55,21 +56,6 @@ function emptySummary(): ImportSummary {
     wrongObjects: { seen: 0, inserted: 0 },
     problems: [],
   };
-}
-
-async function inTransaction<T>(pool: Pool, work: (c: PoolClient) => Promise<T>): Promise<T> {
-  const client = await pool.connect();
-  try {
-    await client.query("BEGIN");
-    const result = await work(client);
-    await client.query("COMMIT");
-    return result;
-  } catch (err) {
-    await client.query("ROLLBACK").catch(() => undefined);
-    throw err;
-  } finally {
-    client.release();
-  }
 }
 
 async function upsertLanguagesAndRelations(db: Pool | PoolClient, languages: string[], relations: string[]): Promise<void> {
@@ -190,7 +176,7 @@ async function writeFactBatch(
   for (const item of batch) byUuid.set(item.rec.uuid, item);
   const items = [...byUuid.values()];
 
-  await inTransaction(pool, async (db) => {
+  await withTransaction(pool, async (db) => {
     // A uuid already stored under another relation is a conflict: report it, store nothing for it.
     const clash = await db.query<{ id: string; relation_id: string }>(
       `SELECT f.id, f.relation_id FROM fact f JOIN unnest($1::text[], $2::text[]) AS u(id, rel) ON f.id = u.id
@@ -279,7 +265,7 @@ async function writeWrongObjectBatch(
   batch: { rec: WrongObjectRecord; line: number }[],
   summary: ImportSummary,
 ): Promise<void> {
-  await inTransaction(pool, async (db) => {
+  await withTransaction(pool, async (db) => {
     const known = await db.query<{ id: string }>(`SELECT id FROM fact WHERE id = ANY($1::text[])`, [batch.map((b) => b.rec.uuid)]);
     const knownIds = new Set(known.rows.map((r) => r.id));
     const good = batch.filter((b) => knownIds.has(b.rec.uuid));

@@ -1,0 +1,79 @@
+// A toy "language model" with closed-form gradients, for testing attribution logic exactly:
+// activation a(ids) = mean of per-token embedding rows (so blanking a token changes it),
+// one FFN layer per layer index, probabilities = softmax(W · z + c) read from the LAST layer's z.
+import type { AttributionModel, Neuron, PromptContext } from "../../src/attribution/model-port.ts";
+
+function rng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) | 0;
+    let t = Math.imul(a ^ (a >>> 15), 1 | a);
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+export class ToyModel implements AttributionModel {
+  readonly architecture = "masked" as const;
+  readonly nLayers = 1;
+  readonly blankId = 0;
+  private readonly emb: Float64Array[];
+  private readonly W: Float64Array[];
+  private readonly c: Float64Array;
+
+  constructor(readonly ffnWidth = 8, readonly vocab = 6, seed = 1) {
+    const r = rng(seed);
+    const g = () => (r() - 0.5) * 2;
+    this.emb = Array.from({ length: vocab }, () => Float64Array.from({ length: ffnWidth }, g));
+    this.W = Array.from({ length: vocab }, () => Float64Array.from({ length: ffnWidth }, g));
+    this.c = Float64Array.from({ length: vocab }, g);
+  }
+
+  activation(ids: readonly number[]): Float32Array {
+    const z = new Float32Array(this.ffnWidth);
+    for (const id of ids) for (let i = 0; i < z.length; i++) z[i] += this.emb[id][i] / ids.length;
+    return z;
+  }
+
+  softmax(z: ArrayLike<number>): Float64Array {
+    const logits = this.W.map((w, k) => w.reduce((s, wi, i) => s + wi * z[i], this.c[k]));
+    const m = Math.max(...logits);
+    const e = logits.map((l) => Math.exp(l - m));
+    const sum = e.reduce((a, b) => a + b, 0);
+    return Float64Array.from(e, (v) => v / sum);
+  }
+
+  /** dP_y/dz = P_y (W_y - Σ_k P_k W_k) */
+  gradient(z: ArrayLike<number>, y: number): Float32Array {
+    const p = this.softmax(z);
+    const g = new Float32Array(this.ffnWidth);
+    for (let i = 0; i < g.length; i++) {
+      let mean = 0;
+      for (let k = 0; k < this.vocab; k++) mean += p[k] * this.W[k][i];
+      g[i] = p[y] * (this.W[y][i] - mean);
+    }
+    return g;
+  }
+
+  prepare(ids: readonly number[]): PromptContext {
+    const x = this.activation(ids);
+    return {
+      activations: [x],
+      patchedGradient: (_layer, rows, targetId) => ({
+        probs: Float32Array.from(rows, (r) => this.softmax(r)[targetId]),
+        grads: rows.map((r) => this.gradient(r, targetId)),
+      }),
+      dispose() {},
+    };
+  }
+
+  activationsBatch(inputs: readonly (readonly number[])[]): Float32Array[][] {
+    return inputs.map((ids) => [this.activation(ids)]);
+  }
+
+  probabilities(ids: readonly number[], _position: number, scale?: { neurons: readonly Neuron[]; factor: number }): Float32Array {
+    const z = this.activation(ids);
+    for (const [, unit] of scale?.neurons ?? []) z[unit] *= scale!.factor;
+    return Float32Array.from(this.softmax(z));
+  }
+}
