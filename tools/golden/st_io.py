@@ -1,0 +1,84 @@
+"""Minimal safetensors writer/reader (no `safetensors` package needed).
+
+File layout: 8-byte little-endian header length N, N bytes of JSON header
+({name: {"dtype", "shape", "data_offsets": [begin, end]}, "__metadata__": {...}}),
+padded with spaces to a multiple of 8, then the raw little-endian tensor data.
+"""
+import json
+import struct
+
+import numpy as np
+
+DTYPE_BYTES = {"F32": 4, "F16": 2, "BF16": 2, "F64": 8}
+
+
+def f32_to_bf16_bits(a):
+    """float32 array -> uint16 bf16 bit patterns, round to nearest even (finite inputs)."""
+    u = np.ascontiguousarray(a, dtype=np.float32).view(np.uint32).astype(np.uint64)
+    rounding = np.uint64(0x7FFF) + ((u >> np.uint64(16)) & np.uint64(1))
+    return ((u + rounding) >> np.uint64(16)).astype(np.uint16)
+
+
+def bf16_bits_to_f32(bits):
+    return (bits.astype(np.uint32) << np.uint32(16)).view(np.float32)
+
+
+def round_to_dtype(a, dtype):
+    """Round a float64 array to the storage dtype; return (float64 values, raw bytes)."""
+    a32 = np.asarray(a, dtype=np.float64).astype(np.float32)
+    if dtype == "F32":
+        stored = a32
+        raw = a32.astype("<f4").tobytes()
+    elif dtype == "F16":
+        h = a32.astype(np.float16)
+        stored = h.astype(np.float32)
+        raw = h.astype("<f2").tobytes()
+    elif dtype == "BF16":
+        bits = f32_to_bf16_bits(a32)
+        stored = bf16_bits_to_f32(bits)
+        raw = bits.astype("<u2").tobytes()
+    else:
+        raise ValueError(dtype)
+    return stored.astype(np.float64), raw
+
+
+def encode_file(tensors, metadata=None):
+    """tensors: list of (name, dtype, shape, raw bytes), written in the given order."""
+    header = {}
+    if metadata is not None:
+        header["__metadata__"] = metadata
+    offset = 0
+    for name, dtype, shape, raw in tensors:
+        n = int(np.prod(shape)) if len(shape) else 1
+        assert len(raw) == n * DTYPE_BYTES[dtype], name
+        header[name] = {"dtype": dtype, "shape": list(shape), "data_offsets": [offset, offset + len(raw)]}
+        offset += len(raw)
+    hjson = json.dumps(header, separators=(",", ":")).encode("utf-8")
+    hjson += b" " * ((8 - len(hjson) % 8) % 8)
+    return struct.pack("<Q", len(hjson)) + hjson + b"".join(t[3] for t in tensors)
+
+
+def read_file(path):
+    """Returns {name: float64 numpy array} (used only for self-checks)."""
+    with open(path, "rb") as f:
+        data = f.read()
+    (n,) = struct.unpack("<Q", data[:8])
+    header = json.loads(data[8 : 8 + n])
+    base = 8 + n
+    out = {}
+    for name, info in header.items():
+        if name == "__metadata__":
+            continue
+        b, e = info["data_offsets"]
+        raw = data[base + b : base + e]
+        dt = info["dtype"]
+        if dt == "F32":
+            arr = np.frombuffer(raw, dtype="<f4").astype(np.float64)
+        elif dt == "F16":
+            arr = np.frombuffer(raw, dtype="<f2").astype(np.float64)
+        elif dt == "BF16":
+            arr = bf16_bits_to_f32(np.frombuffer(raw, dtype="<u2")).astype(np.float64)
+        else:
+            raise ValueError(dt)
+        out[name] = arr.reshape(info["shape"])
+    return out
