@@ -40,7 +40,9 @@ export function createProgress(label: string, total: number, options: { quiet?: 
     const secs = (Date.now() - started) / 1000;
     const rate = current / Math.max(secs, 1e-3);
     const eta = rate > 0 ? Math.round((max - current) / rate) : 0;
-    process.stderr.write(`${label}: ${current}/${max}${unit} (${max ? Math.floor((100 * current) / max) : 100}%), ${rate.toFixed(1)}/s, ETA ${eta}s ${detail}\n`);
+    const pct = max ? Math.floor((100 * current) / max) : 100;
+    const count = unit === "%" ? "" : ` (${current}/${max}${unit}, ${rate.toFixed(1)}/s)`;
+    process.stderr.write(`${label}: ${pct}%${count}, ETA ${eta}s ${detail}\n`);
   };
   return {
     update(done, detail = "") {

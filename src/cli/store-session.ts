@@ -1,11 +1,22 @@
 // Opens the database for one CLI command: the configured DATABASE_URL or the embedded server,
 // with pending migrations applied, and closes everything afterwards (also on Ctrl-C).
+import { join } from "node:path";
 import type { Pool } from "pg";
 import type { AppConfig } from "../config.ts";
 import { createPool, createPrisma } from "../store/client.ts";
-import { resolveDatabase } from "../store/database.ts";
+import { type ResolvedDatabase, resolveDatabase } from "../store/database.ts";
 import type { PrismaClient } from "../store/generated/client.ts";
 import { applyMigrations } from "../store/migrate.ts";
+
+const embeddedDataDir = (config: AppConfig) => join(config.dataDir, "postgres");
+
+/** DATABASE_URL when configured, else the embedded server with its data under KN_DATA_DIR. */
+export function openDatabase(config: AppConfig): Promise<ResolvedDatabase> {
+  return resolveDatabase({
+    env: config.databaseUrl ? { DATABASE_URL: config.databaseUrl } : {},
+    embedded: { dataDir: embeddedDataDir(config) },
+  });
+}
 
 export interface StoreSession {
   url: string;
@@ -16,9 +27,15 @@ export interface StoreSession {
 
 export async function openStore(config: AppConfig, options: { log?: (line: string) => void } = {}): Promise<StoreSession> {
   const log = options.log ?? ((line: string) => process.stderr.write(`${line}\n`));
-  const database = await resolveDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir });
-  if (!config.databaseUrl) log(`embedded PostgreSQL running (data in ${config.dataDir})`);
-  const applied = await applyMigrations(database.url);
+  const database = await openDatabase(config);
+  if (database.source === "embedded") log(`embedded PostgreSQL running (data in ${embeddedDataDir(config)})`);
+  let applied: string[];
+  try {
+    applied = await applyMigrations(database.url);
+  } catch (err) {
+    await database.stop();
+    throw err;
+  }
   if (applied.length) log(`applied migrations: ${applied.join(", ")}`);
   const prisma = createPrisma(database.url);
   const pool = createPool(database.url);

@@ -26,15 +26,14 @@ function printSummary(summary: ImportSummary, flags: ImportFlags): void {
   }
   for (const p of summary.problems) process.stderr.write(`${p.file}:${p.line}: ${p.reason} (line skipped)\n`);
   const s = summary;
-  process.stdout.write(
-    [
-      `languages: ${s.languages}, relations: ${s.relations}`,
-      `templates: ${s.templates.seen} read, ${s.templates.inserted} new`,
-      `facts: ${s.facts.seen} read, ${s.facts.inserted} new; labels: ${s.labels.inserted} new, ${s.labels.updated} updated`,
-      ...(s.wrongObjects.seen ? [`wrong objects: ${s.wrongObjects.seen} facts, ${s.wrongObjects.inserted} candidates written`] : []),
-      `malformed lines skipped: ${s.problems.length}`,
-    ].join("\n") + "\n",
-  );
+  const lines = [`languages: ${s.languages}, relations: ${s.relations}`];
+  if (s.templates.seen) lines.push(`templates: ${s.templates.seen} read, ${s.templates.inserted} new`);
+  if (s.facts.seen) {
+    lines.push(`fact lines: ${s.facts.seen} read; facts: ${s.facts.inserted} new; labels: ${s.labels.inserted} new, ${s.labels.updated} updated`);
+  }
+  if (s.wrongObjects.seen) lines.push(`wrong objects: ${s.wrongObjects.seen} facts, ${s.wrongObjects.inserted} candidates written`);
+  lines.push(`malformed lines skipped: ${s.problems.length}`);
+  process.stdout.write(`${lines.join("\n")}\n`);
 }
 
 export async function runImport(kind: "mlama" | "wrong-objects", dir: string, flags: ImportFlags): Promise<ImportSummary> {
