@@ -38,13 +38,18 @@ export function queryDepth(document: DocumentNode, operationName?: string | null
   return depth;
 }
 
-/** List fields cost their page size (`first`, default 20) times their children. */
-const pagedEstimator: ComplexityEstimator = ({ args, childComplexity, field }) => {
-  const type = String(field.type);
-  const isList = type.includes("[") || type.endsWith("Connection!") || type.endsWith("Connection");
-  if (!isList) return undefined;
-  const first = typeof args.first === "number" ? args.first : 20;
-  return 1 + Math.max(1, first) * Math.max(1, childComplexity);
+/** Assumed length of a list that is not paged (labels, templates): one per language, roughly. */
+const UNPAGED_LIST_SIZE = 10;
+
+/**
+ * Paged fields (with a `first` argument) cost 1 + first × their selection; `edges` inherit the
+ * page size from their connection; other lists cost 1 + UNPAGED_LIST_SIZE × their selection.
+ */
+const listEstimator: ComplexityEstimator = ({ args, childComplexity, field }) => {
+  const child = Math.max(1, childComplexity);
+  if (field.args.some((a) => a.name === "first")) return 1 + (typeof args.first === "number" ? Math.max(1, args.first) : 20) * child;
+  if (!String(field.type).includes("[")) return undefined;
+  return 1 + (field.name === "edges" ? 1 : UNPAGED_LIST_SIZE) * child;
 };
 
 export function limitsPlugin(schema: GraphQLSchema, limits: QueryLimits): ApolloServerPlugin {
@@ -61,7 +66,7 @@ export function limitsPlugin(schema: GraphQLSchema, limits: QueryLimits): Apollo
             query: document,
             operationName: request.operationName ?? undefined,
             variables: request.variables ?? {},
-            estimators: [pagedEstimator, simpleEstimator({ defaultComplexity: 1 })],
+            estimators: [listEstimator, simpleEstimator({ defaultComplexity: 1 })],
           });
           if (cost > limits.maxCost) {
             throw apiError("QUERY_TOO_COMPLEX", `query cost ${cost} exceeds the limit of ${limits.maxCost}`, { cost, limit: limits.maxCost });
