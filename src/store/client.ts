@@ -1,0 +1,59 @@
+// Database clients: the Prisma client (through @prisma/adapter-pg, no query-engine binary) for
+// ordinary reads and writes, and a plain pg.Pool for bulk SQL (INSERT ... SELECT FROM unnest(...),
+// COPY FROM STDIN through pg-copy-streams), where the Prisma client is an order of magnitude slower.
+import pg from "pg";
+import { PrismaPg } from "@prisma/adapter-pg";
+import { PrismaClient } from "./generated/client.ts";
+
+export type { PrismaClient } from "./generated/client.ts";
+
+export interface CreatePrismaOptions {
+  /** Pool size of the adapter (pg default: 10). */
+  max?: number;
+  /** Log the SQL the client sends (console). */
+  logQueries?: boolean;
+}
+
+/** A Prisma client connected to url. Call $disconnect() when done. */
+export function createPrisma(url: string, options: CreatePrismaOptions = {}): PrismaClient {
+  const adapter = new PrismaPg({ connectionString: url, ...(options.max ? { max: options.max } : {}) });
+  return new PrismaClient({ adapter, ...(options.logQueries ? { log: ["query" as const] } : {}) });
+}
+
+export interface CreatePoolOptions {
+  max?: number;
+  /** Application name shown in pg_stat_activity. */
+  applicationName?: string;
+}
+
+/**
+ * A pg.Pool for bulk SQL. Idle-client errors (server restart, terminated backend) are logged
+ * instead of crashing the process. Call end() when done.
+ */
+export function createPool(url: string, options: CreatePoolOptions = {}): pg.Pool {
+  const pool = new pg.Pool({
+    connectionString: url,
+    max: options.max ?? 10,
+    application_name: options.applicationName ?? "knowledge-neuron-db",
+  });
+  pool.on("error", (error) => {
+    console.error(`postgres pool: idle client error: ${error.message}`);
+  });
+  return pool;
+}
+
+/** Runs fn inside a transaction on one client of the pool (BEGIN / COMMIT, ROLLBACK on error). */
+export async function withTransaction<T>(pool: pg.Pool, fn: (client: pg.PoolClient) => Promise<T>): Promise<T> {
+  const client = await pool.connect();
+  try {
+    await client.query("BEGIN");
+    const result = await fn(client);
+    await client.query("COMMIT");
+    return result;
+  } catch (error) {
+    await client.query("ROLLBACK").catch(() => undefined);
+    throw error;
+  } finally {
+    client.release();
+  }
+}
