@@ -61,8 +61,7 @@ export function attributeStep(model: AttributionModel, step: AttributionStep, op
       const multiplier = method === "amig-ig" ? x[l] : (step.multiplier?.[l] ?? x[l]);
       scores[l] = combine(method, multiplier, baseline?.[l] ?? null, gradSum, steps);
     }
-    const targetProb = model.probabilities(step.ids, step.position)[step.targetId];
-    return { scores, targetProb, activations: x };
+    return { scores, targetProb: ctx.probabilities[step.targetId], activations: [...x] };
   } finally {
     ctx.dispose();
   }

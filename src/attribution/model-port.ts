@@ -1,33 +1,30 @@
-// What the attribution science needs from a language model. src/model implements it; tests can
-// implement it with toy models whose attributions are known in closed form.
+// What the attribution science needs from a language model: a narrow slice of the runtime's
+// LanguageModel plus the AMIG blank token, so tests can substitute toy models with closed-form
+// gradients.
+import type { LanguageModel } from "../model/language-model.ts";
 
-export type Architecture = "masked" | "causal";
-export type Neuron = readonly [layer: number, unit: number];
+export type { Architecture, Neuron, PromptContext } from "../model/language-model.ts";
 
-export interface PatchedGradient {
-  /** P(target) with row b patched in at (layer, position). */
-  probs: Float32Array;
-  /** dP(target)/d row_b, one ffnWidth vector per row. */
-  grads: Float32Array[];
-}
-
-/** Cached work for one (input, position): lower layers are computed once and reused. */
-export interface PromptContext {
-  /** FFN activation at the position, one ffnWidth vector per layer (unpatched run). */
-  readonly activations: Float32Array[];
-  patchedGradient(layer: number, rows: Float32Array[], targetId: number): PatchedGradient;
-  dispose(): void;
-}
-
-export interface AttributionModel {
-  readonly architecture: Architecture;
-  readonly nLayers: number;
-  readonly ffnWidth: number;
-  /** The token that blanks an input position for the AMIG baseline: [MASK] or EOS. */
+export type AttributionModel = Pick<
+  LanguageModel,
+  "architecture" | "nLayers" | "ffnWidth" | "prepare" | "activationsBatch" | "probabilitiesForScaleSets"
+> & {
+  /** The token that blanks an input position for the AMIG baseline: [MASK] (masked) or EOS (causal). */
   readonly blankId: number;
-  prepare(ids: readonly number[], position: number): PromptContext;
-  /** Activations at `position` for many inputs of equal length: [input][layer] -> ffnWidth. */
-  activationsBatch(inputs: readonly (readonly number[])[], position: number): Float32Array[][];
-  /** Vocabulary distribution at `position`, optionally with FFN units scaled there (x0, x2). */
-  probabilities(ids: readonly number[], position: number, scale?: { neurons: readonly Neuron[]; factor: number }): Float32Array;
+};
+
+export function attributionModel(lm: LanguageModel): AttributionModel {
+  const blankId = lm.architecture === "masked" ? lm.tokenizer.maskId : lm.tokenizer.eosId;
+  if (blankId === undefined) {
+    throw new Error(`the tokenizer of ${lm.dir} has no ${lm.architecture === "masked" ? "mask" : "end-of-text"} token, which AMIG needs as its blank`);
+  }
+  return {
+    architecture: lm.architecture,
+    nLayers: lm.nLayers,
+    ffnWidth: lm.ffnWidth,
+    blankId,
+    prepare: (ids, position) => lm.prepare(ids, position),
+    activationsBatch: (inputs, position, layers) => lm.activationsBatch(inputs, position, layers),
+    probabilitiesForScaleSets: (ids, position, sets, factor, targetIds) => lm.probabilitiesForScaleSets(ids, position, sets, factor, targetIds),
+  };
 }

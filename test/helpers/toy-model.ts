@@ -3,6 +3,8 @@
 // one FFN layer per layer index, probabilities = softmax(W · z + c) read from the LAST layer's z.
 import type { AttributionModel, Neuron, PromptContext } from "../../src/attribution/model-port.ts";
 
+type Scale = { neurons: readonly Neuron[]; factor: number };
+
 function rng(seed: number): () => number {
   let a = seed >>> 0;
   return () => {
@@ -55,25 +57,38 @@ export class ToyModel implements AttributionModel {
     return g;
   }
 
-  prepare(ids: readonly number[]): PromptContext {
+  prepare(ids: readonly number[], position = 0): PromptContext {
     const x = this.activation(ids);
+    const scaled = (neurons: readonly Neuron[], factor: number) => {
+      const z = Float32Array.from(x);
+      for (const [, unit] of neurons) z[unit] *= factor;
+      return Float32Array.from(this.softmax(z));
+    };
+    const pick = (p: Float32Array, targetIds?: readonly number[]) => (targetIds ? Float32Array.from(targetIds, (t) => p[t]) : p);
     return {
+      ids,
+      position,
+      probabilities: Float32Array.from(this.softmax(x)),
       activations: [x],
       patchedGradient: (_layer, rows, targetId) => ({
         probs: Float32Array.from(rows, (r) => this.softmax(r)[targetId]),
         grads: rows.map((r) => this.gradient(r, targetId)),
       }),
+      patchedProbabilities: (_layer, rows, targetIds) => rows.map((r) => pick(Float32Array.from(this.softmax(r)), targetIds)),
+      scaledProbabilities: (sets, factor, targetIds) => sets.map((s) => pick(scaled(s, factor), targetIds)),
       dispose() {},
     };
   }
 
-  activationsBatch(inputs: readonly (readonly number[])[]): Float32Array[][] {
+  activationsBatch(inputs: ReadonlyArray<readonly number[]>): Float32Array[][] {
     return inputs.map((ids) => [this.activation(ids)]);
   }
 
-  probabilities(ids: readonly number[], _position: number, scale?: { neurons: readonly Neuron[]; factor: number }): Float32Array {
-    const z = this.activation(ids);
-    for (const [, unit] of scale?.neurons ?? []) z[unit] *= scale!.factor;
-    return Float32Array.from(this.softmax(z));
+  probabilitiesForScaleSets(ids: readonly number[], position: number, sets: ReadonlyArray<readonly Neuron[]>, factor: number, targetIds?: readonly number[]) {
+    return this.prepare(ids, position).scaledProbabilities(sets, factor, targetIds);
+  }
+
+  probabilities(ids: readonly number[], scale?: Scale): Float32Array {
+    return this.prepare(ids).scaledProbabilities([scale?.neurons ?? []], scale?.factor ?? 1)[0];
   }
 }
