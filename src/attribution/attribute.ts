@@ -27,6 +27,9 @@ export interface StepResult {
   scores: Float32Array[];
   /** P(target) of the unpatched model at the position. */
   targetProb: number;
+  /** The unpatched model's argmax at the position, and its probability. */
+  predictedId: number;
+  predictedProb: number;
   activations: Float32Array[];
 }
 
@@ -61,7 +64,10 @@ export function attributeStep(model: AttributionModel, step: AttributionStep, op
       const multiplier = method === "amig-ig" ? x[l] : (step.multiplier?.[l] ?? x[l]);
       scores[l] = combine(method, multiplier, baseline?.[l] ?? null, gradSum, steps);
     }
-    return { scores, targetProb: ctx.probabilities[step.targetId], activations: [...x] };
+    const p = ctx.probabilities;
+    let predictedId = 0;
+    for (let i = 1; i < p.length; i++) if (p[i] > p[predictedId]) predictedId = i;
+    return { scores, targetProb: p[step.targetId], predictedId, predictedProb: p[predictedId], activations: [...x] };
   } finally {
     ctx.dispose();
   }

@@ -2,6 +2,7 @@
 // LanguageModel plus the AMIG blank token, so tests can substitute toy models with closed-form
 // gradients.
 import type { LanguageModel } from "../model/language-model.ts";
+import type { MaskedPromptTokenizer } from "./prompts.ts";
 
 export type { Architecture, Neuron, PromptContext } from "../model/language-model.ts";
 
@@ -13,7 +14,12 @@ export type AttributionModel = Pick<
   readonly blankId: number;
 };
 
-export function attributionModel(lm: LanguageModel): AttributionModel {
+/** Fact-level work also builds prompts and reads predictions back as text. */
+export type FactModel = AttributionModel & {
+  readonly tokenizer: MaskedPromptTokenizer & { decode(ids: readonly number[]): string };
+};
+
+export function attributionModel(lm: LanguageModel): FactModel {
   const blankId = lm.architecture === "masked" ? lm.tokenizer.maskId : lm.tokenizer.eosId;
   if (blankId === undefined) {
     throw new Error(`the tokenizer of ${lm.dir} has no ${lm.architecture === "masked" ? "mask" : "end-of-text"} token, which AMIG needs as its blank`);
@@ -23,6 +29,7 @@ export function attributionModel(lm: LanguageModel): AttributionModel {
     nLayers: lm.nLayers,
     ffnWidth: lm.ffnWidth,
     blankId,
+    tokenizer: lm.tokenizer,
     prepare: (ids, position) => lm.prepare(ids, position),
     activationsBatch: (inputs, position, layers) => lm.activationsBatch(inputs, position, layers),
     probabilitiesForScaleSets: (ids, position, sets, factor, targetIds) => lm.probabilitiesForScaleSets(ids, position, sets, factor, targetIds),

@@ -1,4 +1,5 @@
 import type { Command } from "commander";
+import * as attribute from "./attribute.ts";
 import * as db from "./db.ts";
 import * as importCmd from "./import.ts";
 import * as serve from "./serve.ts";
@@ -9,4 +10,4 @@ export interface CommandModule {
 }
 
 // One line per command module; keep alphabetical.
-export const commandModules: CommandModule[] = [db, importCmd, serve, start];
+export const commandModules: CommandModule[] = [attribute, db, importCmd, serve, start];

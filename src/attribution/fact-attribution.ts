@@ -1,0 +1,97 @@
+// Attribution of one fact in one language: builds the prompt(s), runs one attribution step per
+// object piece and sums them (ALGORITHMS.md §2.4–2.6, §3.5), then reports what the model predicts.
+//   clean  (default): masked LM gets k masks for a k-piece object, piece s attributed at mask s;
+//                     causal LM is teacher-forced, step s reads the last position of
+//                     prompt ⊕ y_1..y_{s-1}; x and the baseline are recomputed per step.
+//   compat: the reference code, quirks included: gold lower-cased and encoded with the default
+//           special tokens (BERT: [CLS] … [SEP] count as pieces), one [MASK], the ORIGINAL
+//           prompt's argmax appended as text once more at every step, and the multiplier x taken
+//           from the original prompt.
+import { type AttributionOptions, type AttributionStep, attributeStep, sumScores } from "./attribute.ts";
+import type { FactModel } from "./model-port.ts";
+import { type PromptFact, buildPrompt, causalPromptText, maskedPromptText } from "./prompts.ts";
+
+export const TARGET_MODES = ["clean", "compat"] as const;
+export type TargetMode = (typeof TARGET_MODES)[number];
+
+export interface FactAttribution {
+  prompt: string;
+  inputIds: number[];
+  /** Position read for each piece (masked: mask index; causal: last index of the step input). */
+  positions: number[];
+  targetIds: number[];
+  /** Unpatched P(piece) at each step; goldProb is their product. */
+  targetProbs: number[];
+  goldProb: number;
+  /** Argmax token at each step (causal: teacher-forced), its probability and decoded text. */
+  predictedIds: number[];
+  predictedProbs: number[];
+  predictedText: string;
+  scores: Float32Array[];
+}
+
+interface PlannedStep extends AttributionStep {
+  ids: number[];
+}
+
+function argmax(p: Float32Array): number {
+  let best = 0;
+  for (let i = 1; i < p.length; i++) if (p[i] > p[best]) best = i;
+  return best;
+}
+
+function cleanSteps(model: FactModel, fact: PromptFact): { prompt: string; inputIds: number[]; steps: PlannedStep[] } {
+  const prompt = buildPrompt(model.tokenizer, fact, model.architecture);
+  const steps: PlannedStep[] =
+    prompt.kind === "masked"
+      ? prompt.targetIds.map((targetId, s) => ({ ids: prompt.inputIds, position: prompt.targetPositions[s], targetId }))
+      : prompt.targetIds.map((targetId, s) => {
+          const ids = [...prompt.inputIds, ...prompt.targetIds.slice(0, s)];
+          return { ids, position: ids.length - 1, targetId };
+        });
+  return { prompt: prompt.text, inputIds: prompt.inputIds, steps };
+}
+
+function compatSteps(model: FactModel, fact: PromptFact): { prompt: string; inputIds: number[]; steps: PlannedStep[] } {
+  const tok = model.tokenizer;
+  const targetIds = tok.encode(fact.object.toLowerCase());
+  const text =
+    model.architecture === "masked"
+      ? maskedPromptText(fact.template, fact.subject, tok.maskToken ?? "[MASK]", 1, fact.language)
+      : causalPromptText(fact.template, fact.subject);
+  const positionOf = (ids: number[]) => (model.architecture === "masked" ? ids.indexOf(model.blankId) : ids.length - 1);
+  const ids0 = tok.encode(text);
+  const ctx0 = model.prepare(ids0, positionOf(ids0));
+  const appended = tok.decode([argmax(ctx0.probabilities)]);
+  const x0 = [...ctx0.activations];
+  ctx0.dispose();
+  const steps = targetIds.map((targetId, s) => {
+    const ids = tok.encode(text + appended.repeat(s));
+    return { ids, position: positionOf(ids), targetId, multiplier: x0 };
+  });
+  return { prompt: text, inputIds: ids0, steps };
+}
+
+export function attributeFact(
+  model: FactModel,
+  fact: PromptFact,
+  options: AttributionOptions & { targetMode?: TargetMode },
+): FactAttribution {
+  const plan = (options.targetMode ?? "clean") === "clean" ? cleanSteps(model, fact) : compatSteps(model, fact);
+  const results = plan.steps.map((step) => attributeStep(model, step, options));
+  const predictedIds = results.map((r) => r.predictedId);
+  const predictedProbs = results.map((r) => r.predictedProb);
+  const targetProbs = results.map((r) => r.targetProb);
+  return {
+    prompt: plan.prompt,
+    inputIds: plan.inputIds,
+    positions: plan.steps.map((s) => s.position),
+    targetIds: plan.steps.map((s) => s.targetId),
+    targetProbs,
+    goldProb: targetProbs.reduce((a, b) => a * b, 1),
+    predictedIds,
+    predictedProbs,
+    predictedText: model.tokenizer.decode(predictedIds),
+    scores: sumScores(results.map((r) => r.scores)),
+  };
+}
