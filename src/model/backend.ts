@@ -1,0 +1,80 @@
+// Which TensorFlow.js backend runs the model. wasm is the default (fast matmul, installs offline);
+// cpu is the pure-JS reference; tensorflow is libtensorflow through @tensorflow/tfjs-node(-gpu),
+// an optional install that needs network access, so it is imported only when asked for.
+import { createRequire } from "node:module";
+import path from "node:path";
+import * as tf from "./tf.ts";
+import { ModelError } from "./errors.ts";
+
+export const BACKENDS = ["wasm", "cpu", "tensorflow"] as const;
+export type BackendName = (typeof BACKENDS)[number];
+
+export const TENSORFLOW_INSTALL_HINT =
+  "Install it with `npm install @tensorflow/tfjs-node` (or @tensorflow/tfjs-node-gpu for CUDA 11.2 + cuDNN 8.1), " +
+  "same major/minor version as @tensorflow/tfjs-core (4.22). Its install script downloads libtensorflow, so it needs network access.";
+
+export function parseBackendName(name: string): BackendName {
+  const n = name.trim().toLowerCase();
+  if ((BACKENDS as readonly string[]).includes(n)) return n as BackendName;
+  throw new ModelError("backend-unavailable", `unknown backend ${JSON.stringify(name)} (choose ${BACKENDS.join(", ")})`);
+}
+
+/** Explicit choice, else $KN_BACKEND, else wasm. */
+export function defaultBackendName(): BackendName {
+  const env = process.env.KN_BACKEND;
+  return env ? parseBackendName(env) : "wasm";
+}
+
+let wasmRegistered = false;
+
+async function registerWasm(): Promise<void> {
+  if (wasmRegistered) return;
+  const wasm = await import("@tensorflow/tfjs-backend-wasm");
+  // In Node the .wasm binaries are read from disk: point at the package's dist/ folder wherever
+  // the process was started from.
+  const require = createRequire(import.meta.url);
+  const dist = path.dirname(require.resolve("@tensorflow/tfjs-backend-wasm"));
+  wasm.setWasmPaths(dist + path.sep);
+  wasmRegistered = true;
+}
+
+async function registerTensorflow(): Promise<void> {
+  // Module names are in variables so the type checker does not require the optional packages.
+  const candidates = ["@tensorflow/tfjs-node-gpu", "@tensorflow/tfjs-node"];
+  const failures: string[] = [];
+  for (const spec of candidates) {
+    try {
+      await import(spec);
+      if (tf.findBackendFactory("tensorflow")) return;
+      failures.push(`${spec} loaded but registered no "tensorflow" backend (a second copy of tfjs-core? versions must match)`);
+    } catch (err) {
+      failures.push(`${spec}: ${(err as Error).message.split("\n")[0]}`);
+    }
+  }
+  throw new ModelError(
+    "backend-unavailable",
+    `the "tensorflow" backend is not installed.\n${TENSORFLOW_INSTALL_HINT}\n(${failures.join("; ")})`,
+  );
+}
+
+/** Makes `name` the process-wide tfjs backend (tfjs has one active backend per process). */
+export async function useBackend(name: BackendName | string = defaultBackendName()): Promise<BackendName> {
+  const backend = parseBackendName(name);
+  if (tf.engine().backendName === backend) return backend;
+  if (backend === "wasm") await registerWasm();
+  else if (backend === "cpu") await import("@tensorflow/tfjs-backend-cpu");
+  else await registerTensorflow();
+  const ok = await tf.setBackend(backend);
+  if (!ok) throw new ModelError("backend-unavailable", `tfjs could not initialise the ${backend} backend`);
+  await tf.ready();
+  if (backend === "cpu") {
+    // its one-time "install tfjs-node to speed things up" banner is noise for a backend chosen on purpose
+    (tf.backend() as unknown as { firstUse?: boolean }).firstUse = false;
+  }
+  return backend;
+}
+
+/** Whether a dense layer's gradient needs its own pre-transposed weight copy (see dense.ts). */
+export function prefersPretransposedWeights(backend: string = tf.engine().backendName): boolean {
+  return backend === "wasm";
+}

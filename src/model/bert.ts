@@ -1,0 +1,215 @@
+// BERT as a masked LM (BertForMaskedLM / BertLMHeadModel weights), post-LayerNorm encoder:
+//   h1  = LN(h + Attn(h))
+//   act = GELU(h1·W_in + b_in)          <- the knowledge-neuron activation (after GELU)
+//   out = LN(h1 + act·W_out + b_out)
+// and the MLM head LN(GELU(h·W_t + b_t))·Eᵀ + b at the [MASK] position.
+import * as tf from "./tf.ts";
+import type { Checkpoint, Weights } from "./checkpoint.ts";
+import type { Activation, BertConfig } from "./config.ts";
+import { Dense, type DenseGradMode } from "./dense.ts";
+import type { ForwardOptions, ForwardResult, LayerScales, Network, PromptCache } from "./network.ts";
+import {
+  LayerNorm, activate, atPosition, attend, mergeHeads, replaceAtPosition, scaleAtPosition,
+  splitHeads, splitHeadsTransposed, toTensor1d, toTensor2d,
+} from "./nn.ts";
+
+function linear(w: Weights, prefix: string, outF: number, inF: number, gradMode?: DenseGradMode): Dense {
+  const weight = toTensor2d(w.get(`${prefix}.weight`, [outF, inF]));
+  return Dense.fromLinear(weight, toTensor1d(w.get(`${prefix}.bias`, [outF])), gradMode);
+}
+
+function layerNorm(w: Weights, prefix: string, d: number, eps: number): LayerNorm {
+  return new LayerNorm(toTensor1d(w.get(`${prefix}.weight`, [d])), toTensor1d(w.get(`${prefix}.bias`, [d])), eps);
+}
+
+/** One encoder layer (encoder.layer.<l>.*). */
+export class BertLayer {
+  private readonly query: Dense;
+  private readonly key: Dense;
+  private readonly value: Dense;
+  private readonly attnOut: Dense;
+  private readonly attnNorm: LayerNorm;
+  private readonly ffnIn: Dense;
+  /** FFN output projection: its rows are the value vectors. */
+  readonly ffnOut: Dense;
+  private readonly ffnNorm: LayerNorm;
+  private readonly nHeads: number;
+  private readonly activation: Activation;
+
+  constructor(
+    w: Weights,
+    prefix: string,
+    shape: { hidden: number; ffnWidth: number; nHeads: number; layerNormEps: number; activation: Activation },
+    gradMode?: DenseGradMode,
+  ) {
+    const { hidden: d, ffnWidth: f, layerNormEps: eps } = shape;
+    this.nHeads = shape.nHeads;
+    this.activation = shape.activation;
+    this.query = linear(w, `${prefix}.attention.self.query`, d, d, gradMode);
+    this.key = linear(w, `${prefix}.attention.self.key`, d, d, gradMode);
+    this.value = linear(w, `${prefix}.attention.self.value`, d, d, gradMode);
+    this.attnOut = linear(w, `${prefix}.attention.output.dense`, d, d, gradMode);
+    this.attnNorm = layerNorm(w, `${prefix}.attention.output.LayerNorm`, d, eps);
+    this.ffnIn = linear(w, `${prefix}.intermediate.dense`, f, d, gradMode);
+    this.ffnOut = linear(w, `${prefix}.output.dense`, d, f, gradMode);
+    this.ffnNorm = layerNorm(w, `${prefix}.output.LayerNorm`, d, eps);
+  }
+
+  /** h1 = LN(h + SelfAttention(h)); h [B, T, hidden]. */
+  attention(h: tf.Tensor): tf.Tensor {
+    const H = this.nHeads;
+    const q = splitHeads(this.query.apply(h), H);
+    const kT = splitHeadsTransposed(this.key.apply(h), H);
+    const v = splitHeads(this.value.apply(h), H);
+    const dh = h.shape[h.rank - 1] / H;
+    const ctx = mergeHeads(attend(q, kT, v, 1 / Math.sqrt(dh)));
+    return this.attnNorm.apply(tf.add(this.attnOut.apply(ctx), h));
+  }
+
+  ffnActivation(h1: tf.Tensor): tf.Tensor {
+    return activate(this.ffnIn.apply(h1), this.activation);
+  }
+
+  ffnOutput(act: tf.Tensor, h1: tf.Tensor): tf.Tensor {
+    return this.ffnNorm.apply(tf.add(this.ffnOut.apply(act), h1));
+  }
+
+  /** The whole layer over full sequences, optionally scaling the activation at `position`. */
+  forward(h: tf.Tensor, position: number, scale?: tf.Tensor2D) {
+    const h1 = this.attention(h);
+    let act = this.ffnActivation(h1);
+    if (scale) act = scaleAtPosition(act, position, scale);
+    return { h1, act, out: this.ffnOutput(act, h1) };
+  }
+
+  dispose(): void {
+    for (const m of [this.query, this.key, this.value, this.attnOut, this.attnNorm, this.ffnIn, this.ffnOut, this.ffnNorm]) m.dispose();
+  }
+}
+
+interface BertCache extends PromptCache {
+  /** Per layer, the FFN input h1 at the position [1, hidden]. */
+  readonly ffnInputs: tf.Tensor2D[];
+  /** Per layer, the layer's output for the whole prompt [1, T, hidden]. */
+  readonly outputs: tf.Tensor3D[];
+}
+
+export class Bert implements Network<BertCache> {
+  readonly architecture = "masked" as const;
+  readonly nLayers: number;
+  readonly hidden: number;
+  readonly ffnWidth: number;
+  readonly vocabSize: number;
+  readonly wordEmbeddings: tf.Tensor2D;
+  private readonly positionEmbeddings: tf.Tensor2D;
+  private readonly tokenType0: tf.Tensor2D; // row 0 of token_type_embeddings: single-segment input
+  private readonly embedNorm: LayerNorm;
+  private readonly layers: BertLayer[];
+  private readonly headTransform: Dense;
+  private readonly headNorm: LayerNorm;
+  private readonly decoder: Dense;
+
+  constructor(private readonly config: BertConfig, w: Weights) {
+    const { hidden: d, vocabSize: v, layerNormEps: eps } = config;
+    this.nLayers = config.nLayers;
+    this.hidden = d;
+    this.ffnWidth = config.ffnWidth;
+    this.vocabSize = v;
+
+    const word = w.get("embeddings.word_embeddings.weight", [v, d]);
+    const decoderWeight = config.tieWordEmbeddings ? word : w.get("cls.predictions.decoder.weight", [v, d]);
+    const decoderBias = w.has("cls.predictions.bias") ? "cls.predictions.bias" : "cls.predictions.decoder.bias";
+    this.decoder = Dense.fromLinear(toTensor2d(decoderWeight), toTensor1d(w.get(decoderBias, [v])));
+    // a tied decoder already keeps E itself as its pre-transposed copy: share it
+    this.wordEmbeddings = (config.tieWordEmbeddings && this.decoder.transposedWeight()) || toTensor2d(word);
+    this.positionEmbeddings = toTensor2d(w.get("embeddings.position_embeddings.weight", [config.maxPositions, d]));
+    const types = w.get("embeddings.token_type_embeddings.weight", [config.typeVocabSize, d]);
+    this.tokenType0 = tf.tensor2d(types.data.subarray(0, d), [1, d]);
+    this.embedNorm = layerNorm(w, "embeddings.LayerNorm", d, eps);
+    this.layers = Array.from({ length: config.nLayers }, (_, l) => new BertLayer(w, `encoder.layer.${l}`, config));
+    this.headTransform = linear(w, "cls.predictions.transform.dense", d, d);
+    this.headNorm = layerNorm(w, "cls.predictions.transform.LayerNorm", d, eps);
+  }
+
+  static load(checkpoint: Checkpoint & { config: BertConfig }): Bert {
+    return new Bert(checkpoint.config, checkpoint.weights);
+  }
+
+  private embed(ids: ReadonlyArray<readonly number[]>): tf.Tensor3D {
+    const t = ids[0].length;
+    const tokens = tf.gather(this.wordEmbeddings, tf.tensor2d(ids.map((r) => [...r]), [ids.length, t], "int32"));
+    const positions = tf.slice(this.positionEmbeddings, [0, 0], [t, this.hidden]);
+    return this.embedNorm.apply(tf.add(tf.add(tokens, positions), this.tokenType0)) as tf.Tensor3D;
+  }
+
+  private head(h: tf.Tensor2D): tf.Tensor2D {
+    const t = this.headNorm.apply(activate(this.headTransform.apply(h), this.config.activation));
+    return this.decoder.apply(t) as tf.Tensor2D;
+  }
+
+  forward(ids: ReadonlyArray<readonly number[]>, position: number, options: ForwardOptions = {}): ForwardResult {
+    const last = options.lastLayer ?? this.nLayers - 1;
+    let h: tf.Tensor = tf.tidy(() => this.embed(ids));
+    const activations: tf.Tensor2D[] = [];
+    for (let l = 0; l <= last; l++) {
+      // one tidy per layer keeps only the residual stream alive between layers
+      const [out, act] = tf.tidy(() => {
+        const r = this.layers[l].forward(h, position, options.scales?.[l]);
+        return [r.out, atPosition(r.act, position)];
+      });
+      h.dispose();
+      h = out;
+      activations.push(act as tf.Tensor2D);
+    }
+    const logits = last === this.nLayers - 1 && options.logits !== false ? tf.tidy(() => this.head(atPosition(h, position))) : null;
+    h.dispose();
+    return { activations, logits };
+  }
+
+  prepare(ids: readonly number[], position: number): BertCache {
+    const ffnInputs: tf.Tensor2D[] = [];
+    const outputs: tf.Tensor3D[] = [];
+    const [activations, logits] = tf.tidy(() => {
+      let h: tf.Tensor = this.embed([ids]);
+      const acts: tf.Tensor2D[] = [];
+      for (const layer of this.layers) {
+        const r = layer.forward(h, position);
+        ffnInputs.push(tf.keep(atPosition(r.h1, position)));
+        acts.push(atPosition(r.act, position));
+        h = r.out;
+        outputs.push(tf.keep(h as tf.Tensor3D));
+      }
+      return [tf.concat(acts, 0), tf.reshape(this.head(atPosition(h, position)), [this.vocabSize])];
+    }) as [tf.Tensor2D, tf.Tensor1D];
+    return {
+      length: ids.length,
+      position,
+      activations,
+      logits,
+      ffnInputs,
+      outputs,
+      dispose: () => tf.dispose([activations, logits, ...ffnInputs, ...outputs]),
+    };
+  }
+
+  logitsFromActivation(cache: BertCache, layer: number, activation: tf.Tensor2D, scales?: LayerScales): tf.Tensor2D {
+    const { position } = cache;
+    // layer `layer` itself: only the FFN output at the position changes
+    const out = this.layers[layer].ffnOutput(activation, cache.ffnInputs[layer]) as tf.Tensor2D;
+    if (layer === this.nLayers - 1) return this.head(out);
+    // attention spreads the change to every position in the layers above
+    let h = replaceAtPosition(cache.outputs[layer], position, out);
+    for (let l = layer + 1; l < this.nLayers; l++) h = this.layers[l].forward(h, position, scales?.[l]).out;
+    return this.head(atPosition(h, position));
+  }
+
+  valueProjection(layer: number): Dense {
+    return this.layers[layer].ffnOut;
+  }
+
+  dispose(): void {
+    for (const m of [...this.layers, this.embedNorm, this.headTransform, this.headNorm, this.decoder]) m.dispose();
+    // dispose is idempotent in tfjs, so a shared (tied) embedding table is safe to release twice
+    tf.dispose([this.wordEmbeddings, this.positionEmbeddings, this.tokenType0]);
+  }
+}

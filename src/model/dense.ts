@@ -1,0 +1,116 @@
+// A fully connected layer y = x·W + b whose gradient (with respect to x only: the knowledge-neuron
+// code never trains) is written by hand. tf.grad through matMul would compute dy·Wᵀ with the
+// transposeB flag, which the wasm backend runs 10-40x slower than a plain matmul; keeping a
+// pre-transposed copy of W makes the backward pass a plain matmul too (PLATFORM.md).
+import * as tf from "./tf.ts";
+import { prefersPretransposedWeights } from "./backend.ts";
+
+/**
+ * How the backward pass gets Wᵀ. `pretransposed`: a stored copy (fast on wasm, 2x memory);
+ * `transposeB`: matMul's flag (fine where transposes are free); `autodiff`: plain tf.grad through
+ * matMul, kept so the benchmark can show what the custom gradient saves.
+ */
+export type DenseGradMode = "pretransposed" | "transposeB" | "autodiff";
+
+export function defaultGradMode(): DenseGradMode {
+  return prefersPretransposedWeights() ? "pretransposed" : "transposeB";
+}
+
+export class Dense {
+  private w: tf.Tensor2D; // [in, out]
+  private wT: tf.Tensor2D | null; // [out, in], only in pretransposed mode
+  private readonly b: tf.Tensor1D | null;
+  private readonly withCustomGrad: (x: tf.Tensor) => tf.Tensor;
+
+  /** Takes ownership of `w` ([in, out]), `b` ([out]) and `wT` ([out, in], computed if needed and absent). */
+  constructor(
+    w: tf.Tensor2D,
+    b: tf.Tensor1D | null,
+    readonly gradMode: DenseGradMode = defaultGradMode(),
+    wT?: tf.Tensor2D,
+  ) {
+    this.w = w;
+    this.b = b;
+    if (gradMode === "pretransposed") this.wT = wT ?? tf.keep(tf.transpose(w));
+    else {
+      wT?.dispose();
+      this.wT = null;
+    }
+    this.withCustomGrad = tf.customGrad((...inputs) => {
+      const x = inputs[0] as tf.Tensor;
+      return {
+        value: this.matMul(x),
+        // read the weights at call time: setRows may have replaced them
+        gradFunc: (dy: tf.Tensor) => {
+          const dy2 = tf.reshape(dy, [-1, this.outFeatures]) as tf.Tensor2D;
+          const dx = this.wT ? tf.matMul(dy2, this.wT) : tf.matMul(dy2, this.w, false, true);
+          return tf.reshape(dx, x.shape);
+        },
+      };
+    });
+  }
+
+  /** From a PyTorch nn.Linear weight ([out, in]); keeps it as the transposed copy when one is wanted. */
+  static fromLinear(weight: tf.Tensor2D, bias: tf.Tensor1D | null, gradMode?: DenseGradMode): Dense {
+    return new Dense(tf.keep(tf.transpose(weight)), bias, gradMode, weight);
+  }
+
+  /** From a GPT-2 Conv1D weight, already [in, out]. */
+  static fromConv1D(weight: tf.Tensor2D, bias: tf.Tensor1D | null, gradMode?: DenseGradMode): Dense {
+    return new Dense(weight, bias, gradMode);
+  }
+
+  get inFeatures(): number {
+    return this.w.shape[0];
+  }
+
+  get outFeatures(): number {
+    return this.w.shape[1];
+  }
+
+  /** x: [..., in] -> [..., out] */
+  apply(x: tf.Tensor): tf.Tensor {
+    return this.gradMode === "autodiff" ? this.matMul(x) : this.withCustomGrad(x);
+  }
+
+  private matMul(x: tf.Tensor): tf.Tensor {
+    const x2 = tf.reshape(x, [-1, this.inFeatures]) as tf.Tensor2D;
+    const y =
+      this.gradMode === "autodiff" // tf.fused.matMul's own gradient is not registered: keep plain ops
+        ? this.b
+          ? tf.add(tf.matMul(x2, this.w), this.b)
+          : tf.matMul(x2, this.w)
+        : tf.fused.matMul({ a: x2, b: this.w, bias: this.b ?? undefined });
+    return tf.reshape(y, [...x.shape.slice(0, -1), this.outFeatures]);
+  }
+
+  /** Rows of W ([in, out]): row i is what input unit i adds to the output (a value vector). */
+  getRows(rows: readonly number[]): Float32Array[] {
+    const out = this.outFeatures;
+    const data = this.w.dataSync() as Float32Array;
+    return rows.map((i) => data.slice(i * out, (i + 1) * out));
+  }
+
+  /** Replaces rows of W (and of the transposed copy) with the given float32 values, bit for bit. */
+  setRows(rows: readonly number[], values: readonly Float32Array[]): void {
+    const out = this.outFeatures;
+    const data = (this.w.dataSync() as Float32Array).slice(); // copy: cpu's dataSync is the live buffer
+    rows.forEach((i, k) => data.set(values[k], i * out));
+    const w = tf.keep(tf.tensor2d(data, this.w.shape));
+    this.w.dispose();
+    this.w = w;
+    if (this.wT) {
+      this.wT.dispose();
+      this.wT = tf.keep(tf.transpose(w));
+    }
+  }
+
+  /** The [out, in] copy if this layer keeps one (lets a tied embedding share it). */
+  transposedWeight(): tf.Tensor2D | null {
+    return this.wT;
+  }
+
+  dispose(): void {
+    tf.dispose([this.w, ...(this.wT ? [this.wT] : []), ...(this.b ? [this.b] : [])]);
+  }
+}

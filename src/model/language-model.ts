@@ -1,0 +1,119 @@
+// The model interface the attribution engine (AMIG, DKN, editing) programs against.
+// Everything crosses this border as plain numbers and Float32Arrays: no tensors, no backend types.
+import type { BackendName } from "./backend.ts";
+import type { TextTokenizer } from "./tokenizer.ts";
+
+/** masked: BERT-style MLM read at the [MASK] position; causal: GPT-2-style next-token LM read at the last position. */
+export type Architecture = "masked" | "causal";
+
+/** A knowledge neuron: FFN unit `unit` of layer `layer` (ALGORITHMS.md §1.2). */
+export type Neuron = readonly [layer: number, unit: number];
+
+/** Multiply these neurons' activation at the target position by `factor` (0 suppresses, 2 enhances). */
+export interface NeuronScale {
+  neurons: readonly Neuron[];
+  factor: number;
+}
+
+export interface ProbabilityOptions {
+  /** Default: `targetPosition(ids)`. Causal models ignore tokens after it. */
+  position?: number;
+  scale?: NeuronScale;
+}
+
+export interface ProbabilityRequest extends ProbabilityOptions {
+  ids: readonly number[];
+}
+
+export interface PatchedGradient {
+  /** P(target) with row b patched in, one value per row. */
+  probs: Float32Array;
+  /** dP(target)/d row_b, one Float32Array(ffnWidth) per row. */
+  grads: Float32Array[];
+}
+
+/**
+ * One prompt, run once; patched and scaled passes reuse its cached layers (everything below the
+ * hooked layer; for causal models also the keys and values of the earlier positions).
+ * Holds backend memory until `dispose()`. Invalid after `setValueVectors`.
+ */
+export interface PromptContext {
+  readonly ids: readonly number[];
+  readonly position: number;
+  /** Unpatched distribution over the vocabulary at the position. */
+  readonly probabilities: Float32Array;
+  /** Unpatched activation at the position, one Float32Array(ffnWidth) per layer. */
+  readonly activations: readonly Float32Array[];
+  /**
+   * Replaces layer `layer`'s activation at the position by each row (BERT: post-GELU value;
+   * GPT-2: pre-GELU c_fc output) and returns P(targetId) and its gradient for every row.
+   */
+  patchedGradient(layer: number, rows: readonly Float32Array[], targetId: number): PatchedGradient;
+  /** Same patch without gradients: per row, the full distribution or just `targetIds`. */
+  patchedProbabilities(layer: number, rows: readonly Float32Array[], targetIds?: readonly number[]): Float32Array[];
+  /**
+   * One batched evaluation of many neuron sets, each scaled by `factor` at the position.
+   * Per set: the full distribution, or the probabilities of `targetIds` in that order.
+   */
+  scaledProbabilities(scaleSets: ReadonlyArray<readonly Neuron[]>, factor: number, targetIds?: readonly number[]): Float32Array[];
+  dispose(): void;
+}
+
+export interface ModelInfo {
+  readonly architecture: Architecture;
+  readonly modelType: "bert" | "gpt2";
+  readonly nLayers: number;
+  readonly hidden: number;
+  readonly ffnWidth: number;
+  readonly vocabSize: number;
+  readonly maxPositions: number;
+  /** The checkpoint folder it was loaded from. */
+  readonly dir: string;
+  readonly backend: BackendName;
+}
+
+export interface LanguageModel extends ModelInfo {
+  readonly tokenizer: TextTokenizer;
+
+  /** First [MASK] index (masked; throws if none) or ids.length - 1 (causal). */
+  targetPosition(ids: readonly number[]): number;
+
+  /** Distribution over the vocabulary at the position, optionally with neurons scaled. */
+  probabilities(ids: readonly number[], options?: ProbabilityOptions): Float32Array;
+
+  /**
+   * Many requests, batched where shapes allow (same ids share the cached prompt pass; same length
+   * and position share a batched forward). Per request: the full distribution or `targetIds`.
+   */
+  probabilitiesBatch(requests: readonly ProbabilityRequest[], targetIds?: readonly number[]): Float32Array[];
+
+  /** `prepare(ids, position).scaledProbabilities(...)` in one call (DKN: ~200 suppression sets). */
+  probabilitiesForScaleSets(
+    ids: readonly number[],
+    position: number,
+    scaleSets: ReadonlyArray<readonly Neuron[]>,
+    factor: number,
+    targetIds?: readonly number[],
+  ): Float32Array[];
+
+  /** Activation of every layer at the position: nLayers × Float32Array(ffnWidth). */
+  activations(ids: readonly number[], position?: number): Float32Array[];
+
+  /**
+   * Activations at one position for many inputs of the same length (AMIG's blanked copies of a
+   * prompt), in one batched pass. result[i][k] is input i at layer layers[k] (default: all layers).
+   */
+  activationsBatch(idsList: ReadonlyArray<readonly number[]>, position: number, layers?: readonly number[]): Float32Array[][];
+
+  /** Runs the prompt once and keeps what patched passes reuse. Call dispose() when done. */
+  prepare(ids: readonly number[], position?: number): PromptContext;
+
+  /** Value vectors (ALGORITHMS.md §1.3), Float32Array(hidden) each, in the order asked. */
+  getValueVectors(neurons: readonly Neuron[]): Float32Array[];
+  /** Overwrites value vectors; writing back what getValueVectors returned restores the weights bit for bit. */
+  setValueVectors(neurons: readonly Neuron[], vectors: readonly Float32Array[]): void;
+  /** Input embedding row of a token (GPT-2: wte), Float32Array(hidden). */
+  wordEmbedding(tokenId: number): Float32Array;
+
+  dispose(): void;
+}

@@ -1,0 +1,117 @@
+// The small building blocks shared by BERT and GPT-2. Only ops that have a wasm kernel and a
+// gradient (see gradients.ts) are used: no BroadcastTo, no StridedSlice, no Gather on the
+// differentiated path.
+import * as tf from "./tf.ts";
+import type { Activation } from "./config.ts";
+import type { HostTensor } from "./safetensors.ts";
+
+export function toTensor1d(t: HostTensor): tf.Tensor1D {
+  return tf.tensor1d(t.data);
+}
+
+export function toTensor2d(t: HostTensor): tf.Tensor2D {
+  return tf.tensor2d(t.data, [t.shape[0], t.shape[1]]);
+}
+
+export class LayerNorm {
+  constructor(
+    private readonly gamma: tf.Tensor1D,
+    private readonly beta: tf.Tensor1D,
+    private readonly eps: number,
+  ) {}
+
+  apply(x: tf.Tensor): tf.Tensor {
+    const centred = tf.sub(x, tf.mean(x, -1, true));
+    const variance = tf.mean(tf.mul(centred, centred), -1, true);
+    return tf.add(tf.mul(tf.mul(centred, tf.rsqrt(tf.add(variance, this.eps))), this.gamma), this.beta);
+  }
+
+  dispose(): void {
+    tf.dispose([this.gamma, this.beta]);
+  }
+}
+
+const SQRT_2_OVER_PI = Math.sqrt(2 / Math.PI);
+
+export function activate(x: tf.Tensor, fn: Activation): tf.Tensor {
+  switch (fn) {
+    case "gelu": // x·Φ(x), exact (BERT)
+      return tf.mul(tf.mul(x, tf.add(tf.erf(tf.mul(x, Math.SQRT1_2)), 1)), 0.5);
+    case "gelu_tanh": {
+      // GPT-2's gelu_new: 0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³)))
+      const cube = tf.mul(tf.mul(x, x), x);
+      const inner = tf.mul(tf.add(x, tf.mul(cube, 0.044715)), SQRT_2_OVER_PI);
+      return tf.mul(tf.mul(x, tf.add(tf.tanh(inner), 1)), 0.5);
+    }
+    case "relu":
+      return tf.relu(x);
+  }
+}
+
+/** [B, T, H·dh] -> [B, H, T, dh] */
+export function splitHeads(x: tf.Tensor, nHeads: number): tf.Tensor4D {
+  const [b, t, d] = x.shape;
+  return tf.transpose(tf.reshape(x, [b, t, nHeads, d / nHeads]), [0, 2, 1, 3]);
+}
+
+/** [B, T, H·dh] -> [B, H, dh, T]: keys laid out so q·kᵀ is a plain matmul. */
+export function splitHeadsTransposed(x: tf.Tensor, nHeads: number): tf.Tensor4D {
+  const [b, t, d] = x.shape;
+  return tf.transpose(tf.reshape(x, [b, t, nHeads, d / nHeads]), [0, 2, 3, 1]);
+}
+
+/** [B, H, T, dh] -> [B, T, H·dh] */
+export function mergeHeads(x: tf.Tensor): tf.Tensor3D {
+  const [b, h, t, dh] = x.shape;
+  return tf.reshape(tf.transpose(x, [0, 2, 1, 3]), [b, t, h * dh]);
+}
+
+/** softmax(q·kᵀ·scale + mask)·v for q [B,H,T,dh], kT [B,H,dh,S], v [B,H,S,dh]; mask broadcasts to [T,S]. */
+export function attend(q: tf.Tensor4D, kT: tf.Tensor4D, v: tf.Tensor4D, scale: number, mask?: tf.Tensor2D): tf.Tensor4D {
+  let scores = tf.mul(tf.matMul(q, kT), scale);
+  if (mask) scores = tf.add(scores, mask);
+  return tf.matMul(tf.softmax(scores), v);
+}
+
+/** Additive causal mask [T, T]: 0 on and below the diagonal, -1e9 above (exp underflows to 0). */
+export function causalMask(t: number): tf.Tensor2D {
+  const m = new Float32Array(t * t);
+  for (let i = 0; i < t; i++) for (let j = i + 1; j < t; j++) m[i * t + j] = -1e9;
+  return tf.tensor2d(m, [t, t]);
+}
+
+/** Row `position` of every sequence: [B, T, D] -> [B, D]. */
+export function atPosition(x: tf.Tensor, position: number): tf.Tensor2D {
+  const [b, , d] = x.shape;
+  return tf.reshape(tf.slice(x, [0, position, 0], [b, 1, d]), [b, d]);
+}
+
+/** Multiplies row `position` of x [B, T, D] by m [B, D] (or [1, D]); other rows pass unchanged. */
+export function scaleAtPosition(x: tf.Tensor, position: number, m: tf.Tensor2D): tf.Tensor {
+  return replaceAtPosition(x, position, tf.mul(atPosition(x, position), m));
+}
+
+/** x [B or 1, T, D] with row `position` replaced by rows [B, D] -> [B, T, D] (slices + concat: no scatter). */
+export function replaceAtPosition(x: tf.Tensor, position: number, rows: tf.Tensor2D): tf.Tensor {
+  const [xb, t, d] = x.shape;
+  const b = rows.shape[0];
+  // implicit broadcasting stands in for BroadcastTo (no wasm kernel); adding 0 is exact
+  const widen = (part: tf.Tensor) => (xb === b ? part : tf.add(part, tf.zeros([b, 1, 1])));
+  const parts: tf.Tensor[] = [];
+  if (position > 0) parts.push(widen(tf.slice(x, [0, 0, 0], [xb, position, d])));
+  parts.push(tf.reshape(rows, [b, 1, d]));
+  if (position < t - 1) parts.push(widen(tf.slice(x, [0, position + 1, 0], [xb, t - position - 1, d])));
+  return parts.length === 1 ? parts[0] : tf.concat(parts, 1);
+}
+
+/**
+ * tf.tidy for code that returns host data (Float32Arrays): tf.tidy would walk every element of
+ * a returned typed array looking for tensors.
+ */
+export function tidyHost<T>(fn: () => T): T {
+  let out: T | undefined;
+  tf.tidy(() => {
+    out = fn();
+  });
+  return out as T;
+}
