@@ -39,6 +39,40 @@ async function answers(url: string): Promise<boolean> {
   }
 }
 
+function pidAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === "EPERM";
+  }
+}
+
+/**
+ * Drops the databases of killed test runs on a local server: kn_test_<pid>_<hex> (this file),
+ * kn_test_<prefix>_<pid>_<hex> (helpers/db.ts) and prisma_shadow_<pid>_<hex> (the schema engine),
+ * whose process is gone.
+ */
+async function dropLeftovers(serverUrl: string): Promise<void> {
+  const host = new URL(serverUrl).hostname;
+  if (!["127.0.0.1", "localhost", "::1", "[::1]"].includes(host)) return;
+  const pattern = /^(?:kn_test_(?:[a-z0-9_]+_)?|prisma_shadow_)(\d+)_[0-9a-f]{6,8}$/;
+  const client = new pg.Client({ connectionString: withDatabase(serverUrl, "postgres") });
+  client.on("error", () => undefined);
+  try {
+    await client.connect();
+    const { rows } = await client.query<{ datname: string }>("SELECT datname FROM pg_database WHERE datname ~ '^(kn_test_|prisma_shadow_)'");
+    for (const { datname } of rows) {
+      const m = pattern.exec(datname);
+      if (m && !pidAlive(Number(m[1]))) await client.query(`DROP DATABASE IF EXISTS "${datname}" WITH (FORCE)`).catch(() => undefined);
+    }
+  } catch {
+    // best effort
+  } finally {
+    await client.end().catch(() => undefined);
+  }
+}
+
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {
   // `npm test` generates the client first; plain `npx vitest` on a fresh clone needs it as well.
   generateIfStale({ quiet: true });
@@ -61,6 +95,7 @@ export default async function setup(project: TestProject): Promise<() => Promise
     }
   }
 
+  await dropLeftovers(serverUrl);
   const name = `kn_test_${process.pid}_${randomBytes(3).toString("hex")}`;
   const url = withDatabase(serverUrl, name);
   try {

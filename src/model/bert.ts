@@ -55,15 +55,14 @@ export class BertLayer {
     this.ffnNorm = layerNorm(w, `${prefix}.output.LayerNorm`, d, eps);
   }
 
-  /** h1 = LN(h + SelfAttention(h)); h [B, T, hidden]. */
-  attention(h: tf.Tensor): tf.Tensor {
+  /** h1 = LN(q + SelfAttention(q, h)) for queries q [B, Tq, hidden] over the sequence h [B, T, hidden]. */
+  attention(q: tf.Tensor, h: tf.Tensor3D): tf.Tensor {
     const H = this.nHeads;
-    const q = splitHeads(this.query.apply(h), H);
+    const dh = h.shape[2] / H;
     const kT = splitHeadsTransposed(this.key.apply(h), H);
     const v = splitHeads(this.value.apply(h), H);
-    const dh = h.shape[h.rank - 1] / H;
-    const ctx = mergeHeads(attend(q, kT, v, 1 / Math.sqrt(dh)));
-    return this.attnNorm.apply(tf.add(this.attnOut.apply(ctx), h));
+    const ctx = mergeHeads(attend(splitHeads(this.query.apply(q), H), kT, v, 1 / Math.sqrt(dh)));
+    return this.attnNorm.apply(tf.add(this.attnOut.apply(ctx), q));
   }
 
   ffnActivation(h1: tf.Tensor): tf.Tensor {
@@ -75,11 +74,24 @@ export class BertLayer {
   }
 
   /** The whole layer over full sequences, optionally scaling the activation at `position`. */
-  forward(h: tf.Tensor, position: number, scale?: tf.Tensor2D) {
-    const h1 = this.attention(h);
+  forward(h: tf.Tensor3D, position: number, scale?: tf.Tensor2D) {
+    const h1 = this.attention(h, h);
     let act = this.ffnActivation(h1);
     if (scale) act = scaleAtPosition(act, position, scale);
-    return { h1, act, out: this.ffnOutput(act, h1) };
+    return { h1, act, out: this.ffnOutput(act, h1) as tf.Tensor3D };
+  }
+
+  /**
+   * The layer's output at `position` only ([B, hidden]; h1 and act likewise): enough for the top
+   * layer, where nothing above reads the other positions. Keys and values still span the sequence.
+   */
+  forwardAt(h: tf.Tensor3D, position: number, scale?: tf.Tensor2D) {
+    const [b, , d] = h.shape;
+    const q = tf.reshape(atPosition(h, position), [b, 1, d]);
+    const h1 = tf.reshape(this.attention(q, h), [b, d]) as tf.Tensor2D;
+    let act = this.ffnActivation(h1) as tf.Tensor2D;
+    if (scale) act = tf.mul(act, scale);
+    return { h1, act, out: this.ffnOutput(act, h1) as tf.Tensor2D };
   }
 
   dispose(): void {
@@ -90,7 +102,7 @@ export class BertLayer {
 interface BertCache extends PromptCache {
   /** Per layer, the FFN input h1 at the position [1, hidden]. */
   readonly ffnInputs: tf.Tensor2D[];
-  /** Per layer, the layer's output for the whole prompt [1, T, hidden]. */
+  /** Per layer below the top one, the layer's output for the whole prompt [1, T, hidden]. */
   readonly outputs: tf.Tensor3D[];
 }
 
@@ -149,9 +161,9 @@ export class Bert implements Network<BertCache> {
 
   forward(ids: ReadonlyArray<readonly number[]>, position: number, options: ForwardOptions = {}): ForwardResult {
     const last = options.lastLayer ?? this.nLayers - 1;
-    let h: tf.Tensor = tf.tidy(() => this.embed(ids));
+    let h: tf.Tensor3D = tf.tidy(() => this.embed(ids));
     const activations: tf.Tensor2D[] = [];
-    for (let l = 0; l <= last; l++) {
+    for (let l = 0; l < last; l++) {
       // one tidy per layer keeps only the residual stream alive between layers
       const [out, act] = tf.tidy(() => {
         const r = this.layers[l].forward(h, position, options.scales?.[l]);
@@ -161,8 +173,15 @@ export class Bert implements Network<BertCache> {
       h = out;
       activations.push(act as tf.Tensor2D);
     }
-    const logits = last === this.nLayers - 1 && options.logits !== false ? tf.tidy(() => this.head(atPosition(h, position))) : null;
+    // the last layer run is only read at the position
+    const [top, act] = tf.tidy(() => {
+      const r = this.layers[last].forwardAt(h, position, options.scales?.[last]);
+      return [r.out, r.act];
+    }) as [tf.Tensor2D, tf.Tensor2D];
+    activations.push(act);
     h.dispose();
+    const logits = last === this.nLayers - 1 && options.logits !== false ? tf.tidy(() => this.head(top)) : null;
+    top.dispose();
     return { activations, logits };
   }
 
@@ -170,16 +189,19 @@ export class Bert implements Network<BertCache> {
     const ffnInputs: tf.Tensor2D[] = [];
     const outputs: tf.Tensor3D[] = [];
     const [activations, logits] = tf.tidy(() => {
-      let h: tf.Tensor = this.embed([ids]);
+      let h = this.embed([ids]);
       const acts: tf.Tensor2D[] = [];
-      for (const layer of this.layers) {
+      for (const layer of this.layers.slice(0, -1)) {
         const r = layer.forward(h, position);
         ffnInputs.push(tf.keep(atPosition(r.h1, position)));
         acts.push(atPosition(r.act, position));
         h = r.out;
-        outputs.push(tf.keep(h as tf.Tensor3D));
+        outputs.push(tf.keep(h));
       }
-      return [tf.concat(acts, 0), tf.reshape(this.head(atPosition(h, position)), [this.vocabSize])];
+      const top = this.layers[this.nLayers - 1].forwardAt(h, position);
+      ffnInputs.push(tf.keep(top.h1));
+      acts.push(top.act);
+      return [tf.concat(acts, 0), tf.reshape(this.head(top.out), [this.vocabSize])];
     }) as [tf.Tensor2D, tf.Tensor1D];
     return {
       length: ids.length,
@@ -199,8 +221,13 @@ export class Bert implements Network<BertCache> {
     if (layer === this.nLayers - 1) return this.head(out);
     // attention spreads the change to every position in the layers above
     let h = replaceAtPosition(cache.outputs[layer], position, out);
-    for (let l = layer + 1; l < this.nLayers; l++) h = this.layers[l].forward(h, position, scales?.[l]).out;
-    return this.head(atPosition(h, position));
+    const top = this.nLayers - 1;
+    for (let l = layer + 1; l < top; l++) {
+      // a tidy per layer bounds memory in forward-only use; under tf.grad the tape keeps what it needs
+      const input = h;
+      h = tf.tidy(() => this.layers[l].forward(input, position, scales?.[l]).out);
+    }
+    return this.head(this.layers[top].forwardAt(h, position, scales?.[top]).out);
   }
 
   valueProjection(layer: number): Dense {

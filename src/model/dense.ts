@@ -4,6 +4,7 @@
 // pre-transposed copy of W makes the backward pass a plain matmul too (PLATFORM.md).
 import * as tf from "./tf.ts";
 import { prefersPretransposedWeights } from "./backend.ts";
+import { tidyHost } from "./nn.ts";
 
 /**
  * How the backward pass gets Wᵀ. `pretransposed`: a stored copy (fast on wasm, 2x memory);
@@ -87,8 +88,8 @@ export class Dense {
   /** Rows of W ([in, out]): row i is what input unit i adds to the output (a value vector). */
   getRows(rows: readonly number[]): Float32Array[] {
     const out = this.outFeatures;
-    const data = this.w.dataSync() as Float32Array;
-    return rows.map((i) => data.slice(i * out, (i + 1) * out));
+    const data = tidyHost(() => tf.gather(this.w, tf.tensor1d([...rows], "int32")).dataSync() as Float32Array);
+    return rows.map((_, k) => data.slice(k * out, (k + 1) * out));
   }
 
   /** Replaces rows of W (and of the transposed copy) with the given float32 values, bit for bit. */

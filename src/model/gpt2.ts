@@ -104,7 +104,7 @@ export class Gpt2 implements Network<Gpt2Cache> {
   }
 
   /** One block over full sequences; the activation at `position` is optionally scaled. */
-  private block(l: number, x: tf.Tensor, position: number, scale: tf.Tensor2D | undefined, mask: tf.Tensor2D) {
+  private block(l: number, x: tf.Tensor3D, position: number, scale: tf.Tensor2D | undefined, mask: tf.Tensor2D) {
     const b = this.blocks[l];
     const [q, k, v] = tf.split(b.qkv.apply(b.ln1.apply(x)), 3, -1);
     const kT = splitHeadsTransposed(k, this.nHeads);
@@ -113,7 +113,25 @@ export class Gpt2 implements Network<Gpt2Cache> {
     const mid = tf.add(x, b.attnProj.apply(att));
     let pre = b.fc.apply(b.ln2.apply(mid));
     if (scale) pre = scaleAtPosition(pre, position, scale);
-    return { kT, v: vh, mid, pre, out: tf.add(mid, this.mlp(b, pre)) };
+    return { kT, v: vh, mid, pre, out: tf.add(mid, this.mlp(b, pre)) as tf.Tensor3D };
+  }
+
+  /**
+   * The block's output at the last position only ([B, hidden]; mid and pre likewise): all the top
+   * layer needs. Keys and values still span the sequence.
+   */
+  private blockAt(l: number, x: tf.Tensor3D, scale: tf.Tensor2D | undefined) {
+    const b = this.blocks[l];
+    const [B, T, d] = x.shape;
+    const [q, k, v] = tf.split(b.qkv.apply(b.ln1.apply(x)), 3, -1);
+    const kT = splitHeadsTransposed(k, this.nHeads);
+    const vh = splitHeads(v, this.nHeads);
+    const qLast = splitHeads(tf.slice(q, [0, T - 1, 0], [B, 1, d]), this.nHeads);
+    const att = tf.reshape(mergeHeads(attend(qLast, kT, vh, b.attnScale)), [B, d]);
+    const mid = tf.add(atPosition(x, T - 1), b.attnProj.apply(att)) as tf.Tensor2D;
+    let pre = b.fc.apply(b.ln2.apply(mid)) as tf.Tensor2D;
+    if (scale) pre = tf.mul(pre, scale);
+    return { kT, v: vh, mid, pre, out: tf.add(mid, this.mlp(b, pre)) as tf.Tensor2D };
   }
 
   /**
@@ -159,20 +177,27 @@ export class Gpt2 implements Network<Gpt2Cache> {
     this.checkLast(ids[0].length, position);
     const last = options.lastLayer ?? this.nLayers - 1;
     const mask = causalMask(ids[0].length);
-    let x: tf.Tensor = tf.tidy(() => this.embed(ids));
+    let x: tf.Tensor3D = tf.tidy(() => this.embed(ids));
     const activations: tf.Tensor2D[] = [];
-    for (let l = 0; l <= last; l++) {
+    for (let l = 0; l < last; l++) {
       // one tidy per layer keeps only the residual stream alive between layers
       const [out, pre] = tf.tidy(() => {
         const r = this.block(l, x, position, options.scales?.[l], mask);
         return [r.out, atPosition(r.pre, position)];
-      });
+      }) as [tf.Tensor3D, tf.Tensor2D];
       x.dispose();
       x = out;
-      activations.push(pre as tf.Tensor2D);
+      activations.push(pre);
     }
-    const logits = last === this.nLayers - 1 && options.logits !== false ? tf.tidy(() => this.head(atPosition(x, position))) : null;
+    // the last layer run is only read at the position
+    const [top, pre] = tf.tidy(() => {
+      const r = this.blockAt(last, x, options.scales?.[last]);
+      return [r.out, r.pre];
+    });
+    activations.push(pre);
     tf.dispose([x, mask]);
+    const logits = last === this.nLayers - 1 && options.logits !== false ? tf.tidy(() => this.head(top)) : null;
+    top.dispose();
     return { activations, logits };
   }
 
@@ -186,17 +211,22 @@ export class Gpt2 implements Network<Gpt2Cache> {
     const mids: tf.Tensor2D[] = [];
     const [activations, logits] = tf.tidy(() => {
       const mask = causalMask(T);
-      let x: tf.Tensor = this.embed([ids]);
+      let x = this.embed([ids]);
       const pres: tf.Tensor2D[] = [];
-      for (let l = 0; l < this.nLayers; l++) {
-        const r = this.block(l, x, position, undefined, mask);
+      const keep = (r: { kT: tf.Tensor4D; v: tf.Tensor4D; mid: tf.Tensor2D; pre: tf.Tensor2D }) => {
         keysT.push(tf.keep(tf.reshape(tf.slice(r.kT, [0, 0, 0, 0], [1, H, dh, T - 1]), [H, dh, T - 1])));
         values.push(tf.keep(tf.reshape(tf.slice(r.v, [0, 0, 0, 0], [1, H, T - 1, dh]), [H, T - 1, dh])));
-        mids.push(tf.keep(atPosition(r.mid, position)));
-        pres.push(atPosition(r.pre, position));
+        mids.push(tf.keep(r.mid));
+        pres.push(r.pre);
+      };
+      for (let l = 0; l < this.nLayers - 1; l++) {
+        const r = this.block(l, x, position, undefined, mask);
+        keep({ ...r, mid: atPosition(r.mid, position), pre: atPosition(r.pre, position) });
         x = r.out;
       }
-      return [tf.concat(pres, 0), tf.reshape(this.head(atPosition(x, position)), [this.vocabSize])];
+      const top = this.blockAt(this.nLayers - 1, x, undefined);
+      keep(top);
+      return [tf.concat(pres, 0), tf.reshape(this.head(top.out), [this.vocabSize])];
     }) as [tf.Tensor2D, tf.Tensor1D];
     return {
       length: T,
@@ -212,7 +242,11 @@ export class Gpt2 implements Network<Gpt2Cache> {
 
   logitsFromActivation(cache: Gpt2Cache, layer: number, activation: tf.Tensor2D, scales?: LayerScales): tf.Tensor2D {
     let x = tf.add(cache.mids[layer], this.mlp(this.blocks[layer], activation)) as tf.Tensor2D;
-    for (let l = layer + 1; l < this.nLayers; l++) x = this.step(l, x, cache, scales?.[l]);
+    for (let l = layer + 1; l < this.nLayers; l++) {
+      // a tidy per layer bounds memory in forward-only use; under tf.grad the tape keeps what it needs
+      const input = x;
+      x = tf.tidy(() => this.step(l, input, cache, scales?.[l]));
+    }
     return this.head(x);
   }
 

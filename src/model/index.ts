@@ -9,4 +9,4 @@ export { resolveModelDir, registerModelResolver, PROJECT_ROOT, type ModelResolve
 export { useBackend, parseBackendName, defaultBackendName, BACKENDS, TENSORFLOW_INSTALL_HINT, type BackendName } from "./backend.ts";
 export { ModelError, type ModelErrorCode } from "./errors.ts";
 export { openCheckpoint, PYTORCH_CONVERSION_HINT, type Checkpoint } from "./checkpoint.ts";
-export { parseConfig, type ModelConfig, type BertConfig, type Gpt2Config } from "./config.ts";
+export { parseConfig, readConfig, type ModelConfig, type BertConfig, type Gpt2Config } from "./config.ts";

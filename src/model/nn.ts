@@ -87,12 +87,12 @@ export function atPosition(x: tf.Tensor, position: number): tf.Tensor2D {
 }
 
 /** Multiplies row `position` of x [B, T, D] by m [B, D] (or [1, D]); other rows pass unchanged. */
-export function scaleAtPosition(x: tf.Tensor, position: number, m: tf.Tensor2D): tf.Tensor {
+export function scaleAtPosition(x: tf.Tensor, position: number, m: tf.Tensor2D): tf.Tensor3D {
   return replaceAtPosition(x, position, tf.mul(atPosition(x, position), m));
 }
 
 /** x [B or 1, T, D] with row `position` replaced by rows [B, D] -> [B, T, D] (slices + concat: no scatter). */
-export function replaceAtPosition(x: tf.Tensor, position: number, rows: tf.Tensor2D): tf.Tensor {
+export function replaceAtPosition(x: tf.Tensor, position: number, rows: tf.Tensor2D): tf.Tensor3D {
   const [xb, t, d] = x.shape;
   const b = rows.shape[0];
   // implicit broadcasting stands in for BroadcastTo (no wasm kernel); adding 0 is exact
@@ -101,7 +101,7 @@ export function replaceAtPosition(x: tf.Tensor, position: number, rows: tf.Tenso
   if (position > 0) parts.push(widen(tf.slice(x, [0, 0, 0], [xb, position, d])));
   parts.push(tf.reshape(rows, [b, 1, d]));
   if (position < t - 1) parts.push(widen(tf.slice(x, [0, position + 1, 0], [xb, t - position - 1, d])));
-  return parts.length === 1 ? parts[0] : tf.concat(parts, 1);
+  return (parts.length === 1 ? parts[0] : tf.concat(parts, 1)) as tf.Tensor3D;
 }
 
 /**

@@ -11,10 +11,12 @@ import type { LayerScales, Network, PromptCache } from "./network.ts";
 import { tidyHost } from "./nn.ts";
 import type { TextTokenizer } from "./tokenizer.ts";
 
-/** Tokens per batched forward without gradients (bounds activation memory, ~25 MB per tensor at BERT-base). */
+/** Tokens per batched forward without gradients (bounds activation memory: ~25 MB per tensor at BERT-base). */
 const FORWARD_TOKENS = 2048;
 /** Tokens per batched forward+backward (the tape keeps every intermediate). */
 const GRADIENT_TOKENS = 1024;
+
+type Shape = Pick<Network, "nLayers" | "ffnWidth" | "vocabSize">;
 
 function chunks<T>(items: readonly T[], size: number): T[][] {
   const out: T[][] = [];
@@ -25,6 +27,62 @@ function chunks<T>(items: readonly T[], size: number): T[][] {
 function badInput(message: string): ModelError {
   return new ModelError("bad-input", message);
 }
+
+const isIndex = (i: number, n: number) => Number.isInteger(i) && i >= 0 && i < n;
+
+function checkLayer(s: Shape, layer: number): void {
+  if (!isIndex(layer, s.nLayers)) throw badInput(`layer ${layer} does not exist (the model has ${s.nLayers})`);
+}
+
+function checkNeuron(s: Shape, [layer, unit]: Neuron): void {
+  if (!isIndex(layer, s.nLayers) || !isIndex(unit, s.ffnWidth)) {
+    throw badInput(`neuron (${layer}, ${unit}) is outside ${s.nLayers} layers × ${s.ffnWidth} units`);
+  }
+}
+
+function checkToken(s: Shape, id: number): void {
+  if (!isIndex(id, s.vocabSize)) throw badInput(`token id ${id} is outside the vocabulary (0..${s.vocabSize - 1})`);
+}
+
+function checkRows(s: Shape, rows: readonly Float32Array[]): void {
+  if (rows.length === 0) throw badInput("no rows to patch in");
+  for (const r of rows) if (r.length !== s.ffnWidth) throw badInput(`a patch row has ${r.length} values, expected ${s.ffnWidth}`);
+}
+
+/** Per-layer multipliers [B, ffnWidth] for B scale requests (undefined where no request scales the layer). */
+function layerScales(s: Shape, scales: ReadonlyArray<NeuronScale | undefined>): LayerScales {
+  const B = scales.length;
+  const hosts: Array<Float32Array | undefined> = new Array(s.nLayers).fill(undefined);
+  scales.forEach((scale, b) => {
+    if (!scale) return;
+    if (!Number.isFinite(scale.factor)) throw badInput(`scale factor ${scale.factor} is not a finite number`);
+    for (const n of scale.neurons) {
+      checkNeuron(s, n);
+      const m = (hosts[n[0]] ??= new Float32Array(B * s.ffnWidth).fill(1));
+      m[b * s.ffnWidth + n[1]] = scale.factor;
+    }
+  });
+  return hosts.map((m) => (m ? tf.tensor2d(m, [B, s.ffnWidth]) : undefined));
+}
+
+function rowsTensor(s: Shape, rows: readonly Float32Array[]): tf.Tensor2D {
+  const flat = new Float32Array(rows.length * s.ffnWidth);
+  rows.forEach((r, b) => flat.set(r, b * s.ffnWidth));
+  return tf.tensor2d(flat, [rows.length, s.ffnWidth]);
+}
+
+/** Softmax of [B, V] logits, read back per row: all of it, or only `targetIds`. */
+function readProbabilities(s: Shape, logits: tf.Tensor2D, targetIds?: readonly number[]): Float32Array[] {
+  targetIds?.forEach((id) => checkToken(s, id));
+  let probs = tf.softmax(logits);
+  // pick the targets on the device: 200 scale sets × a 120k vocabulary is a lot to copy out
+  if (targetIds) probs = tf.gather(probs, tf.tensor1d([...targetIds], "int32"), 1);
+  const width = probs.shape[1];
+  const data = probs.dataSync() as Float32Array;
+  return Array.from({ length: logits.shape[0] }, (_, b) => data.slice(b * width, (b + 1) * width));
+}
+
+const firstScaledLayer = (s: NeuronScale | undefined) => Math.min(Infinity, ...(s?.neurons ?? []).map((n) => n[0]));
 
 export class TransformerModel<C extends PromptCache> implements LanguageModel {
   readonly architecture: Architecture;
@@ -53,8 +111,6 @@ export class TransformerModel<C extends PromptCache> implements LanguageModel {
     this.maxPositions = config.maxPositions;
   }
 
-  // ---- input checks -------------------------------------------------------------------------
-
   targetPosition(ids: readonly number[]): number {
     if (this.architecture === "causal") return ids.length - 1;
     const maskId = this.tokenizer.maskId;
@@ -63,72 +119,14 @@ export class TransformerModel<C extends PromptCache> implements LanguageModel {
     return pos;
   }
 
-  private checkIds(ids: readonly number[]): void {
-    if (ids.length === 0) throw badInput("empty input");
-    if (ids.length > this.maxPositions) throw badInput(`${ids.length} tokens exceed the model's ${this.maxPositions} positions`);
-    for (const id of ids) {
-      if (!Number.isInteger(id) || id < 0 || id >= this.vocabSize) throw badInput(`token id ${id} is outside the vocabulary (0..${this.vocabSize - 1})`);
-    }
-  }
-
   /** The tokens the network sees and the position to read; causal models drop tokens after it. */
   private sequence(ids: readonly number[], position?: number): { seq: number[]; position: number } {
-    this.checkIds(ids);
+    if (ids.length === 0) throw badInput("empty input");
+    if (ids.length > this.maxPositions) throw badInput(`${ids.length} tokens exceed the model's ${this.maxPositions} positions`);
+    for (const id of ids) checkToken(this, id);
     const pos = position ?? this.targetPosition(ids);
-    if (!Number.isInteger(pos) || pos < 0 || pos >= ids.length) throw badInput(`position ${pos} is outside the ${ids.length} input tokens`);
+    if (!isIndex(pos, ids.length)) throw badInput(`position ${pos} is outside the ${ids.length} input tokens`);
     return { seq: this.architecture === "causal" ? ids.slice(0, pos + 1) : [...ids], position: pos };
-  }
-
-  private checkNeuron([layer, unit]: Neuron): void {
-    if (!Number.isInteger(layer) || layer < 0 || layer >= this.nLayers || !Number.isInteger(unit) || unit < 0 || unit >= this.ffnWidth) {
-      throw badInput(`neuron (${layer}, ${unit}) is outside ${this.nLayers} layers × ${this.ffnWidth} units`);
-    }
-  }
-
-  private checkTarget(id: number): void {
-    if (!Number.isInteger(id) || id < 0 || id >= this.vocabSize) throw badInput(`target id ${id} is outside the vocabulary`);
-  }
-
-  private checkRows(rows: readonly Float32Array[]): void {
-    if (rows.length === 0) throw badInput("no rows to patch in");
-    for (const r of rows) if (r.length !== this.ffnWidth) throw badInput(`a patch row has ${r.length} values, expected ${this.ffnWidth}`);
-  }
-
-  // ---- tensor helpers -----------------------------------------------------------------------
-
-  /** Per-layer multipliers [B, ffnWidth] for B scale requests (undefined = no scaling). */
-  private layerScales(scales: ReadonlyArray<NeuronScale | undefined>): LayerScales {
-    const B = scales.length;
-    const hosts: Array<Float32Array | undefined> = new Array(this.nLayers).fill(undefined);
-    scales.forEach((s, b) => {
-      for (const n of s?.neurons ?? []) {
-        this.checkNeuron(n);
-        const [layer, unit] = n;
-        const m = (hosts[layer] ??= new Float32Array(B * this.ffnWidth).fill(1));
-        m[b * this.ffnWidth + unit] = s!.factor;
-      }
-    });
-    return hosts.map((m) => (m ? tf.tensor2d(m, [B, this.ffnWidth]) : undefined));
-  }
-
-  private rowsTensor(rows: readonly Float32Array[]): tf.Tensor2D {
-    const flat = new Float32Array(rows.length * this.ffnWidth);
-    rows.forEach((r, b) => flat.set(r, b * this.ffnWidth));
-    return tf.tensor2d(flat, [rows.length, this.ffnWidth]);
-  }
-
-  /** Softmax of [B, V] logits, read back per row (all of it, or only `targetIds`). */
-  private readProbabilities(logits: tf.Tensor2D, targetIds?: readonly number[]): Float32Array[] {
-    targetIds?.forEach((id) => this.checkTarget(id));
-    const probs = tf.softmax(logits);
-    const data = probs.dataSync() as Float32Array;
-    const V = this.vocabSize;
-    const out: Float32Array[] = [];
-    for (let b = 0; b < logits.shape[0]; b++) {
-      const row = data.subarray(b * V, (b + 1) * V);
-      out.push(targetIds ? Float32Array.from(targetIds, (id) => row[id]) : row.slice());
-    }
-    return out;
   }
 
   // ---- probabilities ------------------------------------------------------------------------
@@ -139,7 +137,7 @@ export class TransformerModel<C extends PromptCache> implements LanguageModel {
 
   probabilitiesBatch(requests: readonly ProbabilityRequest[], targetIds?: readonly number[]): Float32Array[] {
     const results: Float32Array[] = new Array(requests.length);
-    // identical prompts share one cached pass; other prompts of one length share a batched forward
+    // identical prompts share one cached pass; other prompts of one length share batched forwards
     const byPrompt = new Map<string, { seq: number[]; position: number; members: number[] }>();
     requests.forEach((r, i) => {
       const { seq, position } = this.sequence(r.ids, r.position);
@@ -148,34 +146,34 @@ export class TransformerModel<C extends PromptCache> implements LanguageModel {
       group.members.push(i);
       byPrompt.set(key, group);
     });
-    const singles = new Map<string, { seqs: number[][]; position: number; members: number[] }>();
+    const byLength = new Map<string, { seqs: number[][]; position: number; members: number[] }>();
     for (const g of byPrompt.values()) {
       if (g.members.length > 1) {
-        const ctx = this.prepare(g.seq, g.position);
+        const ctx = this.prepareCached(g.seq, g.position);
         try {
           const out = ctx.scaledProbabilitiesEach(g.members.map((i) => requests[i].scale), targetIds);
           g.members.forEach((i, k) => (results[i] = out[k]));
         } finally {
           ctx.dispose();
         }
-      } else {
-        const key = `${g.seq.length}:${g.position}`;
-        const s = singles.get(key) ?? { seqs: [], position: g.position, members: [] };
-        s.seqs.push(g.seq);
-        s.members.push(g.members[0]);
-        singles.set(key, s);
+        continue;
       }
+      const key = `${g.seq.length}:${g.position}`;
+      const s = byLength.get(key) ?? { seqs: [], position: g.position, members: [] };
+      s.seqs.push(g.seq);
+      s.members.push(g.members[0]);
+      byLength.set(key, s);
     }
-    for (const s of singles.values()) {
+    for (const s of byLength.values()) {
       const size = Math.max(1, Math.floor(FORWARD_TOKENS / s.seqs[0].length));
-      chunks(s.members.map((_, k) => k), size).forEach((ks) => {
+      for (const ks of chunks(s.members.map((_, k) => k), size)) {
         const out = tidyHost(() => {
-          const scales = this.layerScales(ks.map((k) => requests[s.members[k]].scale));
+          const scales = layerScales(this, ks.map((k) => requests[s.members[k]].scale));
           const { logits } = this.network.forward(ks.map((k) => s.seqs[k]), s.position, { scales });
-          return this.readProbabilities(logits!, targetIds);
+          return readProbabilities(this, logits!, targetIds);
         });
         ks.forEach((k, j) => (results[s.members[k]] = out[j]));
-      });
+      }
     }
     return results;
   }
@@ -187,7 +185,7 @@ export class TransformerModel<C extends PromptCache> implements LanguageModel {
     factor: number,
     targetIds?: readonly number[],
   ): Float32Array[] {
-    const ctx = this.prepare(ids, position);
+    const ctx = this.prepareCached(ids, position);
     try {
       return ctx.scaledProbabilities(scaleSets, factor, targetIds);
     } finally {
@@ -205,7 +203,7 @@ export class TransformerModel<C extends PromptCache> implements LanguageModel {
   activationsBatch(idsList: ReadonlyArray<readonly number[]>, position: number, layers?: readonly number[]): Float32Array[][] {
     if (idsList.length === 0) return [];
     const wanted = layers ?? Array.from({ length: this.nLayers }, (_, l) => l);
-    for (const l of wanted) if (!Number.isInteger(l) || l < 0 || l >= this.nLayers) throw badInput(`layer ${l} does not exist`);
+    wanted.forEach((l) => checkLayer(this, l));
     const length = idsList[0].length;
     const seqs = idsList.map((ids) => {
       if (ids.length !== length) throw badInput("activationsBatch needs inputs of one length");
@@ -226,36 +224,23 @@ export class TransformerModel<C extends PromptCache> implements LanguageModel {
 
   // ---- prompt contexts ----------------------------------------------------------------------
 
-  prepare(ids: readonly number[], position?: number): PromptContext & PromptContextInternal {
+  prepare(ids: readonly number[], position?: number): PromptContext {
+    return this.prepareCached(ids, position);
+  }
+
+  private prepareCached(ids: readonly number[], position?: number): CachedPrompt<C> {
     const { seq, position: pos } = this.sequence(ids, position);
-    return new CachedPrompt(this, this.network, this.network.prepare(seq, pos), [...ids], pos);
+    return new CachedPrompt(this.network, this.network.prepare(seq, pos), [...ids], pos, () => this.weightsVersion);
   }
-
-  /** @internal used by CachedPrompt */
-  get version(): number {
-    return this.weightsVersion;
-  }
-
-  /** @internal */ helpers = {
-    layerScales: (s: ReadonlyArray<NeuronScale | undefined>) => this.layerScales(s),
-    rowsTensor: (rows: readonly Float32Array[]) => this.rowsTensor(rows),
-    readProbabilities: (logits: tf.Tensor2D, targetIds?: readonly number[]) => this.readProbabilities(logits, targetIds),
-    checkRows: (rows: readonly Float32Array[]) => this.checkRows(rows),
-    checkTarget: (id: number) => this.checkTarget(id),
-    checkLayer: (l: number) => {
-      if (!Number.isInteger(l) || l < 0 || l >= this.nLayers) throw badInput(`layer ${l} does not exist`);
-    },
-  };
 
   // ---- weights ------------------------------------------------------------------------------
 
+  /** Indices into `neurons`, grouped by layer. */
   private byLayer(neurons: readonly Neuron[]): Map<number, number[]> {
     const groups = new Map<number, number[]>();
     neurons.forEach((n, k) => {
-      this.checkNeuron(n);
-      const g = groups.get(n[0]) ?? [];
-      g.push(k);
-      groups.set(n[0], g);
+      checkNeuron(this, n);
+      groups.set(n[0], [...(groups.get(n[0]) ?? []), k]);
     });
     return groups;
   }
@@ -279,7 +264,7 @@ export class TransformerModel<C extends PromptCache> implements LanguageModel {
   }
 
   wordEmbedding(tokenId: number): Float32Array {
-    this.checkTarget(tokenId);
+    checkToken(this, tokenId);
     return tidyHost(() => tf.slice(this.network.wordEmbeddings, [tokenId, 0], [1, this.hidden]).dataSync() as Float32Array).slice();
   }
 
@@ -288,25 +273,20 @@ export class TransformerModel<C extends PromptCache> implements LanguageModel {
   }
 }
 
-interface PromptContextInternal {
-  /** Per item an optional scale (each with its own factor); used by probabilitiesBatch. */
-  scaledProbabilitiesEach(scales: ReadonlyArray<NeuronScale | undefined>, targetIds?: readonly number[]): Float32Array[];
-}
-
-class CachedPrompt<C extends PromptCache> implements PromptContext, PromptContextInternal {
+class CachedPrompt<C extends PromptCache> implements PromptContext {
   readonly probabilities: Float32Array;
   readonly activations: readonly Float32Array[];
   private readonly version: number;
   private disposed = false;
 
   constructor(
-    private readonly model: TransformerModel<C>,
     private readonly network: Network<C>,
     private readonly cache: C,
     readonly ids: readonly number[],
     readonly position: number,
+    private readonly currentVersion: () => number,
   ) {
-    this.version = model.version;
+    this.version = currentVersion();
     this.probabilities = tidyHost(() => tf.softmax(cache.logits).dataSync() as Float32Array).slice();
     const acts = cache.activations.dataSync() as Float32Array;
     const F = network.ffnWidth;
@@ -315,47 +295,43 @@ class CachedPrompt<C extends PromptCache> implements PromptContext, PromptContex
 
   private check(): void {
     if (this.disposed) throw badInput("this prompt context was disposed");
-    if (this.model.version !== this.version) throw badInput("the model's weights changed since prepare(): prepare the prompt again");
+    if (this.currentVersion() !== this.version) throw badInput("the model's weights changed since prepare(): prepare the prompt again");
   }
 
-  private rowChunk(): number {
-    // BERT recomputes the whole sequence above the hooked layer; GPT-2 only the last position
+  /** Rows per patched pass: BERT recomputes the whole sequence above the hooked layer, GPT-2 one position. */
+  private rowsPerPass(budget: number): number {
     const tokensPerRow = this.network.architecture === "masked" ? this.cache.length : 1;
-    return Math.max(1, Math.floor(GRADIENT_TOKENS / tokensPerRow));
+    return Math.max(1, Math.floor(budget / tokensPerRow));
   }
 
   patchedGradient(layer: number, rows: readonly Float32Array[], targetId: number): PatchedGradient {
     this.check();
-    const h = this.model.helpers;
-    h.checkLayer(layer);
-    h.checkRows(rows);
-    h.checkTarget(targetId);
+    checkLayer(this.network, layer);
+    checkRows(this.network, rows);
+    checkToken(this.network, targetId);
     const probs = new Float32Array(rows.length);
     const grads: Float32Array[] = [];
     const F = this.network.ffnWidth;
-    let offset = 0;
-    for (const part of chunks(rows, this.rowChunk())) {
+    for (const part of chunks(rows, this.rowsPerPass(GRADIENT_TOKENS))) {
       const [p, g] = tidyHost(() => {
         const onehot = tf.cast(tf.oneHot(tf.tensor1d([targetId], "int32"), this.network.vocabSize), "float32");
         // rows do not interact, so the gradient of Σ_b P_b gives every row its own gradient
         const f = (z: tf.Tensor2D) => tf.sum(tf.mul(tf.softmax(this.network.logitsFromActivation(this.cache, layer, z)), onehot), 1);
-        const { value, grad } = tf.valueAndGrad(f)(h.rowsTensor(part), tf.ones([part.length]));
+        const { value, grad } = tf.valueAndGrad(f)(rowsTensor(this.network, part), tf.ones([part.length]));
         return [value.dataSync() as Float32Array, grad.dataSync() as Float32Array];
       });
-      probs.set(p, offset);
+      probs.set(p, grads.length);
       for (let b = 0; b < part.length; b++) grads.push(g.slice(b * F, (b + 1) * F));
-      offset += part.length;
     }
     return { probs, grads };
   }
 
   patchedProbabilities(layer: number, rows: readonly Float32Array[], targetIds?: readonly number[]): Float32Array[] {
     this.check();
-    const h = this.model.helpers;
-    h.checkLayer(layer);
-    h.checkRows(rows);
-    return chunks(rows, this.rowChunk() * 2).flatMap((part) =>
-      tidyHost(() => h.readProbabilities(this.network.logitsFromActivation(this.cache, layer, h.rowsTensor(part)), targetIds)),
+    checkLayer(this.network, layer);
+    checkRows(this.network, rows);
+    return chunks(rows, this.rowsPerPass(FORWARD_TOKENS)).flatMap((part) =>
+      tidyHost(() => readProbabilities(this.network, this.network.logitsFromActivation(this.cache, layer, rowsTensor(this.network, part)), targetIds)),
     );
   }
 
@@ -363,28 +339,27 @@ class CachedPrompt<C extends PromptCache> implements PromptContext, PromptContex
     return this.scaledProbabilitiesEach(scaleSets.map((neurons) => ({ neurons, factor })), targetIds);
   }
 
+  /** Each request with its own (optional) scale; probabilitiesBatch uses it for repeated prompts. */
   scaledProbabilitiesEach(scales: ReadonlyArray<NeuronScale | undefined>, targetIds?: readonly number[]): Float32Array[] {
     this.check();
-    const h = this.model.helpers;
-    const firstLayer = (s: NeuronScale | undefined) => Math.min(Infinity, ...(s?.neurons ?? []).map((n) => n[0]));
+    targetIds?.forEach((id) => checkToken(this.network, id));
     const results: Float32Array[] = new Array(scales.length);
     // Unscaled requests read the cached distribution. The others run from their lowest scaled
     // layer up; sorting by that layer lets each chunk start as high as possible.
-    const order = scales.map((_, i) => i).filter((i) => firstLayer(scales[i]) !== Infinity);
+    const scaled: number[] = [];
     scales.forEach((s, i) => {
-      if (firstLayer(s) === Infinity) {
-        results[i] = targetIds ? Float32Array.from(targetIds, (id) => (h.checkTarget(id), this.probabilities[id])) : this.probabilities.slice();
-      }
+      if (firstScaledLayer(s) !== Infinity) scaled.push(i);
+      else results[i] = targetIds ? Float32Array.from(targetIds, (id) => this.probabilities[id]) : this.probabilities.slice();
     });
-    order.sort((a, b) => firstLayer(scales[b]) - firstLayer(scales[a]));
-    for (const part of chunks(order, this.rowChunk() * 2)) {
+    scaled.sort((a, b) => firstScaledLayer(scales[b]) - firstScaledLayer(scales[a]));
+    for (const part of chunks(scaled, this.rowsPerPass(FORWARD_TOKENS))) {
       const out = tidyHost(() => {
-        const layerScales = h.layerScales(part.map((i) => scales[i]));
-        const start = Math.min(...part.map((i) => firstLayer(scales[i])));
-        // the activation at the start layer is the cached one times this item's multipliers
+        const multipliers = layerScales(this.network, part.map((i) => scales[i]));
+        const start = Math.min(...part.map((i) => firstScaledLayer(scales[i])));
+        // the activation at the start layer is the cached one times each item's multipliers
         const cached = tf.slice(this.cache.activations, [start, 0], [1, this.network.ffnWidth]);
-        const act = tf.mul(cached, layerScales[start]!) as tf.Tensor2D;
-        return h.readProbabilities(this.network.logitsFromActivation(this.cache, start, act, layerScales), targetIds);
+        const act = tf.mul(cached, multipliers[start]!) as tf.Tensor2D;
+        return readProbabilities(this.network, this.network.logitsFromActivation(this.cache, start, act, multipliers), targetIds);
       });
       part.forEach((i, k) => (results[i] = out[k]));
     }

@@ -444,7 +444,14 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions = {
           if (child.exitCode === null && child.signalCode === null) {
             const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
             child.kill("SIGINT");
-            const done = await Promise.race([exited.then(() => true), sleep(15_000).then(() => false)]);
+            let timer: NodeJS.Timeout | undefined;
+            const done = await Promise.race([
+              exited.then(() => true),
+              new Promise<boolean>((resolve) => {
+                timer = setTimeout(() => resolve(false), 15_000);
+              }),
+            ]);
+            clearTimeout(timer);
             if (!done) {
               child.kill("SIGKILL");
               await exited;

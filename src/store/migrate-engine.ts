@@ -2,7 +2,10 @@
 // engine as the native binary the CLI cannot download here) runs in-process and reaches PostgreSQL
 // through @prisma/adapter-pg. Three snags of adapter-pg 7.10.1 are worked around here:
 //   - the engine's catalog queries return PostgreSQL "char" columns (OID 18), which adapter-pg
-//     refuses to deserialize: the result fields are relabelled as text before it sees them;
+//     refuses to deserialize: the fields are relabelled as text before it sees them, and the column
+//     type it reports is then set to Character, as the native engine sees them (reporting them as
+//     Text breaks the schema describer on PostgreSQL 18, whose NOT NULL constraints appear in
+//     pg_constraint: "Getting constraint_type ... as char failed");
 //   - adapter-pg runs scripts by splitting them on ";" (breaks on a ";" inside a string, a comment or
 //     a function body): scripts go to the server whole, as one simple query, like the native engine;
 //   - its shadow-database handling is broken (the connection string overrides the shadow database
@@ -16,8 +19,10 @@ import { fileURLToPath, pathToFileURL } from "node:url";
 import pg from "pg";
 import { PrismaPg } from "@prisma/adapter-pg";
 import {
+  ColumnTypeEnum,
   bindMigrationAwareSqlAdapterFactory,
   type SqlDriverAdapter,
+  type SqlResultSet,
   type SqlMigrationAwareDriverAdapterFactory,
 } from "@prisma/driver-adapter-utils";
 import type * as Wasm from "@prisma/schema-engine-wasm";
@@ -158,19 +163,37 @@ export async function dropDatabase(url: string, name = databaseName(url)): Promi
 // ---------------------------------------------------------------------------------------------
 // The driver adapter given to the engine.
 
+/** Row arrays of results that had "char" columns -> the indexes of those columns. */
+const charColumnsOfRows = new WeakMap<object, number[]>();
+
 function relabelCharFields(result: unknown): unknown {
   const results = Array.isArray(result) ? result : [result];
   for (const r of results) {
-    const fields = (r as pg.QueryResult | undefined)?.fields;
-    if (!fields) continue;
-    for (const field of fields) if (field.dataTypeID === PG_CHAR_OID) field.dataTypeID = PG_TEXT_OID;
+    const res = r as pg.QueryResult | undefined;
+    if (!res?.fields) continue;
+    const indexes: number[] = [];
+    res.fields.forEach((field, i) => {
+      if (field.dataTypeID === PG_CHAR_OID) {
+        field.dataTypeID = PG_TEXT_OID;
+        indexes.push(i);
+      }
+    });
+    if (indexes.length && res.rows) charColumnsOfRows.set(res.rows, indexes);
   }
   return result;
 }
 
+/** Restores the Character column type of the "char" columns relabelled above. */
+function restoreCharColumns(result: SqlResultSet): SqlResultSet {
+  const indexes = charColumnsOfRows.get(result.rows);
+  if (indexes) for (const i of indexes) result.columnTypes[i] = ColumnTypeEnum.Character;
+  return result;
+}
+
 /**
- * A pg client whose results never carry the "char" type (OID 18): its values are single-character
- * strings already (pg's text parser), adapter-pg only needs to be told they are text.
+ * A pg client whose results never carry the "char" type (OID 18), which adapter-pg rejects: its
+ * values are single-character strings already (pg's text parser), so the fields are labelled text;
+ * restoreCharColumns() then reports those columns to the engine as Character.
  */
 class CharAsTextClient extends pg.Client {
   // eslint-disable-next-line @typescript-eslint/no-explicit-any
@@ -206,6 +229,15 @@ function patchAdapter(adapter: SqlDriverAdapter, pool: pg.Pool, after?: () => Pr
     } catch (error) {
       onError(error);
     }
+  };
+  const queryRaw = adapter.queryRaw.bind(adapter);
+  adapter.queryRaw = async (query) => restoreCharColumns(await queryRaw(query));
+  const startTransaction = adapter.startTransaction.bind(adapter);
+  adapter.startTransaction = async (isolationLevel) => {
+    const tx = await startTransaction(isolationLevel);
+    const txQueryRaw = tx.queryRaw.bind(tx);
+    tx.queryRaw = async (query) => restoreCharColumns(await txQueryRaw(query));
+    return tx;
   };
   let disposed = false;
   adapter.dispose = async () => {

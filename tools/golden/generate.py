@@ -504,11 +504,18 @@ def build_tokenizers():
     return {"bert": {"vocab": bvocab}, "gpt2": {"vocab": gvocab, "merges": merges}}
 
 
+KEEP = {"attribution.json"}
+
+
 def generate_case(case, tok, root, check):
     outdir = os.path.join(root, case["name"])
-    if os.path.isdir(outdir):
-        shutil.rmtree(outdir)
-    os.makedirs(outdir)
+    if os.path.isdir(outdir):  # attribution.json is written by attribution_fixtures.py: keep it
+        for fn in os.listdir(outdir):
+            if fn not in KEEP:
+                path = os.path.join(outdir, fn)
+                shutil.rmtree(path) if os.path.isdir(path) else os.remove(path)
+    else:
+        os.makedirs(outdir)
     vocab_size = len(tok["vocab"])
     if case["arch"] == "bert":
         P0 = make_bert_params(case, vocab_size)
@@ -538,7 +545,7 @@ def generate_case(case, tok, root, check):
     ref = compute_golden(case, P, cfg, prompts)
     g = golden_json(case, cfg, prompts, ref, vocab_size)
     write_golden(os.path.join(outdir, "golden.json"), g)
-    size = sum(os.path.getsize(os.path.join(outdir, f)) for f in os.listdir(outdir))
+    size = sum(os.path.getsize(os.path.join(outdir, f)) for f in os.listdir(outdir) if f not in KEEP)
     print(f"{case['name']}: {size / 1024:.0f} KiB, vocab {vocab_size}, prompts {len(prompts)}")
     assert size < 1_000_000
     if check:

@@ -58,8 +58,8 @@ def encode_file(tensors, metadata=None):
     return struct.pack("<Q", len(hjson)) + hjson + b"".join(t[3] for t in tensors)
 
 
-def read_file(path):
-    """Returns {name: float64 numpy array} (used only for self-checks)."""
+def read_file(path, dtype=np.float64):
+    """Returns {name: numpy array of `dtype`} (F16/BF16/F32 are exact in float32 and float64)."""
     with open(path, "rb") as f:
         data = f.read()
     (n,) = struct.unpack("<Q", data[:8])
@@ -73,11 +73,15 @@ def read_file(path):
         raw = data[base + b : base + e]
         dt = info["dtype"]
         if dt == "F32":
-            arr = np.frombuffer(raw, dtype="<f4").astype(np.float64)
+            arr = np.frombuffer(raw, dtype="<f4").astype(dtype)
         elif dt == "F16":
-            arr = np.frombuffer(raw, dtype="<f2").astype(np.float64)
+            arr = np.frombuffer(raw, dtype="<f2").astype(dtype)
         elif dt == "BF16":
-            arr = bf16_bits_to_f32(np.frombuffer(raw, dtype="<u2")).astype(np.float64)
+            arr = bf16_bits_to_f32(np.frombuffer(raw, dtype="<u2")).astype(dtype)
+        elif dt == "F64":
+            arr = np.frombuffer(raw, dtype="<f8").astype(dtype)
+        elif dt in ("I64", "I32", "I16", "I8", "U8", "BOOL"):  # e.g. position_ids buffers; not used
+            continue
         else:
             raise ValueError(dt)
         out[name] = arr.reshape(info["shape"])

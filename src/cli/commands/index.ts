@@ -2,6 +2,8 @@ import type { Command } from "commander";
 import * as attribute from "./attribute.ts";
 import * as db from "./db.ts";
 import * as importCmd from "./import.ts";
+import * as indexer from "./indexer.ts";
+import * as model from "./model.ts";
 import * as serve from "./serve.ts";
 import * as start from "./start.ts";
 
@@ -10,4 +12,4 @@ export interface CommandModule {
 }
 
 // One line per command module; keep alphabetical.
-export const commandModules: CommandModule[] = [attribute, db, importCmd, serve, start];
+export const commandModules: CommandModule[] = [attribute, db, importCmd, indexer, model, serve, start];

@@ -1,0 +1,164 @@
+import { spawn, type ChildProcess } from "node:child_process";
+import { join } from "node:path";
+import type { Command } from "commander";
+import { isMethod, METHODS } from "../../attribution/integrated-gradients.ts";
+import { TARGET_MODES } from "../../attribution/fact-attribution.ts";
+import { loadConfig, PROJECT_ROOT } from "../../config.ts";
+import { createIndexJob, jobProgress } from "../../indexer/jobs.ts";
+import { startQueue } from "../../indexer/queue.ts";
+import { runWorker } from "../../indexer/worker.ts";
+import { loadModel } from "../../model/index.ts";
+import { registerDemoModels, resolveCheckpoint } from "../checkpoints.ts";
+import { CliError } from "../errors.ts";
+import { createProgress } from "../progress.ts";
+import { withStore } from "../store-session.ts";
+
+const list = (value: string) => value.split(",").map((s) => s.trim()).filter(Boolean);
+
+function positiveInt(value: string, name: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1) throw new CliError(`--${name} must be a positive integer (got ${JSON.stringify(value)})`);
+  return n;
+}
+
+interface IndexFlags {
+  model: string;
+  languages?: string[];
+  relations?: string[];
+  method: string;
+  steps: string;
+  targetMode: string;
+  topK: string;
+  workers: string;
+  batch: string;
+  force?: boolean;
+  detach?: boolean;
+  backend?: string;
+  quiet?: boolean;
+}
+
+/** Extra worker processes: wasm runs single-threaded, so parallelism needs processes. */
+function spawnWorkers(count: number, databaseUrl: string, flags: { batch: string; backend?: string }): ChildProcess[] {
+  return Array.from({ length: count }, () =>
+    spawn(
+      process.execPath,
+      ["--import", "tsx", join(PROJECT_ROOT, "src/cli/main.ts"), "worker", "--exit-when-idle", "--batch", flags.batch, ...(flags.backend ? ["--backend", flags.backend] : [])],
+      { env: { ...process.env, DATABASE_URL: databaseUrl }, stdio: ["ignore", "ignore", "inherit"] },
+    ),
+  );
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+export function register(program: Command): void {
+  program
+    .command("index")
+    .description("Attribute every (fact, language) of a selection with one model and store runs and knowledge neurons")
+    .requiredOption("--model <name|dir>", "registered name, demo-mbert / demo-mgpt, or a checkpoint folder")
+    .option("--languages <codes>", "only these languages (default: all imported)", list)
+    .option("--relations <ids>", "only these relations (default: all imported)", list)
+    .option("--method <method>", `one of ${METHODS.join(", ")}`, "amig-compat")
+    .option("--steps <n>", "Riemann steps N", "20")
+    .option("--target-mode <mode>", TARGET_MODES.join(" | "), "clean")
+    .option("--top-k <k>", "neuron scores kept per run", "100")
+    .option("--workers <n>", "worker processes working the queue (this one included)", "1")
+    .option("--batch <n>", "jobs fetched and stored together by a worker", "4")
+    .option("--force", "recompute runs that are already stored")
+    .option("--detach", "only queue the work; `kn worker` processes (anywhere) do it")
+    .option("--backend <name>", "tensor backend: wasm (default), cpu or tensorflow")
+    .option("--quiet", "no progress bar")
+    .action(async (flags: IndexFlags) => {
+      if (!isMethod(flags.method)) throw new CliError(`unknown --method ${JSON.stringify(flags.method)} (expected ${METHODS.join(", ")})`);
+      if (!(TARGET_MODES as readonly string[]).includes(flags.targetMode)) throw new CliError(`unknown --target-mode ${JSON.stringify(flags.targetMode)}`);
+      const steps = positiveInt(flags.steps, "steps");
+      const topK = positiveInt(flags.topK, "top-k");
+      const workers = positiveInt(flags.workers, "workers");
+      positiveInt(flags.batch, "batch");
+      const config = loadConfig();
+      await withStore(config, async (store) => {
+        await registerDemoModels(store.prisma);
+        const checkpoint = await resolveCheckpoint(store.prisma, flags.model);
+        const boss = await startQueue(store.url);
+        try {
+          const job = await createIndexJob(store.pool, boss, {
+            checkpointId: checkpoint.id,
+            method: flags.method,
+            steps,
+            targetMode: flags.targetMode,
+            languages: flags.languages ?? [],
+            relations: flags.relations ?? [],
+            topK,
+            force: Boolean(flags.force),
+          });
+          if (job.total === 0) throw new CliError("no fact matches the selection (import facts first: kn import mlama <dir>)");
+          process.stderr.write(`index job ${job.id}: ${job.total} runs, ${job.skipped} already stored, ${job.queued} queued\n`);
+          if (flags.detach) {
+            process.stdout.write(`${job.id}\n`);
+            return;
+          }
+          const children = spawnWorkers(workers - 1, store.url, flags);
+          const progress = createProgress(`index ${checkpoint.name}`, job.total - job.skipped, { quiet: flags.quiet, unit: " runs" });
+          const controller = new AbortController();
+          const poll = (async () => {
+            while (!controller.signal.aborted) {
+              const p = (await jobProgress(store.pool, job.id))!;
+              progress.update(p.done + p.failed - job.skipped, p.failed ? `${p.failed} failed` : "");
+              if (p.pending === 0) break;
+              await sleep(500);
+            }
+          })().finally(() => controller.abort());
+          try {
+            await runWorker({ pool: store.pool, boss, exitWhenIdle: false, signal: controller.signal, loadModel: (path) => loadModel(path, { backend: flags.backend }) });
+            await poll;
+          } finally {
+            controller.abort();
+            await poll.catch(() => undefined);
+            progress.stop();
+            for (const c of children) c.kill("SIGTERM");
+          }
+          const p = (await jobProgress(store.pool, job.id))!;
+          process.stdout.write(`index job ${job.id}: ${p.done} done, ${p.failed} failed, ${p.rate.toFixed(2)} runs/s\n`);
+          if (p.failed) {
+            const { rows } = await store.pool.query(
+              `SELECT fact_id, language_code, error FROM index_job_item WHERE job_id = $1 AND status = 'FAILED' ORDER BY fact_id LIMIT 10`,
+              [job.id.toString()],
+            );
+            for (const r of rows) process.stderr.write(`failed ${r.fact_id} (${r.language_code}): ${r.error}\n`);
+            process.exitCode = 3;
+          }
+        } finally {
+          await boss.stop({ graceful: false, wait: true }).catch(() => undefined);
+        }
+      });
+    });
+
+  program
+    .command("worker")
+    .description("Work the attribution queue (any number of workers, on any machine sharing DATABASE_URL)")
+    .option("--batch <n>", "jobs fetched and stored together", "4")
+    .option("--exit-when-idle", "exit once no job is waiting")
+    .option("--backend <name>", "tensor backend: wasm (default), cpu or tensorflow")
+    .action(async (flags: { batch: string; exitWhenIdle?: boolean; backend?: string }) => {
+      const batchSize = positiveInt(flags.batch, "batch");
+      await withStore(loadConfig(), async (store) => {
+        const boss = await startQueue(store.url);
+        const controller = new AbortController();
+        const stop = () => controller.abort();
+        process.once("SIGTERM", stop);
+        process.once("SIGINT", stop);
+        try {
+          const totals = await runWorker({
+            pool: store.pool,
+            boss,
+            batchSize,
+            exitWhenIdle: Boolean(flags.exitWhenIdle),
+            signal: controller.signal,
+            loadModel: (path) => loadModel(path, { backend: flags.backend }),
+          });
+          process.stderr.write(`worker: ${totals.computed} computed, ${totals.skipped} already stored, ${totals.failed} failed\n`);
+        } finally {
+          await boss.stop({ graceful: false, wait: true }).catch(() => undefined);
+        }
+      });
+    });
+}

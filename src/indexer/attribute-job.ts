@@ -1,0 +1,54 @@
+// Pure computation of one queued run: prompts of every template of the fact's relation in the
+// language, attribution summed over object pieces, knowledge neurons shared across templates.
+import { attributeFact, type TargetMode } from "../attribution/fact-attribution.ts";
+import type { Method } from "../attribution/integrated-gradients.ts";
+import type { FactModel } from "../attribution/model-port.ts";
+import { maxScore, selectKnowledgeNeurons, shareFilter, topNeurons } from "../attribution/selection.ts";
+import type { RunRecord } from "../store/runs.ts";
+import type { AttributionJob } from "./queue.ts";
+
+export interface FactContext {
+  relationId: string;
+  subject: string;
+  object: string;
+  templates: string[];
+}
+
+export function computeRun(model: FactModel, job: AttributionJob, fact: FactContext, tau: number, shape: { nLayers: number; ffnWidth: number }): RunRecord {
+  const started = performance.now();
+  const fact0 = { subject: fact.subject, object: fact.object, language: job.language };
+  const attributions = fact.templates.map((template) =>
+    attributeFact(model, { ...fact0, template }, { method: job.method as Method, steps: job.steps, targetMode: job.targetMode as TargetMode }),
+  );
+  const knowledgeNeurons = shareFilter(attributions.map((a) => selectKnowledgeNeurons(a.scores, tau)));
+  // Several templates: heatmaps show the mean score matrix.
+  const scores =
+    attributions.length === 1
+      ? attributions[0].scores
+      : attributions[0].scores.map((row, l) => row.map((_, i) => attributions.reduce((s, a) => s + a.scores[l][i], 0) / attributions.length));
+  const first = attributions[0];
+  return {
+    checkpointId: job.checkpointId,
+    factId: job.factId,
+    languageCode: job.language,
+    relationId: fact.relationId,
+    method: job.method,
+    steps: job.steps,
+    targetMode: job.targetMode,
+    prompt: first.prompt,
+    goldTokenIds: first.targetIds,
+    goldProbs: first.targetProbs,
+    goldProb: first.goldProb,
+    predictedIds: first.predictedIds,
+    predictedText: first.predictedText,
+    predictedProb: first.predictedProbs.reduce((a, b) => a * b, 1),
+    tau,
+    maxScore: maxScore(scores),
+    topK: job.topK,
+    nLayers: shape.nLayers,
+    ffnWidth: shape.ffnWidth,
+    timings: { totalMs: Math.round(performance.now() - started), prompts: attributions.length },
+    topNeurons: topNeurons(scores, job.topK),
+    knowledgeNeurons,
+  };
+}
