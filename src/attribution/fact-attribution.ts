@@ -9,7 +9,7 @@
 //           from the original prompt.
 import { type AttributionOptions, type AttributionStep, attributeStep, sumScores } from "./attribute.ts";
 import type { FactModel } from "./model-port.ts";
-import { type PromptFact, buildPrompt, causalPromptText, maskedPromptText } from "./prompts.ts";
+import { type PromptFact, PromptError, buildPrompt, causalPromptText, maskedPromptText } from "./prompts.ts";
 
 export const TARGET_MODES = ["clean", "compat"] as const;
 export type TargetMode = (typeof TARGET_MODES)[number];
@@ -30,7 +30,7 @@ export interface FactAttribution {
   scores: Float32Array[];
 }
 
-interface PlannedStep extends AttributionStep {
+export interface PlannedStep extends AttributionStep {
   ids: number[];
 }
 
@@ -40,19 +40,28 @@ function argmax(p: Float32Array): number {
   return best;
 }
 
-function cleanSteps(model: FactModel, fact: PromptFact): { prompt: string; inputIds: number[]; steps: PlannedStep[] } {
-  const prompt = buildPrompt(model.tokenizer, fact, model.architecture);
-  const steps: PlannedStep[] =
-    prompt.kind === "masked"
-      ? prompt.targetIds.map((targetId, s) => ({ ids: prompt.inputIds, position: prompt.targetPositions[s], targetId }))
-      : prompt.targetIds.map((targetId, s) => {
-          const ids = [...prompt.inputIds, ...prompt.targetIds.slice(0, s)];
-          return { ids, position: ids.length - 1, targetId };
-        });
-  return { prompt: prompt.text, inputIds: prompt.inputIds, steps };
+/**
+ * Clean-mode steps for a tokenized prompt: a masked prompt holds one mask per piece (piece s at
+ * mask s, the other masks left as masks); a causal prompt is extended by the gold pieces before s.
+ */
+export function cleanSteps(architecture: "masked" | "causal", blankId: number, inputIds: readonly number[], targetIds: readonly number[]): PlannedStep[] {
+  if (architecture === "masked") {
+    const masks = inputIds.flatMap((id, i) => (id === blankId ? [i] : []));
+    if (masks.length !== targetIds.length) throw new PromptError(`${targetIds.length} object piece(s) need as many mask tokens; the prompt has ${masks.length}`);
+    return targetIds.map((targetId, s) => ({ ids: [...inputIds], position: masks[s], targetId }));
+  }
+  return targetIds.map((targetId, s) => {
+    const ids = [...inputIds, ...targetIds.slice(0, s)];
+    return { ids, position: ids.length - 1, targetId };
+  });
 }
 
-function compatSteps(model: FactModel, fact: PromptFact): { prompt: string; inputIds: number[]; steps: PlannedStep[] } {
+function cleanPlan(model: FactModel, fact: PromptFact): { prompt: string; inputIds: number[]; steps: PlannedStep[] } {
+  const prompt = buildPrompt(model.tokenizer, fact, model.architecture);
+  return { prompt: prompt.text, inputIds: prompt.inputIds, steps: cleanSteps(model.architecture, model.blankId, prompt.inputIds, prompt.targetIds) };
+}
+
+function compatPlan(model: FactModel, fact: PromptFact): { prompt: string; inputIds: number[]; steps: PlannedStep[] } {
   const tok = model.tokenizer;
   const targetIds = tok.encode(fact.object.toLowerCase());
   const text =
@@ -77,7 +86,7 @@ export function attributeFact(
   fact: PromptFact,
   options: AttributionOptions & { targetMode?: TargetMode },
 ): FactAttribution {
-  const plan = (options.targetMode ?? "clean") === "clean" ? cleanSteps(model, fact) : compatSteps(model, fact);
+  const plan = (options.targetMode ?? "clean") === "clean" ? cleanPlan(model, fact) : compatPlan(model, fact);
   const results = plan.steps.map((step) => attributeStep(model, step, options));
   const predictedIds = results.map((r) => r.predictedId);
   const predictedProbs = results.map((r) => r.predictedProb);
