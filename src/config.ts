@@ -1,5 +1,6 @@
 // Environment configuration, read in one place so the README's table is the whole story.
 import { join } from "node:path";
+import { type ApiKey, parseApiKeys } from "./api/auth.ts";
 import { DEFAULT_LIMITS, type QueryLimits } from "./api/limits.ts";
 
 export const PROJECT_ROOT = join(import.meta.dirname, "..");
@@ -19,6 +20,10 @@ export interface AppConfig {
   port: number;
   limits: QueryLimits;
   seedsDir: string;
+  /** KN_API_KEYS: name:secret:read|write, comma-separated; mutations need a write key. */
+  apiKeys: ApiKey[];
+  /** Queue workers `kn serve` / `npm start` run beside the API (KN_WORKERS). */
+  workers: number;
 }
 
 export function loadConfig(): AppConfig {
@@ -31,5 +36,7 @@ export function loadConfig(): AppConfig {
       maxCost: intFromEnv("KN_MAX_COST", DEFAULT_LIMITS.maxCost),
     },
     seedsDir: join(PROJECT_ROOT, "seeds"),
+    apiKeys: parseApiKeys(process.env.KN_API_KEYS),
+    workers: intFromEnv("KN_WORKERS", 1, 0),
   };
 }

@@ -2,6 +2,7 @@
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type RunningServer, startApiServer } from "../src/api/server.ts";
+import { startQueue } from "../src/indexer/queue.ts";
 import { importMlama, importWrongObjects } from "../src/store/import-mlama.ts";
 import { codes, gql } from "./helpers/graphql.ts";
 import { openTestStore, truncateAll } from "./helpers/store.ts";
@@ -15,7 +16,7 @@ beforeAll(async () => {
   await truncateAll(store.pool);
   await importMlama(store.pool, join(SEEDS, "mlama"));
   await importWrongObjects(store.pool, join(SEEDS, "wrong-objects"));
-  server = await startApiServer({ prisma: store.prisma, pool: store.pool, version: "test" }, { port: 0, host: "127.0.0.1", limits: { maxDepth: 6, maxCost: 3000 } });
+  server = await startApiServer({ prisma: store.prisma, pool: store.pool, version: "test", apiKeys: [], queue: () => startQueue(store.url) }, { port: 0, host: "127.0.0.1", limits: { maxDepth: 6, maxCost: 3000 } });
   url = server.url;
 });
 

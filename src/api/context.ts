@@ -1,5 +1,7 @@
+import type PgBoss from "pg-boss";
 import type { Pool } from "pg";
 import type { PrismaClient } from "../store/generated/client.ts";
+import { type ApiKey, type Principal, requireWrite } from "./auth.ts";
 import { type Loaders, createLoaders } from "./loaders.ts";
 
 /** What the API needs from the outside world; built once per server. */
@@ -7,12 +9,23 @@ export interface ApiDeps {
   prisma: PrismaClient;
   pool: Pool;
   version: string;
+  apiKeys: readonly ApiKey[];
+  /** The attribution queue, started on first use. */
+  queue: () => Promise<PgBoss>;
 }
 
 export interface ApiContext extends ApiDeps {
   loaders: Loaders;
+  principal: Principal | null;
+  /** Throws UNAUTHENTICATED / FORBIDDEN unless the request carries a write key. */
+  requireWrite(): Principal;
 }
 
-export function createContext(deps: ApiDeps): ApiContext {
-  return { ...deps, loaders: createLoaders(deps.prisma) };
+export function createContext(deps: ApiDeps, principal: Principal | null): ApiContext {
+  return {
+    ...deps,
+    loaders: createLoaders(deps.prisma, deps.pool),
+    principal,
+    requireWrite: () => requireWrite(principal, deps.apiKeys.length > 0),
+  };
 }

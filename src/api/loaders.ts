@@ -1,7 +1,9 @@
 // Per-request DataLoaders: each resolves a whole level of the query in one SQL statement.
 import DataLoader from "dataloader";
+import type { Pool } from "pg";
 import * as catalog from "../store/catalog.ts";
-import type { Fact, FactLabel, PrismaClient, Relation, Template, WrongObject } from "../store/generated/client.ts";
+import type { Checkpoint, Fact, FactLabel, PrismaClient, Relation, Template, WrongObject } from "../store/generated/client.ts";
+import { type NeuronRow, knowledgeNeuronsOfRuns, topScoresOfRuns } from "../store/neurons.ts";
 
 function groupBy<T>(rows: T[], key: (row: T) => string): Map<string, T[]> {
   const groups = new Map<string, T[]>();
@@ -14,8 +16,20 @@ function groupBy<T>(rows: T[], key: (row: T) => string): Map<string, T[]> {
   return groups;
 }
 
-export function createLoaders(prisma: PrismaClient) {
+export function createLoaders(prisma: PrismaClient, pool: Pool) {
   return {
+    checkpoint: new DataLoader<string, Checkpoint | null>(async (names) => {
+      const byName = new Map((await prisma.checkpoint.findMany({ where: { name: { in: [...names] } } })).map((c) => [c.name, c]));
+      return names.map((n) => byName.get(n) ?? null);
+    }),
+    knowledgeNeurons: new DataLoader<bigint, NeuronRow[]>(async (runIds) => {
+      const byRun = await knowledgeNeuronsOfRuns(pool, runIds);
+      return runIds.map((id) => byRun.get(id) ?? []);
+    }),
+    topScores: new DataLoader<bigint, NeuronRow[]>(async (runIds) => {
+      const byRun = await topScoresOfRuns(pool, runIds);
+      return runIds.map((id) => byRun.get(id) ?? []);
+    }),
     relation: new DataLoader<string, Relation | null>(async (ids) => {
       const byId = new Map((await catalog.relationsByIds(prisma, ids)).map((r) => [r.id, r]));
       return ids.map((id) => byId.get(id) ?? null);

@@ -4,6 +4,7 @@ import { join } from "node:path";
 import { ApolloServer } from "@apollo/server";
 import { startStandaloneServer } from "@apollo/server/standalone";
 import { makeExecutableSchemaFromSdl } from "./schema.ts";
+import { authenticate } from "./auth.ts";
 import { type ApiDeps, type ApiContext, createContext } from "./context.ts";
 import { DEFAULT_LIMITS, type QueryLimits, limitsPlugin } from "./limits.ts";
 import { resolvers } from "./resolvers/index.ts";
@@ -30,7 +31,7 @@ export async function startApiServer(deps: ApiDeps, options: ServeOptions): Prom
   });
   const { url } = await startStandaloneServer(server, {
     listen: { port: options.port, host: options.host ?? "0.0.0.0" },
-    context: async () => createContext(deps),
+    context: async ({ req }) => createContext(deps, authenticate(deps.apiKeys, req.headers.authorization)),
   });
   return {
     url: new URL("graphql", url).toString(),

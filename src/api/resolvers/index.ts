@@ -1,4 +1,6 @@
 import { catalogResolvers } from "./catalog.ts";
+import { indexingResolvers } from "./indexing.ts";
+import { neuronResolvers } from "./neurons.ts";
 
 type ResolverMap = Record<string, Record<string, unknown>>;
 
@@ -9,4 +11,4 @@ function merge(...maps: ResolverMap[]): ResolverMap {
   return out;
 }
 
-export const resolvers = merge(catalogResolvers);
+export const resolvers = merge(catalogResolvers, neuronResolvers, indexingResolvers);

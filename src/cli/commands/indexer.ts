@@ -1,9 +1,7 @@
-import { spawn, type ChildProcess } from "node:child_process";
-import { join } from "node:path";
 import type { Command } from "commander";
 import { isMethod, METHODS } from "../../attribution/integrated-gradients.ts";
 import { TARGET_MODES } from "../../attribution/fact-attribution.ts";
-import { loadConfig, PROJECT_ROOT } from "../../config.ts";
+import { loadConfig } from "../../config.ts";
 import { createIndexJob, jobProgress } from "../../indexer/jobs.ts";
 import { startQueue } from "../../indexer/queue.ts";
 import { runWorker } from "../../indexer/worker.ts";
@@ -11,6 +9,7 @@ import { loadModel } from "../../model/index.ts";
 import { registerDemoModels, resolveCheckpoint } from "../checkpoints.ts";
 import { CliError } from "../errors.ts";
 import { createProgress } from "../progress.ts";
+import { spawnWorkers } from "../spawn-workers.ts";
 import { withStore } from "../store-session.ts";
 
 const list = (value: string) => value.split(",").map((s) => s.trim()).filter(Boolean);
@@ -35,17 +34,6 @@ interface IndexFlags {
   detach?: boolean;
   backend?: string;
   quiet?: boolean;
-}
-
-/** Extra worker processes: wasm runs single-threaded, so parallelism needs processes. */
-function spawnWorkers(count: number, databaseUrl: string, flags: { batch: string; backend?: string }): ChildProcess[] {
-  return Array.from({ length: count }, () =>
-    spawn(
-      process.execPath,
-      ["--import", "tsx", join(PROJECT_ROOT, "src/cli/main.ts"), "worker", "--exit-when-idle", "--batch", flags.batch, ...(flags.backend ? ["--backend", flags.backend] : [])],
-      { env: { ...process.env, DATABASE_URL: databaseUrl }, stdio: ["ignore", "ignore", "inherit"] },
-    ),
-  );
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

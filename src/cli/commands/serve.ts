@@ -1,5 +1,9 @@
 import type { Command } from "commander";
+import type PgBoss from "pg-boss";
 import { startApiServer } from "../../api/server.ts";
+import { startQueue } from "../../indexer/queue.ts";
+import { registerDemoModels } from "../checkpoints.ts";
+import { spawnWorkers } from "../spawn-workers.ts";
 import { type AppConfig, loadConfig } from "../../config.ts";
 import { CliError } from "../errors.ts";
 import { type StoreSession, openStore } from "../store-session.ts";
@@ -8,14 +12,23 @@ import { version } from "../version.ts";
 /** Serves GraphQL until SIGINT/SIGTERM, then closes the server and the database cleanly. */
 export async function serve(config: AppConfig, store: StoreSession): Promise<void> {
   let server;
+  const started: { boss?: Promise<PgBoss> } = {};
+  const queue = () => (started.boss ??= startQueue(store.url));
   try {
-    server = await startApiServer({ prisma: store.prisma, pool: store.pool, version }, { port: config.port, limits: config.limits });
+    await registerDemoModels(store.prisma);
+    server = await startApiServer(
+      { prisma: store.prisma, pool: store.pool, version, apiKeys: config.apiKeys, queue },
+      { port: config.port, limits: config.limits },
+    );
   } catch (err) {
     await store.close();
     if ((err as NodeJS.ErrnoException).code === "EADDRINUSE") throw new CliError(`port ${config.port} is already in use (set PORT)`);
     throw err;
   }
-  process.stderr.write(`GraphQL ready at ${server.url}\n`);
+  // Attribution is CPU-bound and synchronous: workers run in their own processes, not in the API's.
+  const workers = spawnWorkers(config.workers, store.url, { exitWhenIdle: false });
+  if (!config.apiKeys.length) process.stderr.write("no KN_API_KEYS: queries only, mutations are refused\n");
+  process.stderr.write(`GraphQL ready at ${server.url} (${workers.length} queue worker${workers.length === 1 ? "" : "s"})\n`);
   await new Promise<void>((resolve) => {
     const shutdown = (signal: string) => {
       process.stderr.write(`${signal}: shutting down\n`);
@@ -24,7 +37,10 @@ export async function serve(config: AppConfig, store: StoreSession): Promise<voi
     process.once("SIGINT", () => shutdown("SIGINT"));
     process.once("SIGTERM", () => shutdown("SIGTERM"));
   });
+  for (const w of workers) w.kill("SIGTERM");
+  await Promise.all(workers.map((w) => new Promise((resolve) => (w.exitCode !== null ? resolve(null) : w.once("exit", resolve)))));
   await server.stop();
+  if (started.boss) await (await started.boss).stop({ graceful: false, wait: true }).catch(() => undefined);
   await store.close();
 }
 
@@ -33,8 +49,14 @@ export function register(program: Command): void {
     .command("serve")
     .description("Serve the GraphQL API on $PORT (default 4000); applies pending migrations first")
     .option("--port <port>", "port to listen on (overrides $PORT)")
-    .action(async (flags: { port?: string }) => {
+    .option("--workers <n>", "queue worker processes to run beside the API (overrides $KN_WORKERS, default 1)")
+    .action(async (flags: { port?: string; workers?: string }) => {
       const config = loadConfig();
+      if (flags.workers !== undefined) {
+        const n = Number(flags.workers);
+        if (!Number.isInteger(n) || n < 0) throw new CliError(`invalid --workers ${JSON.stringify(flags.workers)}`);
+        config.workers = n;
+      }
       if (flags.port !== undefined) {
         const port = Number(flags.port);
         if (!Number.isInteger(port) || port < 0 || port > 65535) throw new CliError(`invalid port ${JSON.stringify(flags.port)}`);
