@@ -1,0 +1,169 @@
+// The batch indexer end to end on the test database: kill -9 mid-run and resume, idempotence,
+// and the GraphQL answers equal what `kn attribute` computes for the same fact.
+import { spawn, spawnSync } from "node:child_process";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { type RunningServer, startApiServer } from "../src/api/server.ts";
+import { parseApiKeys } from "../src/api/auth.ts";
+import { startQueue } from "../src/indexer/queue.ts";
+import { importMlama } from "../src/store/import-mlama.ts";
+import { codes, gql } from "./helpers/graphql.ts";
+import { openTestStore, truncateAll } from "./helpers/store.ts";
+
+const ROOT = join(import.meta.dirname, "..");
+const MODEL_DIR = join(ROOT, "test/fixtures/golden/bert-tied-f32");
+const MODEL = "bert-tied-f32";
+const SELECTION = ["--model", MODEL_DIR, "--languages", "en,zh", "--relations", "P36", "--quiet"];
+const store = openTestStore();
+const env = { ...process.env, DATABASE_URL: store.url };
+const cli = (args: string[]) => spawnSync(process.execPath, ["--import", "tsx", join(ROOT, "src/cli/main.ts"), ...args], { cwd: ROOT, env, encoding: "utf8", timeout: 300_000 });
+const count = async (sql: string) => Number((await store.pool.query(sql)).rows[0].n);
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+let expected = 0;
+
+beforeAll(async () => {
+  await truncateAll(store.pool);
+  await store.pool.query("DROP SCHEMA IF EXISTS pgboss CASCADE");
+  await importMlama(store.pool, join(ROOT, "seeds/mlama"), { languages: ["en", "zh"], relations: ["P36", "P17"] });
+  expected = await count("SELECT count(*) AS n FROM fact_label fl JOIN fact f ON f.id = fl.fact_id WHERE f.relation_id = 'P36'");
+});
+afterAll(async () => store.close());
+
+async function checkStoredRuns(): Promise<Record<string, number>> {
+  const counts = {
+    runs: await count("SELECT count(*) AS n FROM attribution_run"),
+    distinct: await count("SELECT count(DISTINCT (fact_id, language_code)) AS n FROM attribution_run"),
+    scores: await count("SELECT count(*) AS n FROM neuron_score"),
+    kns: await count("SELECT count(*) AS n FROM knowledge_neuron"),
+  };
+  // every run has exactly its top-K scores and its knowledge neurons: no run half-written
+  expect(await count("SELECT count(*) AS n FROM attribution_run r WHERE top_k <> (SELECT count(*) FROM neuron_score s WHERE s.run_id = r.id)")).toBe(0);
+  expect(await count("SELECT count(*) AS n FROM attribution_run r WHERE n_knowledge <> (SELECT count(*) FROM knowledge_neuron k WHERE k.run_id = r.id)")).toBe(0);
+  return counts;
+}
+
+describe("kn index", () => {
+  it("survives SIGKILL mid-run: resuming finishes with no run lost and none stored twice", async () => {
+    const child = spawn(process.execPath, ["--import", "tsx", join(ROOT, "src/cli/main.ts"), "index", ...SELECTION], { cwd: ROOT, env, stdio: "ignore" });
+    const exited = new Promise((r) => child.on("exit", r));
+    for (let i = 0; i < 600 && (await count("SELECT count(*) AS n FROM attribution_run")) < 8; i++) await sleep(100);
+    child.kill("SIGKILL");
+    await exited;
+    const partial = await checkStoredRuns();
+    expect(partial.runs).toBeGreaterThanOrEqual(8);
+    expect(partial.runs).toBeLessThan(expected);
+
+    const resumed = cli(["index", ...SELECTION]);
+    expect(resumed.status, resumed.stderr).toBe(0);
+    expect(resumed.stderr).toMatch(new RegExp(`${expected} runs, ${partial.runs} already stored`));
+    const final = await checkStoredRuns();
+    expect(final.runs).toBe(expected);
+    expect(final.distinct).toBe(expected);
+    expect(final.scores).toBe(expected * 100);
+
+    const again = cli(["index", ...SELECTION]);
+    expect(again.status, again.stderr).toBe(0);
+    expect(again.stderr).toMatch(new RegExp(`${expected} runs, ${expected} already stored, 0 queued`));
+    expect(await checkStoredRuns()).toEqual(final);
+  }, 300_000);
+
+  it("refuses bad input with exit code 2 and a message", () => {
+    const r = cli(["index", "--model", "no-such-model", "--quiet"]);
+    expect(r.status).toBe(2);
+    expect(r.stderr).toMatch(/unknown model "no-such-model"/);
+    const m = cli(["index", "--model", MODEL_DIR, "--method", "shap", "--quiet"]);
+    expect(m.status).toBe(2);
+    expect(m.stderr).toMatch(/unknown --method "shap"/);
+  });
+});
+
+describe("GraphQL over the indexed runs", () => {
+  let server: RunningServer;
+  let url: string;
+  let factId: string;
+  let prompt: { text: string; object: string };
+
+  beforeAll(async () => {
+    server = await startApiServer(
+      { prisma: store.prisma, pool: store.pool, version: "test", apiKeys: parseApiKeys("writer:w-secret:write,reader:r-secret:read"), queue: () => startQueue(store.url) },
+      { port: 0, host: "127.0.0.1" },
+    );
+    url = server.url;
+    const { rows } = await store.pool.query(
+      `SELECT fl.fact_id, fl.subject, fl.object, t.text FROM fact_label fl JOIN fact f ON f.id = fl.fact_id
+       JOIN template t ON t.relation_id = f.relation_id AND t.language_code = fl.language_code
+       WHERE f.relation_id = 'P36' AND fl.language_code = 'en' ORDER BY fl.fact_id LIMIT 1`,
+    );
+    factId = rows[0].fact_id;
+    prompt = { text: rows[0].text.replace("[X]", rows[0].subject).replace("[Y]", "[MASK]"), object: rows[0].object };
+  });
+  afterAll(async () => server?.stop());
+
+  it("knowledgeNeurons and attribution equal what kn attribute computes for the same fact", async () => {
+    const r = cli(["attribute", "--model", MODEL_DIR, "--text", prompt.text, "--target", prompt.object, "--language", "en", "--json"]);
+    expect(r.status, r.stderr).toBe(0);
+    const cliOut = JSON.parse(r.stdout) as { knowledgeNeurons: [number, number, number][]; scores: number[][]; goldProb: number };
+    const q = await gql<{
+      knowledgeNeurons: { neurons: { layer: number; index: number; score: number }[]; goldProbability: number; tau: number };
+      attribution: { layers: number; width: number; topNeurons: { layer: number; index: number; score: number }[] };
+    }>(
+      url,
+      `query($f: ID!) {
+        knowledgeNeurons(model: "${MODEL}", fact: $f, language: "en") { tau goldProbability neurons { layer index score } }
+        attribution(model: "${MODEL}", fact: $f, language: "en") { layers width topNeurons { layer index score } }
+      }`,
+      { f: factId },
+    );
+    expect(q.errors).toBeUndefined();
+    const max = Math.max(...cliOut.scores.flat().map(Math.abs));
+    const api = q.data!.knowledgeNeurons.neurons;
+    expect(api.map((n) => [n.layer, n.index])).toEqual(cliOut.knowledgeNeurons.map(([l, u]) => [l, u]));
+    api.forEach((n, i) => expect(Math.abs(n.score - cliOut.knowledgeNeurons[i][2])).toBeLessThanOrEqual(1e-6 * max));
+    expect(q.data!.knowledgeNeurons.goldProbability).toBeCloseTo(cliOut.goldProb, 6);
+    expect(q.data!.knowledgeNeurons.tau).toBe(0.3);
+
+    const heat = q.data!.attribution;
+    expect([heat.layers, heat.width]).toEqual([cliOut.scores.length, cliOut.scores[0].length]);
+    const ranked = cliOut.scores.flatMap((row, layer) => row.map((score, index) => ({ layer, index, score }))).sort((a, b) => b.score - a.score);
+    expect(heat.topNeurons).toHaveLength(100);
+    heat.topNeurons.forEach((n, i) => expect(Math.abs(n.score - ranked[i].score)).toBeLessThanOrEqual(1e-6 * max));
+  });
+
+  it("neuron(...).facts lists the facts whose knowledge neurons include it, paged", async () => {
+    const { rows } = await store.pool.query(
+      `SELECT layer, unit, count(DISTINCT fact_id)::int AS n FROM knowledge_neuron GROUP BY layer, unit ORDER BY n DESC, layer, unit LIMIT 1`,
+    );
+    const { layer, unit, n } = rows[0];
+    const seen: string[] = [];
+    let after: string | null = null;
+    for (let page = 0; page < 50; page++) {
+      const r: Awaited<ReturnType<typeof gql<{ neuron: { facts: { totalCount: number; edges: { node: { id: string }; languages: string[] }[]; pageInfo: { hasNextPage: boolean; endCursor: string } } } }>>> =
+        await gql(url, `query($a: String) { neuron(model: "${MODEL}", layer: ${layer}, index: ${unit}) { facts(first: 7, after: $a) { totalCount edges { node { id } languages } pageInfo { hasNextPage endCursor } } } }`, { a: after });
+      expect(r.errors).toBeUndefined();
+      expect(r.data!.neuron.facts.totalCount).toBe(n);
+      seen.push(...r.data!.neuron.facts.edges.map((e) => e.node.id));
+      if (!r.data!.neuron.facts.pageInfo.hasNextPage) break;
+      after = r.data!.neuron.facts.pageInfo.endCursor;
+    }
+    const expectedFacts = await store.pool.query(`SELECT DISTINCT fact_id FROM knowledge_neuron WHERE layer = $1 AND unit = $2 ORDER BY fact_id`, [layer, unit]);
+    expect(seen).toEqual(expectedFacts.rows.map((r) => r.fact_id));
+    expect(codes(await gql(url, `{ neuron(model: "${MODEL}", layer: 99, index: 0) { layer } }`))).toEqual(["BAD_USER_INPUT"]);
+    expect(codes(await gql(url, `{ neuron(model: "nope", layer: 0, index: 0) { layer } }`))).toEqual(["NOT_FOUND"]);
+  });
+
+  it("indexFacts needs a write key, and reports a job whose stored runs count as done", async () => {
+    const mutation = `mutation { indexFacts(model: "${MODEL}", languages: ["en", "zh"], relations: ["P36"]) { id total done pending status } }`;
+    expect(codes(await gql(url, mutation))).toEqual(["UNAUTHENTICATED"]);
+    expect(codes(await gql(url, mutation, {}, { authorization: "Bearer r-secret" }))).toEqual(["FORBIDDEN"]);
+    const jobsBefore = await count("SELECT count(*) AS n FROM index_job");
+    const ok = await gql<{ indexFacts: { id: string; total: number; done: number; pending: number; status: string } }>(url, mutation, {}, { authorization: "Bearer w-secret" });
+    expect(ok.errors).toBeUndefined();
+    expect(ok.data!.indexFacts).toMatchObject({ total: expected, done: expected, pending: 0, status: "DONE" });
+    expect(await count("SELECT count(*) AS n FROM index_job")).toBe(jobsBefore + 1);
+    const job = await gql<{ indexJob: { total: number; eta: number } }>(url, `{ indexJob(id: "${ok.data!.indexFacts.id}") { total eta } }`);
+    expect(job.data!.indexJob).toEqual({ total: expected, eta: 0 });
+    const bad = await gql(url, `mutation { indexFacts(model: "${MODEL}", languages: ["xx"]) { id } }`, {}, { authorization: "Bearer w-secret" });
+    expect(codes(bad)).toEqual(["NOT_FOUND"]);
+  });
+});
