@@ -5,7 +5,11 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type RunningServer, startApiServer } from "../src/api/server.ts";
 import { parseApiKeys } from "../src/api/auth.ts";
+import { suppressedProbabilities, planFact } from "../src/attribution/fact-attribution.ts";
+import { intersectNeurons } from "../src/attribution/likn.ts";
+import { attributionModel } from "../src/attribution/model-port.ts";
 import { startQueue } from "../src/indexer/queue.ts";
+import { loadModel } from "../src/model/index.ts";
 import { importMlama } from "../src/store/import-mlama.ts";
 import { codes, gql } from "./helpers/graphql.ts";
 import { openTestStore, truncateAll } from "./helpers/store.ts";
@@ -166,4 +170,65 @@ describe("GraphQL over the indexed runs", () => {
     const bad = await gql(url, `mutation { indexFacts(model: "${MODEL}", languages: ["xx"]) { id } }`, {}, { authorization: "Bearer w-secret" });
     expect(codes(bad)).toEqual(["NOT_FOUND"]);
   });
+
+  it("languageIndependentNeurons equals the per-fact intersection of the stored knowledge neurons", async () => {
+    const { rows } = await store.pool.query(
+      `SELECT fact_id, language_code, array_agg(ARRAY[layer, unit] ORDER BY rank) AS neurons FROM knowledge_neuron GROUP BY fact_id, language_code`,
+    );
+    const byFact = new Map<string, Map<string, [number, number][]>>();
+    for (const r of rows) byFact.set(r.fact_id, (byFact.get(r.fact_id) ?? new Map()).set(r.language_code, r.neurons));
+    const counts = new Map<string, number>();
+    for (const langs of byFact.values()) {
+      for (const [l, u] of intersectNeurons([langs.get("en") ?? [], langs.get("zh") ?? []])) counts.set(`${l}:${u}`, (counts.get(`${l}:${u}`) ?? 0) + 1);
+    }
+    const r = await gql<{ languageIndependentNeurons: { layer: number; index: number; facts: number }[] }>(
+      url,
+      `{ languageIndependentNeurons(model: "${MODEL}", relation: "P36", languages: ["en", "zh"]) { layer index facts } }`,
+    );
+    expect(r.errors).toBeUndefined();
+    expect(new Map(r.data!.languageIndependentNeurons.map((n) => [`${n.layer}:${n.index}`, n.facts]))).toEqual(counts);
+    expect(counts.size).toBeGreaterThan(0);
+
+    const [fact] = [...byFact].find(([, langs]) => intersectNeurons([langs.get("en") ?? [], langs.get("zh") ?? []]).length > 0)!;
+    const f = await gql<{ fact: { languageIndependentNeurons: { layer: number; index: number }[] } }>(
+      url,
+      `query($f: ID!) { fact(id: $f) { languageIndependentNeurons(model: "${MODEL}", languages: ["zh", "en"]) { layer index } } }`,
+      { f: fact },
+    );
+    const expectedSet = intersectNeurons([byFact.get(fact)!.get("en")!, byFact.get(fact)!.get("zh")!]).map(([l, u]) => `${l}:${u}`);
+    expect(new Set(f.data!.fact.languageIndependentNeurons.map((n) => `${n.layer}:${n.index}`))).toEqual(new Set(expectedSet));
+    expect(codes(await gql(url, `{ languageIndependentNeurons(model: "${MODEL}", relation: "P36", languages: []) { layer } }`))).toEqual(["BAD_USER_INPUT"]);
+  });
+
+  it("degenerateSets are justified: recomputing the suppressions with the model gives the stored probabilities", async () => {
+    const { rows } = await store.pool.query(
+      `SELECT s.fact_id, fl.subject, fl.object, t.text FROM degenerate_set s
+       JOIN fact_label fl ON fl.fact_id = s.fact_id AND fl.language_code = s.language_code
+       JOIN template t ON t.relation_id = s.relation_id AND t.language_code = s.language_code
+       WHERE s.language_code = 'en' ORDER BY s.fact_id LIMIT 1`,
+    );
+    expect(rows.length, "some fact has degenerate sets").toBe(1);
+    const r = await gql<{ degenerateSets: { baseProbability: number; jointProbability: number; neurons: { layer: number; index: number; aloneProbability: number }[] }[] }>(
+      url,
+      `query($f: ID!) { degenerateSets(model: "${MODEL}", fact: $f, language: "en") { baseProbability jointProbability neurons { layer index aloneProbability } } }`,
+      { f: rows[0].fact_id },
+    );
+    expect(r.errors).toBeUndefined();
+    const lm = await loadModel(MODEL_DIR);
+    const model = attributionModel(lm);
+    const plan = planFact(model, { template: rows[0].text, subject: rows[0].subject, object: rows[0].object, language: "en" });
+    for (const set of r.data!.degenerateSets) {
+      const neurons = set.neurons.map((n) => [n.layer, n.index] as const);
+      const [base, joint, ...alone] = suppressedProbabilities(model, plan, [[], [...neurons], ...neurons.map((n) => [n])]);
+      expect(set.baseProbability).toBeCloseTo(base, 9);
+      expect(set.jointProbability).toBeCloseTo(joint, 9);
+      expect(joint).toBeLessThan(0.75 * base);
+      set.neurons.forEach((n, i) => {
+        expect(n.aloneProbability).toBeCloseTo(alone[i], 9);
+        expect(alone[i]).toBeGreaterThanOrEqual(0.8 * base);
+      });
+    }
+    lm.dispose();
+  });
 });
+

@@ -8,7 +8,7 @@
 //           prompt's argmax appended as text once more at every step, and the multiplier x taken
 //           from the original prompt.
 import { type AttributionOptions, type AttributionStep, attributeStep, sumScores } from "./attribute.ts";
-import type { FactModel } from "./model-port.ts";
+import type { FactModel, Neuron } from "./model-port.ts";
 import { type PromptFact, PromptError, buildPrompt, causalPromptText, maskedPromptText } from "./prompts.ts";
 
 export const TARGET_MODES = ["clean", "compat"] as const;
@@ -40,6 +40,16 @@ function argmax(p: Float32Array): number {
   return best;
 }
 
+/** Gold probability (product over pieces) with each neuron set suppressed, batched per step. */
+export function suppressedProbabilities(model: FactModel, plan: FactPlan, sets: Neuron[][]): number[] {
+  const out = sets.map(() => 1);
+  for (const step of plan.steps) {
+    const probs = model.probabilitiesForScaleSets(step.ids, step.position, sets, 0, [step.targetId]);
+    probs.forEach((p, i) => (out[i] *= p[0]));
+  }
+  return out;
+}
+
 /**
  * Clean-mode steps for a tokenized prompt: a masked prompt holds one mask per piece (piece s at
  * mask s, the other masks left as masks); a causal prompt is extended by the gold pieces before s.
@@ -56,12 +66,12 @@ export function cleanSteps(architecture: "masked" | "causal", blankId: number, i
   });
 }
 
-function cleanPlan(model: FactModel, fact: PromptFact): { prompt: string; inputIds: number[]; steps: PlannedStep[] } {
+function cleanPlan(model: FactModel, fact: PromptFact): FactPlan {
   const prompt = buildPrompt(model.tokenizer, fact, model.architecture);
   return { prompt: prompt.text, inputIds: prompt.inputIds, steps: cleanSteps(model.architecture, model.blankId, prompt.inputIds, prompt.targetIds) };
 }
 
-function compatPlan(model: FactModel, fact: PromptFact): { prompt: string; inputIds: number[]; steps: PlannedStep[] } {
+function compatPlan(model: FactModel, fact: PromptFact): FactPlan {
   const tok = model.tokenizer;
   const targetIds = tok.encode(fact.object.toLowerCase());
   const text =
@@ -81,12 +91,24 @@ function compatPlan(model: FactModel, fact: PromptFact): { prompt: string; input
   return { prompt: text, inputIds: ids0, steps };
 }
 
+export interface FactPlan {
+  prompt: string;
+  inputIds: number[];
+  /** One attribution / probability step per object piece. */
+  steps: PlannedStep[];
+}
+
+/** The prompt and per-piece steps of a fact; the same steps serve attribution, DKN and editing. */
+export function planFact(model: FactModel, fact: PromptFact, targetMode: TargetMode = "clean"): FactPlan {
+  return targetMode === "clean" ? cleanPlan(model, fact) : compatPlan(model, fact);
+}
+
 export function attributeFact(
   model: FactModel,
   fact: PromptFact,
   options: AttributionOptions & { targetMode?: TargetMode },
-): FactAttribution {
-  const plan = (options.targetMode ?? "clean") === "clean" ? cleanPlan(model, fact) : compatPlan(model, fact);
+): FactAttribution & { plan: FactPlan } {
+  const plan = planFact(model, fact, options.targetMode);
   const results = plan.steps.map((step) => attributeStep(model, step, options));
   const predictedIds = results.map((r) => r.predictedId);
   const predictedProbs = results.map((r) => r.predictedProb);
@@ -102,5 +124,6 @@ export function attributeFact(
     predictedProbs,
     predictedText: model.tokenizer.decode(predictedIds),
     scores: sumScores(results.map((r) => r.scores)),
+    plan,
   };
 }

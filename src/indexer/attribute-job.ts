@@ -1,6 +1,7 @@
 // Pure computation of one queued run: prompts of every template of the fact's relation in the
 // language, attribution summed over object pieces, knowledge neurons shared across templates.
-import { attributeFact, type TargetMode } from "../attribution/fact-attribution.ts";
+import { DEFAULT_DKN, findDegenerateSets } from "../attribution/dkn.ts";
+import { attributeFact, suppressedProbabilities, type TargetMode } from "../attribution/fact-attribution.ts";
 import type { Method } from "../attribution/integrated-gradients.ts";
 import type { FactModel } from "../attribution/model-port.ts";
 import { maxScore, selectKnowledgeNeurons, shareFilter, topNeurons } from "../attribution/selection.ts";
@@ -27,6 +28,16 @@ export function computeRun(model: FactModel, job: AttributionJob, fact: FactCont
       ? attributions[0].scores
       : attributions[0].scores.map((row, l) => row.map((_, i) => attributions.reduce((s, a) => s + a.scores[l][i], 0) / attributions.length));
   const first = attributions[0];
+  // Degenerate neurons of the first template's prompt (§6.2: computed in the same pass as the
+  // attribution, top-20 pool of the ranked knowledge neurons).
+  const attributedAt = performance.now();
+  const dkn = job.dkn
+    ? findDegenerateSets(
+        knowledgeNeurons.map((n) => [n.layer, n.unit] as const),
+        (sets) => suppressedProbabilities(model, first.plan, sets),
+        DEFAULT_DKN,
+      )
+    : null;
   return {
     checkpointId: job.checkpointId,
     factId: job.factId,
@@ -47,7 +58,20 @@ export function computeRun(model: FactModel, job: AttributionJob, fact: FactCont
     topK: job.topK,
     nLayers: shape.nLayers,
     ffnWidth: shape.ffnWidth,
-    timings: { totalMs: Math.round(performance.now() - started), prompts: attributions.length },
+    timings: {
+      attributionMs: Math.round(attributedAt - started),
+      dknMs: Math.round(performance.now() - attributedAt),
+      totalMs: Math.round(performance.now() - started),
+      prompts: attributions.length,
+      dknEvaluations: dkn?.evaluations ?? 0,
+    },
+    degenerateSets: dkn
+      ? dkn.sets.map((d) => ({
+          baseProb: dkn.baseProb,
+          jointProb: d.jointProb,
+          members: d.neurons.map(([layer, unit], i) => ({ layer, unit, aloneProb: d.aloneProbs[i] })),
+        }))
+      : [],
     topNeurons: topNeurons(scores, job.topK),
     knowledgeNeurons,
   };

@@ -13,6 +13,8 @@ export interface IndexRequest {
   relations: string[];
   topK: number;
   force: boolean;
+  /** Search degenerate neuron sets with each run (default true). */
+  dkn?: boolean;
 }
 
 export interface CreatedJob {
@@ -60,6 +62,7 @@ export async function createIndexJob(pool: Pool, boss: PgBoss, req: IndexRequest
     targetMode: req.targetMode,
     topK: req.topK,
     replace: req.force,
+    dkn: req.dkn ?? true,
   }));
   await enqueue(boss, jobs);
   if (!pending.length) await finishJobIfComplete(pool, id);

@@ -18,6 +18,8 @@ export interface AttributionJob {
   topK: number;
   /** Replace an existing run (kn index --force). */
   replace: boolean;
+  /** Also search the degenerate neuron sets of the fact (§6.2). */
+  dkn: boolean;
 }
 
 export const jobKey = (j: Pick<AttributionJob, "checkpointId" | "factId" | "language" | "method" | "steps" | "targetMode">) =>

@@ -1,7 +1,9 @@
 // A fully connected layer y = x·W + b whose gradient (with respect to x only: the knowledge-neuron
 // code never trains) is written by hand. tf.grad through matMul would compute dy·Wᵀ with the
-// transposeB flag, which the wasm backend runs 10-40x slower than a plain matmul; keeping a
-// pre-transposed copy of W makes the backward pass a plain matmul too (PLATFORM.md).
+// transposeB flag: the wasm backend sends only plain 2-D matmuls to XNNPACK and runs anything with
+// a transpose flag through a naive loop, 10-40x slower. A pre-transposed copy of W makes the
+// backward pass a plain matmul too (PLATFORM.md). Memory cost on wasm: XNNPACK keeps a packed copy
+// of every right-hand matrix it has seen, so W, Wᵀ and their two packed copies all stay resident.
 import * as tf from "./tf.ts";
 import { prefersPretransposedWeights } from "./backend.ts";
 import { tidyHost } from "./nn.ts";

@@ -40,21 +40,23 @@ export async function loadModel(model: string, options: LoadOptions = {}): Promi
 const WASM_MEMORY_BYTES = 4 * 2 ** 30;
 
 /**
- * Refuses, with advice, a model that cannot fit in the backend's memory (the wasm backend
- * otherwise dies with a bare "Aborted()" half-way through loading, e.g. for mGPT 1.3B).
+ * Refuses, with advice, a model that cannot fit in the wasm backend's memory (it would otherwise
+ * die with a bare "Aborted()" half-way through a pass, e.g. for mGPT 1.3B). On wasm every weight
+ * matrix of a dense layer lives four times: W and the pre-transposed Wᵀ, and XNNPACK's packed copy
+ * of each (made on first use, kept while the tensor lives).
  */
 function checkFitsBackend(config: ModelConfig, backend: BackendName, dir: string): void {
   if (backend !== "wasm") return;
   const { hidden: d, ffnWidth: f, nLayers: L, vocabSize: V } = config;
-  const copies = prefersPretransposedWeights(backend) ? 2 : 1; // dense layers keep a transposed copy
+  const copies = prefersPretransposedWeights(backend) ? 4 : 2;
   const dense = L * (4 * d * d + 2 * d * f) * copies;
-  const embeddings = V * d * (config.tieWordEmbeddings ? 2 : 3);
-  const bytes = 4 * (dense + embeddings + config.maxPositions * d);
-  // leave a quarter for activations, caches and gradients
-  if (bytes > 0.75 * WASM_MEMORY_BYTES) {
+  const outputLayer = V * d * (copies + (config.tieWordEmbeddings ? 0 : 1)); // + the input table when untied
+  const bytes = 4 * (dense + outputLayer + config.maxPositions * d);
+  // leave a fifth for activations, prompt caches and gradients
+  if (bytes > 0.8 * WASM_MEMORY_BYTES) {
     throw new ModelError(
       "unsupported-model",
-      `${dir}: about ${(bytes / 2 ** 30).toFixed(1)} GiB of float32 weights do not fit in the wasm backend's 4 GiB memory. ` +
+      `${dir}: its weights need about ${(bytes / 2 ** 30).toFixed(1)} GiB on the wasm backend, which has 4 GiB of memory. ` +
         `Use --backend tensorflow (npm install @tensorflow/tfjs-node) or --backend cpu (slow).`,
     );
   }

@@ -34,6 +34,11 @@ export interface RunRecord {
   topNeurons: StoredNeuron[];
   /** The selected knowledge neurons, in rank order. */
   knowledgeNeurons: StoredNeuron[];
+  degenerateSets: {
+    baseProb: number;
+    jointProb: number;
+    members: { layer: number; unit: number; aloneProb: number }[];
+  }[];
 }
 
 export const runKey = (r: { checkpointId: number; factId: string; languageCode: string; method: string; steps: number; targetMode: string }) =>
@@ -170,5 +175,37 @@ export async function saveRuns(db: PoolClient, runs: readonly RunRecord[], optio
       [knRows.run, knRows.layer, knRows.unit, knRows.score, knRows.rank, knRows.fact, knRows.relation, knRows.language, knRows.checkpoint, knRows.method],
     );
   }
+  await saveDegenerateSets(db, freshRuns.map((r) => ({ run: r, runId: ids.get(runKey(r))! })));
   return ids;
+}
+
+/** Degenerate sets of freshly stored runs; ids are drawn first so members can reference them. */
+async function saveDegenerateSets(db: PoolClient, runs: { run: RunRecord; runId: bigint }[]): Promise<void> {
+  const sets = runs.flatMap(({ run, runId }) => run.degenerateSets.map((set) => ({ run, runId, set })));
+  if (!sets.length) return;
+  const { rows } = await db.query<{ id: string }>(
+    `SELECT nextval(pg_get_serial_sequence('degenerate_set', 'id'))::text AS id FROM generate_series(1, $1)`,
+    [sets.length],
+  );
+  const setIds = rows.map((r) => r.id);
+  await db.query(
+    `INSERT INTO degenerate_set (id, run_id, checkpoint_id, fact_id, relation_id, language_code, base_prob, joint_prob)
+     SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::int[], $4::text[], $5::text[], $6::text[], $7::float8[], $8::float8[])`,
+    [
+      setIds,
+      sets.map((s) => s.runId.toString()),
+      sets.map((s) => s.run.checkpointId),
+      sets.map((s) => s.run.factId),
+      sets.map((s) => s.run.relationId),
+      sets.map((s) => s.run.languageCode),
+      sets.map((s) => finite(s.set.baseProb)),
+      sets.map((s) => finite(s.set.jointProb)),
+    ],
+  );
+  const members = sets.flatMap((s, i) => s.set.members.map((m) => ({ setId: setIds[i], ...m })));
+  await db.query(
+    `INSERT INTO degenerate_member (set_id, layer, unit, alone_prob)
+     SELECT * FROM unnest($1::bigint[], $2::smallint[], $3::int[], $4::float8[])`,
+    [members.map((m) => m.setId), members.map((m) => m.layer), members.map((m) => m.unit), members.map((m) => finite(m.aloneProb))],
+  );
 }

@@ -1,3 +1,4 @@
+import { analysisResolvers } from "./analysis.ts";
 import { catalogResolvers } from "./catalog.ts";
 import { indexingResolvers } from "./indexing.ts";
 import { neuronResolvers } from "./neurons.ts";
@@ -11,4 +12,4 @@ function merge(...maps: ResolverMap[]): ResolverMap {
   return out;
 }
 
-export const resolvers = merge(catalogResolvers, neuronResolvers, indexingResolvers);
+export const resolvers = merge(catalogResolvers, neuronResolvers, indexingResolvers, analysisResolvers);

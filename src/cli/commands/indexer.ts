@@ -31,6 +31,7 @@ interface IndexFlags {
   workers: string;
   batch: string;
   force?: boolean;
+  dkn: boolean;
   detach?: boolean;
   backend?: string;
   quiet?: boolean;
@@ -52,6 +53,7 @@ export function register(program: Command): void {
     .option("--workers <n>", "worker processes working the queue (this one included)", "1")
     .option("--batch <n>", "jobs fetched and stored together by a worker", "4")
     .option("--force", "recompute runs that are already stored")
+    .option("--no-dkn", "skip the degenerate-neuron search that follows each attribution")
     .option("--detach", "only queue the work; `kn worker` processes (anywhere) do it")
     .option("--backend <name>", "tensor backend: wasm (default), cpu or tensorflow")
     .option("--quiet", "no progress bar")
@@ -77,6 +79,7 @@ export function register(program: Command): void {
             relations: flags.relations ?? [],
             topK,
             force: Boolean(flags.force),
+            dkn: flags.dkn,
           });
           if (job.total === 0) throw new CliError("no fact matches the selection (import facts first: kn import mlama <dir>)");
           process.stderr.write(`index job ${job.id}: ${job.total} runs, ${job.skipped} already stored, ${job.queued} queued\n`);

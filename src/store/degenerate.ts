@@ -1,0 +1,47 @@
+// Degenerate neuron sets as stored with their run (ALGORITHMS.md §6).
+import type { Pool } from "pg";
+
+export interface DegenerateSetRow {
+  baseProb: number;
+  jointProb: number;
+  members: { layer: number; unit: number; aloneProb: number }[];
+}
+
+/** The sets of one run, in the order they were found (pairs in rank order, then grown sets). */
+export async function degenerateSetsOfRun(pool: Pool, runId: bigint): Promise<DegenerateSetRow[]> {
+  const { rows } = await pool.query<{ base_prob: number; joint_prob: number; members: { layer: number; unit: number; alone_prob: number }[] }>(
+    `SELECT s.base_prob, s.joint_prob,
+            json_agg(json_build_object('layer', m.layer, 'unit', m.unit, 'alone_prob', m.alone_prob) ORDER BY m.layer, m.unit) AS members
+     FROM degenerate_set s JOIN degenerate_member m ON m.set_id = s.id
+     WHERE s.run_id = $1 GROUP BY s.id ORDER BY s.id`,
+    [runId.toString()],
+  );
+  return rows.map((r) => ({
+    baseProb: r.base_prob,
+    jointProb: r.joint_prob,
+    members: r.members.map((m) => ({ layer: m.layer, unit: m.unit, aloneProb: m.alone_prob })),
+  }));
+}
+
+/** Per fact of a relation: the neurons of its degenerate sets in one language (fact-checking, §7.1). */
+export async function degenerateNeuronsByFact(
+  pool: Pool,
+  q: { checkpointId: number; relationId: string; language: string; method: string },
+): Promise<Map<string, [number, number][][]>> {
+  const { rows } = await pool.query<{ fact_id: string; set_id: string; layer: number; unit: number }>(
+    `SELECT s.fact_id, s.id AS set_id, m.layer, m.unit
+     FROM degenerate_set s JOIN attribution_run r ON r.id = s.run_id JOIN degenerate_member m ON m.set_id = s.id
+     WHERE s.checkpoint_id = $1 AND s.relation_id = $2 AND s.language_code = $3 AND r.method = $4
+     ORDER BY s.fact_id, s.id, m.layer, m.unit`,
+    [q.checkpointId, q.relationId, q.language, q.method],
+  );
+  const out = new Map<string, Map<string, [number, number][]>>();
+  for (const r of rows) {
+    const sets = out.get(r.fact_id) ?? new Map<string, [number, number][]>();
+    const set = sets.get(r.set_id) ?? [];
+    set.push([r.layer, r.unit]);
+    sets.set(r.set_id, set);
+    out.set(r.fact_id, sets);
+  }
+  return new Map([...out].map(([fact, sets]) => [fact, [...sets.values()]]));
+}
