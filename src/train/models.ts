@@ -18,6 +18,8 @@ export interface ArchSpec {
   heads: number;
   ffn: number;
   maxPositions: number;
+  /** BERT: std of the residual output projections at init, relative to 0.02. */
+  residualInitScale?: number;
 }
 
 interface Param {
@@ -107,6 +109,9 @@ export class TrainableBert extends TrainableLm {
   constructor(spec: ArchSpec, rng: Rng) {
     super(spec, rng);
     const { vocabSize: v, hidden: h, layers, ffn, maxPositions } = spec;
+    // the residual branches' output projections start small (as GPT-2 does): each post-LN layer
+    // then begins close to the identity, which lets a from-scratch BERT learn much faster
+    const residStd = INIT_STD * (spec.residualInitScale ?? 1);
     this.normal("bert.embeddings.word_embeddings.weight", [v, h]);
     this.normal("bert.embeddings.position_embeddings.weight", [maxPositions, h]);
     this.normal("bert.embeddings.token_type_embeddings.weight", [2, h]);
@@ -118,13 +123,13 @@ export class TrainableBert extends TrainableLm {
         this.normal(`${pre}.attention.self.${part}.weight`, [h, h], true);
         this.constant(`${pre}.attention.self.${part}.bias`, [h], 0);
       }
-      this.normal(`${pre}.attention.output.dense.weight`, [h, h], true);
+      this.normal(`${pre}.attention.output.dense.weight`, [h, h], true, residStd);
       this.constant(`${pre}.attention.output.dense.bias`, [h], 0);
       this.constant(`${pre}.attention.output.LayerNorm.weight`, [h], 1);
       this.constant(`${pre}.attention.output.LayerNorm.bias`, [h], 0);
       this.normal(`${pre}.intermediate.dense.weight`, [h, ffn], true);
       this.constant(`${pre}.intermediate.dense.bias`, [ffn], 0);
-      this.normal(`${pre}.output.dense.weight`, [ffn, h], true);
+      this.normal(`${pre}.output.dense.weight`, [ffn, h], true, residStd);
       this.constant(`${pre}.output.dense.bias`, [h], 0);
       this.constant(`${pre}.output.LayerNorm.weight`, [h], 1);
       this.constant(`${pre}.output.LayerNorm.bias`, [h], 0);

@@ -44,6 +44,8 @@ export interface TrainDemoOptions {
   ffn: number;
   vocabSize: number;
   maxPositions: number;
+  /** BERT: std of the residual output projections at init, relative to 0.02. */
+  residualInitScale: number;
   /** Measure seed-fact accuracy every this many epochs (0: only at the end). */
   evalEvery: number;
   /** Stop early once every language reaches this accuracy at an evaluation (1.01: never). */
@@ -106,6 +108,7 @@ export const MASKED_DEFAULTS = {
   ffn: 512,
   vocabSize: 3000,
   maxPositions: 64,
+  residualInitScale: 1,
 };
 
 export const CAUSAL_DEFAULTS = { ...MASKED_DEFAULTS };
@@ -289,6 +292,7 @@ export async function trainDemo(options: TrainDemoOptions): Promise<TrainResult>
     heads: options.heads,
     ffn: options.ffn,
     maxPositions: options.maxPositions,
+    residualInitScale: options.residualInitScale,
   };
   const model = options.arch === "masked" ? new TrainableBert(spec, rng.fork("init")) : new TrainableGpt2(spec, rng.fork("init"));
   log(`model: ${model.parameterCount()} parameters, ${options.layers} layers, hidden ${options.hidden}, ${options.heads} heads, FFN ${options.ffn}`);

@@ -1,9 +1,11 @@
 import type { Command } from "commander";
 import * as attribute from "./attribute.ts";
 import * as db from "./db.ts";
+import * as evaluate from "./evaluate.ts";
 import * as importCmd from "./import.ts";
 import * as indexer from "./indexer.ts";
 import * as model from "./model.ts";
+import * as predict from "./predict.ts";
 import * as serve from "./serve.ts";
 import * as start from "./start.ts";
 
@@ -12,4 +14,4 @@ export interface CommandModule {
 }
 
 // One line per command module; keep alphabetical.
-export const commandModules: CommandModule[] = [attribute, db, importCmd, indexer, model, serve, start];
+export const commandModules: CommandModule[] = [attribute, db, evaluate, importCmd, indexer, model, predict, serve, start];

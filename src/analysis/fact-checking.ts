@@ -1,0 +1,161 @@
+// Fact-checking with degenerate knowledge neurons (ALGORITHMS.md §7): per relation, the DKN
+// neurons D_r of the training facts; a candidate object is accepted when its AMIG attribution,
+// averaged over D_r, reaches τ_fc. Compared with the model's own greedy answer (§7.3, clean).
+import type { Pool } from "pg";
+import { attributeFact, planFact } from "../attribution/fact-attribution.ts";
+import {
+  DEFAULT_DKN_FILTER,
+  DEFAULT_FACT_CHECK_THRESHOLD,
+  type FactCheckCounts,
+  type FactCheckMetrics,
+  factCheckMetrics,
+  meanScore,
+  relationDegenerateNeurons,
+} from "../attribution/fact-check.ts";
+import type { Method } from "../attribution/integrated-gradients.ts";
+import type { FactModel, Neuron } from "../attribution/model-port.ts";
+import { degenerateNeuronsByFact } from "../store/degenerate.ts";
+import { seededShuffle } from "./random.ts";
+
+export interface FactCheckOptions {
+  checkpointId: number;
+  language: string;
+  method?: Method;
+  threshold?: number;
+  rho?: number;
+  seed?: number;
+  steps?: number;
+}
+
+export interface FactCheckVerdict {
+  verdict: boolean;
+  score: number;
+  threshold: number;
+  neurons: Neuron[];
+}
+
+/** Scores one candidate object against a neuron set (only the layers of the set are attributed). */
+export function scoreCandidate(model: FactModel, template: string, subject: string, object: string, language: string, neurons: Neuron[], opts: { method: Method; steps: number; threshold: number }): FactCheckVerdict {
+  if (!neurons.length) return { verdict: false, score: Number.NaN, threshold: opts.threshold, neurons };
+  const layers = [...new Set(neurons.map(([l]) => l))];
+  const a = attributeFact(model, { template, subject, object, language }, { method: opts.method, steps: opts.steps, layers });
+  const score = meanScore(a.scores, neurons);
+  return { verdict: score >= opts.threshold, score, threshold: opts.threshold, neurons };
+}
+
+/** §7.3 clean: the model accepts c when its greedy answer over len(pieces(c)) tokens decodes to c. */
+export function directAnswerMatches(model: FactModel, template: string, subject: string, object: string, language: string): boolean {
+  const plan = planFact(model, { template, subject, object, language });
+  const predicted: number[] = [];
+  for (const step of plan.steps) {
+    // causal: continue from the model's own previous answers, not the gold pieces
+    const ids = model.architecture === "causal" ? [...plan.inputIds, ...predicted] : step.ids;
+    const ctx = model.prepare(ids, model.architecture === "causal" ? ids.length - 1 : step.position);
+    let best = 0;
+    for (let i = 1; i < ctx.probabilities.length; i++) if (ctx.probabilities[i] > ctx.probabilities[best]) best = i;
+    ctx.dispose();
+    predicted.push(best);
+  }
+  return model.tokenizer.decode(predicted).trim() === object.trim();
+}
+
+interface Item {
+  factId: string;
+  relationId: string;
+  template: string;
+  subject: string;
+  object: string;
+  wrong: string;
+}
+
+async function loadItems(pool: Pool, language: string): Promise<Item[]> {
+  const { rows } = await pool.query<{ fact_id: string; relation_id: string; template: string; subject: string; object: string; wrong: string }>(
+    `SELECT fl.fact_id, f.relation_id, t.text AS template, fl.subject, fl.object, w.label AS wrong
+     FROM fact_label fl JOIN fact f ON f.id = fl.fact_id
+     JOIN LATERAL (SELECT text FROM template WHERE relation_id = f.relation_id AND language_code = fl.language_code ORDER BY id LIMIT 1) t ON true
+     JOIN wrong_object w ON w.fact_id = fl.fact_id AND w.language_code = fl.language_code AND w.rank = 0
+     WHERE fl.language_code = $1 ORDER BY f.relation_id, fl.fact_id`,
+    [language],
+  );
+  return rows.map((r) => ({ factId: r.fact_id, relationId: r.relation_id, template: r.template, subject: r.subject, object: r.object, wrong: r.wrong }));
+}
+
+export interface RelationResult {
+  relation: string;
+  neurons: number;
+  withDkn: FactCheckCounts & FactCheckMetrics;
+  baseline: FactCheckCounts & FactCheckMetrics;
+}
+
+export interface FactCheckEvaluationResult {
+  withDkn: FactCheckCounts & FactCheckMetrics;
+  baseline: FactCheckCounts & FactCheckMetrics;
+  relations: RelationResult[];
+  skippedRelations: string[];
+}
+
+const emptyCounts = (): FactCheckCounts => ({ truePositives: 0, trueNegatives: 0, positives: 0, negatives: 0 });
+const withMetrics = (c: FactCheckCounts) => ({ ...c, ...factCheckMetrics(c) });
+function add(into: FactCheckCounts, c: FactCheckCounts) {
+  into.truePositives += c.truePositives;
+  into.trueNegatives += c.trueNegatives;
+  into.positives += c.positives;
+  into.negatives += c.negatives;
+}
+
+/** §7.1–7.4 over the imported facts of one language: 80/20 split per relation (seeded). */
+export async function evaluateFactChecking(pool: Pool, model: FactModel, o: FactCheckOptions): Promise<FactCheckEvaluationResult> {
+  const method = o.method ?? "amig-compat";
+  const opts = { method, steps: o.steps ?? 20, threshold: o.threshold ?? DEFAULT_FACT_CHECK_THRESHOLD };
+  const items = await loadItems(pool, o.language);
+  const byRelation = new Map<string, Item[]>();
+  for (const it of items) byRelation.set(it.relationId, [...(byRelation.get(it.relationId) ?? []), it]);
+  const total = { dkn: emptyCounts(), base: emptyCounts() };
+  const relations: RelationResult[] = [];
+  const skipped: string[] = [];
+  for (const [relation, list] of byRelation) {
+    const shuffled = seededShuffle(list, `${o.seed ?? 42}:${relation}`);
+    const nTest = Math.ceil(0.2 * shuffled.length);
+    const test = shuffled.slice(0, nTest);
+    const train = new Set(shuffled.slice(nTest).map((i) => i.factId));
+    const sets = await degenerateNeuronsByFact(pool, { checkpointId: o.checkpointId, relationId: relation, language: o.language, method });
+    const neurons = relationDegenerateNeurons([...sets].filter(([fact]) => train.has(fact)).map(([, s]) => s), o.rho ?? DEFAULT_DKN_FILTER);
+    if (!neurons.length) {
+      skipped.push(relation);
+      continue;
+    }
+    const dkn = emptyCounts();
+    const base = emptyCounts();
+    for (const it of test) {
+      for (const [candidate, isTrue] of [[it.object, true], [it.wrong, false]] as const) {
+        const accepted = scoreCandidate(model, it.template, it.subject, candidate, o.language, neurons, opts).verdict;
+        const direct = directAnswerMatches(model, it.template, it.subject, candidate, o.language);
+        for (const [counts, ok] of [[dkn, accepted], [base, direct]] as const) {
+          if (isTrue) {
+            counts.positives++;
+            if (ok) counts.truePositives++;
+          } else {
+            counts.negatives++;
+            if (!ok) counts.trueNegatives++;
+          }
+        }
+      }
+    }
+    add(total.dkn, dkn);
+    add(total.base, base);
+    relations.push({ relation, neurons: neurons.length, withDkn: withMetrics(dkn), baseline: withMetrics(base) });
+  }
+  return { withDkn: withMetrics(total.dkn), baseline: withMetrics(total.base), relations, skippedRelations: skipped };
+}
+
+/** A live check of one statement: D_r from every stored DKN set of the relation in the language. */
+export async function checkStatement(
+  pool: Pool,
+  model: FactModel,
+  q: { checkpointId: number; relationId: string; language: string; template: string; subject: string; object: string; method?: Method; threshold?: number; rho?: number },
+): Promise<FactCheckVerdict> {
+  const method = q.method ?? "amig-compat";
+  const sets = await degenerateNeuronsByFact(pool, { checkpointId: q.checkpointId, relationId: q.relationId, language: q.language, method });
+  const neurons = relationDegenerateNeurons([...sets.values()], q.rho ?? DEFAULT_DKN_FILTER);
+  return scoreCandidate(model, q.template, q.subject, q.object, q.language, neurons, { method, steps: 20, threshold: q.threshold ?? DEFAULT_FACT_CHECK_THRESHOLD });
+}

@@ -1,0 +1,144 @@
+// Localization quality (ALGORITHMS.md §8): suppressing a fact's knowledge neurons should lower its
+// gold probability, enhancing them should raise it, and neither should move an unrelated fact.
+import type { Pool } from "pg";
+import { planFact } from "../attribution/fact-attribution.ts";
+import type { FactModel, Neuron } from "../attribution/model-port.ts";
+import { seededRandom } from "./random.ts";
+
+/** Relative change of the gold probability: (after - before) / before. */
+export const relativeChange = (before: number, after: number) => (after - before) / before;
+
+/** Gold probability of a fact prompt (product over pieces) with the neurons scaled by `factor`. */
+export function goldProbability(model: FactModel, fact: { template: string; subject: string; object: string; language: string }, neurons: readonly Neuron[], factor: number): number {
+  const plan = planFact(model, fact);
+  let p = 1;
+  for (const step of plan.steps) p *= model.probabilitiesForScaleSets(step.ids, step.position, [neurons], factor, [step.targetId])[0][0];
+  return p;
+}
+
+interface FactRow {
+  factId: string;
+  relationId: string;
+  template: string;
+  subject: string;
+  object: string;
+  neurons: Neuron[];
+}
+
+export interface LocalizationOptions {
+  checkpointId: number;
+  method: string;
+  language: string;
+  seed?: number;
+  onProgress?: (done: number, total: number) => void;
+}
+
+/**
+ * For every fact with a stored run in the language: Δ(suppress) and Δ(enhance ×2) on the fact and on
+ * one unrelated fact drawn uniformly from the same language (seeded, redrawn on collision), with the
+ * fact's own neurons applied to both. Results replace earlier ones (unique per fact and method).
+ */
+export async function evaluateLocalization(pool: Pool, model: FactModel, o: LocalizationOptions): Promise<number> {
+  const { rows } = await pool.query<{ fact_id: string; relation_id: string; template: string; subject: string; object: string; neurons: [number, number][] | null }>(
+    `SELECT r.fact_id, r.relation_id, t.text AS template, fl.subject, fl.object,
+            (SELECT array_agg(ARRAY[k.layer, k.unit] ORDER BY k.rank) FROM knowledge_neuron k WHERE k.run_id = r.id) AS neurons
+     FROM attribution_run r
+     JOIN fact_label fl ON fl.fact_id = r.fact_id AND fl.language_code = r.language_code
+     JOIN LATERAL (SELECT text FROM template WHERE relation_id = r.relation_id AND language_code = r.language_code ORDER BY id LIMIT 1) t ON true
+     WHERE r.checkpoint_id = $1 AND r.method = $2 AND r.language_code = $3 AND r.target_mode = 'clean'
+     ORDER BY r.fact_id`,
+    [o.checkpointId, o.method, o.language],
+  );
+  const facts: FactRow[] = rows.map((r) => ({ factId: r.fact_id, relationId: r.relation_id, template: r.template, subject: r.subject, object: r.object, neurons: (r.neurons ?? []).map(([l, u]) => [l, u] as const) }));
+  if (facts.length < 2) return 0;
+  const random = seededRandom(`${o.seed ?? 42}:${o.language}:${o.method}`);
+  const results = [];
+  const base = new Map<string, number>();
+  const baseOf = (f: FactRow) => {
+    let p = base.get(f.factId);
+    if (p === undefined) base.set(f.factId, (p = goldProbability(model, { ...f, language: o.language }, [], 1)));
+    return p;
+  };
+  for (const [i, f] of facts.entries()) {
+    if (!f.neurons.length) continue;
+    let j = Math.floor(random() * facts.length);
+    while (j === i) j = Math.floor(random() * facts.length);
+    const other = facts[j];
+    const fact = { ...f, language: o.language };
+    const unrelated = { ...other, language: o.language };
+    results.push({
+      factId: f.factId,
+      relationId: f.relationId,
+      unrelatedFactId: other.factId,
+      nNeurons: f.neurons.length,
+      suppressRelated: relativeChange(baseOf(f), goldProbability(model, fact, f.neurons, 0)),
+      suppressUnrelated: relativeChange(baseOf(other), goldProbability(model, unrelated, f.neurons, 0)),
+      enhanceRelated: relativeChange(baseOf(f), goldProbability(model, fact, f.neurons, 2)),
+      enhanceUnrelated: relativeChange(baseOf(other), goldProbability(model, unrelated, f.neurons, 2)),
+    });
+    o.onProgress?.(i + 1, facts.length);
+  }
+  const finite = (x: number) => (Number.isFinite(x) ? x : 0);
+  await pool.query(
+    `INSERT INTO localization_result (checkpoint_id, method, language_code, fact_id, relation_id, unrelated_fact_id, n_neurons,
+       suppress_related, suppress_unrelated, enhance_related, enhance_unrelated)
+     SELECT $1, $2, $3, * FROM unnest($4::text[], $5::text[], $6::text[], $7::int[], $8::float8[], $9::float8[], $10::float8[], $11::float8[])
+     ON CONFLICT (checkpoint_id, method, fact_id, language_code) DO UPDATE SET
+       relation_id = EXCLUDED.relation_id, unrelated_fact_id = EXCLUDED.unrelated_fact_id, n_neurons = EXCLUDED.n_neurons,
+       suppress_related = EXCLUDED.suppress_related, suppress_unrelated = EXCLUDED.suppress_unrelated,
+       enhance_related = EXCLUDED.enhance_related, enhance_unrelated = EXCLUDED.enhance_unrelated, created_at = now()`,
+    [
+      o.checkpointId, o.method, o.language,
+      results.map((r) => r.factId), results.map((r) => r.relationId), results.map((r) => r.unrelatedFactId), results.map((r) => r.nNeurons),
+      results.map((r) => finite(r.suppressRelated)), results.map((r) => finite(r.suppressUnrelated)),
+      results.map((r) => finite(r.enhanceRelated)), results.map((r) => finite(r.enhanceUnrelated)),
+    ],
+  );
+  return results.length;
+}
+
+export interface LocalizationSummaryRow {
+  checkpointId: number;
+  method: string;
+  language: string;
+  relation: string | null;
+  facts: number;
+  suppressRelated: number;
+  suppressUnrelated: number;
+  enhanceRelated: number;
+  enhanceUnrelated: number;
+}
+
+/**
+ * Means over facts (then the overall row when `byRelation` is false), with the reference
+ * outlier filter: a suppression Δ > 20 or an enhancement Δ >= 250 is left out of its mean (§5.4).
+ */
+export async function summarizeLocalization(
+  pool: Pool,
+  q: { checkpointId: number; method?: string | null; language?: string | null; relation?: string | null; byRelation: boolean },
+): Promise<LocalizationSummaryRow[]> {
+  const groupRel = q.byRelation ? "relation_id" : "NULL::text";
+  const { rows } = await pool.query(
+    `SELECT method, language_code, ${groupRel} AS relation, count(*)::int AS facts,
+            avg(suppress_related) FILTER (WHERE suppress_related <= 20) AS sr,
+            avg(suppress_unrelated) FILTER (WHERE suppress_unrelated <= 20) AS su,
+            avg(enhance_related) FILTER (WHERE enhance_related < 250) AS er,
+            avg(enhance_unrelated) FILTER (WHERE enhance_unrelated < 250) AS eu
+     FROM localization_result
+     WHERE checkpoint_id = $1 AND ($2::text IS NULL OR method = $2) AND ($3::text IS NULL OR language_code = $3)
+       AND ($4::text IS NULL OR relation_id = $4)
+     GROUP BY method, language_code, ${groupRel} ORDER BY method, language_code, relation`,
+    [q.checkpointId, q.method ?? null, q.language ?? null, q.relation ?? null],
+  );
+  return rows.map((r) => ({
+    checkpointId: q.checkpointId,
+    method: r.method,
+    language: r.language_code,
+    relation: r.relation,
+    facts: r.facts,
+    suppressRelated: r.sr ?? 0,
+    suppressUnrelated: r.su ?? 0,
+    enhanceRelated: r.er ?? 0,
+    enhanceUnrelated: r.eu ?? 0,
+  }));
+}

@@ -1,0 +1,199 @@
+// The live models of the API process: checkpoints loaded on first use, with the edits that are
+// ACTIVE in the database applied to them. Everything that reads or changes one model (predict,
+// applyEdit, revertEdit) runs under that checkpoint's mutex, so an edit is never half-applied
+// while a prediction runs. The mutex is per process: one API process owns the live models.
+//
+// Activation edits (SUPPRESS ×0, ENHANCE ×2) are not weights: they are a scale the model applies
+// at the target position of every probability pass. The runtime takes ONE factor per pass, so the
+// active activation edits are combined into one set (combineActivationEdits): a neuron is ×0 if
+// any active edit suppresses it, else ×2 if any enhances it; edits do not stack, and suppressed
+// and enhanced neurons are never active together (applyEdit refuses that with CONFLICT).
+// Weight edits (ERASE, UPDATE) overwrite value vectors; the originals are kept in memory (and in
+// edit.saved_weights) and written back bit for bit on revert.
+//
+// After a restart nothing is in memory: loading a model re-applies its ACTIVE edits from their
+// stored params, computed from the saved ORIGINAL vectors, so the weights come back bit-identical.
+import type { Pool } from "pg";
+import {
+  type ActivationKind, type ActiveActivationEdit, type CombinedScale, type FactMeasurement, type FactProbe,
+  combineActivationEdits, measureFacts, unpackVectors, weightEditVectors,
+} from "../attribution/editing.ts";
+import { type LanguageModel, type Neuron, type NeuronScale, loadModel } from "../model/index.ts";
+import { type EditRow, activeEdits, checkpointsWithActiveEdits } from "../store/edits.ts";
+
+export interface LiveCheckpoint {
+  id: number;
+  path: string;
+}
+
+interface HeldWeights {
+  neurons: Neuron[];
+  /** The value vectors before the edit, restored on revert. */
+  original: Float32Array[];
+}
+
+const sameBits = (a: Float32Array, b: Float32Array) =>
+  a.length === b.length && Buffer.from(a.buffer, a.byteOffset, a.byteLength).equals(Buffer.from(b.buffer, b.byteOffset, b.byteLength));
+
+const byId = (a: string, b: string) => (BigInt(a) < BigInt(b) ? -1 : BigInt(a) > BigInt(b) ? 1 : 0);
+
+/** One loaded checkpoint and its active edits (keyed by edit id). */
+export class LiveModel {
+  private readonly activation = new Map<string, ActiveActivationEdit>();
+  private readonly weights = new Map<string, HeldWeights>();
+
+  constructor(
+    readonly checkpointId: number,
+    readonly lm: LanguageModel,
+  ) {}
+
+  activeEditIds(): string[] {
+    return [...this.activation.keys(), ...this.weights.keys()].sort(byId);
+  }
+
+  /** The combined scale of the active activation edits, with `extra` (an edit being tried) added. */
+  combinedScale(extra?: ActiveActivationEdit): CombinedScale {
+    return combineActivationEdits(extra ? [...this.activation.values(), extra] : [...this.activation.values()]);
+  }
+
+  private scale(extra?: ActiveActivationEdit): NeuronScale | undefined {
+    const combined = this.combinedScale(extra);
+    // applyEdit checks combinedScale before an edit becomes active, so this cannot happen
+    if (!combined.ok) throw new Error(`activation edits of checkpoint ${this.checkpointId} cannot be combined: ${combined.reason}`);
+    return combined.scale;
+  }
+
+  /** Gold probabilities and greedy answers with every active edit applied (and `extra`). */
+  measure(probes: readonly FactProbe[], extra?: ActiveActivationEdit): FactMeasurement[] {
+    return measureFacts(this.lm, probes, this.scale(extra));
+  }
+
+  /** The distribution at `position` with every active edit applied. */
+  probabilities(ids: readonly number[], position: number): Float32Array {
+    return this.lm.probabilities(ids, { position, scale: this.scale() });
+  }
+
+  addActivation(id: string, kind: ActivationKind, neurons: readonly Neuron[]): void {
+    this.activation.set(id, { kind, neurons: neurons.map((n) => [n[0], n[1]] as const) });
+  }
+
+  removeActivation(id: string): boolean {
+    return this.activation.delete(id);
+  }
+
+  /** Neuron "layer:unit" -> id of the active weight edit that holds it. */
+  heldNeurons(): Map<string, string> {
+    const out = new Map<string, string>();
+    for (const [id, held] of this.weights) for (const n of held.neurons) out.set(`${n[0]}:${n[1]}`, id);
+    return out;
+  }
+
+  /** Writes an edit's value vectors; `original` is what revert writes back. */
+  writeWeights(id: string, neurons: readonly Neuron[], vectors: readonly Float32Array[], original: readonly Float32Array[]): void {
+    this.lm.setValueVectors(neurons, vectors);
+    this.weights.set(id, { neurons: neurons.map((n) => [n[0], n[1]] as const), original: original.map((v) => v.slice()) });
+  }
+
+  /** Writes the original vectors of a weight edit back; false if it holds none. */
+  restoreWeights(id: string): boolean {
+    const held = this.weights.get(id);
+    if (!held) return false;
+    this.lm.setValueVectors(held.neurons, held.original);
+    this.weights.delete(id);
+    return true;
+  }
+
+  /** Re-applies a stored ACTIVE edit (after a restart), from its params and saved originals. */
+  applyStored(edit: EditRow): void {
+    const id = edit.id.toString();
+    const neurons = edit.neurons.map(([l, u]) => [l, u] as const);
+    if (edit.kind === "SUPPRESS" || edit.kind === "ENHANCE") {
+      this.addActivation(id, edit.kind === "SUPPRESS" ? "suppress" : "enhance", neurons);
+      return;
+    }
+    if (!edit.savedWeights) throw new Error(`weight edit ${id} has no saved weights`);
+    const original = unpackVectors(edit.savedWeights, neurons.length);
+    const loaded = this.lm.getValueVectors(neurons);
+    if (!loaded.every((v, k) => sameBits(v, original[k]))) {
+      // the checkpoint registry hashes the weights, so this means the folder changed under us
+      console.warn(`edit ${id}: the saved original value vectors differ from checkpoint ${this.checkpointId}'s; re-applying from the saved ones`);
+    }
+    const vectors = weightEditVectors(edit.kind === "ERASE" ? "erase" : "update", original, edit.params, (t) => this.lm.wordEmbedding(t));
+    this.writeWeights(id, neurons, vectors, original);
+  }
+}
+
+export type ModelLoader = (path: string) => Promise<LanguageModel>;
+
+export class LiveModels {
+  private readonly models = new Map<number, Promise<LiveModel>>();
+  /** Tail of each checkpoint's queue of work; never rejects. */
+  private readonly queues = new Map<number, Promise<unknown>>();
+
+  constructor(
+    private readonly pool: Pool,
+    private readonly load: ModelLoader = (path) => loadModel(path),
+  ) {}
+
+  /** Runs fn on the checkpoint's live model, after everything queued before on that checkpoint. */
+  use<T>(checkpoint: LiveCheckpoint, fn: (model: LiveModel) => T | Promise<T>): Promise<T> {
+    const run = (this.queues.get(checkpoint.id) ?? Promise.resolve()).then(async () => fn(await this.model(checkpoint)));
+    this.queues.set(checkpoint.id, run.catch(() => undefined));
+    return run;
+  }
+
+  /** The live model if it is loaded (for inspection; do not mutate outside `use`). */
+  async loaded(checkpointId: number): Promise<LiveModel | undefined> {
+    return this.models.get(checkpointId)?.catch(() => undefined);
+  }
+
+  /** Loads every checkpoint that has active edits (API start-up), re-applying them. */
+  async restoreActiveEdits(): Promise<number> {
+    const checkpoints = await checkpointsWithActiveEdits(this.pool);
+    for (const c of checkpoints) await this.use(c, () => undefined);
+    return checkpoints.length;
+  }
+
+  /** Only called inside the checkpoint's queue, so a model is loaded (and restored) once. */
+  private model(checkpoint: LiveCheckpoint): Promise<LiveModel> {
+    let model = this.models.get(checkpoint.id);
+    if (!model) {
+      model = this.open(checkpoint);
+      this.models.set(checkpoint.id, model);
+      model.catch(() => this.models.delete(checkpoint.id)); // a failed load is retried on next use
+    }
+    return model;
+  }
+
+  private async open(checkpoint: LiveCheckpoint): Promise<LiveModel> {
+    const lm = await this.load(checkpoint.path);
+    const live = new LiveModel(checkpoint.id, lm);
+    try {
+      for (const edit of await activeEdits(this.pool, checkpoint.id)) live.applyStored(edit);
+    } catch (err) {
+      lm.dispose();
+      throw err;
+    }
+    return live;
+  }
+
+  /** Waits for queued work and frees the models. */
+  async close(): Promise<void> {
+    await Promise.all(this.queues.values());
+    for (const model of this.models.values()) (await model.catch(() => undefined))?.lm.dispose();
+    this.models.clear();
+  }
+}
+
+const fallback = new WeakMap<Pool, LiveModels>();
+
+/** The server's live models: ApiDeps.liveModels, else one registry per database pool. */
+export function liveModelsOf(deps: { pool: Pool; liveModels?: LiveModels }): LiveModels {
+  if (deps.liveModels) return deps.liveModels;
+  let live = fallback.get(deps.pool);
+  if (!live) {
+    live = new LiveModels(deps.pool);
+    fallback.set(deps.pool, live);
+  }
+  return live;
+}

@@ -1,0 +1,237 @@
+// Edits of live models and their measured effects (tables edit, edit_effect). Plain SQL on the
+// pg pool like the other store modules. Timestamps are TIMESTAMP(3) without time zone holding UTC
+// (what Prisma writes), so they are written and read through AT TIME ZONE 'UTC' and never depend
+// on the session's time zone.
+import type { Pool } from "pg";
+import { withTransaction } from "./client.ts";
+
+export type EditKindName = "SUPPRESS" | "ENHANCE" | "ERASE" | "UPDATE";
+export type EditTargetName = "LIKN" | "KN" | "EXPLICIT";
+export type EditStatusName = "ACTIVE" | "REVERTED";
+
+/** What re-applying an edit needs besides its neurons and saved weights, plus what it was asked. */
+export interface EditParams {
+  /** Activation edits: the factor applied at the target position. */
+  factor?: number;
+  /** LIKN / KN targets: the attribution method whose neurons were taken. */
+  method?: string;
+  /** LIKN target: the languages intersected. */
+  languages?: string[];
+  /** UPDATE: the new object, y_old (the model's answer then) and y_new as single token ids. */
+  newObject?: string;
+  oldTokenId?: number;
+  newTokenId?: number;
+  oldAnswer?: string;
+  unrelatedSample?: number;
+}
+
+export interface EditRow {
+  id: bigint;
+  checkpointId: number;
+  model: string;
+  kind: EditKindName;
+  target: EditTargetName;
+  factId: string | null;
+  languageCode: string | null;
+  neurons: [number, number][];
+  params: EditParams;
+  savedWeights: Buffer | null;
+  status: EditStatusName;
+  appliedBy: string;
+  appliedAt: Date;
+  revertedBy: string | null;
+  revertedAt: Date | null;
+}
+
+export interface EffectRow {
+  factId: string;
+  languageCode: string;
+  related: boolean;
+  probBefore: number;
+  probAfter: number;
+  answerBefore: string;
+  answerAfter: string;
+}
+
+export type NewEdit = Omit<EditRow, "model" | "status" | "appliedAt" | "revertedBy" | "revertedAt">;
+
+const EDIT_COLUMNS = `e.id, e.checkpoint_id, c.name AS model, e.kind, e.target, e.fact_id, e.language_code, e.neurons, e.params,
+  e.saved_weights, e.status, e.applied_by, e.applied_at AT TIME ZONE 'UTC' AS applied_at, e.reverted_by,
+  e.reverted_at AT TIME ZONE 'UTC' AS reverted_at`;
+const EDIT_FROM = `edit e JOIN checkpoint c ON c.id = e.checkpoint_id`;
+
+function toEdit(r: Record<string, unknown>): EditRow {
+  return {
+    id: BigInt(r.id as string),
+    checkpointId: r.checkpoint_id as number,
+    model: r.model as string,
+    kind: r.kind as EditKindName,
+    target: r.target as EditTargetName,
+    factId: r.fact_id as string | null,
+    languageCode: r.language_code as string | null,
+    neurons: r.neurons as [number, number][],
+    params: r.params as EditParams,
+    savedWeights: r.saved_weights as Buffer | null,
+    status: r.status as EditStatusName,
+    appliedBy: r.applied_by as string,
+    appliedAt: r.applied_at as Date,
+    revertedBy: r.reverted_by as string | null,
+    revertedAt: r.reverted_at as Date | null,
+  };
+}
+
+/** Takes the next edit id before anything is stored, so a live model can key the edit by it. */
+export async function reserveEditId(pool: Pool): Promise<bigint> {
+  const { rows } = await pool.query<{ id: string }>(`SELECT nextval(pg_get_serial_sequence('edit', 'id'))::text AS id`);
+  return BigInt(rows[0].id);
+}
+
+/** Stores an edit and its effects in one transaction. */
+export async function saveEdit(pool: Pool, edit: NewEdit, effects: readonly EffectRow[]): Promise<void> {
+  await withTransaction(pool, async (db) => {
+    await db.query(
+      `INSERT INTO edit (id, checkpoint_id, kind, target, fact_id, language_code, neurons, params, saved_weights, status, applied_by, applied_at)
+       VALUES ($1, $2, $3::edit_kind, $4::edit_target, $5, $6, $7::jsonb, $8::jsonb, $9, 'ACTIVE', $10, now() AT TIME ZONE 'UTC')`,
+      [
+        edit.id.toString(), edit.checkpointId, edit.kind, edit.target, edit.factId, edit.languageCode,
+        JSON.stringify(edit.neurons), JSON.stringify(edit.params), edit.savedWeights, edit.appliedBy,
+      ],
+    );
+    if (!effects.length) return;
+    await db.query(
+      `INSERT INTO edit_effect (edit_id, fact_id, language_code, related, prob_before, prob_after, answer_before, answer_after)
+       SELECT $1::bigint, * FROM unnest($2::text[], $3::text[], $4::boolean[], $5::float8[], $6::float8[], $7::text[], $8::text[])`,
+      [
+        edit.id.toString(),
+        effects.map((e) => e.factId), effects.map((e) => e.languageCode), effects.map((e) => e.related),
+        effects.map((e) => e.probBefore), effects.map((e) => e.probAfter),
+        effects.map((e) => e.answerBefore), effects.map((e) => e.answerAfter),
+      ],
+    );
+  });
+}
+
+export async function findEdit(pool: Pool, id: bigint): Promise<EditRow | null> {
+  const { rows } = await pool.query(`SELECT ${EDIT_COLUMNS} FROM ${EDIT_FROM} WHERE e.id = $1`, [id.toString()]);
+  return rows.length ? toEdit(rows[0]) : null;
+}
+
+/** A checkpoint's active edits in the order they were applied. */
+export async function activeEdits(pool: Pool, checkpointId: number): Promise<EditRow[]> {
+  const { rows } = await pool.query(`SELECT ${EDIT_COLUMNS} FROM ${EDIT_FROM} WHERE e.checkpoint_id = $1 AND e.status = 'ACTIVE' ORDER BY e.id`, [checkpointId]);
+  return rows.map(toEdit);
+}
+
+/** Checkpoints that have active edits (what a restarted API re-applies). */
+export async function checkpointsWithActiveEdits(pool: Pool): Promise<{ id: number; path: string }[]> {
+  const { rows } = await pool.query<{ id: number; path: string }>(
+    `SELECT c.id, c.path FROM checkpoint c WHERE EXISTS (SELECT 1 FROM edit e WHERE e.checkpoint_id = c.id AND e.status = 'ACTIVE') ORDER BY c.id`,
+  );
+  return rows;
+}
+
+/** Marks an active edit reverted; null when it is not active (any more). */
+export async function markReverted(pool: Pool, id: bigint, by: string): Promise<EditRow | null> {
+  const { rowCount } = await pool.query(
+    `UPDATE edit SET status = 'REVERTED', reverted_by = $2, reverted_at = now() AT TIME ZONE 'UTC' WHERE id = $1 AND status = 'ACTIVE'`,
+    [id.toString(), by],
+  );
+  return rowCount ? findEdit(pool, id) : null;
+}
+
+/** Newest first, keyset-paged by id. */
+export async function editPage(
+  pool: Pool,
+  q: { checkpointId?: number | null; status?: EditStatusName | null; after?: bigint | null; first: number },
+): Promise<{ rows: EditRow[]; totalCount: number; hasNextPage: boolean }> {
+  const filter = `($1::int IS NULL OR e.checkpoint_id = $1) AND ($2::edit_status IS NULL OR e.status = $2::edit_status)`;
+  const params = [q.checkpointId ?? null, q.status ?? null];
+  const [page, count] = await Promise.all([
+    pool.query(
+      `SELECT ${EDIT_COLUMNS} FROM ${EDIT_FROM} WHERE ${filter} AND ($3::bigint IS NULL OR e.id < $3) ORDER BY e.id DESC LIMIT $4`,
+      [...params, q.after?.toString() ?? null, q.first + 1],
+    ),
+    pool.query<{ n: number }>(`SELECT count(*)::int AS n FROM edit e WHERE ${filter}`, params),
+  ]);
+  return { rows: page.rows.slice(0, q.first).map(toEdit), totalCount: count.rows[0].n, hasNextPage: page.rows.length > q.first };
+}
+
+/** Effects per edit: related ones first (by language), then the unrelated facts. */
+export async function effectsOfEdits(pool: Pool, ids: readonly bigint[]): Promise<Map<bigint, EffectRow[]>> {
+  const out = new Map<bigint, EffectRow[]>(ids.map((id) => [id, []]));
+  if (!ids.length) return out;
+  const { rows } = await pool.query(
+    `SELECT edit_id, fact_id, language_code, related, prob_before, prob_after, answer_before, answer_after FROM edit_effect
+     WHERE edit_id = ANY($1::bigint[]) ORDER BY edit_id, related DESC, language_code, fact_id`,
+    [ids.map(String)],
+  );
+  for (const r of rows) {
+    out.get(BigInt(r.edit_id))?.push({
+      factId: r.fact_id,
+      languageCode: r.language_code,
+      related: r.related,
+      probBefore: r.prob_before,
+      probAfter: r.prob_after,
+      answerBefore: r.answer_before,
+      answerAfter: r.answer_after,
+    });
+  }
+  return out;
+}
+
+export interface FactPromptRow {
+  factId: string;
+  relationId: string;
+  languageCode: string;
+  subject: string;
+  object: string;
+  /** The relation's first template in the language (by id), the one the indexer's run reports. */
+  template: string;
+}
+
+/** Label and first template of each fact in each language (all its languages when none are given). */
+export async function factPrompts(pool: Pool, factIds: readonly string[], languages?: readonly string[] | null): Promise<FactPromptRow[]> {
+  if (!factIds.length) return [];
+  const { rows } = await pool.query<{ fact_id: string; relation_id: string; language_code: string; subject: string; object: string; template: string }>(
+    `SELECT DISTINCT ON (fl.fact_id, fl.language_code) fl.fact_id, f.relation_id, fl.language_code, fl.subject, fl.object, t.text AS template
+     FROM fact_label fl JOIN fact f ON f.id = fl.fact_id
+     JOIN template t ON t.relation_id = f.relation_id AND t.language_code = fl.language_code
+     WHERE fl.fact_id = ANY($1::text[]) AND ($2::text[] IS NULL OR fl.language_code = ANY($2::text[]))
+     ORDER BY fl.fact_id, fl.language_code, t.id`,
+    [[...factIds], languages ? [...languages] : null],
+  );
+  return rows.map((r) => ({ factId: r.fact_id, relationId: r.relation_id, languageCode: r.language_code, subject: r.subject, object: r.object, template: r.template }));
+}
+
+/**
+ * Up to `limit` facts other than `excludeFactId`, labelled (with a template) in `language`, drawn
+ * from the facts indexed for the checkpoint (all imported facts when none is), in an order fixed
+ * by `seed`: the same edit always measures the same sample.
+ */
+export async function unrelatedFacts(
+  pool: Pool,
+  q: { checkpointId: number; language: string; excludeFactId: string | null; seed: string; limit: number },
+): Promise<string[]> {
+  if (q.limit <= 0) return [];
+  const { rows } = await pool.query<{ fact_id: string }>(
+    `WITH indexed AS (SELECT DISTINCT fact_id FROM attribution_run WHERE checkpoint_id = $1)
+     SELECT fl.fact_id FROM fact_label fl JOIN fact f ON f.id = fl.fact_id
+     WHERE fl.language_code = $2 AND ($3::text IS NULL OR fl.fact_id <> $3)
+       AND EXISTS (SELECT 1 FROM template t WHERE t.relation_id = f.relation_id AND t.language_code = $2)
+       AND (NOT EXISTS (SELECT 1 FROM indexed) OR fl.fact_id IN (SELECT fact_id FROM indexed))
+     ORDER BY md5($4 || fl.fact_id), fl.fact_id LIMIT $5`,
+    [q.checkpointId, q.language, q.excludeFactId, q.seed, q.limit],
+  );
+  return rows.map((r) => r.fact_id);
+}
+
+/** Per language of the fact: stored runs of (checkpoint, method) and knowledge neurons selected. */
+export async function storedNeuronCounts(pool: Pool, checkpointId: number, factId: string, method: string): Promise<Map<string, { runs: number; neurons: number }>> {
+  const { rows } = await pool.query<{ language_code: string; runs: number; neurons: number }>(
+    `SELECT r.language_code, count(DISTINCT r.id)::int AS runs, count(k.run_id)::int AS neurons
+     FROM attribution_run r LEFT JOIN knowledge_neuron k ON k.run_id = r.id
+     WHERE r.checkpoint_id = $1 AND r.fact_id = $2 AND r.method = $3 GROUP BY r.language_code`,
+    [checkpointId, factId, method],
+  );
+  return new Map(rows.map((r) => [r.language_code, { runs: r.runs, neurons: r.neurons }]));
+}
