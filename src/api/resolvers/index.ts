@@ -1,5 +1,6 @@
 import { analysisResolvers } from "./analysis.ts";
 import { catalogResolvers } from "./catalog.ts";
+import { evaluationResolvers } from "./evaluation.ts";
 import { editingResolvers } from "./editing.ts";
 import { indexingResolvers } from "./indexing.ts";
 import { neuronResolvers } from "./neurons.ts";
@@ -13,4 +14,4 @@ function merge(...maps: ResolverMap[]): ResolverMap {
   return out;
 }
 
-export const resolvers = merge(catalogResolvers, neuronResolvers, indexingResolvers, analysisResolvers, editingResolvers);
+export const resolvers = merge(catalogResolvers, neuronResolvers, indexingResolvers, analysisResolvers, evaluationResolvers, editingResolvers);
