@@ -1,0 +1,107 @@
+// Cross-lingual editing experiment (ALGORITHMS.md §5.3), generalized from en/zh to a pair
+// (source, target) of any two languages. For every fact with knowledge neurons in both:
+//   likn            N = KN_src ∩ KN_tgt, measured in both languages
+//   src→tgt         N = KN_src, measured in the target language (transfer)
+//   tgt→src         N = KN_tgt, measured in the source language
+//   joint           N = KN_src ∪ KN_tgt applied together, measured in both (the reference code
+//                   kept only its second run here; §5.3 [R])
+// Each: Δ of suppression (×0) and enhancement (×2) on the fact and on an unrelated fact (drawn
+// uniformly from the other facts, seeded), with the fact's N applied to both.
+import type { Pool } from "pg";
+import type { FactModel, Neuron } from "../attribution/model-port.ts";
+import { goldProbability, relativeChange } from "./localization.ts";
+import { seededRandom } from "./random.ts";
+
+export const CONDITIONS = ["likn", "src->tgt", "tgt->src", "joint"] as const;
+export type Condition = (typeof CONDITIONS)[number];
+
+export interface ConditionResult {
+  condition: Condition;
+  language: string;
+  facts: number;
+  suppressRelated: number;
+  suppressUnrelated: number;
+  enhanceRelated: number;
+  enhanceUnrelated: number;
+}
+
+interface FactInLanguage {
+  template: string;
+  subject: string;
+  object: string;
+  neurons: Neuron[];
+}
+
+async function loadFacts(pool: Pool, checkpointId: number, method: string, languages: string[]): Promise<Map<string, Map<string, FactInLanguage>>> {
+  const { rows } = await pool.query<{ fact_id: string; language_code: string; template: string; subject: string; object: string; neurons: [number, number][] | null }>(
+    `SELECT r.fact_id, r.language_code, t.text AS template, fl.subject, fl.object,
+            (SELECT array_agg(ARRAY[k.layer, k.unit] ORDER BY k.rank) FROM knowledge_neuron k WHERE k.run_id = r.id) AS neurons
+     FROM attribution_run r
+     JOIN fact_label fl ON fl.fact_id = r.fact_id AND fl.language_code = r.language_code
+     JOIN LATERAL (SELECT text FROM template WHERE relation_id = r.relation_id AND language_code = r.language_code ORDER BY id LIMIT 1) t ON true
+     WHERE r.checkpoint_id = $1 AND r.method = $2 AND r.language_code = ANY($3::text[]) AND r.target_mode = 'clean'
+     ORDER BY r.fact_id`,
+    [checkpointId, method, languages],
+  );
+  const out = new Map<string, Map<string, FactInLanguage>>();
+  for (const r of rows) {
+    const byLang = out.get(r.fact_id) ?? new Map<string, FactInLanguage>();
+    byLang.set(r.language_code, { template: r.template, subject: r.subject, object: r.object, neurons: (r.neurons ?? []).map(([l, u]) => [l, u] as const) });
+    out.set(r.fact_id, byLang);
+  }
+  return out;
+}
+
+const key = (n: Neuron) => `${n[0]}:${n[1]}`;
+const intersect = (a: Neuron[], b: Neuron[]) => a.filter((n) => new Set(b.map(key)).has(key(n)));
+const union = (a: Neuron[], b: Neuron[]) => [...a, ...b.filter((n) => !new Set(a.map(key)).has(key(n)))];
+
+export async function crossLingualEditing(
+  pool: Pool,
+  model: FactModel,
+  o: { checkpointId: number; method: string; source: string; target: string; seed?: number },
+): Promise<ConditionResult[]> {
+  const facts = [...(await loadFacts(pool, o.checkpointId, o.method, [o.source, o.target]))].filter(([, m]) => m.has(o.source) && m.has(o.target));
+  const random = seededRandom(`${o.seed ?? 42}:${o.source}:${o.target}`);
+  const sums = new Map<string, { n: number; sr: number; su: number; er: number; eu: number }>();
+  const base = new Map<string, number>();
+  const prob = (f: FactInLanguage, language: string, neurons: Neuron[], factor: number) => goldProbability(model, { ...f, language }, neurons, factor);
+  const baseOf = (id: string, f: FactInLanguage, language: string) => {
+    const k = `${id}|${language}`;
+    let p = base.get(k);
+    if (p === undefined) base.set(k, (p = prob(f, language, [], 1)));
+    return p;
+  };
+  facts.forEach(([id, byLang], i) => {
+    let j = Math.floor(random() * facts.length);
+    while (facts.length > 1 && j === i) j = Math.floor(random() * facts.length);
+    const [otherId, other] = facts[j];
+    const src = byLang.get(o.source)!.neurons;
+    const tgt = byLang.get(o.target)!.neurons;
+    const plans: [Condition, Neuron[], string[]][] = [
+      ["likn", intersect(src, tgt), [o.source, o.target]],
+      ["src->tgt", src, [o.target]],
+      ["tgt->src", tgt, [o.source]],
+      ["joint", union(src, tgt), [o.source, o.target]],
+    ];
+    for (const [condition, neurons, languages] of plans) {
+      if (!neurons.length) continue;
+      for (const language of languages) {
+        const f = byLang.get(language)!;
+        const u = other.get(language)!;
+        const k = `${condition}|${language}`;
+        const s = sums.get(k) ?? { n: 0, sr: 0, su: 0, er: 0, eu: 0 };
+        s.n++;
+        s.sr += relativeChange(baseOf(id, f, language), prob(f, language, neurons, 0));
+        s.su += relativeChange(baseOf(otherId, u, language), prob(u, language, neurons, 0));
+        s.er += relativeChange(baseOf(id, f, language), prob(f, language, neurons, 2));
+        s.eu += relativeChange(baseOf(otherId, u, language), prob(u, language, neurons, 2));
+        sums.set(k, s);
+      }
+    }
+  });
+  return [...sums].map(([k, s]) => {
+    const [condition, language] = k.split("|") as [Condition, string];
+    return { condition, language, facts: s.n, suppressRelated: s.sr / s.n, suppressUnrelated: s.su / s.n, enhanceRelated: s.er / s.n, enhanceUnrelated: s.eu / s.n };
+  });
+}
