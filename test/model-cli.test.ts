@@ -1,16 +1,13 @@
 // `kn predict` as a child process: JSON output against the PyTorch goldens, and exit code 2 with
 // a message for bad input.
 import { execFile } from "node:child_process";
-import fs from "node:fs";
 import path from "node:path";
 import { promisify } from "node:util";
 import { describe, expect, it } from "vitest";
 import { goldenCase, type GoldenCase } from "./helpers/model-golden.ts";
 
 const ROOT = path.resolve(import.meta.dirname, "..");
-// Until src/cli/commands/index.ts lists predict, the helper registers it before running main.ts.
-const registered = /predict/.test(fs.readFileSync(path.join(ROOT, "src/cli/commands/index.ts"), "utf8"));
-const ENTRY = registered ? "src/cli/main.ts" : "test/helpers/model-cli.ts";
+const ENTRY = "src/cli/main.ts";
 const TSX = path.join(ROOT, "node_modules", ".bin", "tsx");
 
 async function kn(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {

@@ -146,7 +146,7 @@ describe.skipIf(!haveFixtures)("checkpoint folders", () => {
     fs.writeFileSync(path.join(dir, "config.json"), JSON.stringify({ ...config, n_embd: 2048, n_layer: 24, n_head: 16, vocab_size: 100000 }));
     const e = await modelError(() => loadModel(dir, { backend: "wasm" }));
     expect(e.code).toBe("unsupported-model");
-    expect(e.message).toMatch(/do not fit in the wasm backend's 4 GiB.*--backend tensorflow/);
+    expect(e.message).toMatch(/GiB on the wasm backend, which has 4 GiB of memory.*--backend tensorflow/);
   });
 
   it("needs tokenizer.json", async () => {

@@ -2,12 +2,12 @@
 import { prefersPretransposedWeights, useBackend, type BackendName } from "./backend.ts";
 import { Bert } from "./bert.ts";
 import { openCheckpoint } from "./checkpoint.ts";
+import type { ModelConfig } from "./config.ts";
 import { ModelError } from "./errors.ts";
 import { Gpt2 } from "./gpt2.ts";
 import type { LanguageModel } from "./language-model.ts";
 import { resolveModelDir } from "./resolve.ts";
 import { createTokenizer } from "./tokenizer.ts";
-import type { ModelConfig } from "./config.ts";
 import { TransformerModel } from "./transformer-model.ts";
 
 export interface LoadOptions {

@@ -1,8 +1,9 @@
 // npm run bench:model — one BERT-base encoder layer (hidden 768, FFN 3072, 12 heads), batch 20 ×
 // sequence 16: forward, and forward + gradient with respect to the layer input, on every tfjs
-// backend that is installed, with the dense-layer gradient written three ways, plus PyTorch on
+// backend that is installed, with the dense-layer gradient written four ways, plus PyTorch on
 // the same machine for scale. Random weights: only the timing matters.
 import { execFile } from "node:child_process";
+import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
@@ -27,9 +28,9 @@ interface Variant {
 
 const VARIANTS: Variant[] = [
   { label: "customGrad, pre-transposed W (wasm default)", mode: "pretransposed", reps: 5 },
-  { label: "customGrad, matMul transposeB flag (cpu default)", mode: "transposeB", reps: 2 },
+  { label: "customGrad, matMul transposeB flag (cpu default)", mode: "transposeB", reps: 1 },
   { label: "tf.grad through matMul, gradients.ts (transpose W per call)", mode: "autodiff", reps: 5 },
-  { label: "naive: tf.grad through matMul, stock tfjs gradient (flags)", mode: "autodiff", stockMatMulGrad: true, reps: 2 },
+  { label: "naive: tf.grad through matMul, stock tfjs gradient (flags)", mode: "autodiff", stockMatMulGrad: true, reps: 1 },
 ];
 
 /** tfjs-core's own BatchMatMul gradient (not in its Node bundle): dA = dy·Bᵀ, dB = Aᵀ·dy via transpose flags. */
@@ -148,7 +149,9 @@ function printTable(rows: Row[]): void {
 }
 
 const rows: Row[] = [];
-console.log(`One BERT-base layer (hidden ${SHAPE.hidden}, FFN ${SHAPE.ffnWidth}, ${SHAPE.nHeads} heads), batch ${BATCH} x seq ${SEQ}; gradient w.r.t. the layer input.\n`);
+console.log(`One BERT-base layer (hidden ${SHAPE.hidden}, FFN ${SHAPE.ffnWidth}, ${SHAPE.nHeads} heads), batch ${BATCH} x seq ${SEQ}; gradient w.r.t. the layer input.`);
+// timings on a shared machine are only as good as its idle time
+console.log(`${os.cpus().length} cores, load average ${os.loadavg()[0].toFixed(1)} at start.\n`);
 for (const backend of ["wasm", "cpu", "tensorflow"] as const) {
   try {
     await useBackend(backend);
