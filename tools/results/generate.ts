@@ -1,0 +1,209 @@
+// Regenerates docs/RESULTS.md: index the seed facts with both demo models and both methods, then
+// measure localization (§8), cross-lingual editing (§5.3) and DKN fact-checking (§7), and write
+// the tables. Uses DATABASE_URL or the embedded database, like every other command.
+//   npm run results [-- --relations P17,P36 --languages en,zh,fr --workers 2 --models demo-mbert]
+import { writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { parseArgs } from "node:util";
+import { crossLingualEditing, type ConditionResult } from "../../src/analysis/cross-lingual.ts";
+import { evaluateFactChecking, type FactCheckEvaluationResult } from "../../src/analysis/fact-checking.ts";
+import { evaluateLocalization, summarizeLocalization, type LocalizationSummaryRow } from "../../src/analysis/localization.ts";
+import { attributionModel } from "../../src/attribution/model-port.ts";
+import { DEMO_MODELS, registerDemoModels } from "../../src/cli/checkpoints.ts";
+import { SEED_DIRS } from "../../src/cli/commands/import.ts";
+import { spawnWorkers } from "../../src/cli/spawn-workers.ts";
+import { withStore } from "../../src/cli/store-session.ts";
+import { loadConfig, PROJECT_ROOT } from "../../src/config.ts";
+import { createIndexJob } from "../../src/indexer/jobs.ts";
+import { startQueue } from "../../src/indexer/queue.ts";
+import { runWorker } from "../../src/indexer/worker.ts";
+import { loadModel } from "../../src/model/index.ts";
+import { importMlama, importWrongObjects } from "../../src/store/import-mlama.ts";
+import { relationLanguageIndependentNeurons } from "../../src/store/likn.ts";
+
+const { values: args } = parseArgs({
+  options: {
+    relations: { type: "string" },
+    languages: { type: "string" },
+    models: { type: "string" },
+    workers: { type: "string", default: "2" },
+    out: { type: "string", default: join(PROJECT_ROOT, "docs/RESULTS.md") },
+  },
+});
+const split = (s: string | undefined) => (s ? s.split(",").map((x) => x.trim()).filter(Boolean) : []);
+const METHODS = ["amig-compat", "ig"] as const;
+const pct = (x: number) => `${x >= 0 ? "+" : ""}${(100 * x).toFixed(1)}%`;
+const f3 = (x: number) => x.toFixed(3);
+const log = (line: string) => process.stderr.write(`results: ${line}\n`);
+
+interface ModelResults {
+  name: string;
+  shape: string;
+  runs: number;
+  localization: LocalizationSummaryRow[];
+  crossLingual: (ConditionResult & { pair: string })[];
+  likn: { relation: string; pairs: Record<string, number>; all: number }[];
+  factChecking: (FactCheckEvaluationResult & { language: string })[];
+}
+
+const started = Date.now();
+const results: ModelResults[] = [];
+await withStore(loadConfig(), async (store) => {
+  const dirs = SEED_DIRS(loadConfig().seedsDir);
+  await importMlama(store.pool, dirs.mlama);
+  await importWrongObjects(store.pool, dirs.wrongObjects);
+  await registerDemoModels(store.prisma);
+  const languages = split(args.languages).length
+    ? split(args.languages)
+    : (await store.pool.query(`SELECT code FROM language ORDER BY code`)).rows.map((r) => r.code as string);
+  const relations = split(args.relations);
+  const boss = await startQueue(store.url);
+  try {
+    for (const name of split(args.models).length ? split(args.models) : [...DEMO_MODELS]) {
+      const checkpoint = await store.prisma.checkpoint.findUnique({ where: { name } });
+      if (!checkpoint) {
+        log(`${name}: not found (train it with kn train-demo), skipped`);
+        continue;
+      }
+      for (const method of METHODS) {
+        const job = await createIndexJob(store.pool, boss, { checkpointId: checkpoint.id, method, steps: 20, targetMode: "clean", languages, relations, topK: 100, force: false, dkn: method === "amig-compat" });
+        log(`${name} ${method}: ${job.total} runs, ${job.skipped} already stored`);
+        const children = spawnWorkers(Number(args.workers) - 1, store.url, {});
+        await runWorker({ pool: store.pool, boss, exitWhenIdle: true, loadModel: (p) => loadModel(p) });
+        await Promise.all(children.map((c) => new Promise((r) => (c.exitCode !== null ? r(null) : c.once("exit", r)))));
+      }
+      const lm = await loadModel(checkpoint.path);
+      const model = attributionModel(lm);
+      for (const method of METHODS) {
+        for (const language of languages) await evaluateLocalization(store.pool, model, { checkpointId: checkpoint.id, method, language });
+      }
+      log(`${name}: localization done`);
+      const localization = (await Promise.all(METHODS.map((method) => summarizeLocalization(store.pool, { checkpointId: checkpoint.id, method, byRelation: false })))).flat().filter((r) => languages.includes(r.language));
+      const crossLingual: ModelResults["crossLingual"] = [];
+      for (const target of languages.filter((l) => l !== "en")) {
+        const rows = await crossLingualEditing(store.pool, model, { checkpointId: checkpoint.id, method: "amig-compat", source: "en", target });
+        crossLingual.push(...rows.map((r) => ({ ...r, pair: `en–${target}` })));
+      }
+      log(`${name}: cross-lingual editing done`);
+      const relationIds = relations.length ? relations : (await store.pool.query(`SELECT id FROM relation ORDER BY id`)).rows.map((r) => r.id as string);
+      const likn = [];
+      for (const relation of relationIds) {
+        const pairs: Record<string, number> = {};
+        for (const target of languages.filter((l) => l !== "en")) {
+          pairs[target] = (await relationLanguageIndependentNeurons(store.pool, { checkpointId: checkpoint.id, method: "amig-compat", relationId: relation, languages: ["en", target], minFacts: 1 })).length;
+        }
+        const all = (await relationLanguageIndependentNeurons(store.pool, { checkpointId: checkpoint.id, method: "amig-compat", relationId: relation, languages, minFacts: 1 })).length;
+        likn.push({ relation, pairs, all });
+      }
+      const factChecking = [];
+      for (const language of languages) {
+        const r = await evaluateFactChecking(store.pool, model, { checkpointId: checkpoint.id, language });
+        await store.prisma.factCheckEvaluation.create({ data: { checkpointId: checkpoint.id, languageCode: language, method: "amig-compat", threshold: 1e-6, rho: 0.7, seed: 42, results: JSON.parse(JSON.stringify(r)) } });
+        factChecking.push({ ...r, language });
+      }
+      log(`${name}: fact-checking done`);
+      const runs = Number((await store.pool.query(`SELECT count(*) AS n FROM attribution_run WHERE checkpoint_id = $1`, [checkpoint.id])).rows[0].n);
+      results.push({ name, shape: `${checkpoint.modelType}, ${checkpoint.nLayers} layers × ${checkpoint.ffnWidth} FFN units, hidden ${checkpoint.hidden}`, runs, localization, crossLingual, likn, factChecking });
+      lm.dispose();
+    }
+  } finally {
+    await boss.stop({ graceful: false, wait: true }).catch(() => undefined);
+  }
+});
+
+function localizationTable(m: ModelResults): string {
+  const rows = m.localization.map((r) => `| ${r.method} | ${r.language} | ${r.facts} | ${pct(r.suppressRelated)} | ${pct(r.suppressUnrelated)} | ${pct(r.enhanceRelated)} | ${pct(r.enhanceUnrelated)} |`);
+  return ["| method | lang | facts | suppress, related | suppress, unrelated | enhance, related | enhance, unrelated |", "|---|---|--:|--:|--:|--:|--:|", ...rows].join("\n");
+}
+
+function crossLingualTable(m: ModelResults): string {
+  const rows = m.crossLingual.map((r) => `| ${r.pair} | ${r.condition.replace("src", "en").replace("tgt", r.pair.split("–")[1])} | ${r.language} | ${r.facts} | ${pct(r.suppressRelated)} | ${pct(r.suppressUnrelated)} | ${pct(r.enhanceRelated)} | ${pct(r.enhanceUnrelated)} |`);
+  return ["| pair | condition | measured in | facts | suppress, related | suppress, unrelated | enhance, related | enhance, unrelated |", "|---|---|---|--:|--:|--:|--:|--:|", ...rows].join("\n");
+}
+
+function liknTable(m: ModelResults, languages: string[]): string {
+  const others = languages.filter((l) => l !== "en");
+  return [
+    `| relation | ${others.map((l) => `en∩${l}`).join(" | ")} | all ${languages.length} |`,
+    `|---|${others.map(() => "--:|").join("")}--:|`,
+    ...m.likn.map((r) => `| ${r.relation} | ${others.map((l) => r.pairs[l] ?? 0).join(" | ")} | ${r.all} |`),
+  ].join("\n");
+}
+
+function factCheckingTable(m: ModelResults): string {
+  const rows = m.factChecking.map(
+    (r) =>
+      `| ${r.language} | ${f3(r.withDkn.precision)} | ${f3(r.withDkn.recall)} | ${f3(r.withDkn.f1)} | ${f3(r.withDkn.accuracy)} | ${f3(r.baseline.precision)} | ${f3(r.baseline.recall)} | ${f3(r.baseline.f1)} | ${f3(r.baseline.accuracy)} | ${r.relations.length} |`,
+  );
+  return [
+    "| lang | DKN precision | DKN recall | DKN F1 | DKN accuracy | baseline precision | baseline recall | baseline F1 | baseline accuracy | relations with DKN |",
+    "|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|",
+    ...rows,
+  ].join("\n");
+}
+
+function discussion(m: ModelResults): string {
+  const mean = (rows: LocalizationSummaryRow[], k: keyof LocalizationSummaryRow) => rows.reduce((s, r) => s + (r[k] as number), 0) / Math.max(rows.length, 1);
+  const lines: string[] = [];
+  for (const method of METHODS) {
+    const rows = m.localization.filter((r) => r.method === method);
+    if (!rows.length) continue;
+    const sr = mean(rows, "suppressRelated");
+    const su = mean(rows, "suppressUnrelated");
+    const er = mean(rows, "enhanceRelated");
+    const eu = mean(rows, "enhanceUnrelated");
+    lines.push(`- ${method}: suppression changes the gold probability by ${pct(sr)} on the fact and ${pct(su)} on unrelated facts (|related|/|unrelated| = ${(Math.abs(sr) / Math.max(Math.abs(su), 1e-9)).toFixed(1)}); enhancement by ${pct(er)} vs ${pct(eu)}.`);
+  }
+  const likn = m.crossLingual.filter((r) => r.condition === "likn");
+  if (likn.length) lines.push(`- Suppressing a fact's en∩X language-independent neurons changes its probability by ${pct(likn.reduce((s, r) => s + r.suppressRelated, 0) / likn.length)} on average over the measured languages (unrelated facts: ${pct(likn.reduce((s, r) => s + r.suppressUnrelated, 0) / likn.length)}).`);
+  const dkn = m.factChecking.reduce((s, r) => s + r.withDkn.f1, 0) / Math.max(m.factChecking.length, 1);
+  const base = m.factChecking.reduce((s, r) => s + r.baseline.f1, 0) / Math.max(m.factChecking.length, 1);
+  lines.push(`- Fact-checking F1 averaged over languages: ${f3(dkn)} with DKN vs ${f3(base)} for the direct-model baseline.`);
+  return lines.join("\n");
+}
+
+const languagesUsed = [...new Set(results.flatMap((m) => m.localization.map((r) => r.language)))].sort();
+const doc = `# Results on the demo models
+
+Generated by \`npm run results\`${Object.entries(args).filter(([k, v]) => v && k !== "out" && k !== "workers").map(([k, v]) => ` --${k} ${v}`).join("")} in ${Math.round((Date.now() - started) / 60000)} min on the development machine (2 cores, wasm backend). Every number below comes from the database rows that run wrote; re-running the command regenerates this file.
+
+Definitions (ALGORITHMS.md): Δ = (P_after − P_before) / P_before of the gold object's probability (product over its pieces), averaged over facts; suppression sets a fact's knowledge neurons to 0 at the object position, enhancement doubles them (GPT-2: pre-GELU). "Unrelated" applies the same neurons to another fact drawn at random (seed 42). Localization means leave out suppression Δ > 20 and enhancement Δ ≥ 250 (the reference filter). Fact-checking uses τ_fc = 1e-6, ρ = 0.7, the first wrong object, a seeded 80/20 split per relation; precision and recall have their conventional meaning with "true fact" as the positive class (the reference code swaps the two names; F1 is the same).
+
+${results
+  .map(
+    (m) => `## ${m.name} (${m.shape}; ${m.runs} stored runs)
+
+### Localization: AMIG vs IG (§8)
+
+${localizationTable(m)}
+
+### Language-independent knowledge neurons per relation (number of neurons shared by at least one fact)
+
+${liknTable(m, languagesUsed)}
+
+### Cross-lingual editing (§5.3), AMIG neurons
+
+${crossLingualTable(m)}
+
+### Fact-checking with degenerate knowledge neurons (§7) vs the model's own answer (§7.3)
+
+${factCheckingTable(m)}
+
+### In short
+
+${discussion(m)}
+`,
+  )
+  .join("\n")}
+## How this compares with the paper's claims
+
+The paper claims that AMIG localizes knowledge neurons more precisely than the IG baseline
+(larger related and smaller unrelated changes), that language-independent neurons let one edit a
+fact across languages at once, and that degenerate neurons help detect wrong facts. The tables
+above test the same three claims on two small models trained by this project on the seed facts;
+read them with that in mind: the demo models are 4-layer models that memorized a few hundred
+facts, not pre-trained multilingual models, and τ_fc = 1e-6 was chosen by the authors for m-BERT
+and mGPT attribution scales.
+`;
+writeFileSync(args.out!, doc);
+log(`wrote ${args.out} in ${Math.round((Date.now() - started) / 1000)} s`);
