@@ -10,6 +10,7 @@
 import type { Pool } from "pg";
 import type { FactModel, Neuron } from "../attribution/model-port.ts";
 import { goldProbability, relativeChange } from "./localization.ts";
+import { type IndexedFact, indexedFacts } from "../store/indexed-facts.ts";
 import { seededRandom } from "./random.ts";
 
 export const CONDITIONS = ["likn", "src->tgt", "tgt->src", "joint"] as const;
@@ -25,30 +26,11 @@ export interface ConditionResult {
   enhanceUnrelated: number;
 }
 
-interface FactInLanguage {
-  template: string;
-  subject: string;
-  object: string;
-  neurons: Neuron[];
-}
+type FactInLanguage = Pick<IndexedFact, "template" | "subject" | "object" | "neurons">;
 
 async function loadFacts(pool: Pool, checkpointId: number, method: string, languages: string[]): Promise<Map<string, Map<string, FactInLanguage>>> {
-  const { rows } = await pool.query<{ fact_id: string; language_code: string; template: string; subject: string; object: string; neurons: [number, number][] | null }>(
-    `SELECT r.fact_id, r.language_code, t.text AS template, fl.subject, fl.object,
-            (SELECT array_agg(ARRAY[k.layer, k.unit] ORDER BY k.rank) FROM knowledge_neuron k WHERE k.run_id = r.id) AS neurons
-     FROM attribution_run r
-     JOIN fact_label fl ON fl.fact_id = r.fact_id AND fl.language_code = r.language_code
-     JOIN LATERAL (SELECT text FROM template WHERE relation_id = r.relation_id AND language_code = r.language_code ORDER BY id LIMIT 1) t ON true
-     WHERE r.checkpoint_id = $1 AND r.method = $2 AND r.language_code = ANY($3::text[]) AND r.target_mode = 'clean'
-     ORDER BY r.fact_id`,
-    [checkpointId, method, languages],
-  );
   const out = new Map<string, Map<string, FactInLanguage>>();
-  for (const r of rows) {
-    const byLang = out.get(r.fact_id) ?? new Map<string, FactInLanguage>();
-    byLang.set(r.language_code, { template: r.template, subject: r.subject, object: r.object, neurons: (r.neurons ?? []).map(([l, u]) => [l, u] as const) });
-    out.set(r.fact_id, byLang);
-  }
+  for (const f of await indexedFacts(pool, { checkpointId, method, languages })) out.set(f.factId, (out.get(f.factId) ?? new Map()).set(f.language, f));
   return out;
 }
 

@@ -3,6 +3,7 @@
 import type { Pool } from "pg";
 import { planFact } from "../attribution/fact-attribution.ts";
 import type { FactModel, Neuron } from "../attribution/model-port.ts";
+import { type IndexedFact, indexedFacts } from "../store/indexed-facts.ts";
 import { seededRandom } from "./random.ts";
 
 /** Relative change of the gold probability: (after - before) / before. */
@@ -14,15 +15,6 @@ export function goldProbability(model: FactModel, fact: { template: string; subj
   let p = 1;
   for (const step of plan.steps) p *= model.probabilitiesForScaleSets(step.ids, step.position, [neurons], factor, [step.targetId])[0][0];
   return p;
-}
-
-interface FactRow {
-  factId: string;
-  relationId: string;
-  template: string;
-  subject: string;
-  object: string;
-  neurons: Neuron[];
 }
 
 export interface LocalizationOptions {
@@ -39,24 +31,14 @@ export interface LocalizationOptions {
  * fact's own neurons applied to both. Results replace earlier ones (unique per fact and method).
  */
 export async function evaluateLocalization(pool: Pool, model: FactModel, o: LocalizationOptions): Promise<number> {
-  const { rows } = await pool.query<{ fact_id: string; relation_id: string; template: string; subject: string; object: string; neurons: [number, number][] | null }>(
-    `SELECT r.fact_id, r.relation_id, t.text AS template, fl.subject, fl.object,
-            (SELECT array_agg(ARRAY[k.layer, k.unit] ORDER BY k.rank) FROM knowledge_neuron k WHERE k.run_id = r.id) AS neurons
-     FROM attribution_run r
-     JOIN fact_label fl ON fl.fact_id = r.fact_id AND fl.language_code = r.language_code
-     JOIN LATERAL (SELECT text FROM template WHERE relation_id = r.relation_id AND language_code = r.language_code ORDER BY id LIMIT 1) t ON true
-     WHERE r.checkpoint_id = $1 AND r.method = $2 AND r.language_code = $3 AND r.target_mode = 'clean'
-     ORDER BY r.fact_id`,
-    [o.checkpointId, o.method, o.language],
-  );
-  const facts: FactRow[] = rows.map((r) => ({ factId: r.fact_id, relationId: r.relation_id, template: r.template, subject: r.subject, object: r.object, neurons: (r.neurons ?? []).map(([l, u]) => [l, u] as const) }));
+  const facts = await indexedFacts(pool, { checkpointId: o.checkpointId, method: o.method, languages: [o.language] });
   if (facts.length < 2) return 0;
   const random = seededRandom(`${o.seed ?? 42}:${o.language}:${o.method}`);
   const results = [];
   const base = new Map<string, number>();
-  const baseOf = (f: FactRow) => {
+  const baseOf = (f: IndexedFact) => {
     let p = base.get(f.factId);
-    if (p === undefined) base.set(f.factId, (p = goldProbability(model, { ...f, language: o.language }, [], 1)));
+    if (p === undefined) base.set(f.factId, (p = goldProbability(model, f, [], 1)));
     return p;
   };
   for (const [i, f] of facts.entries()) {
@@ -64,17 +46,15 @@ export async function evaluateLocalization(pool: Pool, model: FactModel, o: Loca
     let j = Math.floor(random() * facts.length);
     while (j === i) j = Math.floor(random() * facts.length);
     const other = facts[j];
-    const fact = { ...f, language: o.language };
-    const unrelated = { ...other, language: o.language };
     results.push({
       factId: f.factId,
       relationId: f.relationId,
       unrelatedFactId: other.factId,
       nNeurons: f.neurons.length,
-      suppressRelated: relativeChange(baseOf(f), goldProbability(model, fact, f.neurons, 0)),
-      suppressUnrelated: relativeChange(baseOf(other), goldProbability(model, unrelated, f.neurons, 0)),
-      enhanceRelated: relativeChange(baseOf(f), goldProbability(model, fact, f.neurons, 2)),
-      enhanceUnrelated: relativeChange(baseOf(other), goldProbability(model, unrelated, f.neurons, 2)),
+      suppressRelated: relativeChange(baseOf(f), goldProbability(model, f, f.neurons, 0)),
+      suppressUnrelated: relativeChange(baseOf(other), goldProbability(model, other, f.neurons, 0)),
+      enhanceRelated: relativeChange(baseOf(f), goldProbability(model, f, f.neurons, 2)),
+      enhanceUnrelated: relativeChange(baseOf(other), goldProbability(model, other, f.neurons, 2)),
     });
     o.onProgress?.(i + 1, facts.length);
   }

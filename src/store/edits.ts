@@ -204,9 +204,9 @@ export async function factPrompts(pool: Pool, factIds: readonly string[], langua
 }
 
 /**
- * Up to `limit` facts other than `excludeFactId`, labelled (with a template) in `language`, drawn
- * from the facts indexed for the checkpoint (all imported facts when none is), in an order fixed
- * by `seed`: the same edit always measures the same sample.
+ * Up to `limit` facts other than `excludeFactId`, labelled (with a template) in `language`: the
+ * facts indexed for the checkpoint first, then other imported facts, each group in an order fixed
+ * by `seed`, so the same edit always measures the same sample.
  */
 export async function unrelatedFacts(
   pool: Pool,
@@ -214,12 +214,12 @@ export async function unrelatedFacts(
 ): Promise<string[]> {
   if (q.limit <= 0) return [];
   const { rows } = await pool.query<{ fact_id: string }>(
-    `WITH indexed AS (SELECT DISTINCT fact_id FROM attribution_run WHERE checkpoint_id = $1)
-     SELECT fl.fact_id FROM fact_label fl JOIN fact f ON f.id = fl.fact_id
+    `SELECT fl.fact_id FROM fact_label fl JOIN fact f ON f.id = fl.fact_id
      WHERE fl.language_code = $2 AND ($3::text IS NULL OR fl.fact_id <> $3)
        AND EXISTS (SELECT 1 FROM template t WHERE t.relation_id = f.relation_id AND t.language_code = $2)
-       AND (NOT EXISTS (SELECT 1 FROM indexed) OR fl.fact_id IN (SELECT fact_id FROM indexed))
-     ORDER BY md5($4 || fl.fact_id), fl.fact_id LIMIT $5`,
+     ORDER BY EXISTS (SELECT 1 FROM attribution_run r WHERE r.checkpoint_id = $1 AND r.fact_id = fl.fact_id) DESC,
+       md5($4 || fl.fact_id), fl.fact_id
+     LIMIT $5`,
     [q.checkpointId, q.language, q.excludeFactId, q.seed, q.limit],
   );
   return rows.map((r) => r.fact_id);

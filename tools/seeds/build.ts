@@ -6,6 +6,7 @@
 import { createHash } from "node:crypto";
 import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { seededRandom } from "../../src/analysis/random.ts";
 
 const SEEDS = join(import.meta.dirname, "../../seeds");
 const LANGUAGES = ["en", "zh", "fr", "de", "es", "ru"] as const;
@@ -32,17 +33,6 @@ const relations: SourceRelation[] = readdirSync(join(SEEDS, "source"))
 function factUuid(relation: string, sub: string, obj: string): string {
   const h = createHash("sha1").update(`${relation}\t${sub}\t${obj}`).digest("hex");
   return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20, 32)}`;
-}
-
-/** Deterministic PRNG (mulberry32) seeded from a string. */
-function rng(seed: string): () => number {
-  let a = createHash("sha1").update(seed).digest().readUInt32LE(0);
-  return () => {
-    a = (a + 0x6d2b79f5) | 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 const jsonl = (rows: object[]) => rows.map((r) => JSON.stringify(r)).join("\n") + "\n";
@@ -84,7 +74,7 @@ for (const { relation, facts } of relations) {
       factRows.push({ uuid, lineid, sub_uri: f.sub, obj_uri: f.obj, sub_label: subLabel, obj_label: objLabel, predicate_id: relation });
       // Wrong objects: other objects of the same relation, never one the subject truly has,
       // never one whose label equals the gold label; the same picks in every language.
-      const random = rng(uuid);
+      const random = seededRandom(uuid);
       const pool = objects
         .filter((o) => !objectsOfSubject.get(f.sub)!.has(o))
         .filter((o) => LANGUAGES.every((l) => objectLabel.get(o)![l].toLowerCase() !== f[l][1].toLowerCase()));

@@ -6,6 +6,7 @@ import { PromptError } from "../../attribution/prompts.ts";
 import { selectKnowledgeNeurons, tauFor } from "../../attribution/selection.ts";
 import { CliError } from "../errors.ts";
 import { loadModelForCli } from "../load-model.ts";
+import { positiveInt } from "../options.ts";
 
 interface AttributeFlags {
   model: string;
@@ -21,11 +22,6 @@ interface AttributeFlags {
   json?: boolean;
 }
 
-function positiveInt(value: string, name: string): number {
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < 1) throw new CliError(`--${name} must be a positive integer (got ${JSON.stringify(value)})`);
-  return n;
-}
 
 /**
  * `--text` is the prompt as a person writes it: for a masked LM it contains the mask token where

@@ -7,10 +7,9 @@ import { loadConfig } from "../../config.ts";
 import { registerDemoModels, resolveCheckpoint } from "../checkpoints.ts";
 import { CliError } from "../errors.ts";
 import { loadModelForCli } from "../load-model.ts";
+import { list } from "../options.ts";
 import { createProgress } from "../progress.ts";
 import { withStore } from "../store-session.ts";
-
-const list = (value: string) => value.split(",").map((s) => s.trim()).filter(Boolean);
 
 export function register(program: Command): void {
   const cmd = program.command("evaluate").description("Evaluate stored knowledge neurons (localization, fact-checking)");

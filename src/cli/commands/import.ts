@@ -3,14 +3,9 @@ import type { Command } from "commander";
 import { loadConfig } from "../../config.ts";
 import { type ImportSummary, importMlama, importWrongObjects } from "../../store/import-mlama.ts";
 import { CliError } from "../errors.ts";
+import { list } from "../options.ts";
 import { createProgress } from "../progress.ts";
 import { withStore } from "../store-session.ts";
-
-const list = (value: string) =>
-  value
-    .split(",")
-    .map((s) => s.trim())
-    .filter(Boolean);
 
 interface ImportFlags {
   languages?: string[];

@@ -8,17 +8,11 @@ import { runWorker } from "../../indexer/worker.ts";
 import { loadModel } from "../../model/index.ts";
 import { registerDemoModels, resolveCheckpoint } from "../checkpoints.ts";
 import { CliError } from "../errors.ts";
+import { list, positiveInt } from "../options.ts";
 import { createProgress } from "../progress.ts";
 import { spawnWorkers } from "../spawn-workers.ts";
 import { withStore } from "../store-session.ts";
 
-const list = (value: string) => value.split(",").map((s) => s.trim()).filter(Boolean);
-
-function positiveInt(value: string, name: string): number {
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < 1) throw new CliError(`--${name} must be a positive integer (got ${JSON.stringify(value)})`);
-  return n;
-}
 
 interface IndexFlags {
   model: string;
