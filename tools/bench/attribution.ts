@@ -1,0 +1,425 @@
+// npm run bench:attribution — AMIG attribution throughput (amig-compat, clean target mode,
+// 20 steps, all layers) of the TypeScript engine on tfjs wasm (single-threaded in Node) against
+// the equivalent PyTorch implementation (tools/golden/attribute.py, float32) on the same prompts
+// in the same run: the demo models (real seed prompts, en + zh) and a random model of BERT-base
+// shape (tools/bench/make_random_bert.py writes it to .data/bench/bert-base-random once).
+//
+// The TypeScript side runs the real attributeFact through a wrapper of the model port that times
+// its calls, so the breakdown is measured, not estimated: the unpatched prompt pass (prepare),
+// the blanked AMIG baseline (activationsBatch over the T blanked copies), the patched
+// forward+gradient passes (patchedGradient, per layer) and the rest (JavaScript: path points,
+// gradient sums, score arithmetic, tokenization). The PyTorch side times the same phases.
+import { execFile } from "node:child_process";
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { promisify } from "node:util";
+import { attributeFact } from "../../src/attribution/fact-attribution.ts";
+import { type FactModel, attributionModel } from "../../src/attribution/model-port.ts";
+import { type PromptFact, PromptError, buildPrompt } from "../../src/attribution/prompts.ts";
+import { type LanguageModel, PROJECT_ROOT, loadModel } from "../../src/model/index.ts";
+
+const METHOD = "amig-compat" as const;
+const STEPS = 20;
+const PYTHON = "/usr/bin/python3";
+const BENCH_DIR = path.join(PROJECT_ROOT, "tools", "bench");
+const RANDOM_BERT_DIR = path.join(PROJECT_ROOT, ".data", "bench", "bert-base-random");
+/** Relations tried in order for the seed prompts; the first fact of each that builds a prompt. */
+const RELATIONS = ["P36", "P17", "P19", "P103", "P30", "P27", "P1412", "P138", "P159", "P176"];
+
+interface BenchModel {
+  label: string;
+  /** A name under models/ or a folder. */
+  model: string;
+  /** Seed prompts per language. */
+  perLanguage: number;
+  languages: string[];
+  /** Timed passes over the prompts (the mean is reported). */
+  rounds: number;
+  /** Extra torch thread counts (besides 1) for this model. */
+  extraTorchThreads: number[];
+  missing: string;
+  prepare?: () => Promise<void>;
+}
+
+const MODELS: BenchModel[] = [
+  { label: "demo-mbert", model: "demo-mbert", perLanguage: 5, languages: ["en", "zh"], rounds: 3, extraTorchThreads: [], missing: "not found: run kn train-demo" },
+  { label: "demo-mgpt", model: "demo-mgpt", perLanguage: 5, languages: ["en", "zh"], rounds: 3, extraTorchThreads: [], missing: "not found: run kn train-demo" },
+  {
+    label: "bert-base-random",
+    model: RANDOM_BERT_DIR,
+    // two single-piece English prompts: one attribution step each (~1 min of CPU each on wasm)
+    perLanguage: 2,
+    languages: ["en"],
+    rounds: 1,
+    extraTorchThreads: [2],
+    missing: "could not be generated (see above)",
+    prepare: async () => {
+      const t0 = performance.now();
+      await run(PYTHON, [path.join(BENCH_DIR, "make_random_bert.py"), "--out", RANDOM_BERT_DIR], 600_000);
+      const s = (performance.now() - t0) / 1000;
+      if (s > 2) log(`generated ${RANDOM_BERT_DIR} in ${s.toFixed(1)} s`);
+    },
+  },
+];
+
+// ------------------------------------------------------------------------------------ helpers
+
+const log = (msg: string) => process.stderr.write(`[bench] ${msg}\n`);
+
+async function run(cmd: string, args: string[], timeout: number): Promise<string> {
+  const { stdout } = await promisify(execFile)(cmd, args, { timeout, maxBuffer: 256 * 2 ** 20 });
+  return stdout;
+}
+
+function readJsonl(file: string): Record<string, unknown>[] {
+  if (!fs.existsSync(file)) return [];
+  return fs
+    .readFileSync(file, "utf8")
+    .split("\n")
+    .filter((l) => l.trim())
+    .map((l) => JSON.parse(l) as Record<string, unknown>);
+}
+
+interface BenchPrompt {
+  fact: PromptFact;
+  relation: string;
+  ids: number[];
+  pieces: number[];
+}
+
+/** The first fact of each relation (in RELATIONS order) that builds a prompt for this model. */
+function seedPrompts(lm: LanguageModel, fm: FactModel, languages: string[], perLanguage: number): BenchPrompt[] {
+  const out: BenchPrompt[] = [];
+  for (const language of languages) {
+    const dir = path.join(PROJECT_ROOT, "seeds", "mlama", language);
+    const templates = new Map(readJsonl(path.join(dir, "templates.jsonl")).map((r) => [String(r.relation), String(r.template)]));
+    let n = 0;
+    for (const relation of RELATIONS) {
+      if (n >= perLanguage) break;
+      const template = templates.get(relation);
+      if (!template) continue;
+      for (const rec of readJsonl(path.join(dir, `${relation}.jsonl`)).slice(0, 5)) {
+        const fact: PromptFact = { template, subject: String(rec.sub_label), object: String(rec.obj_label), language };
+        try {
+          const p = buildPrompt(fm.tokenizer, fact, lm.architecture);
+          if (p.inputIds.length + p.targetIds.length > lm.maxPositions) continue;
+          out.push({ fact, relation, ids: p.inputIds, pieces: p.targetIds });
+          n++;
+          break;
+        } catch (err) {
+          if (!(err instanceof PromptError)) throw err;
+        }
+      }
+    }
+  }
+  return out;
+}
+
+/** Wall and CPU seconds (CPU: this process, all threads; robust against other load on the machine). */
+interface Time {
+  wall: number;
+  cpu: number;
+}
+
+const zero = (): Time => ({ wall: 0, cpu: 0 });
+const scale = (t: Time, k: number): Time => ({ wall: t.wall * k, cpu: t.cpu * k });
+
+function measure<T>(fn: () => T, add: (t: Time) => void): T {
+  const t0 = performance.now();
+  const c0 = process.cpuUsage();
+  try {
+    return fn();
+  } finally {
+    const c = process.cpuUsage(c0);
+    add({ wall: (performance.now() - t0) / 1000, cpu: (c.user + c.system) / 1e6 });
+  }
+}
+
+const addTo = (acc: Time) => (t: Time) => {
+  acc.wall += t.wall;
+  acc.cpu += t.cpu;
+};
+
+interface Phases {
+  prepare: Time;
+  baseline: Time;
+  gradients: Time;
+  /** patchedGradient time per hooked layer. */
+  byLayer: Time[];
+  gradientCalls: number;
+}
+
+const newPhases = (layers: number): Phases => ({ prepare: zero(), baseline: zero(), gradients: zero(), byLayer: Array.from({ length: layers }, zero), gradientCalls: 0 });
+
+/** The model port with its calls timed into `phases`. */
+function timedModel(fm: FactModel, phases: { current: Phases }): FactModel {
+  return {
+    ...fm,
+    activationsBatch: (inputs, position, layers) => measure(() => fm.activationsBatch(inputs, position, layers), addTo(phases.current.baseline)),
+    prepare: (ids, position) => {
+      const ctx = measure(() => fm.prepare(ids, position), addTo(phases.current.prepare));
+      return {
+        ids: ctx.ids,
+        position: ctx.position,
+        probabilities: ctx.probabilities,
+        activations: ctx.activations,
+        patchedGradient: (layer, rows, targetId) =>
+          measure(
+            () => ctx.patchedGradient(layer, rows, targetId),
+            (t) => {
+              const p = phases.current;
+              addTo(p.gradients)(t);
+              addTo(p.byLayer[layer])(t);
+              p.gradientCalls++;
+            },
+          ),
+        patchedProbabilities: (layer, rows, targetIds) => ctx.patchedProbabilities(layer, rows, targetIds),
+        scaledProbabilities: (sets, factor, targetIds) => ctx.scaledProbabilities(sets, factor, targetIds),
+        dispose: () => ctx.dispose(),
+      };
+    },
+  };
+}
+
+interface TsResult {
+  /** Mean per prompt. */
+  perPrompt: Time;
+  /** Mean per prompt of each phase. */
+  phases: Phases;
+  scores: Float32Array[][];
+  pieces: number;
+  tokens: number;
+}
+
+function benchTs(lm: LanguageModel, fm: FactModel, prompts: BenchPrompt[], rounds: number): TsResult {
+  const phases = { current: newPhases(lm.nLayers) };
+  const model = timedModel(fm, phases);
+  // warm-up (not timed): layer 0 runs the patched passes through every layer above, so every
+  // weight is used forward and backward once (XNNPACK packs weights on first use)
+  attributeFact(model, prompts[0].fact, { method: METHOD, steps: STEPS, layers: [0] });
+  phases.current = newPhases(lm.nLayers);
+  const scores: Float32Array[][] = [];
+  const total = zero();
+  for (let r = 0; r < rounds; r++) {
+    prompts.forEach((p, i) => {
+      const res = measure(() => attributeFact(model, p.fact, { method: METHOD, steps: STEPS, targetMode: "clean" }), addTo(total));
+      scores[i] = res.scores;
+      if (res.inputIds.join() !== p.ids.join() || res.targetIds.join() !== p.pieces.join()) {
+        throw new Error(`${lm.dir}: attributeFact tokenized ${JSON.stringify(p.fact)} differently from buildPrompt`);
+      }
+    });
+    log(`  TS round ${r + 1}/${rounds}: ${total.wall.toFixed(1)} s wall, ${total.cpu.toFixed(1)} s CPU so far`);
+  }
+  const k = 1 / (rounds * prompts.length);
+  const ph = phases.current;
+  return {
+    perPrompt: scale(total, k),
+    phases: {
+      prepare: scale(ph.prepare, k),
+      baseline: scale(ph.baseline, k),
+      gradients: scale(ph.gradients, k),
+      byLayer: ph.byLayer.map((t) => scale(t, k)),
+      gradientCalls: ph.gradientCalls * k,
+    },
+    scores,
+    pieces: prompts.reduce((a, p) => a + p.pieces.length, 0),
+    tokens: prompts.reduce((a, p) => a + p.ids.length, 0),
+  };
+}
+
+interface TorchResult {
+  threads: number;
+  version?: string;
+  perPrompt?: Time;
+  phases?: { prepare: Time; baseline: Time; gradients: Time };
+  loadSeconds?: number;
+  /** max |s_ts − s_torch| / max |s_torch| over the prompts. */
+  maxRelDiff?: number;
+  /** Why there is no result (torch missing, failed, or skipped). */
+  error?: string;
+}
+
+async function benchTorch(dir: string, prompts: BenchPrompt[], arch: "masked" | "causal", threads: number, rounds: number, ts: TsResult): Promise<TorchResult> {
+  const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "kn-bench-")), "prompts.json");
+  fs.writeFileSync(file, JSON.stringify(prompts.map((p) => ({ arch, ids: p.ids, pieces: p.pieces }))));
+  try {
+    const args = [path.join(BENCH_DIR, "torch_attribution.py"), "--model", dir, "--prompts", file, "--method", METHOD, "--steps", `${STEPS}`,
+      "--dtype", "float32", "--threads", `${threads}`, "--rounds", `${rounds}`];
+    const out = JSON.parse((await run(PYTHON, args, 600_000)).trim().split("\n").pop() ?? "") as {
+      torch: string; threads: number; load_s: number; seconds: number[]; cpu_seconds: number[];
+      phases: { prepare: Time; baseline: Time; gradients: Time }; scores: number[][];
+    };
+    let maxRelDiff = 0;
+    out.scores.forEach((ref, i) => {
+      const mine = ts.scores[i].flatMap((row) => Array.from(row));
+      let maxRef = 0;
+      let maxDiff = mine.length === ref.length ? 0 : Infinity;
+      for (let k = 0; k < ref.length; k++) {
+        maxRef = Math.max(maxRef, Math.abs(ref[k]));
+        maxDiff = Math.max(maxDiff, Math.abs(mine[k] - ref[k]));
+      }
+      maxRelDiff = Math.max(maxRelDiff, maxRef > 0 ? maxDiff / maxRef : maxDiff);
+    });
+    const k = 1 / prompts.length;
+    const sum = (a: number[]) => a.reduce((x, y) => x + y, 0);
+    return {
+      threads: out.threads,
+      version: out.torch,
+      perPrompt: { wall: sum(out.seconds) * k, cpu: sum(out.cpu_seconds) * k },
+      phases: { prepare: scale(out.phases.prepare, k), baseline: scale(out.phases.baseline, k), gradients: scale(out.phases.gradients, k) },
+      loadSeconds: out.load_s,
+      maxRelDiff,
+    };
+  } catch (err) {
+    const msg = (err as Error & { stderr?: string }).stderr || (err as Error).message;
+    const line = msg.split("\n").filter((l) => /Error|No such file|not found/i.test(l)).pop() ?? msg.split("\n")[0];
+    return { threads, error: /No module named 'torch'|ENOENT/.test(msg) ? "torch: not available" : `torch failed: ${line.trim()}` };
+  } finally {
+    fs.rmSync(path.dirname(file), { recursive: true, force: true });
+  }
+}
+
+// ------------------------------------------------------------------------------------- output
+
+interface Row {
+  label: string;
+  shape: string;
+  prompts: string;
+  ts?: TsResult;
+  torch?: TorchResult;
+  note?: string;
+}
+
+const f3 = (v: number) => (v >= 10 ? v.toFixed(1) : v >= 1 ? v.toFixed(2) : v.toFixed(3));
+const both = (t: Time) => `${f3(t.wall)} (${f3(t.cpu)})`;
+const ratio = (a: number, b: number) => (b > 0 ? `${(a / b).toFixed(2)}×` : "");
+
+function table(header: string[], rows: string[][], rightFrom: number): string {
+  const widths = header.map((h, c) => Math.max(h.length, ...rows.map((r) => (r[c] ?? "").length)));
+  const line = (r: string[]) => "| " + r.map((c, i) => (i >= rightFrom ? c.padStart(widths[i]) : c.padEnd(widths[i]))).join(" | ") + " |";
+  const sep = "|" + widths.map((w, i) => (i >= rightFrom ? "-".repeat(w + 1) + ":" : "-".repeat(w + 2))).join("|") + "|";
+  return [line(header), sep, ...rows.map(line)].join("\n");
+}
+
+function mainTable(rows: Row[]): string {
+  const header = ["model", "shape (L×d_ff)", "prompts (pieces, tokens)", "TS wasm s/prompt (CPU s)", "TS prompts/s", "torch fp32",
+    "torch s/prompt (CPU s)", "torch prompts/s", "ratio TS/torch wall (CPU)", "max rel. diff"];
+  const cells = rows.map((r) => {
+    if (r.note) return [r.label, r.shape, r.prompts, r.note, "", "", "", "", "", ""];
+    const ts = r.ts!;
+    const t = r.torch!;
+    const tsCells = [both(ts.perPrompt), f3(1 / ts.perPrompt.wall)];
+    const threads = `${t.threads} thread${t.threads > 1 ? "s" : ""}`;
+    if (t.error || !t.perPrompt) return [r.label, r.shape, r.prompts, ...tsCells, threads, t.error ?? "", "", "", ""];
+    const p = t.perPrompt;
+    return [r.label, r.shape, r.prompts, ...tsCells, threads, both(p), f3(1 / p.wall),
+      `${ratio(ts.perPrompt.wall, p.wall)} (${ratio(ts.perPrompt.cpu, p.cpu)})`, t.maxRelDiff!.toExponential(1)];
+  });
+  return table(header, cells, 3);
+}
+
+function breakdown(label: string, ts: TsResult, torch: TorchResult | undefined): string {
+  const p = ts.phases;
+  const rest = (total: Time, parts: Time[]): Time => ({
+    wall: Math.max(0, total.wall - parts.reduce((a, t) => a + t.wall, 0)),
+    cpu: Math.max(0, total.cpu - parts.reduce((a, t) => a + t.cpu, 0)),
+  });
+  const tp = torch?.phases;
+  const tt = torch?.perPrompt;
+  const rows: [string, Time, Time | undefined][] = [
+    ["unpatched prompt pass (prepare)", p.prepare, tp?.prepare],
+    ["blanked baseline (T inputs, activationsBatch)", p.baseline, tp?.baseline],
+    [`patched forward+gradient (${p.gradientCalls.toFixed(0)} calls of ${STEPS} rows)`, p.gradients, tp?.gradients],
+    ["rest (path points, sums, scores, tokenization)", rest(ts.perPrompt, [p.prepare, p.baseline, p.gradients]), tp && tt ? rest(tt, [tp.prepare, tp.baseline, tp.gradients]) : undefined],
+    ["total", ts.perPrompt, tt],
+  ];
+  const pct = (v: number, of: number) => `${((100 * v) / of).toFixed(1)} %`;
+  const cells = rows.map(([name, s, t]) => [
+    name, both(s), pct(s.cpu, ts.perPrompt.cpu),
+    t ? both(t) : "", t && tt ? pct(t.cpu, tt.cpu) : "", t ? ratio(s.cpu, t.cpu) : "",
+  ]);
+  const byLayer = p.byLayer.map((t, l) => `L${l} ${f3(t.cpu)}`).join(", ");
+  return [
+    `**${label}**: seconds per prompt, wall (CPU); shares and ratio on CPU time; torch fp32, 1 thread`,
+    "",
+    table(["phase", "TS s", "TS share", "torch s", "torch share", "TS/torch (CPU)"], cells, 1),
+    "",
+    `TS patched forward+gradient by hooked layer (CPU s per prompt): ${byLayer}`,
+  ].join("\n");
+}
+
+// --------------------------------------------------------------------------------------- main
+
+const started = performance.now();
+const startLoad = os.loadavg()[0];
+const rows: Row[] = [];
+const details: string[] = [];
+let torchVersion: string | undefined;
+for (const spec of MODELS) {
+  log(`${spec.label} ...`);
+  if (spec.prepare) {
+    try {
+      await spec.prepare();
+    } catch (err) {
+      log(`${spec.label}: ${(err as Error).message.split("\n")[0]}`);
+    }
+  }
+  const configFile = path.join(spec.model.includes(path.sep) ? spec.model : path.join(PROJECT_ROOT, "models", spec.model), "config.json");
+  if (!fs.existsSync(configFile)) {
+    rows.push({ label: spec.label, shape: "", prompts: "", note: spec.missing });
+    continue;
+  }
+  const t0 = performance.now();
+  const lm = await loadModel(spec.model, { backend: "wasm" });
+  const loadSeconds = (performance.now() - t0) / 1000;
+  let disposed = false;
+  const dispose = () => {
+    if (!disposed) lm.dispose();
+    disposed = true;
+  };
+  try {
+    const fm = attributionModel(lm);
+    const prompts = seedPrompts(lm, fm, spec.languages, spec.perLanguage);
+    const shape = `${lm.nLayers}×${lm.ffnWidth}`;
+    if (prompts.length === 0) {
+      rows.push({ label: spec.label, shape, prompts: "0", note: "no seed prompt builds with this tokenizer" });
+      continue;
+    }
+    log(`  ${shape}, d=${lm.hidden}, V=${lm.vocabSize}, loaded in ${loadSeconds.toFixed(1)} s; ${prompts.length} prompts: ` +
+      prompts.map((p) => `${p.fact.language}/${p.relation} "${p.fact.subject}"→"${p.fact.object}" (${p.ids.length} tok, ${p.pieces.length} pc)`).join("; "));
+    const ts = benchTs(lm, fm, prompts, spec.rounds);
+    const label = `${prompts.length} (${ts.pieces}, ${ts.tokens})`;
+    dispose(); // free wasm memory before torch runs
+    let first: TorchResult | undefined;
+    for (const threads of [1, ...spec.extraTorchThreads]) {
+      // several threads measure nothing useful while other processes hold the cores
+      const load = os.loadavg()[0];
+      if (threads > 1 && load > os.cpus().length) {
+        rows.push({ label: spec.label, shape, prompts: label, ts, torch: { threads, error: `skipped: machine busy (load ${load.toFixed(1)} on ${os.cpus().length} CPUs)` } });
+        continue;
+      }
+      log(`  torch, ${threads} thread(s) ...`);
+      const torch = await benchTorch(lm.dir, prompts, lm.architecture, threads, spec.rounds, ts);
+      torchVersion ??= torch.version;
+      first ??= torch;
+      rows.push({ label: spec.label, shape, prompts: label, ts, torch });
+      if (torch.error) break;
+    }
+    details.push(breakdown(`${spec.label} (${shape}, hidden ${lm.hidden}, vocab ${lm.vocabSize}; TS load ${loadSeconds.toFixed(1)} s` +
+      (first?.loadSeconds !== undefined ? `, torch load ${first.loadSeconds.toFixed(1)} s` : "") + ")", ts, first));
+  } finally {
+    dispose();
+  }
+}
+
+console.log(`## AMIG attribution throughput: ${METHOD}, clean targets, ${STEPS} steps, all layers, batch ${STEPS}\n`);
+console.log(`TS: tfjs wasm backend (single thread), float32. torch: tools/golden/attribute.py, float32${torchVersion ? `, torch ${torchVersion}` : ""}. ` +
+  `Machine: ${os.cpus().length} CPUs (${os.cpus()[0]?.model ?? "?"}), load average ${startLoad.toFixed(1)} at the start, ${os.loadavg()[0].toFixed(1)} at the end` +
+  ` (CPU seconds, in parentheses, are this process's own and hold up better than wall time when other work shares the CPUs).` +
+  ` One warm-up attribution per side is not timed; model loading is excluded.\n`);
+console.log(mainTable(rows));
+console.log("\nmax rel. diff: max |score_TS − score_torch| / max |score_torch| over the prompts (both float32).\n");
+console.log("### Where the time goes (measured per phase)\n");
+console.log(details.join("\n\n"));
+console.log(`\nbench wall time ${((performance.now() - started) / 1000).toFixed(0)} s`);
