@@ -5,12 +5,13 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type RunningServer, startApiServer } from "../src/api/server.ts";
 import { parseApiKeys } from "../src/api/auth.ts";
-import { suppressedProbabilities, planFact } from "../src/attribution/fact-attribution.ts";
+import { evaluateLocalization } from "../src/analysis/localization.ts";
+import { attributeFact, planFact, suppressedProbabilities } from "../src/attribution/fact-attribution.ts";
 import { intersectNeurons } from "../src/attribution/likn.ts";
 import { attributionModel } from "../src/attribution/model-port.ts";
 import { startQueue } from "../src/indexer/queue.ts";
 import { loadModel } from "../src/model/index.ts";
-import { importMlama } from "../src/store/import-mlama.ts";
+import { importMlama, importWrongObjects } from "../src/store/import-mlama.ts";
 import { codes, gql } from "./helpers/graphql.ts";
 import { openTestStore, truncateAll } from "./helpers/store.ts";
 
@@ -229,6 +230,67 @@ describe("GraphQL over the indexed runs", () => {
       });
     }
     lm.dispose();
+  });
+
+  it("checkFact scores a statement by its attribution over the relation's degenerate neurons, and stores the check", async () => {
+    await importWrongObjects(store.pool, join(ROOT, "seeds/wrong-objects"), { languages: ["en", "zh"], relations: ["P36"] });
+    const { rows } = await store.pool.query(
+      `SELECT fl.subject, fl.object, t.text FROM fact_label fl JOIN fact f ON f.id = fl.fact_id
+       JOIN template t ON t.relation_id = f.relation_id AND t.language_code = 'en'
+       WHERE f.relation_id = 'P36' AND fl.language_code = 'en' ORDER BY fl.fact_id LIMIT 1`,
+    );
+    const r = await gql<{ checkFact: { verdict: boolean; score: number; threshold: number; neurons: { layer: number; index: number }[] } }>(
+      url,
+      `query($s: String!, $o: String!) { checkFact(model: "${MODEL}", subject: $s, relation: "P36", object: $o, language: "en") { verdict score threshold neurons { layer index } } }`,
+      { s: rows[0].subject, o: rows[0].object },
+    );
+    expect(r.errors).toBeUndefined();
+    const check = r.data!.checkFact;
+    expect(check.threshold).toBe(1e-6);
+    expect(check.neurons.length).toBeGreaterThan(0);
+    expect(check.verdict).toBe(check.score >= 1e-6);
+    // the score is the mean AMIG attribution over the listed neurons
+    const lm = await loadModel(MODEL_DIR);
+    const a = attributeFact(attributionModel(lm), { template: rows[0].text, subject: rows[0].subject, object: rows[0].object, language: "en" }, { method: "amig-compat", steps: 20 });
+    const mean = check.neurons.reduce((s2, n) => s2 + a.scores[n.layer][n.index], 0) / check.neurons.length;
+    expect(check.score).toBeCloseTo(mean, 9);
+    lm.dispose();
+    expect(await count("SELECT count(*) AS n FROM fact_check")).toBe(1);
+    expect(codes(await gql(url, `{ checkFact(model: "${MODEL}", subject: "x", relation: "P999", object: "y", language: "en") { verdict } }`))).toEqual(["NOT_FOUND"]);
+  });
+
+  it("evaluateFactChecking needs a write key and reports counts on each relation's held-out 20 %", async () => {
+    const mutation = `mutation { evaluateFactChecking(model: "${MODEL}", language: "en") { withDkn { positives negatives f1 precision codeRecall } baseline { positives } relations { relation neurons } } }`;
+    expect(codes(await gql(url, mutation))).toEqual(["UNAUTHENTICATED"]);
+    const r = await gql<{ evaluateFactChecking: { withDkn: { positives: number; negatives: number; precision: number; codeRecall: number }; baseline: { positives: number }; relations: { relation: string }[] } }>(
+      url, mutation, {}, { authorization: "Bearer w-secret" });
+    expect(r.errors).toBeUndefined();
+    const e = r.data!.evaluateFactChecking;
+    expect(e.relations.map((x) => x.relation)).toEqual(["P36"]);
+    expect(e.withDkn.positives).toBe(Math.ceil(0.2 * (expected / 2)));
+    expect(e.withDkn.negatives).toBe(e.withDkn.positives);
+    expect(e.baseline.positives).toBe(e.withDkn.positives);
+    expect(e.withDkn.codeRecall).toBe(e.withDkn.precision);
+    const stored = await gql<{ factCheckingEvaluation: { withDkn: { positives: number } } }>(url, `{ factCheckingEvaluation(model: "${MODEL}", language: "en") { withDkn { positives } } }`);
+    expect(stored.data!.factCheckingEvaluation.withDkn.positives).toBe(e.withDkn.positives);
+  });
+
+  it("localization summarizes the stored per-fact changes with the reference outlier filter", async () => {
+    const lm = await loadModel(MODEL_DIR);
+    const model = attributionModel(lm);
+    const { rows: [cp] } = await store.pool.query(`SELECT id FROM checkpoint WHERE name = $1`, [MODEL]);
+    const n = await evaluateLocalization(store.pool, model, { checkpointId: cp.id, method: "amig-compat", language: "en" });
+    lm.dispose();
+    expect(n).toBeGreaterThan(0);
+    const { rows } = await store.pool.query(`SELECT suppress_related, enhance_unrelated FROM localization_result WHERE language_code = 'en'`);
+    expect(rows.length).toBe(n);
+    const kept = rows.map((x) => x.suppress_related).filter((v: number) => v <= 20);
+    const r = await gql<{ localization: { facts: number; suppressRelated: number; method: string }[] }>(url, `{ localization(model: "${MODEL}", language: "en") { facts suppressRelated method } }`);
+    expect(r.errors).toBeUndefined();
+    expect(r.data!.localization).toHaveLength(1);
+    expect(r.data!.localization[0].facts).toBe(n);
+    expect(r.data!.localization[0].method).toBe("AMIG_COMPAT");
+    expect(r.data!.localization[0].suppressRelated).toBeCloseTo(kept.reduce((a: number, b: number) => a + b, 0) / kept.length, 9);
   });
 });
 

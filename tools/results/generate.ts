@@ -18,6 +18,7 @@ import { createIndexJob } from "../../src/indexer/jobs.ts";
 import { startQueue } from "../../src/indexer/queue.ts";
 import { runWorker } from "../../src/indexer/worker.ts";
 import { loadModel } from "../../src/model/index.ts";
+import { saveFactCheckEvaluation } from "../../src/store/evaluations.ts";
 import { importMlama, importWrongObjects } from "../../src/store/import-mlama.ts";
 import { relationLanguageIndependentNeurons } from "../../src/store/likn.ts";
 
@@ -98,7 +99,7 @@ await withStore(loadConfig(), async (store) => {
       const factChecking = [];
       for (const language of languages) {
         const r = await evaluateFactChecking(store.pool, model, { checkpointId: checkpoint.id, language });
-        await store.prisma.factCheckEvaluation.create({ data: { checkpointId: checkpoint.id, languageCode: language, method: "amig-compat", threshold: 1e-6, rho: 0.7, seed: 42, results: JSON.parse(JSON.stringify(r)) } });
+        await saveFactCheckEvaluation(store.prisma, { checkpointId: checkpoint.id, language, method: "amig-compat", threshold: 1e-6, rho: 0.7, seed: 42 }, r);
         factChecking.push({ ...r, language });
       }
       log(`${name}: fact-checking done`);

@@ -1,6 +1,7 @@
 import { analysisResolvers } from "./analysis.ts";
 import { catalogResolvers } from "./catalog.ts";
 import { evaluationResolvers } from "./evaluation.ts";
+import { factCheckingResolvers } from "./fact-checking.ts";
 import { editingResolvers } from "./editing.ts";
 import { indexingResolvers } from "./indexing.ts";
 import { neuronResolvers } from "./neurons.ts";
@@ -14,4 +15,4 @@ function merge(...maps: ResolverMap[]): ResolverMap {
   return out;
 }
 
-export const resolvers = merge(catalogResolvers, neuronResolvers, indexingResolvers, analysisResolvers, evaluationResolvers, editingResolvers);
+export const resolvers = merge(catalogResolvers, neuronResolvers, indexingResolvers, analysisResolvers, evaluationResolvers, editingResolvers, factCheckingResolvers);

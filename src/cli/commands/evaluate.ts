@@ -4,6 +4,7 @@ import { evaluateLocalization, summarizeLocalization } from "../../analysis/loca
 import { isMethod, METHODS } from "../../attribution/integrated-gradients.ts";
 import { attributionModel } from "../../attribution/model-port.ts";
 import { loadConfig } from "../../config.ts";
+import { saveFactCheckEvaluation } from "../../store/evaluations.ts";
 import { registerDemoModels, resolveCheckpoint } from "../checkpoints.ts";
 import { CliError } from "../errors.ts";
 import { loadModelForCli } from "../load-model.ts";
@@ -82,9 +83,7 @@ export function register(program: Command): void {
         const checkpoint = await resolveCheckpoint(store.prisma, flags.model);
         const lm = await loadModelForCli(checkpoint.path, flags.backend);
         const result = await evaluateFactChecking(store.pool, attributionModel(lm), { checkpointId: checkpoint.id, language: flags.language, threshold, rho });
-        await store.prisma.factCheckEvaluation.create({
-          data: { checkpointId: checkpoint.id, languageCode: flags.language, method: "amig-compat", threshold, rho, seed: 42, results: JSON.parse(JSON.stringify(result)) },
-        });
+        await saveFactCheckEvaluation(store.prisma, { checkpointId: checkpoint.id, language: flags.language, method: "amig-compat", threshold, rho, seed: 42 }, result);
         if (flags.json) process.stdout.write(`${JSON.stringify({ model: checkpoint.name, language: flags.language, ...result })}\n`);
         else {
           const line = (name: string, m: typeof result.withDkn) =>
