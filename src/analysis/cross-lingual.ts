@@ -9,7 +9,8 @@
 // uniformly from the other facts, seeded), with the fact's N applied to both.
 import type { Pool } from "pg";
 import type { FactModel, Neuron } from "../attribution/model-port.ts";
-import { goldProbability, relativeChange } from "./localization.ts";
+import { relativeChange } from "../attribution/editing.ts";
+import { goldProbability } from "./localization.ts";
 import { type IndexedFact, indexedFacts } from "../store/indexed-facts.ts";
 import { seededRandom } from "./random.ts";
 

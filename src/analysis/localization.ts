@@ -1,13 +1,12 @@
 // Localization quality (ALGORITHMS.md §8): suppressing a fact's knowledge neurons should lower its
 // gold probability, enhancing them should raise it, and neither should move an unrelated fact.
 import type { Pool } from "pg";
+import { relativeChange } from "../attribution/editing.ts";
 import { planFact } from "../attribution/fact-attribution.ts";
 import type { FactModel, Neuron } from "../attribution/model-port.ts";
 import { type IndexedFact, indexedFacts } from "../store/indexed-facts.ts";
 import { seededRandom } from "./random.ts";
 
-/** Relative change of the gold probability: (after - before) / before. */
-export const relativeChange = (before: number, after: number) => (after - before) / before;
 
 /** Gold probability of a fact prompt (product over pieces) with the neurons scaled by `factor`. */
 export function goldProbability(model: FactModel, fact: { template: string; subject: string; object: string; language: string }, neurons: readonly Neuron[], factor: number): number {
