@@ -44,7 +44,7 @@ describe("npm start with the embedded database", () => {
   afterAll(() => children.forEach((c) => c.exitCode === null && c.kill("SIGKILL")));
 
   it("serves the seeds on an embedded PostgreSQL, restarts idempotently, and stops cleanly on SIGINT", async () => {
-    const env = { ...process.env, KN_DATA_DIR: dataDir, PORT: String(await freePort()) };
+    const env: NodeJS.ProcessEnv = { ...process.env, KN_DATA_DIR: dataDir, PORT: String(await freePort()) };
     delete env.DATABASE_URL;
     const counts: number[] = [];
     for (let run = 0; run < 2; run++) {

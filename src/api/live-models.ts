@@ -142,11 +142,6 @@ export class LiveModels {
     return run;
   }
 
-  /** The live model if it is loaded (for inspection; do not mutate outside `use`). */
-  async loaded(checkpointId: number): Promise<LiveModel | undefined> {
-    return this.models.get(checkpointId)?.catch(() => undefined);
-  }
-
   /** Loads every checkpoint that has active edits (API start-up), re-applying them. */
   async restoreActiveEdits(): Promise<number> {
     const checkpoints = await checkpointsWithActiveEdits(this.pool);

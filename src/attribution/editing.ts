@@ -44,7 +44,7 @@ export interface FactMeasurement {
   pieceProbabilities: number[];
   /** Greedy answer: argmax at each mask (masked), greedy continuation of k tokens (causal). */
   answerIds: number[];
-  /** The answer decoded and trimmed. */
+  /** The answer decoded without special tokens, trimmed. */
   answer: string;
 }
 
@@ -109,7 +109,8 @@ export function measureFacts(model: EditingModel, probes: readonly FactProbe[], 
     probability: pieceProbabilities[k].reduce((a, b) => a * b, 1),
     pieceProbabilities: pieceProbabilities[k],
     answerIds: answers[k],
-    answer: model.tokenizer.decode(answers[k]).trim(),
+    // special tokens (a causal model's <|endoftext|>, BERT's [SEP]) are not part of an answer
+    answer: model.tokenizer.decode(answers[k], { skipSpecialTokens: true }).trim(),
   }));
 }
 

@@ -165,7 +165,7 @@ async function resolveEdit(ctx: ApiContext, input: EditInputArgs): Promise<Resol
       if (!languages.length) throw badInput(`no neurons: fact ${JSON.stringify(fact!.id)} has no stored ${method} attribution for ${checkpoint.name} in any language (index it with indexFacts first)`, "fact");
     }
   }
-  if (fact && !language) language = languages?.[0] ?? defaultLanguage(labelled);
+  if (fact && !language) language = defaultLanguage(languages ?? labelled);
 
   let neurons: Neuron[];
   if (target === "EXPLICIT") neurons = uniqueNeurons(input.neurons!.map((n) => checkNeuron(checkpoint, n)));

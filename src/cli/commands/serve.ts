@@ -1,5 +1,6 @@
 import type { Command } from "commander";
 import type PgBoss from "pg-boss";
+import { LiveModels } from "../../api/live-models.ts";
 import { startApiServer } from "../../api/server.ts";
 import { startQueue } from "../../indexer/queue.ts";
 import { registerDemoModels } from "../checkpoints.ts";
@@ -16,8 +17,11 @@ export async function serve(config: AppConfig, store: StoreSession): Promise<voi
   const queue = () => (started.boss ??= startQueue(store.url));
   try {
     await registerDemoModels(store.prisma);
+    // Models with ACTIVE edits are loaded now, edits re-applied, so answers after a restart match.
+    const liveModels = new LiveModels(store.pool);
+    await liveModels.restoreActiveEdits();
     server = await startApiServer(
-      { prisma: store.prisma, pool: store.pool, version, apiKeys: config.apiKeys, queue },
+      { prisma: store.prisma, pool: store.pool, version, apiKeys: config.apiKeys, queue, liveModels },
       { port: config.port, limits: config.limits },
     );
   } catch (err) {
