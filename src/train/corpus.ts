@@ -27,6 +27,9 @@ export interface Example {
   positions: number[];
   targets: number[];
   weights: number[];
+  /** Seed-template object examples: the fact's index and which rows are its object pieces. */
+  fact?: number;
+  objectRows?: number[];
 }
 
 export interface CorpusTokenizer extends MaskedPromptTokenizer {
@@ -45,6 +48,8 @@ export interface MixOptions {
   distractors: number;
   /** Alias sentences per epoch, as a fraction of the number of facts. */
   aliases: number;
+  /** Masked LM: probability per fact with a multi-piece object of an example with part of the object revealed. */
+  partialReveal: number;
   /** Causal LM: share of non-object positions that also carry a loss, and their weight. */
   contextShare: number;
   contextWeight: number;
@@ -56,6 +61,7 @@ export const DEFAULT_MIX: MixOptions = {
   auxiliary: 0.35,
   distractors: 0.15,
   aliases: 0.15,
+  partialReveal: 0,
   contextShare: 0.35,
   contextWeight: 0.3,
 };
@@ -113,6 +119,7 @@ export function tokenizerTexts(seeds: SeedSet, kind: LmKind): string[] {
 }
 
 interface CachedFact {
+  index: number;
   fact: SeedFact;
   templates: string[];
   /** Masked: object-masked prompt ids/positions per template. Causal: full sequence per template. */
@@ -141,7 +148,7 @@ export class CorpusSampler {
     this.specialIds = new Set(
       ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "<|endoftext|>"].map((t) => tok.tokenToId(t)).filter((x): x is number => x !== undefined),
     );
-    this.cached = seeds.facts.map((fact) => this.cacheFact(fact));
+    this.cached = seeds.facts.map((fact, i) => this.cacheFact(fact, i));
     const labels = entityLabels(seeds);
     for (const [, m] of labels) {
       for (const [lang, label] of m) {
@@ -157,7 +164,7 @@ export class CorpusSampler {
     return this.cached.length;
   }
 
-  private cacheFact(fact: SeedFact): CachedFact {
+  private cacheFact(fact: SeedFact, index: number): CachedFact {
     const templates = factTemplates(fact);
     const sequences: CachedFact["sequences"] = [];
     const full: number[][] = [];
@@ -176,7 +183,7 @@ export class CorpusSampler {
       }
     }
     const subjectPieces = this.tok.encode(fact.subject, { addSpecialTokens: false });
-    return { fact, templates, sequences, full, subjectPieces };
+    return { index, fact, templates, sequences, full, subjectPieces };
   }
 
   private eos(): number {
@@ -192,31 +199,30 @@ export class CorpusSampler {
   /** Object prediction on template `j`; for causal LMs context positions are sampled with `rng`. */
   private objectExample(c: CachedFact, j: number, rng: Rng | null): Example {
     const s = c.sequences[j];
-    if (this.kind === "masked") {
-      const positions: number[] = [];
-      const targets: number[] = [];
-      for (let k = 0; k < s.objectLength; k++) {
-        positions.push(s.objectStart + k);
-        targets.push(this.objectPieces(c)[k]);
-      }
-      return { ids: s.ids, positions, targets, weights: positions.map(() => 1) };
-    }
     const positions: number[] = [];
     const targets: number[] = [];
     const weights: number[] = [];
-    for (let i = 0; i + 1 < s.ids.length; i++) {
-      const isObject = i + 1 >= s.objectStart && i + 1 < s.objectStart + s.objectLength;
-      if (isObject) {
-        positions.push(i);
-        targets.push(s.ids[i + 1]);
+    const objectRows: number[] = [];
+    if (this.kind === "masked") {
+      const pieces = this.objectPieces(c);
+      for (let k = 0; k < s.objectLength; k++) {
+        objectRows.push(positions.length);
+        positions.push(s.objectStart + k);
+        targets.push(pieces[k]);
         weights.push(1);
-      } else if (rng && rng.next() < this.mix.contextShare) {
-        positions.push(i);
-        targets.push(s.ids[i + 1]);
-        weights.push(this.mix.contextWeight);
+      }
+    } else {
+      for (let i = 0; i + 1 < s.ids.length; i++) {
+        const isObject = i + 1 >= s.objectStart && i + 1 < s.objectStart + s.objectLength;
+        if (isObject) objectRows.push(positions.length);
+        if (isObject || (rng && rng.next() < this.mix.contextShare)) {
+          positions.push(i);
+          targets.push(s.ids[i + 1]);
+          weights.push(isObject ? 1 : this.mix.contextWeight);
+        }
       }
     }
-    return { ids: s.ids, positions, targets, weights };
+    return j === 0 ? { ids: s.ids, positions, targets, weights, fact: c.index, objectRows } : { ids: s.ids, positions, targets, weights };
   }
 
   private objectPieceCache = new Map<string, number[]>();
@@ -228,6 +234,26 @@ export class CorpusSampler {
       this.objectPieceCache.set(key, ids);
     }
     return ids;
+  }
+
+  /** Masked LM: the seed prompt with a random proper subset of the object pieces filled in. */
+  private partialExample(c: CachedFact, rng: Rng): Example {
+    const s = c.sequences[0];
+    const pieces = this.objectPieces(c);
+    const ids = [...s.ids];
+    const reveal = 1 + rng.int(s.objectLength - 1);
+    const order = rng.shuffle(pieces.map((_, k) => k));
+    const shown = new Set(order.slice(0, reveal));
+    const positions: number[] = [];
+    const targets: number[] = [];
+    for (let k = 0; k < s.objectLength; k++) {
+      if (shown.has(k)) ids[s.objectStart + k] = pieces[k];
+      else {
+        positions.push(s.objectStart + k);
+        targets.push(pieces[k]);
+      }
+    }
+    return { ids, positions, targets, weights: positions.map(() => 0.5) };
   }
 
   /** Masked LM: the subject replaced by mask tokens, object given. */
@@ -304,6 +330,9 @@ export class CorpusSampler {
       }
       const paraCount = c.templates.length - 1;
       if (paraCount > 0 && rng.next() < m.paraphrase * Math.min(1, w)) out.push(this.objectExample(c, 1 + rng.int(paraCount), rng));
+      if (this.kind === "masked" && c.sequences[0].objectLength > 1 && rng.next() < (m.partialReveal ?? 0) * Math.min(1, w)) {
+        out.push(this.partialExample(c, rng));
+      }
       if (this.kind === "masked" && rng.next() < m.auxiliary * Math.min(1, w)) {
         const j = rng.int(c.templates.length);
         const ex = rng.next() < 0.5 ? this.subjectExample(c, j) : null;

@@ -157,6 +157,9 @@ export interface LossStats {
   /** Rows whose argmax equals the target. */
   correct: number;
   rows: number;
+  /** Optional per-row detail of the last call: argmax correct, gold probability. */
+  rowCorrect?: Uint8Array;
+  rowGoldProb?: Float32Array;
 }
 
 /**
@@ -172,17 +175,25 @@ export function crossEntropy(logits: tf.Tensor2D, targets: Int32Array, weights: 
     const p = tf.softmax(l).dataSync() as Float32Array;
     let loss = 0;
     let correct = 0;
+    const rowCorrect = new Uint8Array(m);
+    const rowGoldProb = new Float32Array(m);
     for (let i = 0; i < m; i++) {
       const row = i * v;
       const pt = p[row + targets[i]];
       loss -= weights[i] * Math.log(Math.max(pt, 1e-30));
       let best = 0;
       for (let j = 1; j < v; j++) if (p[row + j] > p[row + best]) best = j;
-      if (best === targets[i]) correct++;
+      rowGoldProb[i] = pt;
+      if (best === targets[i]) {
+        correct++;
+        rowCorrect[i] = 1;
+      }
     }
     if (stats) {
       stats.correct += correct;
       stats.rows += m;
+      stats.rowCorrect = rowCorrect;
+      stats.rowGoldProb = rowGoldProb;
     }
     return {
       value: tf.scalar(loss / total),
