@@ -48,8 +48,6 @@ export interface MixOptions {
   distractors: number;
   /** Alias sentences per epoch, as a fraction of the number of facts. */
   aliases: number;
-  /** Masked LM: probability per fact with a multi-piece object of an example with part of the object revealed. */
-  partialReveal: number;
   /** Causal LM: share of non-object positions that also carry a loss, and their weight. */
   contextShare: number;
   contextWeight: number;
@@ -61,7 +59,6 @@ export const DEFAULT_MIX: MixOptions = {
   auxiliary: 0.35,
   distractors: 0.15,
   aliases: 0.15,
-  partialReveal: 0,
   contextShare: 0.35,
   contextWeight: 0.3,
 };
@@ -236,26 +233,6 @@ export class CorpusSampler {
     return ids;
   }
 
-  /** Masked LM: the seed prompt with a random proper subset of the object pieces filled in. */
-  private partialExample(c: CachedFact, rng: Rng): Example {
-    const s = c.sequences[0];
-    const pieces = this.objectPieces(c);
-    const ids = [...s.ids];
-    const reveal = 1 + rng.int(s.objectLength - 1);
-    const order = rng.shuffle(pieces.map((_, k) => k));
-    const shown = new Set(order.slice(0, reveal));
-    const positions: number[] = [];
-    const targets: number[] = [];
-    for (let k = 0; k < s.objectLength; k++) {
-      if (shown.has(k)) ids[s.objectStart + k] = pieces[k];
-      else {
-        positions.push(s.objectStart + k);
-        targets.push(pieces[k]);
-      }
-    }
-    return { ids, positions, targets, weights: positions.map(() => 0.5) };
-  }
-
   /** Masked LM: the subject replaced by mask tokens, object given. */
   private subjectExample(c: CachedFact, j: number): Example | null {
     const maskToken = this.tok.maskToken!;
@@ -330,9 +307,6 @@ export class CorpusSampler {
       }
       const paraCount = c.templates.length - 1;
       if (paraCount > 0 && rng.next() < m.paraphrase * Math.min(1, w)) out.push(this.objectExample(c, 1 + rng.int(paraCount), rng));
-      if (this.kind === "masked" && c.sequences[0].objectLength > 1 && rng.next() < (m.partialReveal ?? 0) * Math.min(1, w)) {
-        out.push(this.partialExample(c, rng));
-      }
       if (this.kind === "masked" && rng.next() < m.auxiliary * Math.min(1, w)) {
         const j = rng.int(c.templates.length);
         const ex = rng.next() < 0.5 ? this.subjectExample(c, j) : null;

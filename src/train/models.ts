@@ -143,7 +143,6 @@ export class TrainableBert extends TrainableLm {
 
   /** Hidden states [B·T, H] of the encoder. */
   encode(batch: Batch): tf.Tensor2D {
-    if (process.env.KN_EXPERIMENT_PRELN) return layerNorm(this.encodePreLn(batch), this.p("bert.embeddings.LayerNorm.weight"), this.p("bert.embeddings.LayerNorm.bias"), 1e-12) as tf.Tensor2D;
     const { hidden: h, layers, heads } = this.spec;
     const { batch: b, seq: t } = batch;
     const eps = TrainableBert.LN_EPS;
@@ -168,29 +167,6 @@ export class TrainableBert extends TrainableLm {
       const inter = geluErf(lin("intermediate.dense", x)) as tf.Tensor2D;
       const out = lin("output.dense", inter);
       x = layerNorm(tf.add(out, x), this.p(`${pre}.output.LayerNorm.weight`), this.p(`${pre}.output.LayerNorm.bias`), eps) as tf.Tensor2D;
-    }
-    return x;
-  }
-
-  /** EXPERIMENT ONLY (not the HF architecture): pre-LN variant. */
-  private encodePreLn(batch: Batch): tf.Tensor2D {
-    const { hidden: h, layers, heads } = this.spec;
-    const { batch: b, seq: t } = batch;
-    const eps = TrainableBert.LN_EPS;
-    const word = embed(this.p("bert.embeddings.word_embeddings.weight"), batch.ids);
-    const pos = tf.slice(this.p<tf.Rank.R2>("bert.embeddings.position_embeddings.weight"), [0, 0], [t, h]);
-    let x = tf.reshape(tf.add(tf.reshape(word, [b, t, h]), pos), [b * t, h]) as tf.Tensor2D;
-    const maskData = new Float32Array(b * t);
-    for (let i = 0; i < b; i++) for (let j = batch.lengths[i]; j < t; j++) maskData[i * t + j] = -1e9;
-    const mask = tf.tensor4d(maskData, [b, 1, 1, t]);
-    for (let i = 0; i < layers; i++) {
-      const pre = `bert.encoder.layer.${i}`;
-      const lin = (name: string, input: tf.Tensor2D) => dense(input, this.p(`${pre}.${name}.weight`), this.p(`${pre}.${name}.bias`));
-      const a = layerNorm(x, this.p(`${pre}.attention.output.LayerNorm.weight`), this.p(`${pre}.attention.output.LayerNorm.bias`), eps) as tf.Tensor2D;
-      const ctx = attention(lin("attention.self.query", a), lin("attention.self.key", a), lin("attention.self.value", a), b, t, heads, mask);
-      x = tf.add(x, lin("attention.output.dense", ctx));
-      const m = layerNorm(x, this.p(`${pre}.output.LayerNorm.weight`), this.p(`${pre}.output.LayerNorm.bias`), eps) as tf.Tensor2D;
-      x = tf.add(x, lin("output.dense", geluErf(lin("intermediate.dense", m)) as tf.Tensor2D));
     }
     return x;
   }

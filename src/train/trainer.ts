@@ -54,6 +54,8 @@ export interface TrainDemoOptions {
   focusFrom: number;
   /** Sampling weight of a fact known with confidence (focused sampling). */
   focusFloor: number;
+  /** Sampling weight of a fact the model gets wrong (focused sampling). */
+  focusMissing: number;
   mix: MixOptions;
   /** Stop after this many optimizer steps (for quick checks); the schedule still spans all epochs. */
   maxSteps?: number;
@@ -115,7 +117,7 @@ export const CAUSAL_DEFAULTS = { ...MASKED_DEFAULTS };
 
 export function defaultOptions(arch: LmKind): Omit<TrainDemoOptions, "outDir" | "seedsDir"> {
   const d = arch === "masked" ? MASKED_DEFAULTS : CAUSAL_DEFAULTS;
-  return { arch, seed: 42, evalEvery: 5, stopAt: 1.01, focusFrom: 4, focusFloor: 0.3, mix: { ...DEFAULT_MIX }, ...d };
+  return { arch, seed: 42, evalEvery: 5, stopAt: 1.01, focusFrom: 4, focusFloor: 0.3, focusMissing: 2, mix: { ...DEFAULT_MIX }, ...d };
 }
 
 /** Builds the tokenizer of the given kind from the seed corpus. */
@@ -255,12 +257,15 @@ export function measureAccuracy(
   };
 }
 
-/** Sampling weight per fact: missing facts twice, uncertain ones once, confident ones at a floor. */
-export function focusWeights(correct: ArrayLike<number | boolean>, minProbability: Float32Array, floor: number): Float32Array {
+/**
+ * Sampling weight per fact: missing facts `missing` times, uncertain ones (gold probability
+ * under 0.5) half as often, confident ones (over 0.8) at `floor`.
+ */
+export function focusWeights(correct: ArrayLike<number | boolean>, minProbability: Float32Array, floor: number, missing: number): Float32Array {
   const w = new Float32Array(minProbability.length);
   for (let i = 0; i < w.length; i++) {
     const p = minProbability[i];
-    w[i] = !correct[i] ? 2 : p < 0.5 ? 1 : p < 0.8 ? Math.max(floor, 0.6) : floor;
+    w[i] = !correct[i] ? missing : p < 0.5 ? Math.max(1, missing / 2) : p < 0.8 ? Math.max(floor, 0.6) : floor;
   }
   return w;
 }
@@ -385,7 +390,7 @@ export async function trainDemo(options: TrainDemoOptions): Promise<TrainResult>
     }
     epochsRun = epoch;
     if (stop || epoch === options.epochs) break;
-    if (epoch >= options.focusFrom) focus = focusWeights(factCorrect, factMinProb, options.focusFloor);
+    if (epoch >= options.focusFrom) focus = focusWeights(factCorrect, factMinProb, options.focusFloor, options.focusMissing);
     const online = onlineLanguageAccuracy(evalItems, factCorrect);
     // a full measurement when due, or when the online figures say every language may be there
     const mayStop = Object.values(online).every((a) => a >= options.stopAt);

@@ -1,6 +1,7 @@
 import type { Command } from "commander";
 import * as attribute from "./attribute.ts";
 import * as db from "./db.ts";
+import * as evalCmd from "./eval.ts";
 import * as evaluate from "./evaluate.ts";
 import * as importCmd from "./import.ts";
 import * as indexer from "./indexer.ts";
@@ -8,10 +9,11 @@ import * as model from "./model.ts";
 import * as predict from "./predict.ts";
 import * as serve from "./serve.ts";
 import * as start from "./start.ts";
+import * as trainDemo from "./train-demo.ts";
 
 export interface CommandModule {
   register(program: Command): void;
 }
 
 // One line per command module; keep alphabetical.
-export const commandModules: CommandModule[] = [attribute, db, evaluate, importCmd, indexer, model, predict, serve, start];
+export const commandModules: CommandModule[] = [attribute, db, evalCmd, evaluate, importCmd, indexer, model, predict, serve, start, trainDemo];
