@@ -55,11 +55,11 @@ export interface MixOptions {
 
 export const DEFAULT_MIX: MixOptions = {
   mainRepeats: 1,
-  paraphrase: 0.5,
-  auxiliary: 0.35,
-  distractors: 0.15,
-  aliases: 0.15,
-  contextShare: 0.35,
+  paraphrase: 0.3,
+  auxiliary: 0.2,
+  distractors: 0.05,
+  aliases: 0.1,
+  contextShare: 0.1,
   contextWeight: 0.3,
 };
 
