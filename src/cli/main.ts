@@ -2,8 +2,13 @@
 // Entry point of the `kn` command line (npm run --silent kn -- <command>).
 // Each command lives in src/cli/commands/<name>.ts and exports `register(program)`.
 import { Command } from "commander";
-import { commandModules } from "./commands/index.ts";
+import { generateIfStale } from "../store/generate.ts";
 import { CliError } from "./errors.ts";
+
+// The Prisma client is generated code (gitignored, and npm 11 runs no install scripts): make it
+// exist before any command module imports it, so `npm install && npm start` works on a fresh clone.
+generateIfStale();
+const { commandModules } = await import("./commands/index.ts");
 
 const program = new Command("kn")
   .description("Knowledge-neuron database: AMIG attributions of multilingual LMs in PostgreSQL, served over GraphQL.")

@@ -1,4 +1,4 @@
-// npm run prepare:generate (run first by `npm test` and `npm start`): generates the Prisma client
+// npm run prepare:generate (run first by `npm test`; the kn CLI, hence `npm start`, calls it itself): generates the Prisma client
 // into src/store/generated when it is missing or stale, offline, and says nothing otherwise.
 //
 // Staleness: src/store/generated/.schema-hash holds the sha256 of prisma/schema.prisma (line 1) and

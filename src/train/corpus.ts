@@ -157,10 +157,6 @@ export class CorpusSampler {
     this.aliasEntities = [...labels.values()].filter((m) => m.size >= 2);
   }
 
-  get factCount(): number {
-    return this.cached.length;
-  }
-
   private cacheFact(fact: SeedFact, index: number): CachedFact {
     const templates = factTemplates(fact);
     const sequences: CachedFact["sequences"] = [];
@@ -169,6 +165,7 @@ export class CorpusSampler {
       const pf = { template, subject: fact.subject, object: fact.object, language: fact.language };
       if (this.kind === "masked") {
         const p = buildMaskedPrompt(this.tok, pf);
+        if (p.targetPositions.some((pos, k) => pos !== p.targetPositions[0] + k)) throw new Error(`non-contiguous mask tokens in ${JSON.stringify(p.text)}`);
         sequences.push({ ids: p.inputIds, objectStart: p.targetPositions[0], objectLength: p.targetIds.length });
         full.push(this.tok.encode(fillTemplate(template, fact.subject, fact.object), { addSpecialTokens: true }));
       } else {
