@@ -25,11 +25,35 @@ interface Item {
   targetProbs: number[];
   scores: number[][];
   knowledgeNeurons: [number, number, number][];
+  /** Demo fixtures: the prompt as `kn attribute --text/--target/--language` takes it. */
+  text?: string;
+  target?: string;
+  language?: string;
 }
 
-const cases = readdirSync(GOLDEN).filter((c) => existsSync(join(GOLDEN, c, "attribution.json")));
-const models: LanguageModel[] = [];
-afterAll(() => models.forEach((m) => m.dispose()));
+/** A checkpoint folder and the PyTorch fixture computed on it. */
+interface Case {
+  name: string;
+  dir: string;
+  fixture: string;
+}
+
+const DEMO = join(ROOT, "test/fixtures/demo-attribution");
+const cases: Case[] = [
+  ...readdirSync(GOLDEN)
+    .filter((c) => existsSync(join(GOLDEN, c, "attribution.json")))
+    .map((c) => ({ name: c, dir: join(GOLDEN, c), fixture: join(GOLDEN, c, "attribution.json") })),
+  // the committed demo models, on real seed-fact prompts (tools/golden/demo-prompts.ts)
+  ...readdirSync(DEMO).map((f) => {
+    const name = f.replace(/\.json$/, "");
+    return { name, dir: join(ROOT, "models", name), fixture: join(DEMO, f) };
+  }),
+];
+const items = (c: Case) => (JSON.parse(readFileSync(c.fixture, "utf8")) as { items: Item[] }).items;
+
+const loaded = new Map<string, Promise<LanguageModel>>();
+const model = (dir: string) => loaded.get(dir) ?? (loaded.set(dir, loadModel(dir)), loaded.get(dir)!);
+afterAll(async () => (await Promise.all(loaded.values())).forEach((m) => m.dispose()));
 
 function maxAbs(rows: ArrayLike<number>[]): number {
   let m = 0;
@@ -37,16 +61,12 @@ function maxAbs(rows: ArrayLike<number>[]): number {
   return m;
 }
 
-describe.each(cases)("attribution parity: %s", (name) => {
-  const { items } = JSON.parse(readFileSync(join(GOLDEN, name, "attribution.json"), "utf8")) as { items: Item[] };
-
-  it.each(items.map((item, i) => [`${item.method} #${i} (${item.pieces.length} piece(s))`, item] as const))("%s", async (_label, item) => {
-    const lm = await loadModel(join(GOLDEN, name));
-    models.push(lm);
-    const model = attributionModel(lm);
-    const steps = cleanSteps(model.architecture, model.blankId, item.ids, item.pieces);
+describe.each(cases.map((c) => [c.name, c] as const))("attribution parity: %s", (_name, c) => {
+  it.each(items(c).map((item, i) => [`${item.method} #${i} (${item.pieces.length} piece(s))`, item] as const))("%s", async (_label, item) => {
+    const lm = attributionModel(await model(c.dir));
+    const steps = cleanSteps(lm.architecture, lm.blankId, item.ids, item.pieces);
     expect(steps.map((s) => s.position)).toEqual(item.positions);
-    const results = steps.map((s) => attributeStep(model, s, { method: item.method, steps: item.steps }));
+    const results = steps.map((s) => attributeStep(lm, s, { method: item.method, steps: item.steps }));
     const scores = sumScores(results.map((r) => r.scores));
     const tol = 1e-4 * maxAbs(item.scores);
     let worst = 0;
@@ -58,32 +78,40 @@ describe.each(cases)("attribution parity: %s", (name) => {
   });
 });
 
+/** Runs `kn attribute --json` and checks it against a fixture item (amig-compat, tau 0.3). */
+function expectCliMatches(dir: string, item: Item, text: string, target: string, language = "en"): void {
+  const r = spawnSync(
+    process.execPath,
+    ["--import", "tsx", join(ROOT, "src/cli/main.ts"), "attribute", "--model", dir, "--text", text, "--target", target, "--language", language, "--tau", String(item.tau), "--json"],
+    { cwd: ROOT, encoding: "utf8", timeout: 120_000 },
+  );
+  expect(r.status, r.stderr).toBe(0);
+  const out = JSON.parse(r.stdout) as { inputIds: number[]; targetIds: number[]; scores: number[][]; knowledgeNeurons: [number, number, number][] };
+  expect(out.inputIds).toEqual(item.ids);
+  expect(out.targetIds).toEqual(item.pieces);
+  const tol = 1e-4 * maxAbs(item.scores);
+  out.scores.forEach((row, l) => row.forEach((v, u) => expect(Math.abs(v - item.scores[l][u])).toBeLessThanOrEqual(tol)));
+  expect(new Set(out.knowledgeNeurons.map(([l, u]) => `${l}:${u}`))).toEqual(new Set(item.knowledgeNeurons.map(([l, u]) => `${l}:${u}`)));
+}
+
 describe("kn attribute (CLI) equals the PyTorch golden values", () => {
-  it.each([
-    ["bert-tied-f32", "masked"],
-    ["gpt2-tied-f32", "causal"],
-  ])("%s", (name) => {
-    const { items } = JSON.parse(readFileSync(join(GOLDEN, name, "attribution.json"), "utf8")) as { items: Item[] };
-    const item = items.find((i) => i.method === "amig-compat" && i.pieces.length === 1)!;
+  it.each(["bert-tied-f32", "gpt2-tied-f32"])("%s", (name) => {
     const dir = join(GOLDEN, name);
+    const item = items(cases.find((c) => c.name === name)!).find((i) => i.method === "amig-compat" && i.pieces.length === 1)!;
     // Reconstruct the prompt text from the golden prompts that produced these ids.
     const golden = JSON.parse(readFileSync(join(dir, "golden.json"), "utf8")) as { prompts: { text: string; inputIds: number[] }[] };
     const prompt = golden.prompts.find((p) => item.ids.every((id, i) => p.inputIds[i] === id) && p.inputIds.length === item.ids.length);
     expect(prompt, "golden prompt of the attribution item").toBeDefined();
     const tokenizer = JSON.parse(readFileSync(join(dir, "tokenizer.json"), "utf8")) as { model: { vocab: Record<string, number> } };
     const token = Object.entries(tokenizer.model.vocab).find(([, id]) => id === item.pieces[0])![0];
-    const target = token.replace(/^Ġ/, "");
-    const r = spawnSync(
-      process.execPath,
-      ["--import", "tsx", join(ROOT, "src/cli/main.ts"), "attribute", "--model", dir, "--text", prompt!.text, "--target", target, "--json"],
-      { cwd: ROOT, encoding: "utf8", timeout: 120_000 },
-    );
-    expect(r.status, r.stderr).toBe(0);
-    const out = JSON.parse(r.stdout) as { inputIds: number[]; targetIds: number[]; scores: number[][]; knowledgeNeurons: [number, number, number][] };
-    expect(out.inputIds).toEqual(item.ids);
-    expect(out.targetIds).toEqual(item.pieces);
-    const tol = 1e-4 * maxAbs(item.scores);
-    out.scores.forEach((row, l) => row.forEach((v, u) => expect(Math.abs(v - item.scores[l][u])).toBeLessThanOrEqual(tol)));
-    expect(new Set(out.knowledgeNeurons.map(([l, u]) => `${l}:${u}`))).toEqual(new Set(item.knowledgeNeurons.map(([l, u]) => `${l}:${u}`)));
+    expectCliMatches(dir, item, prompt!.text, token.replace(/^Ġ/, ""));
   });
+
+  it.each(cases.filter((c) => c.dir.startsWith(join(ROOT, "models"))).map((c) => [c.name, c] as const))(
+    "%s, a multi-token seed fact by name",
+    (_name, c) => {
+      const item = items(c).find((i) => i.method === "amig-compat" && i.pieces.length > 1 && i.text !== undefined)!;
+      expectCliMatches(c.name, item, item.text!, item.target!, item.language);
+    },
+  );
 });

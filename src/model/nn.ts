@@ -115,3 +115,28 @@ export function tidyHost<T>(fn: () => T): T {
   });
   return out as T;
 }
+
+/**
+ * softmax(logits)[:, target] for [B, V] logits, with a gradient that stays accurate when the
+ * model is confident. Autodiff of softmax forms dP_t/dz_t as p_t − p_t², which cancels in float32
+ * once p_t nears 1 (PyTorch parity then fails on confident facts); here 1 − p_t is the sum of the
+ * other probabilities, which has no cancellation.
+ */
+export function targetProbability(logits: tf.Tensor2D, targetId: number): tf.Tensor1D {
+  const onehot = tf.cast(tf.oneHot(tf.tensor1d([targetId], "int32"), logits.shape[1]), "float32");
+  const f = tf.customGrad((logits: tf.Tensor, save: tf.GradSaveFunc) => {
+    const p = tf.softmax(logits);
+    const pt = tf.sum(tf.mul(p, onehot), 1, true);
+    save([p, pt, onehot]);
+    return {
+      value: tf.reshape(pt, [-1]),
+      gradFunc: (dy: tf.Tensor, [p, pt, onehot]: tf.Tensor[]) => {
+        const rest = tf.sum(tf.mul(p, tf.sub(1, onehot)), 1, true);
+        // p_t · (e_t − p), with its t-th entry p_t · Σ_{j≠t} p_j
+        const g = tf.mul(pt, tf.sub(tf.mul(onehot, rest), tf.mul(tf.sub(1, onehot), p)));
+        return tf.mul(g, tf.reshape(dy, [-1, 1]));
+      },
+    };
+  });
+  return f(logits) as tf.Tensor1D;
+}

@@ -8,7 +8,7 @@ import type {
   Architecture, LanguageModel, Neuron, NeuronScale, PatchedGradient, ProbabilityOptions, ProbabilityRequest, PromptContext,
 } from "./language-model.ts";
 import type { LayerScales, Network, PromptCache } from "./network.ts";
-import { tidyHost } from "./nn.ts";
+import { targetProbability, tidyHost } from "./nn.ts";
 import type { TextTokenizer } from "./tokenizer.ts";
 
 /** Tokens per batched forward without gradients (bounds activation memory: ~25 MB per tensor at BERT-base). */
@@ -314,9 +314,8 @@ class CachedPrompt<C extends PromptCache> implements PromptContext {
     const F = this.network.ffnWidth;
     for (const part of chunks(rows, this.rowsPerPass(GRADIENT_TOKENS))) {
       const [p, g] = tidyHost(() => {
-        const onehot = tf.cast(tf.oneHot(tf.tensor1d([targetId], "int32"), this.network.vocabSize), "float32");
         // rows do not interact, so the gradient of Σ_b P_b gives every row its own gradient
-        const f = (z: tf.Tensor2D) => tf.sum(tf.mul(tf.softmax(this.network.logitsFromActivation(this.cache, layer, z)), onehot), 1);
+        const f = (z: tf.Tensor2D) => targetProbability(this.network.logitsFromActivation(this.cache, layer, z), targetId);
         const { value, grad } = tf.valueAndGrad(f)(rowsTensor(this.network, part), tf.ones([part.length]));
         return [value.dataSync() as Float32Array, grad.dataSync() as Float32Array];
       });

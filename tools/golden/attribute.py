@@ -419,8 +419,10 @@ def fixture(ck, case, prompts, methods=METHODS, steps=20, tau=0.3):
     items = []
     for pr in prompts:
         scores, positions, tps, _ = attribute(ck, pr["arch"], pr["ids"], pr["pieces"], methods, steps)
+        # text/target/language, when given, let a test replay the prompt through `kn attribute`
+        cli = {k: pr[k] for k in ("text", "target", "language") if k in pr}
         for m in methods:
-            items.append(make_item(pr["arch"], pr["ids"], pr["pieces"], positions, m, steps, tau, tps, scores[m]))
+            items.append({**make_item(pr["arch"], pr["ids"], pr["pieces"], positions, m, steps, tau, tps, scores[m]), **cli})
     return {"case": case, "items": items}
 
 

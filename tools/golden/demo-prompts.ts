@@ -5,14 +5,15 @@
 //             --out test/fixtures/demo-attribution/demo-mbert.json
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { buildPrompt } from "../../src/attribution/prompts.ts";
+import { buildPrompt, causalPromptText, maskedPromptText } from "../../src/attribution/prompts.ts";
 import { PROJECT_ROOT } from "../../src/config.ts";
 import { loadModel } from "../../src/model/index.ts";
 
 const [dir, out] = process.argv.slice(2);
 if (!dir || !out) throw new Error("usage: demo-prompts.ts <model dir> <out.json>");
 const lm = await loadModel(dir);
-const prompts: { arch: string; ids: number[]; pieces: number[]; fact: string }[] = [];
+// text/target/language: what a person passes to `kn attribute` for the same fact (one mask token).
+const prompts: { arch: string; ids: number[]; pieces: number[]; text: string; target: string; language: string; fact: string }[] = [];
 const wanted = { single: 2, multi: 2 };
 for (const [language, relation] of [["en", "P36"], ["zh", "P36"], ["fr", "P19"], ["ru", "P17"], ["de", "P37"]]) {
   const template = readFileSync(join(PROJECT_ROOT, "seeds/mlama", language, "templates.jsonl"), "utf8")
@@ -24,7 +25,10 @@ for (const [language, relation] of [["en", "P36"], ["zh", "P36"], ["fr", "P19"],
     const kind = p.targetIds.length > 1 ? "multi" : "single";
     if (wanted[kind] <= 0 || p.targetIds.length > 3) continue;
     wanted[kind]--;
-    prompts.push({ arch: lm.architecture, ids: p.inputIds, pieces: p.targetIds, fact: `${language}:${f.uuid}` });
+    const text = lm.architecture === "masked"
+      ? maskedPromptText(template, f.sub_label, lm.tokenizer.maskToken!, 1, language)
+      : causalPromptText(template, f.sub_label);
+    prompts.push({ arch: lm.architecture, ids: p.inputIds, pieces: p.targetIds, text, target: f.obj_label, language, fact: `${language}:${f.uuid}` });
     break;
   }
 }
