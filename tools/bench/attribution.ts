@@ -18,6 +18,7 @@ import { attributeFact } from "../../src/attribution/fact-attribution.ts";
 import { type FactModel, attributionModel } from "../../src/attribution/model-port.ts";
 import { type PromptFact, PromptError, buildPrompt } from "../../src/attribution/prompts.ts";
 import { type LanguageModel, PROJECT_ROOT, loadModel } from "../../src/model/index.ts";
+import { markdownTable } from "./table.ts";
 
 const METHOD = "amig-compat" as const;
 const STEPS = 20;
@@ -295,13 +296,6 @@ const f3 = (v: number) => (v >= 10 ? v.toFixed(1) : v >= 1 ? v.toFixed(2) : v.to
 const both = (t: Time) => `${f3(t.wall)} (${f3(t.cpu)})`;
 const ratio = (a: number, b: number) => (b > 0 ? `${(a / b).toFixed(2)}×` : "");
 
-function table(header: string[], rows: string[][], rightFrom: number): string {
-  const widths = header.map((h, c) => Math.max(h.length, ...rows.map((r) => (r[c] ?? "").length)));
-  const line = (r: string[]) => "| " + r.map((c, i) => (i >= rightFrom ? c.padStart(widths[i]) : c.padEnd(widths[i]))).join(" | ") + " |";
-  const sep = "|" + widths.map((w, i) => (i >= rightFrom ? "-".repeat(w + 1) + ":" : "-".repeat(w + 2))).join("|") + "|";
-  return [line(header), sep, ...rows.map(line)].join("\n");
-}
-
 function mainTable(rows: Row[]): string {
   const header = ["model", "shape (L×d_ff)", "prompts (pieces, tokens)", "TS wasm s/prompt (CPU s)", "TS prompts/s", "torch fp32",
     "torch s/prompt (CPU s)", "torch prompts/s", "ratio TS/torch wall (CPU)", "max rel. diff"];
@@ -316,7 +310,7 @@ function mainTable(rows: Row[]): string {
     return [r.label, r.shape, r.prompts, ...tsCells, threads, both(p), f3(1 / p.wall),
       `${ratio(ts.perPrompt.wall, p.wall)} (${ratio(ts.perPrompt.cpu, p.cpu)})`, t.maxRelDiff!.toExponential(1)];
   });
-  return table(header, cells, 3);
+  return markdownTable(header, cells, 3);
 }
 
 function breakdown(label: string, ts: TsResult, torch: TorchResult | undefined): string {
@@ -343,7 +337,7 @@ function breakdown(label: string, ts: TsResult, torch: TorchResult | undefined):
   return [
     `**${label}**: seconds per prompt, wall (CPU); shares and ratio on CPU time; torch fp32, 1 thread`,
     "",
-    table(["phase", "TS s", "TS share", "torch s", "torch share", "TS/torch (CPU)"], cells, 1),
+    markdownTable(["phase", "TS s", "TS share", "torch s", "torch share", "TS/torch (CPU)"], cells, 1),
     "",
     `TS patched forward+gradient by hooked layer (CPU s per prompt): ${byLayer}`,
   ].join("\n");

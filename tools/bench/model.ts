@@ -13,6 +13,7 @@ import { BertLayer } from "../../src/model/bert.ts";
 import type { Weights } from "../../src/model/checkpoint.ts";
 import type { DenseGradMode } from "../../src/model/dense.ts";
 import { ModelError } from "../../src/model/errors.ts";
+import { markdownTable } from "./table.ts";
 
 const SHAPE = { hidden: 768, ffnWidth: 3072, nHeads: 12, layerNormEps: 1e-12, activation: "gelu" as const };
 const BATCH = 20;
@@ -139,13 +140,8 @@ async function benchTorch(): Promise<Row> {
 
 function printTable(rows: Row[]): void {
   const fmt = (v?: number) => (v === undefined ? "" : v.toFixed(1));
-  const cells = [["backend", "variant", "forward ms", "forward+grad ms", "runs (median)"], ...rows.map((r) =>
-    r.note ? [r.backend, r.note, "", "", ""] : [r.backend, r.variant, fmt(r.forwardMs), fmt(r.gradientMs), `${r.reps}`])];
-  const widths = cells[0].map((_, c) => Math.max(...cells.map((r) => r[c].length)));
-  const line = (r: string[]) => "| " + r.map((c, i) => (i >= 2 ? c.padStart(widths[i]) : c.padEnd(widths[i]))).join(" | ") + " |";
-  console.log(line(cells[0]));
-  console.log("|" + widths.map((w, i) => (i >= 2 ? "-".repeat(w + 1) + ":" : "-".repeat(w + 2))).join("|") + "|");
-  for (const r of cells.slice(1)) console.log(line(r));
+  const cells = rows.map((r) => (r.note ? [r.backend, r.note, "", "", ""] : [r.backend, r.variant, fmt(r.forwardMs), fmt(r.gradientMs), `${r.reps}`]));
+  console.log(markdownTable(["backend", "variant", "forward ms", "forward+grad ms", "runs (median)"], cells, 2));
 }
 
 const rows: Row[] = [];
