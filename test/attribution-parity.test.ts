@@ -36,17 +36,21 @@ interface Case {
   name: string;
   dir: string;
   fixture: string;
+  /** Absolute tolerance of the target probabilities. */
+  probTol: number;
 }
 
 const DEMO = join(ROOT, "test/fixtures/demo-attribution");
 const cases: Case[] = [
   ...readdirSync(GOLDEN)
     .filter((c) => existsSync(join(GOLDEN, c, "attribution.json")))
-    .map((c) => ({ name: c, dir: join(GOLDEN, c), fixture: join(GOLDEN, c, "attribution.json") })),
-  // the committed demo models, on real seed-fact prompts (tools/golden/demo-prompts.ts)
+    .map((c) => ({ name: c, dir: join(GOLDEN, c), fixture: join(GOLDEN, c, "attribution.json"), probTol: 5e-6 })),
+  // the committed demo models, on real seed-fact prompts (tools/golden/demo-prompts.ts); trained
+  // models are less well conditioned than random ones: PyTorch float32 itself is 1e-5 off float64
+  // on demo-mbert's probabilities, so 5e-5 there (the scores keep the 1e-4 x max bound)
   ...readdirSync(DEMO).map((f) => {
     const name = f.replace(/\.json$/, "");
-    return { name, dir: join(ROOT, "models", name), fixture: join(DEMO, f) };
+    return { name, dir: join(ROOT, "models", name), fixture: join(DEMO, f), probTol: 5e-5 };
   }),
 ];
 const items = (c: Case) => (JSON.parse(readFileSync(c.fixture, "utf8")) as { items: Item[] }).items;
@@ -72,7 +76,7 @@ describe.each(cases.map((c) => [c.name, c] as const))("attribution parity: %s", 
     let worst = 0;
     scores.forEach((row, l) => row.forEach((v, u) => (worst = Math.max(worst, Math.abs(v - item.scores[l][u])))));
     expect(worst).toBeLessThanOrEqual(tol);
-    results.forEach((r, s) => expect(r.targetProb).toBeCloseTo(item.targetProbs[s], 5));
+    results.forEach((r, s) => expect(Math.abs(r.targetProb - item.targetProbs[s])).toBeLessThanOrEqual(c.probTol));
     const kn = selectKnowledgeNeurons(scores, item.tau).map((n) => `${n.layer}:${n.unit}`);
     expect(new Set(kn)).toEqual(new Set(item.knowledgeNeurons.map(([l, u]) => `${l}:${u}`)));
   });
