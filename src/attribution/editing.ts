@@ -134,6 +134,7 @@ export function updatedValueVector(v: Float32Array, oldEmbedding: Float32Array, 
 export interface WeightEditParams {
   oldTokenId?: number;
   newTokenId?: number;
+  strength?: number;
 }
 
 /**
@@ -151,7 +152,7 @@ export function weightEditVectors(
   if (params.oldTokenId === undefined || params.newTokenId === undefined) throw new Error("an UPDATE edit needs oldTokenId and newTokenId");
   const eOld = embedding(params.oldTokenId);
   const eNew = embedding(params.newTokenId);
-  return original.map((v) => updatedValueVector(v, eOld, eNew));
+  return original.map((v) => updatedValueVector(v, eOld, eNew, params.strength ?? UPDATE_LAMBDA));
 }
 
 /** y_new of §5.5: the first piece of the new object, encoded as the fact's gold would be. */

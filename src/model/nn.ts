@@ -124,7 +124,8 @@ export function tidyHost<T>(fn: () => T): T {
  */
 export function targetProbability(logits: tf.Tensor2D, targetId: number): tf.Tensor1D {
   const onehot = tf.cast(tf.oneHot(tf.tensor1d([targetId], "int32"), logits.shape[1]), "float32");
-  const f = tf.customGrad((logits: tf.Tensor, save: tf.GradSaveFunc) => {
+  const f = tf.customGrad((...args) => {
+    const [logits, save] = args as [tf.Tensor, tf.GradSaveFunc];
     const p = tf.softmax(logits);
     const pt = tf.sum(tf.mul(p, onehot), 1, true);
     save([p, pt, onehot]);

@@ -22,6 +22,8 @@ export interface EditParams {
   oldTokenId?: number;
   newTokenId?: number;
   oldAnswer?: string;
+  /** UPDATE: λ (UPDATE_LAMBDA when absent, as in edits stored before it existed). */
+  strength?: number;
   unrelatedSample?: number;
 }
 

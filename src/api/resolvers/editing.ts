@@ -9,7 +9,7 @@ import { createHash } from "node:crypto";
 import { GraphQLError } from "graphql";
 import {
   type EditKind, type FactMeasurement, type FactProbe, ACTIVATION_FACTOR, factProbe, isActivationKind, newObjectTokenId,
-  packVectors, relativeChange, summarizeEffects, uniqueNeurons, weightEditVectors,
+  packVectors, relativeChange, summarizeEffects, uniqueNeurons, UPDATE_LAMBDA, weightEditVectors,
 } from "../../attribution/editing.ts";
 import { type Neuron, ModelError } from "../../model/index.ts";
 import {
@@ -30,6 +30,7 @@ import { requireFact, requireModel } from "./neurons.ts";
 
 /** Unrelated facts measured per edit at most (each costs a forward pass per object piece, twice). */
 export const MAX_UNRELATED_SAMPLE = 50;
+const MAX_UPDATE_STRENGTH = 100;
 export const MAX_PREDICT_TOP = 100;
 
 interface NeuronArg {
@@ -46,6 +47,7 @@ interface EditInputArgs {
   languages?: string[] | null;
   neurons?: NeuronArg[] | null;
   newObject?: string | null;
+  strength?: number | null;
   method?: string | null;
   unrelatedSample?: number | null;
 }
@@ -138,6 +140,10 @@ async function resolveEdit(ctx: ApiContext, input: EditInputArgs): Promise<Resol
   if (target !== "LIKN" && input.languages != null) throw badInput("languages only apply to target LIKN", "languages");
   if (kind === "update" && !input.newObject?.trim()) throw badInput("kind UPDATE needs newObject (the object the fact should get)", "newObject");
   if (kind !== "update" && input.newObject != null) throw badInput("newObject only applies to kind UPDATE", "newObject");
+  if (kind !== "update" && input.strength != null) throw badInput("strength only applies to kind UPDATE", "strength");
+  if (input.strength != null && !(Number.isFinite(input.strength) && input.strength > 0 && input.strength <= MAX_UPDATE_STRENGTH)) {
+    throw badInput(`strength must be a number in (0, ${MAX_UPDATE_STRENGTH}]`, "strength");
+  }
   if ((target !== "EXPLICIT" || kind === "update") && input.fact == null) {
     throw badInput(kind === "update" ? "kind UPDATE needs the fact whose object changes" : `target ${target} needs a fact`, "fact");
   }
@@ -177,7 +183,10 @@ async function resolveEdit(ctx: ApiContext, input: EditInputArgs): Promise<Resol
   if (isActivationKind(kind)) params.factor = ACTIVATION_FACTOR[kind];
   if (target !== "EXPLICIT") params.method = method;
   if (languages) params.languages = languages;
-  if (kind === "update") params.newObject = input.newObject!.trim();
+  if (kind === "update") {
+    params.newObject = input.newObject!.trim();
+    params.strength = input.strength ?? UPDATE_LAMBDA;
+  }
   return { checkpoint, kind, target, factId: fact?.id ?? null, sourceLanguage: language, neurons, newObject: params.newObject ?? null, unrelatedSample, params };
 }
 
@@ -430,6 +439,7 @@ export const editingResolvers = {
     language: (e: EditView) => e.languageCode,
     neurons: (e: EditView) => e.neurons.map(([layer, index]) => ({ layer, index })),
     newObject: (e: EditView) => e.params.newObject ?? null,
+    strength: (e: EditView) => (e.kind === "UPDATE" ? (e.params.strength ?? UPDATE_LAMBDA) : null),
     appliedAt: (e: EditView) => e.appliedAt.toISOString(),
     revertedAt: (e: EditView) => isoOrNull(e.revertedAt),
     reliability: (e: EditView) => summary(e).reliability,
