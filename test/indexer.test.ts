@@ -88,6 +88,14 @@ describe("kn index", () => {
     expect(m.status).toBe(2);
     expect(m.stderr).toMatch(/unknown --method "shap"/);
   });
+
+  it("a selection that matches no fact exits 2 and stores no job", async () => {
+    const jobs = await count("SELECT count(*) AS n FROM index_job");
+    const r = cli(["index", "--model", MODEL, "--relations", "P999", "--quiet"]);
+    expect(r.status).toBe(2);
+    expect(r.stderr).toMatch(/no fact matches the selection/);
+    expect(await count("SELECT count(*) AS n FROM index_job")).toBe(jobs);
+  });
 });
 
 describe("GraphQL over the indexed runs", () => {
@@ -175,8 +183,13 @@ describe("GraphQL over the indexed runs", () => {
     expect(await count("SELECT count(*) AS n FROM index_job")).toBe(jobsBefore + 1);
     const job = await gql<{ indexJob: { total: number; eta: number } }>(url, `{ indexJob(id: "${ok.data!.indexFacts.id}") { total eta } }`);
     expect(job.data!.indexJob).toEqual({ total: expected, eta: 0 });
-    const bad = await gql(url, `mutation { indexFacts(model: "${MODEL}", languages: ["xx"]) { id } }`, {}, { authorization: "Bearer w-secret" });
-    expect(codes(bad)).toEqual(["NOT_FOUND"]);
+    const write = { authorization: "Bearer w-secret" };
+    const jobs = await count("SELECT count(*) AS n FROM index_job");
+    expect(codes(await gql(url, `mutation { indexFacts(model: "${MODEL}", languages: ["xx"]) { id } }`, {}, write))).toEqual(["NOT_FOUND"]);
+    expect(codes(await gql(url, `mutation { indexFacts(model: "no-such-model") { id } }`, {}, write))).toEqual(["NOT_FOUND"]);
+    expect(codes(await gql(url, `mutation { indexFacts(model: "${MODEL}", steps: 0) { id } }`, {}, write))).toEqual(["BAD_USER_INPUT"]);
+    expect(codes(await gql(url, `mutation { indexFacts(model: "${MODEL}", relations: ["P999"]) { id } }`, {}, write))).toEqual(["BAD_USER_INPUT"]);
+    expect(await count("SELECT count(*) AS n FROM index_job")).toBe(jobs);
   });
 
   it("languageIndependentNeurons equals the per-fact intersection of the stored knowledge neurons", async () => {
@@ -269,6 +282,16 @@ describe("GraphQL over the indexed runs", () => {
   it("evaluateFactChecking needs a write key and reports counts on each relation's held-out 20 %", async () => {
     const mutation = `mutation { evaluateFactChecking(model: "${MODEL}", language: "en") { withDkn { positives negatives f1 precision codeRecall } baseline { positives } relations { relation neurons } } }`;
     expect(codes(await gql(url, mutation))).toEqual(["UNAUTHENTICATED"]);
+    expect(codes(await gql(url, mutation, {}, { authorization: "Bearer r-secret" }))).toEqual(["FORBIDDEN"]);
+    const write = { authorization: "Bearer w-secret" };
+    const refused = [
+      [`mutation { evaluateFactChecking(model: "no-such-model", language: "en") { language } }`, "NOT_FOUND"],
+      [`mutation { evaluateFactChecking(model: "${MODEL}", language: "e n") { language } }`, "BAD_USER_INPUT"],
+      // fr has no stored runs in this database, hence no degenerate neurons to check with
+      [`mutation { evaluateFactChecking(model: "${MODEL}", language: "fr") { language } }`, "BAD_USER_INPUT"],
+    ];
+    for (const [q, code] of refused) expect(codes(await gql(url, q, {}, write)), q).toEqual([code]);
+    expect(await count("SELECT count(*) AS n FROM fact_check_evaluation")).toBe(0);
     const r = await gql<{ evaluateFactChecking: { withDkn: { positives: number; negatives: number; precision: number; codeRecall: number }; baseline: { positives: number }; relations: { relation: string }[] } }>(
       url, mutation, {}, { authorization: "Bearer w-secret" });
     expect(r.errors).toBeUndefined();

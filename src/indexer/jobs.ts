@@ -2,6 +2,7 @@
 // and method. The job's items record progress; the queue carries the work.
 import type PgBoss from "pg-boss";
 import type { Pool } from "pg";
+import { withTransaction } from "../store/client.ts";
 import { type AttributionJob, enqueue } from "./queue.ts";
 
 export interface IndexRequest {
@@ -25,34 +26,46 @@ export interface CreatedJob {
   queued: number;
 }
 
+class EmptySelection extends Error {}
+
 /**
- * Creates the job and its items in one statement each (INSERT ... SELECT over the catalog),
- * marks the items whose run already exists as SKIPPED (unless force), and queues the rest.
+ * Creates the job and its items in one transaction (INSERT ... SELECT over the catalog), marks
+ * the items whose run already exists as SKIPPED (unless force), then queues the rest. A selection
+ * that matches no fact stores nothing and returns null.
  */
-export async function createIndexJob(pool: Pool, boss: PgBoss, req: IndexRequest): Promise<CreatedJob> {
-  const job = await pool.query<{ id: string }>(
-    `INSERT INTO index_job (checkpoint_id, method, steps, target_mode, languages, relations, force, status)
-     VALUES ($1, $2, $3, $4, $5, $6, $7, 'RUNNING') RETURNING id`,
-    [req.checkpointId, req.method, req.steps, req.targetMode, req.languages, req.relations, req.force],
-  );
-  const id = BigInt(job.rows[0].id);
-  const items = await pool.query<{ fact_id: string; language_code: string; status: string }>(
-    `INSERT INTO index_job_item (job_id, fact_id, language_code, status, run_id, finished_at)
-     SELECT $1, fl.fact_id, fl.language_code,
-            CASE WHEN r.id IS NOT NULL AND NOT $8 THEN 'SKIPPED'::item_status ELSE 'PENDING'::item_status END,
-            CASE WHEN NOT $8 THEN r.id END,
-            CASE WHEN r.id IS NOT NULL AND NOT $8 THEN now() END
-     FROM fact_label fl
-     JOIN fact f ON f.id = fl.fact_id
-     LEFT JOIN attribution_run r ON r.checkpoint_id = $2 AND r.fact_id = fl.fact_id AND r.language_code = fl.language_code
-                                AND r.method = $3 AND r.steps = $4 AND r.target_mode = $5
-     WHERE (cardinality($6::text[]) = 0 OR fl.language_code = ANY($6))
-       AND (cardinality($7::text[]) = 0 OR f.relation_id = ANY($7))
-     RETURNING fact_id, language_code, status`,
-    [id.toString(), req.checkpointId, req.method, req.steps, req.targetMode, req.languages, req.relations, req.force],
-  );
-  const pending = items.rows.filter((r) => r.status === "PENDING");
-  await pool.query(`UPDATE index_job SET total = $2, started_at = now() WHERE id = $1`, [id.toString(), items.rows.length]);
+export async function createIndexJob(pool: Pool, boss: PgBoss, req: IndexRequest): Promise<CreatedJob | null> {
+  const created = await withTransaction(pool, async (db) => {
+    const job = await db.query<{ id: string }>(
+      `INSERT INTO index_job (checkpoint_id, method, steps, target_mode, languages, relations, force, status)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, 'RUNNING') RETURNING id`,
+      [req.checkpointId, req.method, req.steps, req.targetMode, req.languages, req.relations, req.force],
+    );
+    const id = BigInt(job.rows[0].id);
+    const items = await db.query<{ fact_id: string; language_code: string; status: string }>(
+      `INSERT INTO index_job_item (job_id, fact_id, language_code, status, run_id, finished_at)
+       SELECT $1, fl.fact_id, fl.language_code,
+              CASE WHEN r.id IS NOT NULL AND NOT $8 THEN 'SKIPPED'::item_status ELSE 'PENDING'::item_status END,
+              CASE WHEN NOT $8 THEN r.id END,
+              CASE WHEN r.id IS NOT NULL AND NOT $8 THEN now() END
+       FROM fact_label fl
+       JOIN fact f ON f.id = fl.fact_id
+       LEFT JOIN attribution_run r ON r.checkpoint_id = $2 AND r.fact_id = fl.fact_id AND r.language_code = fl.language_code
+                                  AND r.method = $3 AND r.steps = $4 AND r.target_mode = $5
+       WHERE (cardinality($6::text[]) = 0 OR fl.language_code = ANY($6))
+         AND (cardinality($7::text[]) = 0 OR f.relation_id = ANY($7))
+       RETURNING fact_id, language_code, status`,
+      [id.toString(), req.checkpointId, req.method, req.steps, req.targetMode, req.languages, req.relations, req.force],
+    );
+    if (!items.rows.length) throw new EmptySelection(); // rolls the job back
+    await db.query(`UPDATE index_job SET total = $2, started_at = now() WHERE id = $1`, [id.toString(), items.rows.length]);
+    return { id, items: items.rows };
+  }).catch((error: unknown) => {
+    if (error instanceof EmptySelection) return null;
+    throw error;
+  });
+  if (!created) return null;
+  const { id, items } = created;
+  const pending = items.filter((r) => r.status === "PENDING");
   const jobs: AttributionJob[] = pending.map((r) => ({
     checkpointId: req.checkpointId,
     factId: r.fact_id,
@@ -66,7 +79,7 @@ export async function createIndexJob(pool: Pool, boss: PgBoss, req: IndexRequest
   }));
   await enqueue(boss, jobs);
   if (!pending.length) await finishJobIfComplete(pool, id);
-  return { id, total: items.rows.length, skipped: items.rows.length - pending.length, queued: pending.length };
+  return { id, total: items.length, skipped: items.length - pending.length, queued: pending.length };
 }
 
 export interface JobProgress {

@@ -68,6 +68,7 @@ await withStore(loadConfig(), async (store) => {
       }
       for (const method of METHODS) {
         const job = await createIndexJob(store.pool, boss, { checkpointId: checkpoint.id, method, steps: 20, targetMode: "clean", languages, relations, topK: 100, force: false, dkn: method === "amig-compat" });
+        if (!job) throw new Error("no imported fact matches --languages / --relations");
         log(`${name} ${method}: ${job.total} runs, ${job.skipped} already stored`);
         const children = spawnWorkers(Number(args.workers) - 1, store.url, {});
         await runWorker({ pool: store.pool, boss, exitWhenIdle: true, loadModel: (p) => loadModel(p) });

@@ -47,7 +47,7 @@ export const indexingResolvers = {
         topK: 100,
         force: Boolean(args.force),
       });
-      if (job.total === 0) throw badInput("no imported fact matches the selection", "relations");
+      if (!job) throw badInput("no imported fact matches the selection", "relations");
       return progressOf(ctx, job.id);
     },
   },

@@ -75,7 +75,7 @@ export function register(program: Command): void {
             force: Boolean(flags.force),
             dkn: flags.dkn,
           });
-          if (job.total === 0) throw new CliError("no fact matches the selection (import facts first: kn import mlama <dir>)");
+          if (!job) throw new CliError("no fact matches the selection (import facts first: kn import mlama <dir>)");
           process.stderr.write(`index job ${job.id}: ${job.total} runs, ${job.skipped} already stored, ${job.queued} queued\n`);
           if (flags.detach) {
             process.stdout.write(`${job.id}\n`);
