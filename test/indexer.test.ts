@@ -6,7 +6,9 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type RunningServer, startApiServer } from "../src/api/server.ts";
 import { parseApiKeys } from "../src/api/auth.ts";
+import { crossLingualEditing } from "../src/analysis/cross-lingual.ts";
 import { evaluateLocalization } from "../src/analysis/localization.ts";
+import { relativeChange } from "../src/attribution/editing.ts";
 import { attributeFact, planFact, suppressedProbabilities } from "../src/attribution/fact-attribution.ts";
 import { intersectNeurons } from "../src/attribution/likn.ts";
 import { attributionModel } from "../src/attribution/model-port.ts";
@@ -303,6 +305,39 @@ describe("GraphQL over the indexed runs", () => {
     expect(e.withDkn.codeRecall).toBe(e.withDkn.precision);
     const stored = await gql<{ factCheckingEvaluation: { withDkn: { positives: number } } }>(url, `{ factCheckingEvaluation(model: "${MODEL}", language: "en") { withDkn { positives } } }`);
     expect(stored.data!.factCheckingEvaluation.withDkn.positives).toBe(e.withDkn.positives);
+  });
+
+  it("cross-lingual editing (en–zh): the LIKN condition's suppression Δ equals a per-fact recomputation", async () => {
+    const lm = await loadModel(MODEL_DIR);
+    const model = attributionModel(lm);
+    const { rows: [cp] } = await store.pool.query(`SELECT id FROM checkpoint WHERE name = $1`, [MODEL]);
+    const results = await crossLingualEditing(store.pool, model, { checkpointId: cp.id, method: "amig-compat", source: "en", target: "zh" });
+    expect(new Set(results.map((r) => r.condition))).toEqual(new Set(["likn", "src->tgt", "tgt->src", "joint"]));
+    // independently: every fact with en∩zh neurons, its gold probability in zh before and with them suppressed
+    const { rows } = await store.pool.query(
+      `SELECT r.fact_id, r.language_code, fl.subject, fl.object, t.text, array_agg(ARRAY[k.layer, k.unit] ORDER BY k.rank) AS neurons
+       FROM attribution_run r JOIN knowledge_neuron k ON k.run_id = r.id
+       JOIN fact_label fl ON fl.fact_id = r.fact_id AND fl.language_code = r.language_code
+       JOIN template t ON t.relation_id = r.relation_id AND t.language_code = r.language_code
+       WHERE r.checkpoint_id = $1 GROUP BY r.fact_id, r.language_code, fl.subject, fl.object, t.text`,
+      [cp.id],
+    );
+    const byFact = new Map<string, Map<string, (typeof rows)[number]>>();
+    for (const r of rows) byFact.set(r.fact_id, (byFact.get(r.fact_id) ?? new Map()).set(r.language_code, r));
+    const deltas: number[] = [];
+    for (const langs of byFact.values()) {
+      if (!langs.has("en") || !langs.has("zh")) continue;
+      const shared = intersectNeurons([langs.get("en")!.neurons, langs.get("zh")!.neurons]);
+      if (!shared.length) continue;
+      const zh = langs.get("zh")!;
+      const plan = planFact(model, { template: zh.text, subject: zh.subject, object: zh.object, language: "zh" });
+      const [base, suppressed] = suppressedProbabilities(model, plan, [[], shared]);
+      deltas.push(relativeChange(base, suppressed));
+    }
+    lm.dispose();
+    const likn = results.find((r) => r.condition === "likn" && r.language === "zh")!;
+    expect(likn.facts).toBe(deltas.length);
+    expect(likn.suppressRelated).toBeCloseTo(deltas.reduce((a, b) => a + b, 0) / deltas.length, 5);
   });
 
   it("localization summarizes the stored per-fact changes with the reference outlier filter", async () => {

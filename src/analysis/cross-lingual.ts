@@ -9,8 +9,7 @@
 // uniformly from the other facts, seeded), with the fact's N applied to both.
 import type { Pool } from "pg";
 import type { FactModel, Neuron } from "../attribution/model-port.ts";
-import { relativeChange } from "../attribution/editing.ts";
-import { goldProbability } from "./localization.ts";
+import { FACTS_PER_BATCH, type GoldQuery, fourChangeQueries, fourChanges, goldProbabilities } from "./gold-probabilities.ts";
 import { type IndexedFact, indexedFacts } from "../store/indexed-facts.ts";
 import { seededRandom } from "./random.ts";
 
@@ -47,18 +46,11 @@ export async function crossLingualEditing(
   const facts = [...(await loadFacts(pool, o.checkpointId, o.method, [o.source, o.target]))].filter(([, m]) => m.has(o.source) && m.has(o.target));
   const random = seededRandom(`${o.seed ?? 42}:${o.source}:${o.target}`);
   const sums = new Map<string, { n: number; sr: number; su: number; er: number; eu: number }>();
-  const base = new Map<string, number>();
-  const prob = (f: FactInLanguage, language: string, neurons: Neuron[], factor: number) => goldProbability(model, { ...f, language }, neurons, factor);
-  const baseOf = (id: string, f: FactInLanguage, language: string) => {
-    const k = `${id}|${language}`;
-    let p = base.get(k);
-    if (p === undefined) base.set(k, (p = prob(f, language, [], 1)));
-    return p;
-  };
-  facts.forEach(([id, byLang], i) => {
+  // per fact, partner drawn in fact order; then every (condition, language) it measures
+  const cells: { key: string; queries: GoldQuery[] }[][] = facts.map(([, byLang], i) => {
     let j = Math.floor(random() * facts.length);
     while (facts.length > 1 && j === i) j = Math.floor(random() * facts.length);
-    const [otherId, other] = facts[j];
+    const other = facts[j][1];
     const src = byLang.get(o.source)!.neurons;
     const tgt = byLang.get(o.target)!.neurons;
     const plans: [Condition, Neuron[], string[]][] = [
@@ -67,22 +59,29 @@ export async function crossLingualEditing(
       ["tgt->src", tgt, [o.source]],
       ["joint", union(src, tgt), [o.source, o.target]],
     ];
-    for (const [condition, neurons, languages] of plans) {
-      if (!neurons.length) continue;
-      for (const language of languages) {
-        const f = byLang.get(language)!;
-        const u = other.get(language)!;
-        const k = `${condition}|${language}`;
-        const s = sums.get(k) ?? { n: 0, sr: 0, su: 0, er: 0, eu: 0 };
-        s.n++;
-        s.sr += relativeChange(baseOf(id, f, language), prob(f, language, neurons, 0));
-        s.su += relativeChange(baseOf(otherId, u, language), prob(u, language, neurons, 0));
-        s.er += relativeChange(baseOf(id, f, language), prob(f, language, neurons, 2));
-        s.eu += relativeChange(baseOf(otherId, u, language), prob(u, language, neurons, 2));
-        sums.set(k, s);
-      }
-    }
+    return plans.flatMap(([condition, neurons, languages]) =>
+      neurons.length
+        ? languages.map((language) => ({
+            key: `${condition}|${language}`,
+            queries: fourChangeQueries({ ...byLang.get(language)!, language }, { ...other.get(language)!, language }, neurons),
+          }))
+        : [],
+    );
   });
+  for (let start = 0; start < cells.length; start += FACTS_PER_BATCH) {
+    const batch = cells.slice(start, start + FACTS_PER_BATCH).flat();
+    const p = goldProbabilities(model, batch.flatMap((c) => c.queries));
+    batch.forEach((c, k) => {
+      const d = fourChanges(p.slice(6 * k, 6 * k + 6));
+      const s = sums.get(c.key) ?? { n: 0, sr: 0, su: 0, er: 0, eu: 0 };
+      s.n++;
+      s.sr += d.suppressRelated;
+      s.su += d.suppressUnrelated;
+      s.er += d.enhanceRelated;
+      s.eu += d.enhanceUnrelated;
+      sums.set(c.key, s);
+    });
+  }
   return [...sums].map(([k, s]) => {
     const [condition, language] = k.split("|") as [Condition, string];
     return { condition, language, facts: s.n, suppressRelated: s.sr / s.n, suppressUnrelated: s.su / s.n, enhanceRelated: s.er / s.n, enhanceUnrelated: s.eu / s.n };

@@ -1,20 +1,10 @@
 // Localization quality (ALGORITHMS.md §8): suppressing a fact's knowledge neurons should lower its
 // gold probability, enhancing them should raise it, and neither should move an unrelated fact.
 import type { Pool } from "pg";
-import { relativeChange } from "../attribution/editing.ts";
-import { planFact } from "../attribution/fact-attribution.ts";
-import type { FactModel, Neuron } from "../attribution/model-port.ts";
+import type { FactModel } from "../attribution/model-port.ts";
 import { type IndexedFact, indexedFacts } from "../store/indexed-facts.ts";
+import { FACTS_PER_BATCH, type FourChanges, fourChangeQueries, fourChanges, goldProbabilities } from "./gold-probabilities.ts";
 import { seededRandom } from "./random.ts";
-
-
-/** Gold probability of a fact prompt (product over pieces) with the neurons scaled by `factor`. */
-export function goldProbability(model: FactModel, fact: { template: string; subject: string; object: string; language: string }, neurons: readonly Neuron[], factor: number): number {
-  const plan = planFact(model, fact);
-  let p = 1;
-  for (const step of plan.steps) p *= model.probabilitiesForScaleSets(step.ids, step.position, [neurons], factor, [step.targetId])[0][0];
-  return p;
-}
 
 export interface LocalizationOptions {
   checkpointId: number;
@@ -33,29 +23,22 @@ export async function evaluateLocalization(pool: Pool, model: FactModel, o: Loca
   const facts = await indexedFacts(pool, { checkpointId: o.checkpointId, method: o.method, languages: [o.language] });
   if (facts.length < 2) return 0;
   const random = seededRandom(`${o.seed ?? 42}:${o.language}:${o.method}`);
-  const results = [];
-  const base = new Map<string, number>();
-  const baseOf = (f: IndexedFact) => {
-    let p = base.get(f.factId);
-    if (p === undefined) base.set(f.factId, (p = goldProbability(model, f, [], 1)));
-    return p;
-  };
+  // partners drawn in fact order, so the seed alone fixes who is paired with whom
+  const pairs: { f: IndexedFact; other: IndexedFact }[] = [];
   for (const [i, f] of facts.entries()) {
     if (!f.neurons.length) continue;
     let j = Math.floor(random() * facts.length);
     while (j === i) j = Math.floor(random() * facts.length);
-    const other = facts[j];
-    results.push({
-      factId: f.factId,
-      relationId: f.relationId,
-      unrelatedFactId: other.factId,
-      nNeurons: f.neurons.length,
-      suppressRelated: relativeChange(baseOf(f), goldProbability(model, f, f.neurons, 0)),
-      suppressUnrelated: relativeChange(baseOf(other), goldProbability(model, other, f.neurons, 0)),
-      enhanceRelated: relativeChange(baseOf(f), goldProbability(model, f, f.neurons, 2)),
-      enhanceUnrelated: relativeChange(baseOf(other), goldProbability(model, other, f.neurons, 2)),
+    pairs.push({ f, other: facts[j] });
+  }
+  const results: (FourChanges & { factId: string; relationId: string; unrelatedFactId: string; nNeurons: number })[] = [];
+  for (let start = 0; start < pairs.length; start += FACTS_PER_BATCH) {
+    const batch = pairs.slice(start, start + FACTS_PER_BATCH);
+    const p = goldProbabilities(model, batch.flatMap(({ f, other }) => fourChangeQueries(f, other, f.neurons)));
+    batch.forEach(({ f, other }, k) => {
+      results.push({ factId: f.factId, relationId: f.relationId, unrelatedFactId: other.factId, nNeurons: f.neurons.length, ...fourChanges(p.slice(6 * k, 6 * k + 6)) });
     });
-    o.onProgress?.(i + 1, facts.length);
+    o.onProgress?.(Math.min(start + FACTS_PER_BATCH, pairs.length), pairs.length);
   }
   const finite = (x: number) => (Number.isFinite(x) ? x : 0);
   await pool.query(

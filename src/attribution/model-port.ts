@@ -14,10 +14,11 @@ export type AttributionModel = Pick<
   readonly blankId: number;
 };
 
-/** Fact-level work also builds prompts and reads predictions back as text. */
-export type FactModel = AttributionModel & {
-  readonly tokenizer: MaskedPromptTokenizer & { decode(ids: readonly number[]): string };
-};
+/** Fact-level work also builds prompts, reads predictions back as text and measures in batches. */
+export type FactModel = AttributionModel &
+  Pick<LanguageModel, "probabilitiesBatch"> & {
+    readonly tokenizer: MaskedPromptTokenizer & { decode(ids: readonly number[]): string };
+  };
 
 export function attributionModel(lm: LanguageModel): FactModel {
   const blankId = lm.architecture === "masked" ? lm.tokenizer.maskId : lm.tokenizer.eosId;
@@ -33,5 +34,6 @@ export function attributionModel(lm: LanguageModel): FactModel {
     prepare: (ids, position) => lm.prepare(ids, position),
     activationsBatch: (inputs, position, layers) => lm.activationsBatch(inputs, position, layers),
     probabilitiesForScaleSets: (ids, position, sets, factor, targetIds) => lm.probabilitiesForScaleSets(ids, position, sets, factor, targetIds),
+    probabilitiesBatch: (requests, targetIds) => lm.probabilitiesBatch(requests, targetIds),
   };
 }

@@ -2,8 +2,8 @@
 // measure localization (§8), cross-lingual editing (§5.3) and DKN fact-checking (§7), and write
 // the tables. Uses DATABASE_URL or the embedded database, like every other command.
 //   npm run results [-- --relations P17,P36 --languages en,zh,fr --workers 2 --models demo-mbert]
-import { writeFileSync } from "node:fs";
-import { join } from "node:path";
+import { mkdirSync, writeFileSync } from "node:fs";
+import { dirname, join } from "node:path";
 import { parseArgs } from "node:util";
 import { crossLingualEditing, type ConditionResult } from "../../src/analysis/cross-lingual.ts";
 import { evaluateFactChecking, type FactCheckEvaluationResult } from "../../src/analysis/fact-checking.ts";
@@ -47,6 +47,7 @@ interface ModelResults {
   factChecking: (FactCheckEvaluationResult & { language: string })[];
 }
 
+mkdirSync(dirname(args.out!), { recursive: true }); // before the long run, not after it
 const started = Date.now();
 const results: ModelResults[] = [];
 await withStore(loadConfig(), async (store) => {
