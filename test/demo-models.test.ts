@@ -4,6 +4,8 @@
 import fs from "node:fs";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { directAnswerMatches } from "../src/analysis/fact-checking.ts";
+import { attributionModel } from "../src/attribution/model-port.ts";
 import { buildCausalPrompt, buildMaskedPrompt } from "../src/attribution/prompts.ts";
 import { loadModel, type LanguageModel } from "../src/model/index.ts";
 import { evaluateFacts } from "../src/train/evaluate.ts";
@@ -81,6 +83,13 @@ for (const spec of [
         // the models are at >= 90% per language; allow one miss in a handful
         expect(right, `${language}: ${wrong.join("; ")}`).toBeGreaterThanOrEqual(PER_LANGUAGE - 1);
       }
+    });
+
+    it("the direct-answer baseline of fact-checking (§7.3) accepts its answers in Chinese too, and refuses a wrong object", () => {
+      const fm = attributionModel(model);
+      expect(directAnswerMatches(fm, "[X]的首都是[Y]。", "爱尔兰", "都柏林", "zh")).toBe(true);
+      expect(directAnswerMatches(fm, "[X]的首都是[Y]。", "爱尔兰", "莫斯科", "zh")).toBe(false);
+      expect(directAnswerMatches(fm, "The capital of [X] is [Y] .", "Ireland", "Dublin", "en")).toBe(true);
     });
   });
 }

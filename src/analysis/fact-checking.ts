@@ -3,6 +3,7 @@
 // averaged over D_r, reaches τ_fc. Compared with the model's own greedy answer (§7.3, clean).
 import type { Pool } from "pg";
 import { attributeFact, planFact } from "../attribution/fact-attribution.ts";
+import { isSpacedLanguage } from "../attribution/prompts.ts";
 import {
   DEFAULT_DKN_FILTER,
   DEFAULT_FACT_CHECK_THRESHOLD,
@@ -43,7 +44,11 @@ export function scoreCandidate(model: FactModel, template: string, subject: stri
   return { verdict: score >= opts.threshold, score, threshold: opts.threshold, neurons };
 }
 
-/** §7.3 clean: the model accepts c when its greedy answer over len(pieces(c)) tokens decodes to c. */
+/**
+ * §7.3 clean: the model accepts c when its greedy answer over len(pieces(c)) tokens is c: the same
+ * pieces, or a text equal to c. In languages written without spaces the comparison ignores
+ * whitespace, since a WordPiece decoder joins Chinese characters with spaces ("都 柏 林").
+ */
 export function directAnswerMatches(model: FactModel, template: string, subject: string, object: string, language: string): boolean {
   const plan = planFact(model, { template, subject, object, language });
   const predicted: number[] = [];
@@ -56,7 +61,9 @@ export function directAnswerMatches(model: FactModel, template: string, subject:
     ctx.dispose();
     predicted.push(best);
   }
-  return model.tokenizer.decode(predicted).trim() === object.trim();
+  if (predicted.every((id, s) => id === plan.steps[s].targetId)) return true;
+  const normalize = (text: string) => (isSpacedLanguage(language) ? text.trim() : text.replace(/\s+/gu, ""));
+  return normalize(model.tokenizer.decode(predicted)) === normalize(object);
 }
 
 interface Item {

@@ -4,7 +4,7 @@
 // second between its first claim and its last stored run, from index_job_item) and the speed-up,
 // and checks that both runs stored exactly the same rows.
 //
-//   npm run bench:index -- [--models demo-mgpt,demo-mbert] [--relations P17,P36] [--languages ...]
+//   npm run bench:index -- [--models demo-mgpt,demo-mbert] [--relations P17,P36 | all] [--languages ...]
 //                          [--workers 1,2] [--database-url postgresql://postgres@127.0.0.1:5432/postgres]
 import { spawnSync } from "node:child_process";
 import os from "node:os";
@@ -93,7 +93,7 @@ console.log(`${os.cpus().length} cores, load average ${os.loadavg()[0].toFixed(1
 for (const model of args.models!.split(",")) {
   for (const workers of workerCounts) {
     await freshDatabase();
-    const selection = ["--relations", args.relations!, ...(args.languages ? ["--languages", args.languages] : [])];
+    const selection = [...(args.relations === "all" ? [] : ["--relations", args.relations!]), ...(args.languages ? ["--languages", args.languages] : [])];
     const { stdout, seconds } = kn(["index", "--model", model, ...selection, "--workers", String(workers), "--quiet"]);
     const m = /: (\d+) done, (\d+) failed, ([\d.]+) runs\/s/.exec(stdout);
     if (!m || Number(m[2]) > 0) throw new Error(`unexpected kn index output: ${stdout}`);
