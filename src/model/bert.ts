@@ -10,7 +10,7 @@ import { Dense, type DenseGradMode } from "./dense.ts";
 import type { ForwardOptions, ForwardResult, LayerScales, Network, PromptCache } from "./network.ts";
 import {
   LayerNorm, activate, atPosition, attend, mergeHeads, replaceAtPosition, scaleAtPosition,
-  splitHeads, splitHeadsTransposed, toTensor1d, toTensor2d,
+  splitHeads, splitHeadsTransposed, toTensor1d, toTensor2d, tokenAndPositionEmbeddings,
 } from "./nn.ts";
 
 function linear(w: Weights, prefix: string, outF: number, inF: number, gradMode?: DenseGradMode): Dense {
@@ -148,10 +148,7 @@ export class Bert implements Network<BertCache> {
   }
 
   private embed(ids: ReadonlyArray<readonly number[]>): tf.Tensor3D {
-    const t = ids[0].length;
-    const tokens = tf.gather(this.wordEmbeddings, tf.tensor2d(ids.map((r) => [...r]), [ids.length, t], "int32"));
-    const positions = tf.slice(this.positionEmbeddings, [0, 0], [t, this.hidden]);
-    return this.embedNorm.apply(tf.add(tf.add(tokens, positions), this.tokenType0)) as tf.Tensor3D;
+    return this.embedNorm.apply(tf.add(tokenAndPositionEmbeddings(this.wordEmbeddings, this.positionEmbeddings, ids), this.tokenType0)) as tf.Tensor3D;
   }
 
   private head(h: tf.Tensor2D): tf.Tensor2D {

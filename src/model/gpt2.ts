@@ -13,7 +13,7 @@ import { ModelError } from "./errors.ts";
 import type { ForwardOptions, ForwardResult, LayerScales, Network, PromptCache } from "./network.ts";
 import {
   LayerNorm, activate, atPosition, attend, causalMask, mergeHeads, scaleAtPosition, splitHeads,
-  splitHeadsTransposed, toTensor1d, toTensor2d,
+  splitHeadsTransposed, toTensor1d, toTensor2d, tokenAndPositionEmbeddings,
 } from "./nn.ts";
 
 interface Gpt2Block {
@@ -94,9 +94,7 @@ export class Gpt2 implements Network<Gpt2Cache> {
   }
 
   private embed(ids: ReadonlyArray<readonly number[]>): tf.Tensor3D {
-    const t = ids[0].length;
-    const tokens = tf.gather(this.wordEmbeddings, tf.tensor2d(ids.map((r) => [...r]), [ids.length, t], "int32"));
-    return tf.add(tokens, tf.slice(this.positionEmbeddings, [0, 0], [t, this.hidden]));
+    return tokenAndPositionEmbeddings(this.wordEmbeddings, this.positionEmbeddings, ids);
   }
 
   private mlp(block: Gpt2Block, pre: tf.Tensor): tf.Tensor {

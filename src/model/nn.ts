@@ -48,6 +48,13 @@ export function activate(x: tf.Tensor, fn: Activation): tf.Tensor {
   }
 }
 
+/** Word embeddings of a [B, T] batch of ids plus the first T position embeddings. */
+export function tokenAndPositionEmbeddings(word: tf.Tensor2D, positions: tf.Tensor2D, ids: ReadonlyArray<readonly number[]>): tf.Tensor3D {
+  const t = ids[0].length;
+  const tokens = tf.gather(word, tf.tensor2d(ids.map((r) => [...r]), [ids.length, t], "int32"));
+  return tf.add(tokens, tf.slice(positions, [0, 0], [t, word.shape[1]])) as tf.Tensor3D;
+}
+
 /** [B, T, H·dh] -> [B, H, T, dh] */
 export function splitHeads(x: tf.Tensor, nHeads: number): tf.Tensor4D {
   const [b, t, d] = x.shape;

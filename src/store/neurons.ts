@@ -1,28 +1,12 @@
 // Read queries over stored runs and knowledge neurons, each served by an index named in README.md.
 import type { Pool } from "pg";
+import type { RunRecord } from "./runs.ts";
 
-export interface RunRow {
+/** A stored run as the API reads it: the written record without its neuron lists, plus its row id. */
+export type RunRow = Omit<RunRecord, "goldProbs" | "topK" | "topNeurons" | "knowledgeNeurons" | "degenerateSets"> & {
   id: bigint;
-  checkpointId: number;
-  factId: string;
-  languageCode: string;
-  relationId: string;
-  method: string;
-  steps: number;
-  targetMode: string;
-  prompt: string;
-  goldTokenIds: number[];
-  goldProb: number;
-  predictedIds: number[];
-  predictedText: string;
-  predictedProb: number;
-  tau: number;
-  maxScore: number;
-  nLayers: number;
-  ffnWidth: number;
-  timings: Record<string, number>;
   createdAt: Date;
-}
+};
 
 export interface NeuronRow {
   layer: number;
