@@ -9,7 +9,7 @@
 // uniformly from the other facts, seeded), with the fact's N applied to both.
 import type { Pool } from "pg";
 import type { FactModel, Neuron } from "../attribution/model-port.ts";
-import { FACTS_PER_BATCH, type GoldQuery, fourChangeQueries, fourChanges, goldProbabilities } from "./gold-probabilities.ts";
+import { type ChangeCase, measureChanges } from "./gold-probabilities.ts";
 import { type IndexedFact, indexedFacts } from "../store/indexed-facts.ts";
 import { seededRandom } from "./random.ts";
 
@@ -45,9 +45,8 @@ export async function crossLingualEditing(
 ): Promise<ConditionResult[]> {
   const facts = [...(await loadFacts(pool, o.checkpointId, o.method, [o.source, o.target]))].filter(([, m]) => m.has(o.source) && m.has(o.target));
   const random = seededRandom(`${o.seed ?? 42}:${o.source}:${o.target}`);
-  const sums = new Map<string, { n: number; sr: number; su: number; er: number; eu: number }>();
   // per fact, partner drawn in fact order; then every (condition, language) it measures
-  const cells: { key: string; queries: GoldQuery[] }[][] = facts.map(([, byLang], i) => {
+  const cells: (ChangeCase & { key: string })[] = facts.flatMap(([, byLang], i) => {
     let j = Math.floor(random() * facts.length);
     while (facts.length > 1 && j === i) j = Math.floor(random() * facts.length);
     const other = facts[j][1];
@@ -63,25 +62,23 @@ export async function crossLingualEditing(
       neurons.length
         ? languages.map((language) => ({
             key: `${condition}|${language}`,
-            queries: fourChangeQueries({ ...byLang.get(language)!, language }, { ...other.get(language)!, language }, neurons),
+            related: { ...byLang.get(language)!, language },
+            unrelated: { ...other.get(language)!, language },
+            neurons,
           }))
         : [],
     );
   });
-  for (let start = 0; start < cells.length; start += FACTS_PER_BATCH) {
-    const batch = cells.slice(start, start + FACTS_PER_BATCH).flat();
-    const p = goldProbabilities(model, batch.flatMap((c) => c.queries));
-    batch.forEach((c, k) => {
-      const d = fourChanges(p.slice(6 * k, 6 * k + 6));
-      const s = sums.get(c.key) ?? { n: 0, sr: 0, su: 0, er: 0, eu: 0 };
-      s.n++;
-      s.sr += d.suppressRelated;
-      s.su += d.suppressUnrelated;
-      s.er += d.enhanceRelated;
-      s.eu += d.enhanceUnrelated;
-      sums.set(c.key, s);
-    });
-  }
+  const sums = new Map<string, { n: number; sr: number; su: number; er: number; eu: number }>();
+  measureChanges(model, cells).forEach((d, k) => {
+    const s = sums.get(cells[k].key) ?? { n: 0, sr: 0, su: 0, er: 0, eu: 0 };
+    s.n++;
+    s.sr += d.suppressRelated;
+    s.su += d.suppressUnrelated;
+    s.er += d.enhanceRelated;
+    s.eu += d.enhanceUnrelated;
+    sums.set(cells[k].key, s);
+  });
   return [...sums].map(([k, s]) => {
     const [condition, language] = k.split("|") as [Condition, string];
     return { condition, language, facts: s.n, suppressRelated: s.sr / s.n, suppressUnrelated: s.su / s.n, enhanceRelated: s.er / s.n, enhanceUnrelated: s.eu / s.n };

@@ -16,24 +16,19 @@ export interface GoldQuery {
 /** P(gold object) of each query: the product over its pieces, in the clean mode. */
 export function goldProbabilities(model: FactModel, queries: readonly GoldQuery[]): number[] {
   const plans = new Map<string, FactPlan>();
-  const planOf = (f: PromptFact) => {
-    const k = JSON.stringify([f.template, f.subject, f.object, f.language]);
-    let p = plans.get(k);
-    if (!p) plans.set(k, (p = planFact(model, f)));
-    return p;
-  };
-  const requests = queries.flatMap((q) =>
-    planOf(q.fact).steps.map((s) => ({ ids: s.ids, position: s.position, scale: q.neurons.length ? { neurons: q.neurons, factor: q.factor } : undefined })),
-  );
-  const targets = [...new Set(queries.flatMap((q) => planOf(q.fact).steps.map((s) => s.targetId)))];
+  const planned = queries.map((q) => {
+    const k = JSON.stringify([q.fact.template, q.fact.subject, q.fact.object, q.fact.language]);
+    let plan = plans.get(k);
+    if (!plan) plans.set(k, (plan = planFact(model, q.fact)));
+    return { plan, scale: q.neurons.length ? { neurons: q.neurons, factor: q.factor } : undefined };
+  });
+  const requests = planned.flatMap(({ plan, scale }) => plan.steps.map((s) => ({ ids: s.ids, position: s.position, scale })));
+  const targets = [...new Set(planned.flatMap(({ plan }) => plan.steps.map((s) => s.targetId)))];
   const column = new Map(targets.map((t, i) => [t, i]));
   const probs = model.probabilitiesBatch(requests, targets);
   let r = 0;
-  return queries.map((q) => planOf(q.fact).steps.reduce((p, s) => p * probs[r++][column.get(s.targetId)!], 1));
+  return planned.map(({ plan }) => plan.steps.reduce((p, s) => p * probs[r++][column.get(s.targetId)!], 1));
 }
-
-/** Facts handed to goldProbabilities together (bounds the memory of one batch). */
-export const FACTS_PER_BATCH = 32;
 
 /** The four Δ of §8 for one neuron set, applied to its own fact and to an unrelated one. */
 export interface FourChanges {
@@ -43,21 +38,39 @@ export interface FourChanges {
   enhanceUnrelated: number;
 }
 
-/** The six queries behind FourChanges, in the order fourChanges reads them. */
-export function fourChangeQueries(related: PromptFact, unrelated: PromptFact, neurons: readonly Neuron[]): GoldQuery[] {
-  return [related, unrelated].flatMap((fact) => [
-    { fact, neurons: [], factor: 1 },
-    { fact, neurons, factor: 0 },
-    { fact, neurons, factor: 2 },
-  ]);
+export interface ChangeCase {
+  related: PromptFact;
+  unrelated: PromptFact;
+  /** Scaled ×0 and ×2 in both facts. */
+  neurons: readonly Neuron[];
 }
 
-export function fourChanges(p: readonly number[]): FourChanges {
-  const [rBase, rSup, rEnh, uBase, uSup, uEnh] = p;
-  return {
-    suppressRelated: relativeChange(rBase, rSup),
-    suppressUnrelated: relativeChange(uBase, uSup),
-    enhanceRelated: relativeChange(rBase, rEnh),
-    enhanceUnrelated: relativeChange(uBase, uEnh),
-  };
+/** Cases measured together (bounds the memory of one batch). */
+const CASES_PER_BATCH = 32;
+
+/** FourChanges of every case: base, ×0 and ×2 passes of both facts, a batch of cases at a time. */
+export function measureChanges(model: FactModel, cases: readonly ChangeCase[], onProgress?: (done: number, total: number) => void): FourChanges[] {
+  const out: FourChanges[] = [];
+  for (let start = 0; start < cases.length; start += CASES_PER_BATCH) {
+    const batch = cases.slice(start, start + CASES_PER_BATCH);
+    const queries = batch.flatMap(({ related, unrelated, neurons }) =>
+      [related, unrelated].flatMap((fact) => [
+        { fact, neurons: [], factor: 1 },
+        { fact, neurons, factor: 0 },
+        { fact, neurons, factor: 2 },
+      ]),
+    );
+    const p = goldProbabilities(model, queries);
+    batch.forEach((_, k) => {
+      const [rBase, rSup, rEnh, uBase, uSup, uEnh] = p.slice(6 * k, 6 * k + 6);
+      out.push({
+        suppressRelated: relativeChange(rBase, rSup),
+        suppressUnrelated: relativeChange(uBase, uSup),
+        enhanceRelated: relativeChange(rBase, rEnh),
+        enhanceUnrelated: relativeChange(uBase, uEnh),
+      });
+    });
+    onProgress?.(out.length, cases.length);
+  }
+  return out;
 }

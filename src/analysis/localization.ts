@@ -3,7 +3,7 @@
 import type { Pool } from "pg";
 import type { FactModel } from "../attribution/model-port.ts";
 import { type IndexedFact, indexedFacts } from "../store/indexed-facts.ts";
-import { FACTS_PER_BATCH, type FourChanges, fourChangeQueries, fourChanges, goldProbabilities } from "./gold-probabilities.ts";
+import { measureChanges } from "./gold-probabilities.ts";
 import { seededRandom } from "./random.ts";
 
 export interface LocalizationOptions {
@@ -31,15 +31,8 @@ export async function evaluateLocalization(pool: Pool, model: FactModel, o: Loca
     while (j === i) j = Math.floor(random() * facts.length);
     pairs.push({ f, other: facts[j] });
   }
-  const results: (FourChanges & { factId: string; relationId: string; unrelatedFactId: string; nNeurons: number })[] = [];
-  for (let start = 0; start < pairs.length; start += FACTS_PER_BATCH) {
-    const batch = pairs.slice(start, start + FACTS_PER_BATCH);
-    const p = goldProbabilities(model, batch.flatMap(({ f, other }) => fourChangeQueries(f, other, f.neurons)));
-    batch.forEach(({ f, other }, k) => {
-      results.push({ factId: f.factId, relationId: f.relationId, unrelatedFactId: other.factId, nNeurons: f.neurons.length, ...fourChanges(p.slice(6 * k, 6 * k + 6)) });
-    });
-    o.onProgress?.(Math.min(start + FACTS_PER_BATCH, pairs.length), pairs.length);
-  }
+  const changes = measureChanges(model, pairs.map(({ f, other }) => ({ related: f, unrelated: other, neurons: f.neurons })), o.onProgress);
+  const results = pairs.map(({ f, other }, k) => ({ factId: f.factId, relationId: f.relationId, unrelatedFactId: other.factId, nNeurons: f.neurons.length, ...changes[k] }));
   const finite = (x: number) => (Number.isFinite(x) ? x : 0);
   await pool.query(
     `INSERT INTO localization_result (checkpoint_id, method, language_code, fact_id, relation_id, unrelated_fact_id, n_neurons,
