@@ -145,36 +145,40 @@ function factCheckingTable(m: ModelResults): string {
   ].join("\n");
 }
 
+const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / Math.max(xs.length, 1);
+
+/** Localization Δs of one method averaged over the languages. */
+function localizationMeans(m: ModelResults, method: string) {
+  const rows = m.localization.filter((r) => r.method === method);
+  const avg = (k: "suppressRelated" | "suppressUnrelated" | "enhanceRelated" | "enhanceUnrelated") => mean(rows.map((r) => r[k]));
+  const sr = avg("suppressRelated");
+  const su = avg("suppressUnrelated");
+  return { rows: rows.length, sr, su, er: avg("enhanceRelated"), eu: avg("enhanceUnrelated"), ratio: Math.abs(sr) / Math.max(Math.abs(su), 1e-9) };
+}
+
+/** Fact-checking F1 averaged over the languages: with DKN and the direct baseline. */
+const f1Means = (m: ModelResults) => [mean(m.factChecking.map((r) => r.withDkn.f1)), mean(m.factChecking.map((r) => r.baseline.f1))];
+
 function discussion(m: ModelResults): string {
-  const mean = (rows: LocalizationSummaryRow[], k: keyof LocalizationSummaryRow) => rows.reduce((s, r) => s + (r[k] as number), 0) / Math.max(rows.length, 1);
   const lines: string[] = [];
   for (const method of METHODS) {
-    const rows = m.localization.filter((r) => r.method === method);
-    if (!rows.length) continue;
-    const sr = mean(rows, "suppressRelated");
-    const su = mean(rows, "suppressUnrelated");
-    const er = mean(rows, "enhanceRelated");
-    const eu = mean(rows, "enhanceUnrelated");
-    lines.push(`- ${method}: suppression changes the gold probability by ${pct(sr)} on the fact and ${pct(su)} on unrelated facts (|related|/|unrelated| = ${(Math.abs(sr) / Math.max(Math.abs(su), 1e-9)).toFixed(1)}); enhancement by ${pct(er)} vs ${pct(eu)}.`);
+    const { rows, sr, su, er, eu, ratio } = localizationMeans(m, method);
+    if (!rows) continue;
+    lines.push(`- ${method}: suppression changes the gold probability by ${pct(sr)} on the fact and ${pct(su)} on unrelated facts (|related|/|unrelated| = ${ratio.toFixed(1)}); enhancement by ${pct(er)} vs ${pct(eu)}.`);
   }
   const likn = m.crossLingual.filter((r) => r.condition === "likn");
-  if (likn.length) lines.push(`- Suppressing a fact's en∩X language-independent neurons changes its probability by ${pct(likn.reduce((s, r) => s + r.suppressRelated, 0) / likn.length)} on average over the measured languages (unrelated facts: ${pct(likn.reduce((s, r) => s + r.suppressUnrelated, 0) / likn.length)}).`);
-  const dkn = m.factChecking.reduce((s, r) => s + r.withDkn.f1, 0) / Math.max(m.factChecking.length, 1);
-  const base = m.factChecking.reduce((s, r) => s + r.baseline.f1, 0) / Math.max(m.factChecking.length, 1);
+  if (likn.length) lines.push(`- Suppressing a fact's en∩X language-independent neurons changes its probability by ${pct(mean(likn.map((r) => r.suppressRelated)))} on average over the measured languages (unrelated facts: ${pct(mean(likn.map((r) => r.suppressUnrelated)))}).`);
+  const [dkn, base] = f1Means(m);
   lines.push(`- Fact-checking F1 averaged over languages: ${f3(dkn)} with DKN vs ${f3(base)} for the direct-model baseline.`);
   return lines.join("\n");
 }
 
 function claims(models: ModelResults[]): string {
-  const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / Math.max(xs.length, 1);
   const lines: string[] = [];
   for (const m of models) {
-    const by = (method: string, k: keyof LocalizationSummaryRow) => mean(m.localization.filter((r) => r.method === method).map((r) => r[k] as number));
-    const ratio = (method: string) => Math.abs(by(method, "suppressRelated")) / Math.max(Math.abs(by(method, "suppressUnrelated")), 1e-9);
-    const [a, g] = [ratio("amig-compat"), ratio("ig")];
-    const [ea, eg] = [by("amig-compat", "enhanceRelated"), by("ig", "enhanceRelated")];
-    const verdict = a > 1.1 * g && ea > eg ? "supports the claim" : a < g / 1.1 && ea < eg ? "goes against the claim" : "shows no clear difference";
-    lines.push(`- **${m.name}, AMIG vs IG:** related/unrelated suppression ratio ${a.toFixed(1)} (AMIG) vs ${g.toFixed(1)} (IG), enhancement of the related fact ${pct(ea)} vs ${pct(eg)}: ${verdict}.`);
+    const [amig, ig] = [localizationMeans(m, "amig-compat"), localizationMeans(m, "ig")];
+    const verdict = amig.ratio > 1.1 * ig.ratio && amig.er > ig.er ? "supports the claim" : amig.ratio < ig.ratio / 1.1 && amig.er < ig.er ? "goes against the claim" : "shows no clear difference";
+    lines.push(`- **${m.name}, AMIG vs IG:** related/unrelated suppression ratio ${amig.ratio.toFixed(1)} (AMIG) vs ${ig.ratio.toFixed(1)} (IG), enhancement of the related fact ${pct(amig.er)} vs ${pct(ig.er)}: ${verdict}.`);
     const likn = m.crossLingual.filter((r) => r.condition === "likn");
     const pairs = [...new Set(likn.map((r) => r.pair))];
     const bySide = (english: boolean) => mean(likn.filter((r) => (r.language === "en") === english).map((r) => r.suppressRelated));
@@ -182,9 +186,9 @@ function claims(models: ModelResults[]): string {
     lines.push(
       `- **${m.name}, language-independent neurons:** every en–X pair shares neurons in ${allRelations} of ${m.likn.length} relations; suppressing a fact's en∩X neurons moves it by ${pct(bySide(true))} in en and ${pct(bySide(false))} in the other language (${pairs.length} pairs), unrelated facts by ${pct(mean(likn.map((r) => r.suppressUnrelated)))}: one neuron set acts on the fact in both languages, as the paper reports, with a smaller effect than each language's own neurons.`,
     );
-    const [dkn, base] = [mean(m.factChecking.map((r) => r.withDkn.f1)), mean(m.factChecking.map((r) => r.baseline.f1))];
+    const [dkn, base] = f1Means(m);
     lines.push(
-      `- **${m.name}, fact-checking:** F1 ${f3(dkn)} with degenerate neurons vs ${f3(base)} for the model's own answer. ${dkn > base ? "DKN beats the baseline, as in the paper." : "The paper's gain over the direct baseline does not carry over: a model that answers 99 % of the seed facts correctly is a near-perfect direct checker, while the DKN score is a thresholded attribution over a few relation-level neurons" + (dkn > 0.55 ? " that still separates true from wrong objects better than chance." : ".")}`,
+      `- **${m.name}, fact-checking:** F1 ${f3(dkn)} with degenerate neurons vs ${f3(base)} for the model's own answer. ${dkn > base ? "DKN beats the baseline, as in the paper." : "The paper's gain over the direct baseline does not carry over: a model that knows the seed facts is a near-perfect direct checker, while the DKN score is a thresholded attribution over a few relation-level neurons" + (dkn > 0.55 ? " that still separates true from wrong objects better than chance." : ".")}`,
     );
   }
   return lines.join("\n");
