@@ -1,16 +1,21 @@
-// Depth and cost limits: analysts write ad-hoc queries, and a nested connection can fan out to
-// millions of rows. The cost of a list field is its page size times the cost of its selection.
-import type { ApolloServerPlugin } from "@apollo/server";
-import { type DocumentNode, type FragmentDefinitionNode, type GraphQLSchema, Kind, type SelectionSetNode } from "graphql";
+// Depth, cost and input-size limits: analysts write ad-hoc queries, and a nested connection can fan
+// out to millions of rows. The cost of a list field is its page size times the cost of its
+// selection. Everything here is decided from the document and the variables before any resolver
+// runs, so a refused operation reads and changes nothing.
+import type { ApolloServerPlugin, BaseContext } from "@apollo/server";
+import { type DocumentNode, type FragmentDefinitionNode, type GraphQLSchema, Kind, type SelectionSetNode, visit } from "graphql";
 import { getComplexity, simpleEstimator, type ComplexityEstimator } from "graphql-query-complexity";
-import { apiError } from "./errors.ts";
+import { requestError } from "./errors.ts";
 
 export interface QueryLimits {
   maxDepth: number;
+  /** Cost limit of one HTTP request: the operations of a batch share it. */
   maxCost: number;
+  /** Longest string argument or variable, in UTF-16 code units. */
+  maxStringLength: number;
 }
 
-export const DEFAULT_LIMITS: QueryLimits = { maxDepth: 10, maxCost: 5000 };
+export const DEFAULT_LIMITS: QueryLimits = { maxDepth: 10, maxCost: 5000, maxStringLength: 10_000 };
 
 /** Depth of the deepest field path; fragments are followed, introspection fields count too. */
 export function queryDepth(document: DocumentNode, operationName?: string | null): number {
@@ -52,25 +57,65 @@ const listEstimator: ComplexityEstimator = ({ args, childComplexity, field }) =>
   return 1 + (field.name === "edges" ? 1 : UNPAGED_LIST_SIZE) * child;
 };
 
-export function limitsPlugin(schema: GraphQLSchema, limits: QueryLimits): ApolloServerPlugin {
+export function queryCost(schema: GraphQLSchema, document: DocumentNode, operationName: string | null | undefined, variables: Record<string, unknown>): number {
+  return getComplexity({
+    schema,
+    query: document,
+    operationName: operationName ?? undefined,
+    variables,
+    estimators: [listEstimator, simpleEstimator({ defaultComplexity: 1 })],
+  });
+}
+
+// A lone UTF-16 surrogate cannot be stored as UTF-8 text, nor can U+0000 in PostgreSQL.
+const UNSTORABLE = /\u0000|[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+
+/** The first problem of a string argument or variable, or null. */
+export function stringProblem(document: DocumentNode, variables: unknown, maxLength: number): string | null {
+  const check = (s: string, where: string): string | null => {
+    if (s.length > maxLength) return `${where} is ${s.length} characters long; the limit is ${maxLength}`;
+    if (UNSTORABLE.test(s)) return `${where} contains a NUL character or an unpaired UTF-16 surrogate`;
+    return null;
+  };
+  let problem: string | null = null;
+  visit(document, {
+    StringValue(node) {
+      problem ??= check(node.value, "a string argument");
+    },
+  });
+  const walk = (value: unknown, path: string): void => {
+    if (problem) return;
+    if (typeof value === "string") problem = check(value, `variable ${path}`);
+    else if (Array.isArray(value)) value.forEach((v, i) => walk(v, `${path}[${i}]`));
+    else if (value && typeof value === "object") for (const [k, v] of Object.entries(value)) walk(v, `${path}.${k}`);
+  };
+  if (variables && typeof variables === "object") for (const [k, v] of Object.entries(variables)) walk(v, `$${k}`);
+  return problem;
+}
+
+/** What the plugin needs from the context: the cost already spent by earlier operations of a batch. */
+export interface CostLedger {
+  costSpent: number;
+}
+
+export function limitsPlugin<C extends BaseContext & { request: CostLedger }>(schema: GraphQLSchema, limits: QueryLimits): ApolloServerPlugin<C> {
   return {
     async requestDidStart() {
       return {
-        async didResolveOperation({ request, document }) {
+        async didResolveOperation({ request, document, contextValue }) {
           const depth = queryDepth(document, request.operationName);
           if (depth > limits.maxDepth) {
-            throw apiError("QUERY_TOO_DEEP", `query depth ${depth} exceeds the limit of ${limits.maxDepth}`, { depth, limit: limits.maxDepth });
+            throw requestError("QUERY_TOO_DEEP", `query depth ${depth} exceeds the limit of ${limits.maxDepth}`, { depth, limit: limits.maxDepth });
           }
-          const cost = getComplexity({
-            schema,
-            query: document,
-            operationName: request.operationName ?? undefined,
-            variables: request.variables ?? {},
-            estimators: [listEstimator, simpleEstimator({ defaultComplexity: 1 })],
-          });
-          if (cost > limits.maxCost) {
-            throw apiError("QUERY_TOO_COMPLEX", `query cost ${cost} exceeds the limit of ${limits.maxCost}`, { cost, limit: limits.maxCost });
+          const cost = queryCost(schema, document, request.operationName, request.variables ?? {});
+          const spent = contextValue.request.costSpent + cost;
+          if (spent > limits.maxCost) {
+            const batch = spent !== cost ? ` (with the batch's earlier operations: ${spent})` : "";
+            throw requestError("QUERY_TOO_COMPLEX", `query cost ${cost}${batch} exceeds the limit of ${limits.maxCost}`, { cost, limit: limits.maxCost });
           }
+          contextValue.request.costSpent = spent;
+          const problem = stringProblem(document, request.variables, limits.maxStringLength);
+          if (problem) throw requestError("BAD_USER_INPUT", problem);
         },
       };
     },

@@ -7,16 +7,38 @@ import { PrismaClient } from "./generated/client.ts";
 
 export type { PrismaClient } from "./generated/client.ts";
 
+/**
+ * Bounds on waiting for the database, so a lost server gives an error instead of a hang: opening
+ * a connection (pg's default is to wait forever) and, where set, one statement.
+ */
+export interface DatabaseTimeouts {
+  connectTimeoutMs: number;
+  /** 0: no limit (batch jobs); the API sets one (KN_DB_STATEMENT_TIMEOUT_MS). */
+  statementTimeoutMs: number;
+}
+
+export const DEFAULT_DATABASE_TIMEOUTS: DatabaseTimeouts = { connectTimeoutMs: 5_000, statementTimeoutMs: 30_000 };
+
+/** pg connection settings for these timeouts (TCP keep-alive finds dead connections too). */
+function connectionSettings(timeouts: Partial<DatabaseTimeouts> = {}): pg.PoolConfig {
+  return {
+    connectionTimeoutMillis: timeouts.connectTimeoutMs ?? DEFAULT_DATABASE_TIMEOUTS.connectTimeoutMs,
+    keepAlive: true,
+    ...(timeouts.statementTimeoutMs ? { statement_timeout: timeouts.statementTimeoutMs } : {}),
+  };
+}
+
 export interface CreatePrismaOptions {
   /** Pool size of the adapter (pg default: 10). */
   max?: number;
   /** Log the SQL the client sends (console). */
   logQueries?: boolean;
+  timeouts?: Partial<DatabaseTimeouts>;
 }
 
 /** A Prisma client connected to url. Call $disconnect() when done. */
 export function createPrisma(url: string, options: CreatePrismaOptions = {}): PrismaClient {
-  const adapter = new PrismaPg({ connectionString: url, ...(options.max ? { max: options.max } : {}) });
+  const adapter = new PrismaPg({ connectionString: url, ...connectionSettings(options.timeouts), ...(options.max ? { max: options.max } : {}) });
   return new PrismaClient({ adapter, ...(options.logQueries ? { log: ["query" as const] } : {}) });
 }
 
@@ -24,6 +46,7 @@ export interface CreatePoolOptions {
   max?: number;
   /** Application name shown in pg_stat_activity. */
   applicationName?: string;
+  timeouts?: Partial<DatabaseTimeouts>;
 }
 
 /**
@@ -35,6 +58,7 @@ export function createPool(url: string, options: CreatePoolOptions = {}): pg.Poo
     connectionString: url,
     max: options.max ?? 10,
     application_name: options.applicationName ?? "knowledge-neuron-db",
+    ...connectionSettings(options.timeouts),
   });
   pool.on("error", (error) => {
     console.error(`postgres pool: idle client error: ${error.message}`);
@@ -55,5 +79,16 @@ export async function withTransaction<T>(pool: pg.Pool, fn: (client: pg.PoolClie
     throw error;
   } finally {
     client.release();
+  }
+}
+
+/** Whether the database answers `SELECT 1` within timeoutMs (a lost server must not hang a health check). */
+export async function databaseReachable(pool: pg.Pool, timeoutMs = 2_000): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), timeoutMs)));
+  try {
+    return await Promise.race([pool.query("SELECT 1").then(() => true, () => false), timeout]);
+  } finally {
+    clearTimeout(timer);
   }
 }
