@@ -3,7 +3,7 @@
 // selection. Everything here is decided from the document and the variables before any resolver
 // runs, so a refused operation reads and changes nothing.
 import type { ApolloServerPlugin, BaseContext } from "@apollo/server";
-import { type DocumentNode, type FragmentDefinitionNode, type GraphQLSchema, Kind, type SelectionSetNode, visit } from "graphql";
+import { type DocumentNode, type FieldNode, type FragmentDefinitionNode, type GraphQLSchema, Kind, type SelectionSetNode, visit } from "graphql";
 import { getComplexity, simpleEstimator, type ComplexityEstimator } from "graphql-query-complexity";
 import { requestError } from "./errors.ts";
 
@@ -17,30 +17,65 @@ export interface QueryLimits {
 
 export const DEFAULT_LIMITS: QueryLimits = { maxDepth: 10, maxCost: 5000, maxStringLength: 10_000 };
 
-/** Depth of the deepest field path; fragments are followed, introspection fields count too. */
-export function queryDepth(document: DocumentNode, operationName?: string | null): number {
-  const fragments = new Map<string, FragmentDefinitionNode>();
+type Fragments = Map<string, FragmentDefinitionNode>;
+
+function fragmentsOf(document: DocumentNode): Fragments {
+  const fragments: Fragments = new Map();
   for (const def of document.definitions) if (def.kind === Kind.FRAGMENT_DEFINITION) fragments.set(def.name.value, def);
-  const depthOf = (set: SelectionSetNode | undefined, seen: Set<string>): number => {
+  return fragments;
+}
+
+/**
+ * The deepest value of `measure` along any field path of the operation(s), fragments followed
+ * (each at most once per path, so fragment cycles end). `step(field, inIntrospection)` says how
+ * much a field adds to the path.
+ */
+function deepestPath(document: DocumentNode, operationName: string | null | undefined, step: (field: FieldNode, introspection: boolean) => number): number {
+  const fragments = fragmentsOf(document);
+  const walk = (set: SelectionSetNode | undefined, seen: Set<string>, introspection: boolean): number => {
     if (!set) return 0;
     let max = 0;
     for (const sel of set.selections) {
-      if (sel.kind === Kind.FIELD) max = Math.max(max, sel.selectionSet ? 1 + depthOf(sel.selectionSet, seen) : 1);
-      else if (sel.kind === Kind.INLINE_FRAGMENT) max = Math.max(max, depthOf(sel.selectionSet, seen));
+      if (sel.kind === Kind.FIELD) {
+        const inside = introspection || sel.name.value === "__schema" || sel.name.value === "__type";
+        max = Math.max(max, step(sel, inside) + walk(sel.selectionSet, seen, inside));
+      } else if (sel.kind === Kind.INLINE_FRAGMENT) max = Math.max(max, walk(sel.selectionSet, seen, introspection));
       else if (!seen.has(sel.name.value)) {
         const frag = fragments.get(sel.name.value);
-        if (frag) max = Math.max(max, depthOf(frag.selectionSet, new Set(seen).add(sel.name.value)));
+        if (frag) max = Math.max(max, walk(frag.selectionSet, new Set(seen).add(sel.name.value), introspection));
       }
     }
     return max;
   };
-  let depth = 0;
+  let deepest = 0;
   for (const def of document.definitions) {
     if (def.kind !== Kind.OPERATION_DEFINITION) continue;
     if (operationName && def.name?.value !== operationName) continue;
-    depth = Math.max(depth, depthOf(def.selectionSet, new Set()));
+    deepest = Math.max(deepest, walk(def.selectionSet, new Set(), false));
   }
-  return depth;
+  return deepest;
+}
+
+/**
+ * Depth of the deepest field path; fragments are followed, introspection fields count too, except
+ * `ofType`: a type is wrapped in at most a few List/NonNull layers and ofType never fans out, so
+ * the standard introspection query's ofType chain does not make it "deep".
+ */
+export function queryDepth(document: DocumentNode, operationName?: string | null): number {
+  return deepestPath(document, operationName, (field, introspection) => (introspection && field.name.value === "ofType" ? 0 : 1));
+}
+
+/** Introspection fields that return lists (of types, fields, arguments...). */
+const INTROSPECTION_LISTS = new Set(["types", "fields", "args", "inputFields", "enumValues", "interfaces", "possibleTypes", "directives"]);
+/**
+ * How many introspection lists may nest on one path: the standard introspection query needs 3
+ * (types → fields → args); a 4th level (types → fields → type → fields → ...) multiplies the
+ * answer by the schema's size once more and has no use but to make the server work.
+ */
+export const MAX_INTROSPECTION_LIST_NESTING = 3;
+
+export function introspectionListNesting(document: DocumentNode, operationName?: string | null): number {
+  return deepestPath(document, operationName, (field, introspection) => (introspection && field.selectionSet && INTROSPECTION_LISTS.has(field.name.value) ? 1 : 0));
 }
 
 /** Assumed length of a list that is not paged (labels, templates): one per language, roughly. */
@@ -49,9 +84,12 @@ const UNPAGED_LIST_SIZE = 10;
 /**
  * Paged fields (with a `first` argument) cost 1 + first × their selection; `edges` inherit the
  * page size from their connection; other lists cost 1 + UNPAGED_LIST_SIZE × their selection.
+ * Introspection fields cost 1 each (see MAX_INTROSPECTION_LIST_NESTING).
  */
-const listEstimator: ComplexityEstimator = ({ args, childComplexity, field }) => {
+const listEstimator: ComplexityEstimator = ({ args, childComplexity, field, type }) => {
   const child = Math.max(1, childComplexity);
+  // introspection answers are bounded by the schema and by MAX_INTROSPECTION_LIST_NESTING: count fields, not guessed list lengths
+  if (field.name.startsWith("__") || type.name.startsWith("__")) return 1 + childComplexity;
   if (field.args.some((a) => a.name === "first")) return 1 + (typeof args.first === "number" ? Math.max(1, args.first) : 20) * child;
   if (!String(field.type).includes("[")) return undefined;
   return 1 + (field.name === "edges" ? 1 : UNPAGED_LIST_SIZE) * child;
@@ -107,7 +145,20 @@ export function limitsPlugin<C extends BaseContext & { request: CostLedger }>(sc
           if (depth > limits.maxDepth) {
             throw requestError("QUERY_TOO_DEEP", `query depth ${depth} exceeds the limit of ${limits.maxDepth}`, { depth, limit: limits.maxDepth });
           }
-          const cost = queryCost(schema, document, request.operationName, request.variables ?? {});
+          const nesting = introspectionListNesting(document, request.operationName);
+          if (nesting > MAX_INTROSPECTION_LIST_NESTING) {
+            throw requestError("QUERY_TOO_DEEP", `introspection nests ${nesting} lists; the limit is ${MAX_INTROSPECTION_LIST_NESTING}`, { depth: nesting, limit: MAX_INTROSPECTION_LIST_NESTING });
+          }
+          let cost: number;
+          try {
+            cost = queryCost(schema, document, request.operationName, request.variables ?? {});
+          } catch (error) {
+            // the variables do not fit their declared types (missing, wrong type, out of range):
+            // what execution would refuse as BAD_USER_INPUT, refused here first (by name: the
+            // complexity library loads graphql's CommonJS build, whose GraphQLError is another class)
+            if (error instanceof Error && error.name === "GraphQLError") throw requestError("BAD_USER_INPUT", error.message);
+            throw error;
+          }
           const spent = contextValue.request.costSpent + cost;
           if (spent > limits.maxCost) {
             const batch = spent !== cost ? ` (with the batch's earlier operations: ${spent})` : "";
