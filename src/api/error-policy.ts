@@ -8,34 +8,10 @@ import { randomUUID } from "node:crypto";
 import type { ApolloServerPlugin } from "@apollo/server";
 import { unwrapResolverError } from "@apollo/server/errors";
 import { GraphQLError, type GraphQLFormattedError } from "graphql";
+import { isDatabaseUnavailable } from "../store/unavailable.ts";
 
 /** Seconds a client is asked to wait before retrying while the database is unreachable. */
 export const DATABASE_RETRY_AFTER_SECONDS = 5;
-
-const SOCKET_CODES = new Set(["ECONNREFUSED", "ECONNRESET", "ETIMEDOUT", "EHOSTUNREACH", "ENETUNREACH", "ENOTFOUND", "EPIPE", "EAI_AGAIN"]);
-// SQLSTATE 08xxx: connection exceptions; 57P01-03: the server is shutting down or starting up.
-const SQLSTATE = /^(08...|57P0[123])$/;
-const ADAPTER_KINDS = new Set(["DatabaseNotReachable", "ConnectionClosed", "SocketTimeout", "TooManyConnections"]);
-const MESSAGES = /Connection terminated|timeout exceeded when trying to connect|connection error and is not queryable|Client was closed and is not queryable|terminating connection due to administrator command|the database system is (starting up|shutting down)/i;
-// Prisma's own codes for "cannot reach / lost the server" and "pool timed out".
-const PRISMA_CODES = new Set(["P1001", "P1002", "P1017", "P2024"]);
-
-/** Whether an error (or anything in its cause chain) says the database cannot be reached. */
-export function isDatabaseUnavailable(error: unknown): boolean {
-  const seen = new Set<unknown>();
-  const queue: unknown[] = [error];
-  while (queue.length) {
-    const e = queue.shift();
-    if (!e || typeof e !== "object" || seen.has(e)) continue;
-    seen.add(e);
-    const x = e as { code?: unknown; kind?: unknown; message?: unknown; cause?: unknown; originalError?: unknown; meta?: { driverAdapterError?: unknown } };
-    if (typeof x.code === "string" && (SOCKET_CODES.has(x.code) || SQLSTATE.test(x.code) || PRISMA_CODES.has(x.code))) return true;
-    if (typeof x.kind === "string" && ADAPTER_KINDS.has(x.kind)) return true;
-    if (typeof x.message === "string" && MESSAGES.test(x.message)) return true;
-    queue.push(x.cause, x.originalError, x.meta?.driverAdapterError);
-  }
-  return false;
-}
 
 /** The original error of a resolver or plugin failure (what the code threw). */
 function originalOf(error: unknown): unknown {

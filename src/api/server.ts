@@ -49,6 +49,8 @@ export async function startApiServer(deps: ApiDeps, options: ServeOptions): Prom
     includeStacktraceInErrorResponses: exposeErrors,
     formatError: formatErrorWith({ expose: exposeErrors }),
     allowBatchedHttpRequests: httpOptions.maxBatch > 1,
+    // the process owner (kn serve) handles SIGINT/SIGTERM; Apollo's own handler re-raises the signal
+    stopOnTerminationSignals: false,
     plugins: [
       limitsPlugin(schema, limits),
       writeScopePlugin(),

@@ -19,12 +19,22 @@ export interface DatabaseTimeouts {
 
 export const DEFAULT_DATABASE_TIMEOUTS: DatabaseTimeouts = { connectTimeoutMs: 5_000, statementTimeoutMs: 30_000 };
 
-/** pg connection settings for these timeouts (TCP keep-alive finds dead connections too). */
+/** A statement the server has cancelled still needs its answer to come back: this much longer. */
+const QUERY_TIMEOUT_MARGIN_MS = 2_000;
+
+/**
+ * pg connection settings for these timeouts. The statement timeout is enforced by the server;
+ * query_timeout is its client-side twin for a server that no longer answers at all (network cut):
+ * the query fails and its connection is dropped from the pool. TCP keep-alive finds dead idle
+ * connections.
+ */
 function connectionSettings(timeouts: Partial<DatabaseTimeouts> = {}): pg.PoolConfig {
   return {
     connectionTimeoutMillis: timeouts.connectTimeoutMs ?? DEFAULT_DATABASE_TIMEOUTS.connectTimeoutMs,
     keepAlive: true,
-    ...(timeouts.statementTimeoutMs ? { statement_timeout: timeouts.statementTimeoutMs } : {}),
+    ...(timeouts.statementTimeoutMs
+      ? { statement_timeout: timeouts.statementTimeoutMs, query_timeout: timeouts.statementTimeoutMs + QUERY_TIMEOUT_MARGIN_MS }
+      : {}),
   };
 }
 
