@@ -6,7 +6,7 @@
 // failing is marked FAILED with its reason after a bounded number of attempts. SIGTERM and
 // SIGKILL in the middle of a batch write (a trigger makes the write slow) leave no half-written run.
 import { type ChildProcess, spawn } from "node:child_process";
-import { chmodSync, mkdtempSync, rmSync } from "node:fs";
+import { chmodSync, copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -140,15 +140,22 @@ describe("indexing through database faults (embedded PostgreSQL in a temporary f
   beforeAll(async () => {
     port = await freePort();
     server = await startEmbeddedPostgres({ dataDir, port });
-    for (const name of Object.keys(urls) as (keyof typeof urls)[]) {
-      urls[name] = withDatabase(server.url, `kn_${name}`);
-      await ensureDatabase(urls[name]);
-      await applyMigrations(urls[name]);
-      const pool = createPool(urls[name], { max: 2 });
-      await importMlama(pool, SEEDS, SELECTION);
-      await pool.end();
-    }
+    // 24 facts of P36 in English: enough batches (4 runs each) to strike in the middle
+    const seeds = join(dataDir, "seeds");
+    mkdirSync(join(seeds, "en"), { recursive: true });
+    copyFileSync(join(SEEDS, "en/templates.jsonl"), join(seeds, "en/templates.jsonl"));
+    writeFileSync(join(seeds, "en/P36.jsonl"), readFileSync(join(SEEDS, "en/P36.jsonl"), "utf8").split("\n").slice(0, 24).join("\n") + "\n");
+    for (const name of Object.keys(urls) as (keyof typeof urls)[]) urls[name] = withDatabase(server.url, `kn_${name}`);
+    await ensureDatabase(urls.reference);
+    await applyMigrations(urls.reference);
+    const pool = createPool(urls.reference, { max: 1 });
+    await importMlama(pool, seeds);
+    await pool.end();
+    // the other databases start as copies of the migrated, imported one
+    await queryOnce(server.url, `CREATE DATABASE kn_restarted TEMPLATE kn_reference`);
+    await queryOnce(server.url, `CREATE DATABASE kn_killed TEMPLATE kn_reference`);
     facts = await countOf(urls.reference, "SELECT count(*) AS n FROM fact_label");
+    expect(facts).toBe(24);
     const run = kn(INDEX_ARGS, { DATABASE_URL: urls.reference });
     const { code } = await run.exited;
     expect(code, run.output()).toBe(0);

@@ -76,19 +76,28 @@ export function createPool(url: string, options: CreatePoolOptions = {}): pg.Poo
   return pool;
 }
 
-/** Runs fn inside a transaction on one client of the pool (BEGIN / COMMIT, ROLLBACK on error). */
+/**
+ * Runs fn inside a transaction on one client of the pool (BEGIN / COMMIT, ROLLBACK on error).
+ * A checked-out client has no error listener of the pool's: a connection lost between two
+ * statements would be an uncaught 'error' event (a crash), so one is attached here, and a broken
+ * client is released with its error so the pool discards it.
+ */
 export async function withTransaction<T>(pool: pg.Pool, fn: (client: pg.PoolClient) => Promise<T>): Promise<T> {
   const client = await pool.connect();
+  let lost: Error | undefined;
+  const onError = (error: Error) => (lost ??= error);
+  client.on("error", onError);
   try {
     await client.query("BEGIN");
     const result = await fn(client);
     await client.query("COMMIT");
     return result;
   } catch (error) {
-    await client.query("ROLLBACK").catch(() => undefined);
+    if (!lost) await client.query("ROLLBACK").catch((rollbackError: Error) => (lost ??= rollbackError));
     throw error;
   } finally {
-    client.release();
+    client.off("error", onError);
+    client.release(lost);
   }
 }
 
