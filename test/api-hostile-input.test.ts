@@ -261,6 +261,15 @@ describe("deep and costly queries", () => {
     expect(costly.errors![0].extensions!.cost).toBeGreaterThan(5000);
   });
 
+  it("counts a per-language list asked for given languages as that many entries, other lists as 10", async () => {
+    const server = await start({ limits: { maxCost: 1 } }); // everything is refused, with its cost
+    const cost = async (q: string) => (await gql(server, q)).errors![0].extensions!.cost;
+    expect(await cost(`{ facts(first: 100) { edges { node { labels(languages: ["en"]) { subject } } } } }`)).toBe(1 + 100 * (1 + (1 + (1 + 1 * 1))));
+    expect(await cost(`{ facts(first: 100) { edges { node { labels { subject } } } } }`)).toBe(1 + 100 * (1 + (1 + (1 + 10 * 1))));
+    // language-independent neurons are not one per language
+    expect(await cost(`{ languageIndependentNeurons(model: "m", relation: "P1", languages: ["en", "zh"]) { layer } }`)).toBe(1 + 10 * 1);
+  });
+
   it("refuses huge, negative and out-of-range page sizes, and malformed cursors, with codes", async () => {
     expect(codes(await gql(url, `{ facts(first: -1) { totalCount } }`))).toEqual(["BAD_USER_INPUT"]);
     expect(codes(await gql(url, `{ facts(first: 101) { totalCount } }`))).toEqual(["BAD_USER_INPUT"]);

@@ -3,7 +3,7 @@
 // selection. Everything here is decided from the document and the variables before any resolver
 // runs, so a refused operation reads and changes nothing.
 import type { ApolloServerPlugin, BaseContext } from "@apollo/server";
-import { type DocumentNode, type FieldNode, type FragmentDefinitionNode, type GraphQLSchema, Kind, type SelectionSetNode, visit } from "graphql";
+import { type DocumentNode, type FieldNode, type FragmentDefinitionNode, type GraphQLField, type GraphQLSchema, Kind, type SelectionSetNode, visit } from "graphql";
 import { getComplexity, simpleEstimator, type ComplexityEstimator } from "graphql-query-complexity";
 import { requestError } from "./errors.ts";
 
@@ -81,9 +81,21 @@ export function introspectionListNesting(document: DocumentNode, operationName?:
 /** Assumed length of a list that is not paged (labels, templates): one per language, roughly. */
 const UNPAGED_LIST_SIZE = 10;
 
+/** A list of per-language entries (its items have a `language`) asked for given `languages`: that many. */
+function perLanguage(field: GraphQLField<unknown, unknown>, args: Record<string, unknown>): number | undefined {
+  if (!Array.isArray(args.languages)) return undefined;
+  // unwrapped by hand, not with graphql's helpers: the complexity library may hand over types of
+  // another copy of graphql (its CommonJS build), which graphql's instanceof checks refuse
+  let item: unknown = field.type;
+  while (item && typeof item === "object" && "ofType" in item) item = (item as { ofType: unknown }).ofType;
+  const fields = (item as { getFields?: () => Record<string, unknown> }).getFields?.();
+  return fields?.language ? Math.max(1, args.languages.length) : undefined;
+}
+
 /**
  * Paged fields (with a `first` argument) cost 1 + first × their selection; `edges` inherit the
- * page size from their connection; other lists cost 1 + UNPAGED_LIST_SIZE × their selection.
+ * page size from their connection; a list of per-language entries restricted by a `languages`
+ * argument costs 1 + (number of languages) × its selection, other lists 1 + UNPAGED_LIST_SIZE × their selection.
  * Introspection fields cost 1 each (see MAX_INTROSPECTION_LIST_NESTING).
  */
 const listEstimator: ComplexityEstimator = ({ args, childComplexity, field, type }) => {
@@ -92,7 +104,8 @@ const listEstimator: ComplexityEstimator = ({ args, childComplexity, field, type
   if (field.name.startsWith("__") || type.name.startsWith("__")) return 1 + childComplexity;
   if (field.args.some((a) => a.name === "first")) return 1 + (typeof args.first === "number" ? Math.max(1, args.first) : 20) * child;
   if (!String(field.type).includes("[")) return undefined;
-  return 1 + (field.name === "edges" ? 1 : UNPAGED_LIST_SIZE) * child;
+  const size = field.name === "edges" ? 1 : perLanguage(field, args) ?? UNPAGED_LIST_SIZE;
+  return 1 + size * child;
 };
 
 export function queryCost(schema: GraphQLSchema, document: DocumentNode, operationName: string | null | undefined, variables: Record<string, unknown>): number {
