@@ -4,7 +4,7 @@ import { type ApiKey, parseApiKeys } from "./api/auth.ts";
 import { type ComputeBudgets, DEFAULT_BUDGETS } from "./api/compute-budget.ts";
 import { DEFAULT_HTTP_OPTIONS, type HttpOptions } from "./api/http.ts";
 import { DEFAULT_LIMITS, type QueryLimits } from "./api/limits.ts";
-import { DEFAULT_DATABASE_TIMEOUTS, type DatabaseTimeouts } from "./store/client.ts";
+import { DEFAULT_DATABASE_TIMEOUTS, DEFAULT_POOL_SIZE, type DatabaseTimeouts } from "./store/client.ts";
 
 export const PROJECT_ROOT = join(import.meta.dirname, "..");
 
@@ -52,7 +52,7 @@ export interface AppConfig {
   budgets: ComputeBudgets;
   /** Stack traces and internal error messages in answers (development only). */
   exposeErrors: boolean;
-  database: DatabaseTimeouts;
+  database: DatabaseTimeouts & { poolSize: number };
   seedsDir: string;
   /** KN_API_KEYS: name:secret:read|write, comma-separated; mutations need a write key. */
   apiKeys: ApiKey[];
@@ -85,6 +85,7 @@ export function loadConfig(env: Env = process.env): AppConfig {
     database: {
       connectTimeoutMs: intFromEnv(env, "KN_DB_CONNECT_TIMEOUT_MS", DEFAULT_DATABASE_TIMEOUTS.connectTimeoutMs),
       statementTimeoutMs: intFromEnv(env, "KN_DB_STATEMENT_TIMEOUT_MS", DEFAULT_DATABASE_TIMEOUTS.statementTimeoutMs, 0),
+      poolSize: intFromEnv(env, "KN_DB_POOL_SIZE", DEFAULT_POOL_SIZE),
     },
     seedsDir: join(PROJECT_ROOT, "seeds"),
     apiKeys: parseApiKeys(env.KN_API_KEYS),

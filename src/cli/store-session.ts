@@ -43,9 +43,10 @@ export async function openStore(config: AppConfig, options: OpenStoreOptions = {
     throw err;
   }
   if (applied.length) log(`applied migrations: ${applied.join(", ")}`);
-  const timeouts = { ...config.database, statementTimeoutMs: options.statementTimeout ? config.database.statementTimeoutMs : 0 };
-  const prisma = createPrisma(database.url, { timeouts });
-  const pool = createPool(database.url, { timeouts });
+  const { poolSize, ...limits } = config.database;
+  const timeouts = { ...limits, statementTimeoutMs: options.statementTimeout ? limits.statementTimeoutMs : 0 };
+  const prisma = createPrisma(database.url, { timeouts, max: poolSize });
+  const pool = createPool(database.url, { timeouts, max: poolSize });
   let closed = false;
   return {
     url: database.url,

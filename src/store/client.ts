@@ -19,6 +19,9 @@ export interface DatabaseTimeouts {
 
 export const DEFAULT_DATABASE_TIMEOUTS: DatabaseTimeouts = { connectTimeoutMs: 5_000, statementTimeoutMs: 30_000 };
 
+/** Connections of each of a process's two pools (Prisma's and the bulk-SQL pool), KN_DB_POOL_SIZE. */
+export const DEFAULT_POOL_SIZE = 10;
+
 /** A statement the server has cancelled still needs its answer to come back: this much longer. */
 const QUERY_TIMEOUT_MARGIN_MS = 2_000;
 
@@ -66,7 +69,7 @@ export interface CreatePoolOptions {
 export function createPool(url: string, options: CreatePoolOptions = {}): pg.Pool {
   const pool = new pg.Pool({
     connectionString: url,
-    max: options.max ?? 10,
+    max: options.max ?? DEFAULT_POOL_SIZE,
     application_name: options.applicationName ?? "knowledge-neuron-db",
     ...connectionSettings(options.timeouts),
   });
