@@ -384,24 +384,16 @@ describe("error answers", () => {
     await store.prisma.checkpoint.create({ data: { name: "vanished", architecture: "MASKED", modelType: "bert", nLayers: 1, ffnWidth: 4, hidden: 4, vocabSize: 10, path: "/nonexistent/secret-path/model", contentHash: "x" } });
     try {
       const q = `{ predict(model: "vanished", text: "a [MASK]") { model } }`;
-      const production = await startApiServer(
-        { prisma: store.prisma, pool: store.pool, version: "test", apiKeys: [], queue: () => startQueue(store.url) },
-        { port: 0, host: "127.0.0.1", exposeErrors: loadConfig({ NODE_ENV: "production" }).exposeErrors },
-      );
-      servers.push(production);
-      const hidden = await gql(production.url, q);
+      const production = await start({ exposeErrors: loadConfig({ NODE_ENV: "production" }).exposeErrors });
+      const hidden = await gql(production, q);
       expect(codes(hidden)).toEqual(["INTERNAL_SERVER_ERROR"]);
       const text = JSON.stringify(hidden);
       expect(text).not.toContain("stacktrace");
       expect(text).not.toContain("secret-path");
       expect(text).not.toMatch(/\.ts:\d+|node_modules|\/src\//);
       expect(hidden.errors![0].message).toMatch(/^internal server error \(reference [0-9a-f-]{36}\)$/);
-      const development = await startApiServer(
-        { prisma: store.prisma, pool: store.pool, version: "test", apiKeys: [], queue: () => startQueue(store.url) },
-        { port: 0, host: "127.0.0.1", exposeErrors: loadConfig({ NODE_ENV: "development" }).exposeErrors },
-      );
-      servers.push(development);
-      const shown = await gql(development.url, q);
+      const development = await start({ exposeErrors: loadConfig({ NODE_ENV: "development" }).exposeErrors });
+      const shown = await gql(development, q);
       expect(codes(shown)).toEqual(["INTERNAL_SERVER_ERROR"]);
       expect(JSON.stringify(shown)).toContain("secret-path");
       expect(shown.errors![0].extensions!.stacktrace).toBeInstanceOf(Array);
