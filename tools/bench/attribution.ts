@@ -126,11 +126,11 @@ interface Time {
 const zero = (): Time => ({ wall: 0, cpu: 0 });
 const scale = (t: Time, k: number): Time => ({ wall: t.wall * k, cpu: t.cpu * k });
 
-function measure<T>(fn: () => T, add: (t: Time) => void): T {
+async function measure<T>(fn: () => Promise<T>, add: (t: Time) => void): Promise<T> {
   const t0 = performance.now();
   const c0 = process.cpuUsage();
   try {
-    return fn();
+    return await fn();
   } finally {
     const c = process.cpuUsage(c0);
     add({ wall: (performance.now() - t0) / 1000, cpu: (c.user + c.system) / 1e6 });
@@ -158,8 +158,8 @@ function timedModel(fm: FactModel, phases: { current: Phases }): FactModel {
   return {
     ...fm,
     activationsBatch: (inputs, position, layers) => measure(() => fm.activationsBatch(inputs, position, layers), addTo(phases.current.baseline)),
-    prepare: (ids, position) => {
-      const ctx = measure(() => fm.prepare(ids, position), addTo(phases.current.prepare));
+    prepare: async (ids, position) => {
+      const ctx = await measure(() => fm.prepare(ids, position), addTo(phases.current.prepare));
       return {
         ids: ctx.ids,
         position: ctx.position,
@@ -193,23 +193,23 @@ interface TsResult {
   tokens: number;
 }
 
-function benchTs(lm: LanguageModel, fm: FactModel, prompts: BenchPrompt[], rounds: number): TsResult {
+async function benchTs(lm: LanguageModel, fm: FactModel, prompts: BenchPrompt[], rounds: number): Promise<TsResult> {
   const phases = { current: newPhases(lm.nLayers) };
   const model = timedModel(fm, phases);
   // warm-up (not timed): layer 0 runs the patched passes through every layer above, so every
   // weight is used forward and backward once (XNNPACK packs weights on first use)
-  attributeFact(model, prompts[0].fact, { method: METHOD, steps: STEPS, layers: [0] });
+  await attributeFact(model, prompts[0].fact, { method: METHOD, steps: STEPS, layers: [0] });
   phases.current = newPhases(lm.nLayers);
   const scores: Float32Array[][] = [];
   const total = zero();
   for (let r = 0; r < rounds; r++) {
-    prompts.forEach((p, i) => {
-      const res = measure(() => attributeFact(model, p.fact, { method: METHOD, steps: STEPS, targetMode: "clean" }), addTo(total));
+    for (const [i, p] of prompts.entries()) {
+      const res = await measure(() => attributeFact(model, p.fact, { method: METHOD, steps: STEPS, targetMode: "clean" }), addTo(total));
       scores[i] = res.scores;
       if (res.inputIds.join() !== p.ids.join() || res.targetIds.join() !== p.pieces.join()) {
         throw new Error(`${lm.dir}: attributeFact tokenized ${JSON.stringify(p.fact)} differently from buildPrompt`);
       }
-    });
+    }
     log(`  TS round ${r + 1}/${rounds}: ${total.wall.toFixed(1)} s wall, ${total.cpu.toFixed(1)} s CPU so far`);
   }
   const k = 1 / (rounds * prompts.length);
@@ -382,7 +382,7 @@ for (const spec of MODELS) {
     }
     log(`  ${shape}, d=${lm.hidden}, V=${lm.vocabSize}, loaded in ${loadSeconds.toFixed(1)} s; ${prompts.length} prompts: ` +
       prompts.map((p) => `${p.fact.language}/${p.relation} "${p.fact.subject}"→"${p.fact.object}" (${p.ids.length} tok, ${p.pieces.length} pc)`).join("; "));
-    const ts = benchTs(lm, fm, prompts, spec.rounds);
+    const ts = await benchTs(lm, fm, prompts, spec.rounds);
     const label = `${prompts.length} (${ts.pieces}, ${ts.tokens})`;
     dispose(); // free wasm memory before torch runs
     let first: TorchResult | undefined;
