@@ -13,6 +13,10 @@
 //
 // After a restart nothing is in memory: loading a model re-applies its ACTIVE edits from their
 // stored params, computed from the saved ORIGINAL vectors, so the weights come back bit-identical.
+// With several API replicas each holds its own copy: reconcile() brings a loaded model in line
+// with the database's ACTIVE edits (on every edit notification, src/api/edit-propagation.ts), and
+// applyEdit/revertEdit reconcile first under a per-checkpoint database lock, so a conflict with
+// another replica's edit is seen.
 import type { Pool } from "pg";
 import {
   type ActivationKind, type ActiveActivationEdit, type CombinedScale, type FactMeasurement, type FactProbe,
@@ -103,6 +107,27 @@ export class LiveModel {
     return true;
   }
 
+  /**
+   * Makes the applied edits those of `active` (the checkpoint's ACTIVE edits in the database, in id
+   * order): edits no longer active are undone first (weights restored bit for bit), then the
+   * missing ones applied from their stored params and saved originals. Another API replica's
+   * edits and reverts arrive this way.
+   */
+  async reconcile(active: readonly EditRow[]): Promise<{ applied: string[]; removed: string[] }> {
+    const wanted = new Set(active.map((e) => e.id.toString()));
+    const removed: string[] = [];
+    for (const id of [...this.activation.keys()]) if (!wanted.has(id) && this.removeActivation(id)) removed.push(id);
+    for (const id of [...this.weights.keys()]) if (!wanted.has(id) && this.restoreWeights(id)) removed.push(id);
+    const present = new Set(this.activeEditIds());
+    const applied: string[] = [];
+    for (const edit of active) {
+      if (present.has(edit.id.toString())) continue;
+      await this.applyStored(edit);
+      applied.push(edit.id.toString());
+    }
+    return { applied, removed };
+  }
+
   /** Re-applies a stored ACTIVE edit (after a restart), from its params and saved originals. */
   async applyStored(edit: EditRow): Promise<void> {
     const id = edit.id.toString();
@@ -137,9 +162,36 @@ export class LiveModels {
 
   /** Runs fn on the checkpoint's live model, after everything queued before on that checkpoint. */
   use<T>(checkpoint: LiveCheckpoint, fn: (model: LiveModel) => T | Promise<T>): Promise<T> {
-    const run = (this.queues.get(checkpoint.id) ?? Promise.resolve()).then(async () => fn(await this.model(checkpoint)));
-    this.queues.set(checkpoint.id, run.catch(() => undefined));
+    return this.enqueue(checkpoint.id, async () => fn(await this.model(checkpoint)));
+  }
+
+  private enqueue<T>(checkpointId: number, work: () => Promise<T>): Promise<T> {
+    const run = (this.queues.get(checkpointId) ?? Promise.resolve()).then(work);
+    this.queues.set(checkpointId, run.catch(() => undefined));
     return run;
+  }
+
+  /** Checkpoints whose model is loaded (or loading) in this process. */
+  loadedCheckpoints(): number[] {
+    return [...this.models.keys()];
+  }
+
+  /**
+   * Brings a loaded checkpoint's edits in line with the database (after its queued work); a
+   * checkpoint that is not loaded needs nothing: it is loaded with the active edits.
+   */
+  reconcile(checkpointId: number): Promise<{ applied: string[]; removed: string[] }> {
+    const model = this.models.get(checkpointId);
+    if (!model) return Promise.resolve({ applied: [], removed: [] });
+    return this.enqueue(checkpointId, async () => (await model).reconcile(await activeEdits(this.pool, checkpointId)));
+  }
+
+  /** Runs fn on the checkpoint's model after reconciling its edits with the database. */
+  useReconciled<T>(checkpoint: LiveCheckpoint, fn: (model: LiveModel) => T | Promise<T>): Promise<T> {
+    return this.use(checkpoint, async (live) => {
+      await live.reconcile(await activeEdits(this.pool, checkpoint.id));
+      return fn(live);
+    });
   }
 
   /** Loads every checkpoint that has active edits (API start-up), re-applying them. */

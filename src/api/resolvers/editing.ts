@@ -15,6 +15,7 @@ import { type Neuron, ModelError } from "../../model/index.ts";
 import {
   type EditParams, type EditRow, type EditStatusName, type EditTargetName, type EffectRow, type FactPromptRow,
   activeEdits, editPage, effectsOfEdits, factPrompts, findEdit, markReverted, reserveEditId, saveEdit, storedNeuronCounts, unrelatedFacts,
+  withCheckpointEditLock,
 } from "../../store/edits.ts";
 import type { Checkpoint } from "../../store/generated/client.ts";
 import { factLanguageIndependentNeurons } from "../../store/likn.ts";
@@ -412,7 +413,10 @@ export const editingResolvers = {
       const edit = await resolveEdit(ctx, args.input);
       let id: bigint;
       try {
-        id = await liveModelsOf(ctx).use(edit.checkpoint, (live) => applyOnModel(ctx, live, edit, principal.name));
+        // other replicas' edits of this checkpoint are applied first, under the checkpoint's lock
+        id = await withCheckpointEditLock(ctx.pool, edit.checkpoint.id, () =>
+          liveModelsOf(ctx).useReconciled(edit.checkpoint, (live) => applyOnModel(ctx, live, edit, principal.name)),
+        );
       } catch (err) {
         throw modelError(err);
       }
@@ -426,7 +430,7 @@ export const editingResolvers = {
       if (row.status !== "ACTIVE") throw conflict(`edit ${id} is not active: it was reverted by ${row.revertedBy ?? "?"} at ${row.revertedAt?.toISOString() ?? "?"}`);
       const checkpoint = await requireModel(ctx, row.model);
       try {
-        await liveModelsOf(ctx).use(checkpoint, (live) => revertOnModel(ctx, live, id, principal.name));
+        await withCheckpointEditLock(ctx.pool, checkpoint.id, () => liveModelsOf(ctx).useReconciled(checkpoint, (live) => revertOnModel(ctx, live, id, principal.name)));
       } catch (err) {
         throw modelError(err);
       }

@@ -1,6 +1,8 @@
 import type { Command } from "commander";
 import type PgBoss from "pg-boss";
+import { startEditPropagation } from "../../api/edit-propagation.ts";
 import { LiveModels } from "../../api/live-models.ts";
+import type { EditListener } from "../../store/edit-events.ts";
 import { startApiServer } from "../../api/server.ts";
 import { startQueue } from "../../indexer/queue.ts";
 import { registerDemoModels } from "../checkpoints.ts";
@@ -13,6 +15,7 @@ import { version } from "../version.ts";
 /** Serves GraphQL until SIGINT/SIGTERM, then closes the server and the database cleanly. */
 export async function serve(config: AppConfig, store: StoreSession): Promise<void> {
   let server;
+  let propagation: EditListener | undefined;
   const started: { boss?: Promise<PgBoss> } = {};
   const queue = () => (started.boss ??= startQueue(store.url));
   try {
@@ -20,11 +23,14 @@ export async function serve(config: AppConfig, store: StoreSession): Promise<voi
     // Models with ACTIVE edits are loaded now, edits re-applied, so answers after a restart match.
     const liveModels = new LiveModels(store.pool);
     await liveModels.restoreActiveEdits();
+    // edits applied or reverted through other API replicas reach this one's models
+    propagation = startEditPropagation(store.url, liveModels, { connectTimeoutMs: config.database.connectTimeoutMs });
     server = await startApiServer(
       { prisma: store.prisma, pool: store.pool, version, apiKeys: config.apiKeys, queue, liveModels },
       { port: config.port, limits: config.limits, http: config.http, budgets: config.budgets, exposeErrors: config.exposeErrors },
     );
   } catch (err) {
+    await propagation?.close();
     await store.close();
     if ((err as NodeJS.ErrnoException).code === "EADDRINUSE") throw new CliError(`port ${config.port} is already in use (set PORT)`);
     throw err;
@@ -44,6 +50,7 @@ export async function serve(config: AppConfig, store: StoreSession): Promise<voi
   for (const w of workers) w.kill("SIGTERM");
   await Promise.all(workers.map((w) => new Promise((resolve) => (w.exitCode !== null ? resolve(null) : w.once("exit", resolve)))));
   await server.stop();
+  await propagation?.close();
   if (started.boss) await (await started.boss).stop({ graceful: false, wait: true }).catch(() => undefined);
   await store.close();
 }
