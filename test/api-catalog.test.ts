@@ -110,9 +110,10 @@ describe("errors", () => {
   it("QUERY_TOO_DEEP beyond the depth limit (6 here), also through fragments, with nothing executed", async () => {
     const six = `{ facts { edges { node { relation { templates { language } } } } } }`;
     expect((await gql(url, six)).errors).toBeUndefined();
-    const introspection = `{ __schema { types { fields { type { ofType { name } } } } } }`; // depth 6
+    // introspection's ofType chain (a type's List/NonNull wrappers, no fan-out) adds no depth
+    const introspection = `fragment T on __Type { ofType { ofType { ofType { name } } } } { __schema { types { fields { type { ...T } } } } }`;
     expect((await gql(url, introspection)).errors).toBeUndefined();
-    const seven = `fragment T on __Type { ofType { ofType { name } } } { __schema { types { fields { type { ...T } } } } }`;
+    const seven = `fragment T on Relation { templates { language } } { neuron(model: "demo-mbert", layer: 0, index: 0) { facts { edges { node { relation { ...T } } } } } }`;
     const r = await gql(url, seven);
     expect(codes(r)).toEqual(["QUERY_TOO_DEEP"]);
     expect(r.errors![0].message).toMatch(/depth 7 exceeds the limit of 6/);

@@ -17,18 +17,28 @@ export interface ApiDeps {
   modelHost: ModelHost;
 }
 
+/** One HTTP request (shared by the operations of a batch). */
+export interface RequestState {
+  /** The client's address (the load balancer's X-Forwarded-For entry with KN_TRUST_PROXY). */
+  clientAddress: string;
+  /** Query cost spent by the operations of this request so far (limits.ts). */
+  costSpent: number;
+}
+
 export interface ApiContext extends ApiDeps {
   loaders: Loaders;
   principal: Principal | null;
+  request: RequestState;
   /** Throws UNAUTHENTICATED / FORBIDDEN unless the request carries a write key. */
   requireWrite(): Principal;
 }
 
-export function createContext(deps: ApiDeps, principal: Principal | null): ApiContext {
+export function createContext(deps: ApiDeps, principal: Principal | null, clientAddress: string): ApiContext {
   return {
     ...deps,
     loaders: createLoaders(deps.prisma, deps.pool),
     principal,
+    request: { clientAddress, costSpent: 0 },
     requireWrite: () => requireWrite(principal, deps.apiKeys.length > 0),
   };
 }

@@ -24,7 +24,7 @@ export async function serve(config: AppConfig, store: StoreSession): Promise<voi
     await modelHost.restoreActiveEdits();
     server = await startApiServer(
       { prisma: store.prisma, pool: store.pool, version, apiKeys: config.apiKeys, queue, modelHost },
-      { port: config.port, limits: config.limits },
+      { port: config.port, limits: config.limits, http: config.http, budgets: config.budgets, exposeErrors: config.exposeErrors },
     );
   } catch (err) {
     await modelHost?.close();
@@ -70,6 +70,6 @@ export function register(program: Command): void {
         if (!Number.isInteger(port) || port < 0 || port > 65535) throw new CliError(`invalid port ${JSON.stringify(flags.port)}`);
         config.port = port;
       }
-      await serve(config, await openStore(config));
+      await serve(config, await openStore(config, { statementTimeout: true }));
     });
 }
