@@ -159,18 +159,27 @@ export class LiveModels {
     const run = (this.queues.get(checkpoint.id) ?? Promise.resolve()).then(async (): Promise<ReconcileResult> => {
       const loading = this.models.get(checkpoint.id);
       if (!loading) return { loaded: false, applied: [], reverted: [] };
-      const live = await loading;
-      const stored = await activeEdits(this.pool, checkpoint.id);
-      const storedIds = new Set(stored.map((e) => e.id.toString()));
-      const reverted = live.activeEditIds().filter((id) => !storedIds.has(id));
-      for (const id of reverted) if (!live.removeActivation(id)) live.restoreWeights(id);
-      const present = new Set(live.activeEditIds());
-      const missing = stored.filter((e) => !present.has(e.id.toString()));
-      for (const edit of missing) await live.applyStored(edit);
-      return { loaded: true, applied: missing.map((e) => e.id.toString()), reverted };
+      return { loaded: true, ...(await this.syncEdits(await loading)) };
     });
     this.queues.set(checkpoint.id, run.catch(() => undefined));
     return run;
+  }
+
+  /** The work of reconcile on a model already held (call only inside its checkpoint's queue). */
+  async syncEdits(live: LiveModel): Promise<Omit<ReconcileResult, "loaded">> {
+    const stored = await activeEdits(this.pool, live.checkpointId);
+    const storedIds = new Set(stored.map((e) => e.id.toString()));
+    const reverted = live.activeEditIds().filter((id) => !storedIds.has(id));
+    for (const id of reverted) if (!live.removeActivation(id)) live.restoreWeights(id);
+    const present = new Set(live.activeEditIds());
+    const missing = stored.filter((e) => !present.has(e.id.toString()));
+    for (const edit of missing) await live.applyStored(edit);
+    return { applied: missing.map((e) => e.id.toString()), reverted };
+  }
+
+  /** Ids of the checkpoints loaded (or loading) here. */
+  loadedCheckpoints(): number[] {
+    return [...this.models.keys()].sort((a, b) => a - b);
   }
 
   /** Loads every checkpoint that has active edits (API start-up), re-applying them. */

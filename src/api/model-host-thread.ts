@@ -89,6 +89,7 @@ export class ThreadModelHost implements ModelHost {
   applyEdit: ModelHost["applyEdit"] = (...a) => this.call("applyEdit", ...a);
   revertEdit: ModelHost["revertEdit"] = (...a) => this.call("revertEdit", ...a);
   reconcile: ModelHost["reconcile"] = (...a) => this.call("reconcile", ...a);
+  loadedCheckpoints: ModelHost["loadedCheckpoints"] = (...a) => this.call("loadedCheckpoints", ...a);
   restoreActiveEdits: ModelHost["restoreActiveEdits"] = (...a) => this.call("restoreActiveEdits", ...a);
 
   /** Lets queued work finish, frees the models and the worker's pool, and ends the thread. */

@@ -71,6 +71,8 @@ export interface ModelHost {
    * Another API replica's edit reaches this one through this call.
    */
   reconcile(checkpoint: LiveCheckpoint): Promise<ReconcileResult>;
+  /** Ids of the checkpoints this host has loaded (what a replica resyncs after a reconnect). */
+  loadedCheckpoints(): Promise<number[]>;
   /** Loads every checkpoint that has active edits and re-applies them (API start-up). */
   restoreActiveEdits(): Promise<number>;
   close(): Promise<void>;
@@ -164,6 +166,10 @@ export class InlineModelHost implements ModelHost {
     return this.live.reconcile(checkpoint);
   }
 
+  async loadedCheckpoints(): Promise<number[]> {
+    return this.live.loadedCheckpoints();
+  }
+
   restoreActiveEdits(): Promise<number> {
     return this.live.restoreActiveEdits();
   }
@@ -232,6 +238,8 @@ export class InlineModelHost implements ModelHost {
 
   /** Measure, apply, measure, store; the model change is undone if anything after it fails. */
   private async applyOnModel(live: LiveModel, edit: ResolvedEdit, appliedBy: string): Promise<bigint> {
+    // another replica may have changed the edits: the conflict check sees the database's
+    await this.live.syncEdits(live);
     await this.checkConflicts(live, edit);
     const probes = await this.buildProbes(live, edit);
     const measured = probes.map((p) => p.probe);
@@ -283,6 +291,7 @@ export class InlineModelHost implements ModelHost {
   }
 
   private async revertOnModel(live: LiveModel, id: bigint, revertedBy: string): Promise<void> {
+    await this.live.syncEdits(live);
     const row = await findEdit(this.pool, id);
     if (!row) throw notFound("edit", id.toString());
     if (row.status !== "ACTIVE") throw conflict(`edit ${id} is not active: it was reverted by ${row.revertedBy ?? "?"} at ${row.revertedAt?.toISOString() ?? "?"}`);
