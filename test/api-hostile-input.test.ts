@@ -10,6 +10,7 @@ import { getIntrospectionQuery } from "graphql";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { authenticate, parseApiKeys } from "../src/api/auth.ts";
 import { BudgetLedger, computeUnits } from "../src/api/compute-budget.ts";
+import { InlineModelHost } from "../src/api/model-host.ts";
 import { type RunningServer, type ServeOptions, startApiServer } from "../src/api/server.ts";
 import { seededRandom } from "../src/analysis/random.ts";
 import { registerDemoModels } from "../src/cli/checkpoints.ts";
@@ -29,12 +30,13 @@ const ALLOWED_ORIGIN = "https://explorer.example.org";
 const MAX_BODY = 64 * 1024;
 const store = openTestStore();
 const servers: RunningServer[] = [];
+const modelHost = new InlineModelHost(store.pool);
 let url: string;
 let before: Record<string, string>;
 
 const start = async (options: Partial<ServeOptions> = {}, apiKeys = KEYS) => {
   const server = await startApiServer(
-    { prisma: store.prisma, pool: store.pool, version: "test", apiKeys, queue: () => startQueue(store.url) },
+    { prisma: store.prisma, pool: store.pool, version: "test", apiKeys, queue: () => startQueue(store.url), modelHost },
     {
       port: 0,
       host: "127.0.0.1",
@@ -69,6 +71,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   for (const s of servers) await s.stop();
+  await modelHost.close();
   await store.close();
 });
 

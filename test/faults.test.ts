@@ -13,6 +13,7 @@ import { join } from "node:path";
 import pg from "pg";
 import type PgBoss from "pg-boss";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { InlineModelHost } from "../src/api/model-host.ts";
 import { type RunningServer, startApiServer } from "../src/api/server.ts";
 import { registerDemoModels } from "../src/cli/checkpoints.ts";
 import { createIndexJob, jobProgress } from "../src/indexer/jobs.ts";
@@ -105,7 +106,8 @@ const CONTENT_QUERY = `query($f: ID!) {
 async function storedContent(url: string): Promise<Record<string, unknown>> {
   const prisma = createPrisma(url, { max: 2 });
   const pool = createPool(url, { max: 2 });
-  const server = await startApiServer({ prisma, pool, version: "test", apiKeys: [], queue: () => Promise.reject(new Error("no queue here")) }, { port: 0, host: "127.0.0.1" });
+  const modelHost = new InlineModelHost(pool);
+  const server = await startApiServer({ prisma, pool, version: "test", apiKeys: [], queue: () => Promise.reject(new Error("no queue here")), modelHost }, { port: 0, host: "127.0.0.1" });
   try {
     const { rows } = await pool.query<{ fact_id: string }>("SELECT DISTINCT fact_id FROM attribution_run ORDER BY fact_id");
     const out: Record<string, unknown> = {};
@@ -119,6 +121,7 @@ async function storedContent(url: string): Promise<Record<string, unknown>> {
     return out;
   } finally {
     await server.stop();
+    await modelHost.close();
     await prisma.$disconnect();
     await pool.end();
   }

@@ -2,7 +2,7 @@ import type PgBoss from "pg-boss";
 import type { Pool } from "pg";
 import type { PrismaClient } from "../store/generated/client.ts";
 import { type ApiKey, type Principal, requireWrite } from "./auth.ts";
-import type { LiveModels } from "./live-models.ts";
+import type { ModelHost } from "./model-host.ts";
 import { type Loaders, createLoaders } from "./loaders.ts";
 
 /** What the API needs from the outside world; built once per server. */
@@ -13,8 +13,8 @@ export interface ApiDeps {
   apiKeys: readonly ApiKey[];
   /** The attribution queue, started on first use. */
   queue: () => Promise<PgBoss>;
-  /** Models that predict and are edited in this process (default: one registry per pool). */
-  liveModels?: LiveModels;
+  /** Runs all model work (predict, fact-checking, edits), off the API's event loop in the server. */
+  modelHost: ModelHost;
 }
 
 /** One HTTP request (shared by the operations of a batch). */

@@ -1,7 +1,7 @@
-// The live models of the API process: checkpoints loaded on first use, with the edits that are
-// ACTIVE in the database applied to them. Everything that reads or changes one model (predict,
-// applyEdit, revertEdit) runs under that checkpoint's mutex, so an edit is never half-applied
-// while a prediction runs. The mutex is per process: one API process owns the live models.
+// The live models of the model host (src/api/model-host.ts): checkpoints loaded on first use, with
+// the edits that are ACTIVE in the database applied to them. Everything that reads or changes one
+// model (predict, applyEdit, revertEdit, reconcile) runs under that checkpoint's mutex, so an edit
+// is never half-applied while a prediction runs. The mutex is per host: one host owns its models.
 //
 // Activation edits (SUPPRESS ×0, ENHANCE ×2) are not weights: they are a scale the model applies
 // at the target position of every probability pass. The runtime takes ONE factor per pass, so the
@@ -13,10 +13,6 @@
 //
 // After a restart nothing is in memory: loading a model re-applies its ACTIVE edits from their
 // stored params, computed from the saved ORIGINAL vectors, so the weights come back bit-identical.
-// With several API replicas each holds its own copy: reconcile() brings a loaded model in line
-// with the database's ACTIVE edits (on every edit notification, src/api/edit-propagation.ts), and
-// applyEdit/revertEdit reconcile first under a per-checkpoint database lock, so a conflict with
-// another replica's edit is seen.
 import type { Pool } from "pg";
 import {
   type ActivationKind, type ActiveActivationEdit, type CombinedScale, type FactMeasurement, type FactProbe,
@@ -107,27 +103,6 @@ export class LiveModel {
     return true;
   }
 
-  /**
-   * Makes the applied edits those of `active` (the checkpoint's ACTIVE edits in the database, in id
-   * order): edits no longer active are undone first (weights restored bit for bit), then the
-   * missing ones applied from their stored params and saved originals. Another API replica's
-   * edits and reverts arrive this way.
-   */
-  async reconcile(active: readonly EditRow[]): Promise<{ applied: string[]; removed: string[] }> {
-    const wanted = new Set(active.map((e) => e.id.toString()));
-    const removed: string[] = [];
-    for (const id of [...this.activation.keys()]) if (!wanted.has(id) && this.removeActivation(id)) removed.push(id);
-    for (const id of [...this.weights.keys()]) if (!wanted.has(id) && this.restoreWeights(id)) removed.push(id);
-    const present = new Set(this.activeEditIds());
-    const applied: string[] = [];
-    for (const edit of active) {
-      if (present.has(edit.id.toString())) continue;
-      await this.applyStored(edit);
-      applied.push(edit.id.toString());
-    }
-    return { applied, removed };
-  }
-
   /** Re-applies a stored ACTIVE edit (after a restart), from its params and saved originals. */
   async applyStored(edit: EditRow): Promise<void> {
     const id = edit.id.toString();
@@ -150,6 +125,14 @@ export class LiveModel {
 
 export type ModelLoader = (path: string) => Promise<LanguageModel>;
 
+/** What reconcile changed: edits applied from the database, edits reverted in memory. */
+export interface ReconcileResult {
+  /** False when the checkpoint is not loaded (it will load with the database's edits). */
+  loaded: boolean;
+  applied: string[];
+  reverted: string[];
+}
+
 export class LiveModels {
   private readonly models = new Map<number, Promise<LiveModel>>();
   /** Tail of each checkpoint's queue of work; never rejects. */
@@ -162,36 +145,41 @@ export class LiveModels {
 
   /** Runs fn on the checkpoint's live model, after everything queued before on that checkpoint. */
   use<T>(checkpoint: LiveCheckpoint, fn: (model: LiveModel) => T | Promise<T>): Promise<T> {
-    return this.enqueue(checkpoint.id, async () => fn(await this.model(checkpoint)));
-  }
-
-  private enqueue<T>(checkpointId: number, work: () => Promise<T>): Promise<T> {
-    const run = (this.queues.get(checkpointId) ?? Promise.resolve()).then(work);
-    this.queues.set(checkpointId, run.catch(() => undefined));
+    const run = (this.queues.get(checkpoint.id) ?? Promise.resolve()).then(async () => fn(await this.model(checkpoint)));
+    this.queues.set(checkpoint.id, run.catch(() => undefined));
     return run;
   }
 
-  /** Checkpoints whose model is loaded (or loading) in this process. */
-  loadedCheckpoints(): number[] {
-    return [...this.models.keys()];
-  }
-
   /**
-   * Brings a loaded checkpoint's edits in line with the database (after its queued work); a
-   * checkpoint that is not loaded needs nothing: it is loaded with the active edits.
+   * Brings a loaded checkpoint's edits in line with the database: edits no longer ACTIVE there
+   * are reverted in memory (weights restored bit for bit), ACTIVE edits missing here are applied
+   * from their stored params and saved originals. Queued like any other work on the checkpoint.
    */
-  reconcile(checkpointId: number): Promise<{ applied: string[]; removed: string[] }> {
-    const model = this.models.get(checkpointId);
-    if (!model) return Promise.resolve({ applied: [], removed: [] });
-    return this.enqueue(checkpointId, async () => (await model).reconcile(await activeEdits(this.pool, checkpointId)));
+  reconcile(checkpoint: LiveCheckpoint): Promise<ReconcileResult> {
+    const run = (this.queues.get(checkpoint.id) ?? Promise.resolve()).then(async (): Promise<ReconcileResult> => {
+      const loading = this.models.get(checkpoint.id);
+      if (!loading) return { loaded: false, applied: [], reverted: [] };
+      return { loaded: true, ...(await this.syncEdits(await loading)) };
+    });
+    this.queues.set(checkpoint.id, run.catch(() => undefined));
+    return run;
   }
 
-  /** Runs fn on the checkpoint's model after reconciling its edits with the database. */
-  useReconciled<T>(checkpoint: LiveCheckpoint, fn: (model: LiveModel) => T | Promise<T>): Promise<T> {
-    return this.use(checkpoint, async (live) => {
-      await live.reconcile(await activeEdits(this.pool, checkpoint.id));
-      return fn(live);
-    });
+  /** The work of reconcile on a model already held (call only inside its checkpoint's queue). */
+  async syncEdits(live: LiveModel): Promise<Omit<ReconcileResult, "loaded">> {
+    const stored = await activeEdits(this.pool, live.checkpointId);
+    const storedIds = new Set(stored.map((e) => e.id.toString()));
+    const reverted = live.activeEditIds().filter((id) => !storedIds.has(id));
+    for (const id of reverted) if (!live.removeActivation(id)) live.restoreWeights(id);
+    const present = new Set(live.activeEditIds());
+    const missing = stored.filter((e) => !present.has(e.id.toString()));
+    for (const edit of missing) await live.applyStored(edit);
+    return { applied: missing.map((e) => e.id.toString()), reverted };
+  }
+
+  /** Ids of the checkpoints loaded (or loading) here. */
+  loadedCheckpoints(): number[] {
+    return [...this.models.keys()].sort((a, b) => a - b);
   }
 
   /** Loads every checkpoint that has active edits (API start-up), re-applying them. */
@@ -230,17 +218,4 @@ export class LiveModels {
     for (const model of this.models.values()) (await model.catch(() => undefined))?.lm.dispose();
     this.models.clear();
   }
-}
-
-const fallback = new WeakMap<Pool, LiveModels>();
-
-/** The server's live models: ApiDeps.liveModels, else one registry per database pool. */
-export function liveModelsOf(deps: { pool: Pool; liveModels?: LiveModels }): LiveModels {
-  if (deps.liveModels) return deps.liveModels;
-  let live = fallback.get(deps.pool);
-  if (!live) {
-    live = new LiveModels(deps.pool);
-    fallback.set(deps.pool, live);
-  }
-  return live;
 }
