@@ -80,28 +80,36 @@ export function createPool(url: string, options: CreatePoolOptions = {}): pg.Poo
 }
 
 /**
- * Runs fn inside a transaction on one client of the pool (BEGIN / COMMIT, ROLLBACK on error).
- * A checked-out client has no error listener of the pool's: a connection lost between two
- * statements would be an uncaught 'error' event (a crash), so one is attached here, and a broken
- * client is released with its error so the pool discards it.
+ * Runs fn with one client of the pool. A checked-out client has no error listener of the pool's:
+ * a connection lost between two statements would be an uncaught 'error' event (a crash), so one
+ * is attached here, and a broken client is released with its error so the pool discards it.
  */
-export async function withTransaction<T>(pool: pg.Pool, fn: (client: pg.PoolClient) => Promise<T>): Promise<T> {
+export async function withPoolClient<T>(pool: pg.Pool, fn: (client: pg.PoolClient, lost: () => Error | undefined) => Promise<T>): Promise<T> {
   const client = await pool.connect();
   let lost: Error | undefined;
   const onError = (error: Error) => (lost ??= error);
   client.on("error", onError);
   try {
-    await client.query("BEGIN");
-    const result = await fn(client);
-    await client.query("COMMIT");
-    return result;
-  } catch (error) {
-    if (!lost) await client.query("ROLLBACK").catch((rollbackError: Error) => (lost ??= rollbackError));
-    throw error;
+    return await fn(client, () => lost);
   } finally {
     client.off("error", onError);
     client.release(lost);
   }
+}
+
+/** Runs fn inside a transaction on one client of the pool (BEGIN / COMMIT, ROLLBACK on error). */
+export function withTransaction<T>(pool: pg.Pool, fn: (client: pg.PoolClient) => Promise<T>): Promise<T> {
+  return withPoolClient(pool, async (client, lost) => {
+    try {
+      await client.query("BEGIN");
+      const result = await fn(client);
+      await client.query("COMMIT");
+      return result;
+    } catch (error) {
+      if (!lost()) await client.query("ROLLBACK").catch(() => undefined);
+      throw error;
+    }
+  });
 }
 
 /** Whether the database answers `SELECT 1` within timeoutMs (a lost server must not hang a health check). */

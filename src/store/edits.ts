@@ -3,7 +3,7 @@
 // (what Prisma writes), so they are written and read through AT TIME ZONE 'UTC' and never depend
 // on the session's time zone.
 import type { Pool } from "pg";
-import { withTransaction } from "./client.ts";
+import { withPoolClient, withTransaction } from "./client.ts";
 import { announceEditExpression } from "./edit-events.ts";
 
 export type EditKindName = "SUPPRESS" | "ENHANCE" | "ERASE" | "UPDATE";
@@ -81,6 +81,25 @@ function toEdit(r: Record<string, unknown>): EditRow {
     revertedBy: r.reverted_by as string | null,
     revertedAt: r.reverted_at as Date | null,
   };
+}
+
+/** Advisory-lock class of "the edits of one checkpoint" (the object is the checkpoint id). */
+const EDIT_LOCK_CLASS = 0x6b6e; // "kn"
+
+/**
+ * Runs fn holding the database lock on a checkpoint's edits: API replicas apply and revert the
+ * edits of one checkpoint one at a time, so each sees the others' edits before it checks for a
+ * conflict. (A lock held by a lost connection is released by the server.)
+ */
+export function withCheckpointEditLock<T>(pool: Pool, checkpointId: number, fn: () => Promise<T>): Promise<T> {
+  return withPoolClient(pool, async (client, lost) => {
+    await client.query("SELECT pg_advisory_lock($1, $2)", [EDIT_LOCK_CLASS, checkpointId]);
+    try {
+      return await fn();
+    } finally {
+      if (!lost()) await client.query("SELECT pg_advisory_unlock($1, $2)", [EDIT_LOCK_CLASS, checkpointId]).catch(() => undefined);
+    }
+  });
 }
 
 /** Takes the next edit id before anything is stored, so a live model can key the edit by it. */

@@ -9,7 +9,7 @@ import {
 } from "../../attribution/editing.ts";
 import { type Neuron, ModelError } from "../../model/index.ts";
 import {
-  type EditParams, type EditRow, type EditStatusName, type EditTargetName, type EffectRow, editPage, effectsOfEdits, findEdit, storedNeuronCounts,
+  type EditParams, type EditRow, type EditStatusName, type EditTargetName, type EffectRow, editPage, effectsOfEdits, findEdit, storedNeuronCounts, withCheckpointEditLock,
 } from "../../store/edits.ts";
 import type { Checkpoint } from "../../store/generated/client.ts";
 import { factLanguageIndependentNeurons } from "../../store/likn.ts";
@@ -211,7 +211,9 @@ export const editingResolvers = {
       const edit = await resolveEdit(ctx, args.input);
       let id: bigint;
       try {
-        id = await ctx.modelHost.applyEdit(edit, principal.name);
+        // one replica at a time per checkpoint: the host reconciles with the database first, so
+        // it sees the edits other replicas stored before it checks for a conflict
+        id = await withCheckpointEditLock(ctx.pool, edit.checkpoint.id, () => ctx.modelHost.applyEdit(edit, principal.name));
       } catch (err) {
         throw modelError(err);
       }
@@ -225,7 +227,7 @@ export const editingResolvers = {
       if (row.status !== "ACTIVE") throw conflict(`edit ${id} is not active: it was reverted by ${row.revertedBy ?? "?"} at ${row.revertedAt?.toISOString() ?? "?"}`);
       const checkpoint = await requireModel(ctx, row.model);
       try {
-        await ctx.modelHost.revertEdit(hostCheckpoint(checkpoint), id, principal.name);
+        await withCheckpointEditLock(ctx.pool, checkpoint.id, () => ctx.modelHost.revertEdit(hostCheckpoint(checkpoint), id, principal.name));
       } catch (err) {
         throw modelError(err);
       }
