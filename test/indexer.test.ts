@@ -12,8 +12,10 @@ import { relativeChange } from "../src/attribution/editing.ts";
 import { attributeFact, planFact, suppressedProbabilities } from "../src/attribution/fact-attribution.ts";
 import { intersectNeurons } from "../src/attribution/likn.ts";
 import { attributionModel } from "../src/attribution/model-port.ts";
+import { DEFAULT_RUN_SETTING } from "../src/attribution/run-setting.ts";
 import { startQueue } from "../src/indexer/queue.ts";
 import { loadModel } from "../src/model/index.ts";
+import { analysisStore } from "../src/store/analysis.ts";
 import { importMlama, importWrongObjects } from "../src/store/import-mlama.ts";
 import { codes, gql } from "./helpers/graphql.ts";
 import { openTestStore, truncateAll } from "./helpers/store.ts";
@@ -320,7 +322,7 @@ describe("GraphQL over the indexed runs", () => {
     const lm = await loadModel(MODEL_DIR);
     const model = attributionModel(lm);
     const { rows: [cp] } = await store.pool.query(`SELECT id FROM checkpoint WHERE name = $1`, [MODEL]);
-    const results = await crossLingualEditing(store.pool, model, { checkpointId: cp.id, method: "amig-compat", source: "en", target: "zh" });
+    const results = await crossLingualEditing(analysisStore(store.pool), model, { checkpointId: cp.id, setting: DEFAULT_RUN_SETTING, source: "en", target: "zh" });
     expect(new Set(results.map((r) => r.condition))).toEqual(new Set(["likn", "src->tgt", "tgt->src", "joint"]));
     // independently: every fact with en∩zh neurons, its gold probability in zh before and with them suppressed
     const { rows } = await store.pool.query(
@@ -353,7 +355,7 @@ describe("GraphQL over the indexed runs", () => {
     const lm = await loadModel(MODEL_DIR);
     const model = attributionModel(lm);
     const { rows: [cp] } = await store.pool.query(`SELECT id FROM checkpoint WHERE name = $1`, [MODEL]);
-    const n = await evaluateLocalization(store.pool, model, { checkpointId: cp.id, method: "amig-compat", language: "en" });
+    const n = await evaluateLocalization(analysisStore(store.pool), model, { checkpointId: cp.id, setting: DEFAULT_RUN_SETTING, language: "en" });
     lm.dispose();
     expect(n).toBeGreaterThan(0);
     const { rows } = await store.pool.query(`SELECT suppress_related, enhance_unrelated FROM localization_result WHERE language_code = 'en'`);

@@ -3,6 +3,7 @@
 import { createHash } from "node:crypto";
 import { createReadStream, existsSync, readdirSync } from "node:fs";
 import { join, resolve } from "node:path";
+import type { Pool } from "pg";
 import type { Checkpoint, PrismaClient } from "./generated/client.ts";
 
 export interface CheckpointShape {
@@ -68,6 +69,12 @@ export async function findCheckpoint(prisma: PrismaClient, name: string): Promis
 
 export async function checkpointsByIds(prisma: PrismaClient, ids: readonly number[]): Promise<Checkpoint[]> {
   return prisma.checkpoint.findMany({ where: { id: { in: [...ids] } } });
+}
+
+/** The folder a checkpoint was registered from; null when the id is unknown. */
+export async function checkpointPath(pool: Pool, id: number): Promise<string | null> {
+  const { rows } = await pool.query<{ path: string }>("SELECT path FROM checkpoint WHERE id = $1", [id]);
+  return rows[0]?.path ?? null;
 }
 
 export const isCheckpointFolder = (dir: string) => existsSync(join(dir, "config.json"));

@@ -1,5 +1,7 @@
 // Degenerate neuron sets as stored with their run (ALGORITHMS.md §6).
 import type { Pool } from "pg";
+import type { RunScope } from "../analysis/analysis-store.ts";
+import type { Neuron } from "../attribution/model-port.ts";
 
 export interface DegenerateSetRow {
   baseProb: number;
@@ -24,20 +26,17 @@ export async function degenerateSetsOfRun(pool: Pool, runId: bigint): Promise<De
 }
 
 /** Per fact of a relation: the neurons of its degenerate sets in one language (fact-checking, §7.1). */
-export async function degenerateNeuronsByFact(
-  pool: Pool,
-  q: { checkpointId: number; relationId: string; language: string; method: string },
-): Promise<Map<string, [number, number][][]>> {
+export async function degenerateNeuronsByFact(pool: Pool, q: RunScope & { relationId: string; language: string }): Promise<Map<string, Neuron[][]>> {
   const { rows } = await pool.query<{ fact_id: string; set_id: string; layer: number; unit: number }>(
     `SELECT s.fact_id, s.id AS set_id, m.layer, m.unit
      FROM degenerate_set s JOIN attribution_run r ON r.id = s.run_id JOIN degenerate_member m ON m.set_id = s.id
-     WHERE s.checkpoint_id = $1 AND s.relation_id = $2 AND s.language_code = $3 AND r.method = $4
+     WHERE s.checkpoint_id = $1 AND s.relation_id = $2 AND s.language_code = $3 AND r.method = $4 AND r.steps = $5 AND r.target_mode = $6
      ORDER BY s.fact_id, s.id, m.layer, m.unit`,
-    [q.checkpointId, q.relationId, q.language, q.method],
+    [q.checkpointId, q.relationId, q.language, q.setting.method, q.setting.steps, q.setting.targetMode],
   );
-  const out = new Map<string, Map<string, [number, number][]>>();
+  const out = new Map<string, Map<string, Neuron[]>>();
   for (const r of rows) {
-    const sets = out.get(r.fact_id) ?? new Map<string, [number, number][]>();
+    const sets = out.get(r.fact_id) ?? new Map<string, Neuron[]>();
     const set = sets.get(r.set_id) ?? [];
     set.push([r.layer, r.unit]);
     sets.set(r.set_id, set);

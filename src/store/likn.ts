@@ -1,27 +1,25 @@
 // Language-independent knowledge neurons straight from knowledge_neuron (ALGORITHMS.md §5.1):
 // a neuron is language-independent for a fact when it is a knowledge neuron of the fact in every
-// requested language. Served by the (checkpoint, relation, method, layer, unit) and
-// (checkpoint, fact, language) indexes; `storeLanguageIndependentNeurons` materializes the
-// per-fact sets for export and offline analysis.
+// requested language, in runs of one setting (method, steps, target mode).
 import type { Pool } from "pg";
+import type { RunScope } from "../analysis/analysis-store.ts";
 
-export interface LiknQuery {
-  checkpointId: number;
-  method: string;
+export interface LiknQuery extends RunScope {
   languages: readonly string[];
 }
 
-export const languagesKey = (languages: readonly string[]) => [...new Set(languages)].sort().join(",");
+const SAME_SETTING = `r.checkpoint_id = $1 AND r.method = $2 AND r.steps = $3 AND r.target_mode = $4`;
+const settingParams = (q: RunScope) => [q.checkpointId, q.setting.method, q.setting.steps, q.setting.targetMode];
 
 /** The fact's language-independent neurons, ranked by their best rank in any language. */
 export async function factLanguageIndependentNeurons(pool: Pool, q: LiknQuery & { factId: string }): Promise<[number, number][]> {
   const languages = [...new Set(q.languages)];
   const { rows } = await pool.query<{ layer: number; unit: number }>(
-    `SELECT layer, unit FROM knowledge_neuron
-     WHERE checkpoint_id = $1 AND fact_id = $2 AND method = $3 AND language_code = ANY($4::text[])
-     GROUP BY layer, unit HAVING count(DISTINCT language_code) = $5
-     ORDER BY min(rank), layer, unit`,
-    [q.checkpointId, q.factId, q.method, languages, languages.length],
+    `SELECT k.layer, k.unit FROM knowledge_neuron k JOIN attribution_run r ON r.id = k.run_id
+     WHERE ${SAME_SETTING} AND r.fact_id = $5 AND r.language_code = ANY($6::text[])
+     GROUP BY k.layer, k.unit HAVING count(*) = $7
+     ORDER BY min(k.rank), k.layer, k.unit`,
+    [...settingParams(q), q.factId, languages, languages.length],
   );
   return rows.map((r) => [r.layer, r.unit]);
 }
@@ -35,30 +33,16 @@ export interface RelationNeuronRow {
 /** Per relation: each language-independent neuron and the number of facts that share it. */
 export async function relationLanguageIndependentNeurons(pool: Pool, q: LiknQuery & { relationId: string; minFacts: number }): Promise<RelationNeuronRow[]> {
   const languages = [...new Set(q.languages)];
+  // One run per (fact, language, setting) and each neuron once per run: count(*) counts languages.
   const { rows } = await pool.query<RelationNeuronRow>(
     `SELECT layer, unit, count(*)::int AS facts FROM (
-       SELECT fact_id, layer, unit FROM knowledge_neuron
-       WHERE checkpoint_id = $1 AND relation_id = $2 AND method = $3 AND language_code = ANY($4::text[])
-       GROUP BY fact_id, layer, unit HAVING count(DISTINCT language_code) = $5
+       SELECT r.fact_id, k.layer, k.unit FROM knowledge_neuron k JOIN attribution_run r ON r.id = k.run_id
+       WHERE ${SAME_SETTING} AND r.relation_id = $5 AND r.language_code = ANY($6::text[])
+       GROUP BY r.fact_id, k.layer, k.unit HAVING count(*) = $7
      ) shared
-     GROUP BY layer, unit HAVING count(*) >= $6
+     GROUP BY layer, unit HAVING count(*) >= $8
      ORDER BY facts DESC, layer, unit`,
-    [q.checkpointId, q.relationId, q.method, languages, languages.length, q.minFacts],
+    [...settingParams(q), q.relationId, languages, languages.length, q.minFacts],
   );
   return rows;
-}
-
-/** Materializes the per-fact sets of a checkpoint for a language set (replacing earlier ones). */
-export async function storeLanguageIndependentNeurons(pool: Pool, q: LiknQuery): Promise<number> {
-  const languages = [...new Set(q.languages)];
-  const key = languagesKey(languages);
-  await pool.query(`DELETE FROM language_independent_neuron WHERE checkpoint_id = $1 AND method = $2 AND languages_key = $3`, [q.checkpointId, q.method, key]);
-  const res = await pool.query(
-    `INSERT INTO language_independent_neuron (checkpoint_id, method, fact_id, relation_id, languages_key, layer, unit)
-     SELECT $1, $2, fact_id, min(relation_id), $3, layer, unit FROM knowledge_neuron
-     WHERE checkpoint_id = $1 AND method = $2 AND language_code = ANY($4::text[])
-     GROUP BY fact_id, layer, unit HAVING count(DISTINCT language_code) = $5`,
-    [q.checkpointId, q.method, key, languages, languages.length],
-  );
-  return res.rowCount ?? 0;
 }

@@ -1,7 +1,7 @@
 // Bulk storage of attribution runs: one statement per table per batch (jsonb_to_recordset for the
 // runs, unnest for the neuron rows), inside one transaction, so a crash leaves either the whole
 // run or nothing, and the unique run key keeps a re-delivered job from storing it twice.
-import type { PoolClient } from "pg";
+import type { Pool, PoolClient } from "pg";
 
 export interface StoredNeuron {
   layer: number;
@@ -208,4 +208,10 @@ async function saveDegenerateSets(db: PoolClient, runs: { run: RunRecord; runId:
      SELECT * FROM unnest($1::bigint[], $2::smallint[], $3::int[], $4::float8[])`,
     [members.map((m) => m.setId), members.map((m) => m.layer), members.map((m) => m.unit), members.map((m) => finite(m.aloneProb))],
   );
+}
+
+/** Runs stored for a checkpoint, every setting. */
+export async function countRuns(pool: Pool, checkpointId: number): Promise<number> {
+  const { rows } = await pool.query<{ n: number }>(`SELECT count(*)::int AS n FROM attribution_run WHERE checkpoint_id = $1`, [checkpointId]);
+  return rows[0].n;
 }

@@ -3,6 +3,7 @@
 import { checkStatement, evaluateFactChecking } from "../../analysis/fact-checking.ts";
 import { DEFAULT_DKN_FILTER, DEFAULT_FACT_CHECK_THRESHOLD } from "../../attribution/fact-check.ts";
 import { attributionModel } from "../../attribution/model-port.ts";
+import { analysisStore } from "../../store/analysis.ts";
 import { saveFactCheck, saveFactCheckEvaluation } from "../../store/evaluations.ts";
 import type { ApiContext } from "../context.ts";
 import { badInput, notFound } from "../errors.ts";
@@ -22,7 +23,7 @@ export const factCheckingResolvers = {
       const template = await ctx.prisma.template.findFirst({ where: { relationId, languageCode: language }, orderBy: { id: "asc" } });
       if (!template) throw notFound("template", `${relationId}/${language}`);
       const verdict = await liveModelsOf(ctx).use(checkpoint, (live) =>
-        checkStatement(ctx.pool, attributionModel(live.lm), {
+        checkStatement(analysisStore(ctx.pool), attributionModel(live.lm), {
           checkpointId: checkpoint.id,
           relationId,
           language,
@@ -54,7 +55,7 @@ export const factCheckingResolvers = {
       const checkpoint = await requireModel(ctx, args.model);
       const language = checkLanguage(args.language);
       const settings = { checkpointId: checkpoint.id, language, method: "amig-compat" as const, threshold: DEFAULT_FACT_CHECK_THRESHOLD, rho: DEFAULT_DKN_FILTER, seed: 42 };
-      const result = await liveModelsOf(ctx).use(checkpoint, (live) => evaluateFactChecking(ctx.pool, attributionModel(live.lm), settings));
+      const result = await liveModelsOf(ctx).use(checkpoint, (live) => evaluateFactChecking(analysisStore(ctx.pool), attributionModel(live.lm), settings));
       if (!result.relations.length) throw badInput(`no relation has degenerate neurons in ${language} on ${checkpoint.name}: index it first (kn index)`, "language");
       return evaluationToApi(checkpoint.name, await saveFactCheckEvaluation(ctx.prisma, settings, result));
     },
