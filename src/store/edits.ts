@@ -5,6 +5,7 @@
 import type { Pool } from "pg";
 import type { RunScope } from "../analysis/analysis-store.ts";
 import { withTransaction } from "./client.ts";
+import { settingIdSql, settingParams } from "./settings.ts";
 
 export type EditKindName = "SUPPRESS" | "ENHANCE" | "ERASE" | "UPDATE";
 export type EditTargetName = "LIKN" | "KN" | "EXPLICIT";
@@ -241,7 +242,8 @@ export async function unrelatedFacts(
     `SELECT fl.fact_id FROM fact_label fl JOIN fact f ON f.id = fl.fact_id
      WHERE fl.language_code = $2 AND ($3::text IS NULL OR fl.fact_id <> $3)
        AND EXISTS (SELECT 1 FROM template t WHERE t.relation_id = f.relation_id AND t.language_code = $2)
-     ORDER BY EXISTS (SELECT 1 FROM attribution_run r WHERE r.checkpoint_id = $1 AND r.fact_id = fl.fact_id) DESC,
+     ORDER BY EXISTS (SELECT 1 FROM attribution_run r WHERE r.checkpoint_id = $1 AND r.fact_key = f.key
+                        AND r.setting_id = ANY(ARRAY(SELECT id FROM run_setting))) DESC,
        md5($4 || fl.fact_id), fl.fact_id
      LIMIT $5`,
     [q.checkpointId, q.language, q.excludeFactId, q.seed, q.limit],
@@ -252,10 +254,11 @@ export async function unrelatedFacts(
 /** Per language of the fact: its stored run of (checkpoint, setting) and the knowledge neurons selected. */
 export async function storedNeuronCounts(pool: Pool, q: RunScope & { factId: string }): Promise<Map<string, { runs: number; neurons: number }>> {
   const { rows } = await pool.query<{ language_code: string; runs: number; neurons: number }>(
-    `SELECT r.language_code, count(*)::int AS runs, sum(r.n_knowledge)::int AS neurons
-     FROM attribution_run r
-     WHERE r.checkpoint_id = $1 AND r.fact_id = $2 AND r.method = $3 AND r.steps = $4 AND r.target_mode = $5 GROUP BY r.language_code`,
-    [q.checkpointId, q.factId, q.setting.method, q.setting.steps, q.setting.targetMode],
+    `SELECT l.code AS language_code, count(*)::int AS runs, sum(r.n_knowledge)::int AS neurons
+     FROM attribution_run r JOIN language l ON l.key = r.language_key
+     WHERE r.checkpoint_id = $1 AND r.setting_id = ${settingIdSql(2)} AND r.fact_key = (SELECT key FROM fact WHERE id = $5)
+     GROUP BY l.code`,
+    [q.checkpointId, ...settingParams(q.setting), q.factId],
   );
   return new Map(rows.map((r) => [r.language_code, { runs: r.runs, neurons: r.neurons }]));
 }

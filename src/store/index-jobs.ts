@@ -4,6 +4,7 @@
 import type { Pool, PoolClient } from "pg";
 import type { RunSetting } from "../attribution/run-setting.ts";
 import { withTransaction } from "./client.ts";
+import { ensureSettings, settingKey } from "./settings.ts";
 
 /** The fields that identify a run, as an attribution job carries them. */
 export interface RunKeyFields {
@@ -40,26 +41,27 @@ class EmptySelection extends Error {}
  */
 export async function insertIndexJob(pool: Pool, sel: IndexSelection): Promise<{ id: bigint; items: JobItem[] } | null> {
   return withTransaction(pool, async (db) => {
+    const settingId = (await ensureSettings(db, [sel.setting])).get(settingKey(sel.setting))!;
     const job = await db.query<{ id: string }>(
-      `INSERT INTO index_job (checkpoint_id, method, steps, target_mode, languages, relations, force, status)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, 'RUNNING') RETURNING id`,
-      [sel.checkpointId, sel.setting.method, sel.setting.steps, sel.setting.targetMode, [...sel.languages], [...sel.relations], sel.force],
+      `INSERT INTO index_job (checkpoint_id, setting_id, languages, relations, force, status)
+       VALUES ($1, $2, $3, $4, $5, 'RUNNING') RETURNING id`,
+      [sel.checkpointId, settingId, [...sel.languages], [...sel.relations], sel.force],
     );
     const id = BigInt(job.rows[0].id);
     const items = await db.query<{ fact_id: string; language_code: string; status: JobItem["status"] }>(
       `INSERT INTO index_job_item (job_id, fact_id, language_code, status, run_id, finished_at)
        SELECT $1, fl.fact_id, fl.language_code,
-              CASE WHEN r.id IS NOT NULL AND NOT $8 THEN 'SKIPPED'::item_status ELSE 'PENDING'::item_status END,
-              CASE WHEN NOT $8 THEN r.id END,
-              CASE WHEN r.id IS NOT NULL AND NOT $8 THEN now() END
+              CASE WHEN r.id IS NOT NULL AND NOT $6 THEN 'SKIPPED'::item_status ELSE 'PENDING'::item_status END,
+              CASE WHEN NOT $6 THEN r.id END,
+              CASE WHEN r.id IS NOT NULL AND NOT $6 THEN now() END
        FROM fact_label fl
        JOIN fact f ON f.id = fl.fact_id
-       LEFT JOIN attribution_run r ON r.checkpoint_id = $2 AND r.fact_id = fl.fact_id AND r.language_code = fl.language_code
-                                  AND r.method = $3 AND r.steps = $4 AND r.target_mode = $5
-       WHERE (cardinality($6::text[]) = 0 OR fl.language_code = ANY($6))
-         AND (cardinality($7::text[]) = 0 OR f.relation_id = ANY($7))
+       JOIN language l ON l.code = fl.language_code
+       LEFT JOIN attribution_run r ON r.checkpoint_id = $2 AND r.setting_id = $3 AND r.fact_key = f.key AND r.language_key = l.key
+       WHERE (cardinality($4::text[]) = 0 OR fl.language_code = ANY($4))
+         AND (cardinality($5::text[]) = 0 OR f.relation_id = ANY($5))
        RETURNING fact_id, language_code, status`,
-      [id.toString(), sel.checkpointId, sel.setting.method, sel.setting.steps, sel.setting.targetMode, [...sel.languages], [...sel.relations], sel.force],
+      [id.toString(), sel.checkpointId, settingId, [...sel.languages], [...sel.relations], sel.force],
     );
     if (!items.rows.length) throw new EmptySelection(); // rolls the job back
     await db.query(`UPDATE index_job SET total = $2, started_at = now() WHERE id = $1`, [id.toString(), items.rows.length]);
@@ -152,6 +154,14 @@ export async function failedItems(pool: Pool, jobId: bigint, limit: number): Pro
   return rows.map((r) => ({ factId: r.fact_id, language: r.language_code, error: r.error }));
 }
 
+/** unnest($1..$6) of run keys as a table k(checkpoint_id, fact_id, language_code, method, steps,
+ * target_mode), joined to the integer keys they stand for (setting_id, fact_key, language_key). */
+const KEYED = `unnest($1::int[], $2::text[], $3::text[], $4::attribution_method[], $5::int[], $6::target_mode[]) WITH ORDINALITY
+    AS k(checkpoint_id, fact_id, language_code, method, steps, target_mode, ord)
+  JOIN run_setting s ON (s.method, s.steps, s.target_mode) = (k.method, k.steps, k.target_mode)
+  JOIN fact f ON f.id = k.fact_id
+  JOIN language l ON l.code = k.language_code`;
+
 const keyArrays = (keys: readonly RunKeyFields[]) => [
   keys.map((k) => k.checkpointId),
   keys.map((k) => k.factId),
@@ -168,14 +178,15 @@ const keyArrays = (keys: readonly RunKeyFields[]) => [
 export async function markItems(db: Pool | PoolClient, keys: readonly RunKeyFields[], status: "DONE" | "FAILED", errors?: readonly string[]): Promise<void> {
   if (!keys.length) return;
   await db.query(
-    `UPDATE index_job_item i SET status = $8::item_status, error = k.error, finished_at = now(),
-            run_id = (SELECT r.id FROM attribution_run r WHERE r.checkpoint_id = k.checkpoint_id AND r.fact_id = k.fact_id
-                        AND r.language_code = k.language_code AND r.method = k.method AND r.steps = k.steps AND r.target_mode = k.target_mode)
-     FROM unnest($1::int[], $2::text[], $3::text[], $4::text[], $5::int[], $6::text[], $7::text[])
-            AS k(checkpoint_id, fact_id, language_code, method, steps, target_mode, error),
+    `UPDATE index_job_item i SET status = $8::item_status, error = x.error, finished_at = now(),
+            run_id = (SELECT r.id FROM attribution_run r WHERE r.checkpoint_id = x.checkpoint_id AND r.setting_id = x.setting_id
+                        AND r.fact_key = x.fact_key AND r.language_key = x.language_key)
+     FROM (SELECT k.checkpoint_id, s.id AS setting_id, f.key AS fact_key, l.key AS language_key, k.fact_id, k.language_code, e.error
+           FROM ${KEYED}
+           JOIN unnest($7::text[]) WITH ORDINALITY AS e(error, ord) ON e.ord = k.ord) x,
           index_job j
-     WHERE i.job_id = j.id AND i.status = 'PENDING' AND j.checkpoint_id = k.checkpoint_id AND j.method = k.method
-       AND j.steps = k.steps AND j.target_mode = k.target_mode AND i.fact_id = k.fact_id AND i.language_code = k.language_code`,
+     WHERE i.job_id = j.id AND i.status = 'PENDING' AND j.checkpoint_id = x.checkpoint_id AND j.setting_id = x.setting_id
+       AND i.fact_id = x.fact_id AND i.language_code = x.language_code`,
     [...keyArrays(keys), errors ?? keys.map(() => null), status],
   );
 }
@@ -186,13 +197,13 @@ export const runKeyOf = (k: RunKeyFields) => `${k.checkpointId}|${k.factId}|${k.
 /** Keys (runKeyOf) of the runs already stored among these. */
 export async function storedRunKeys(pool: Pool, keys: readonly RunKeyFields[]): Promise<Set<string>> {
   if (!keys.length) return new Set();
-  const { rows } = await pool.query<{ k: string }>(
-    `SELECT concat_ws('|', checkpoint_id, fact_id, language_code, method, steps, target_mode) AS k FROM attribution_run
-     WHERE (checkpoint_id, fact_id, language_code, method, steps, target_mode) IN
-           (SELECT * FROM unnest($1::int[], $2::text[], $3::text[], $4::text[], $5::int[], $6::text[]))`,
+  const { rows } = await pool.query<{ key: string }>(
+    `SELECT concat_ws('|', k.checkpoint_id, k.fact_id, k.language_code, k.method, k.steps, k.target_mode) AS key
+     FROM ${KEYED}
+     JOIN attribution_run r ON r.checkpoint_id = k.checkpoint_id AND r.setting_id = s.id AND r.fact_key = f.key AND r.language_key = l.key`,
     keyArrays(keys),
   );
-  return new Set(rows.map((r) => r.k));
+  return new Set(rows.map((r) => r.key));
 }
 
 /** What a worker needs to build a fact's prompts in a language: labels and every template. */

@@ -40,7 +40,7 @@ export const analysisResolvers = {
       await requireFact(ctx, args.fact);
       const run = await findRun(ctx.pool, { checkpointId: checkpoint.id, setting: settingFromApi(args), factId: args.fact, language: checkLanguage(args.language) });
       if (!run) return [];
-      return (await degenerateSetsOfRun(ctx.pool, run.id)).map((s) => ({
+      return (await degenerateSetsOfRun(ctx.pool, run)).map((s) => ({
         baseProbability: s.baseProb,
         jointProbability: s.jointProb,
         neurons: s.members.map((m) => ({ layer: m.layer, index: m.unit, aloneProbability: m.aloneProb })),

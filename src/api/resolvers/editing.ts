@@ -108,7 +108,7 @@ async function resolveKnNeurons(ctx: ApiContext, checkpoint: Checkpoint, factId:
   if (!run) {
     throw badInput(`no neurons: fact ${JSON.stringify(factId)} has no stored ${settingLabel(setting)} attribution in ${JSON.stringify(language)} for ${checkpoint.name} (index it with indexFacts first)`, "fact");
   }
-  const neurons = (await knowledgeNeuronsOfRuns(ctx.pool, [run.id])).get(run.id) ?? [];
+  const neurons = (await knowledgeNeuronsOfRuns(ctx.pool, [run])).get(run.id) ?? [];
   if (!neurons.length) throw badInput(`no neurons: the ${settingLabel(setting)} run of fact ${JSON.stringify(factId)} in ${JSON.stringify(language)} selected no knowledge neuron`, "fact");
   return neurons.map((n) => [n.layer, n.unit]);
 }

@@ -2,7 +2,7 @@
 import { createIndexJob } from "../../indexer/jobs.ts";
 import { jobProgress } from "../../store/index-jobs.ts";
 import type { ApiContext } from "../context.ts";
-import { methodToApi, settingFromApi } from "../enums.ts";
+import { settingFromApi } from "../enums.ts";
 import { badInput, notFound } from "../errors.ts";
 import { checkLanguage, checkRelationId } from "./catalog.ts";
 import { requireModel } from "./neurons.ts";
@@ -10,8 +10,8 @@ import { requireModel } from "./neurons.ts";
 async function progressOf(ctx: ApiContext, id: bigint) {
   const p = await jobProgress(ctx.pool, id);
   if (!p) return null;
-  const job = await ctx.prisma.indexJob.findUniqueOrThrow({ where: { id }, include: { checkpoint: true } });
-  return { ...p, id: id.toString(), model: job.checkpoint.name, method: methodToApi(job.method), steps: job.steps };
+  const job = await ctx.prisma.indexJob.findUniqueOrThrow({ where: { id }, include: { checkpoint: true, setting: true } });
+  return { ...p, id: id.toString(), model: job.checkpoint.name, method: job.setting.method, steps: job.setting.steps };
 }
 
 export const indexingResolvers = {

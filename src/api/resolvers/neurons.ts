@@ -42,6 +42,14 @@ async function runOf(ctx: ApiContext, args: RunArgs): Promise<RunResult | null> 
   return run ? { run, model: checkpoint.name } : null;
 }
 
+/** Neuron-fact cursors carry the fact's integer key (the page order). */
+function factKeyCursor(cursor: string | null | undefined): number | null {
+  const key = decodeCursor("neuron-fact", cursor);
+  if (key === null) return null;
+  if (!/^\d{1,9}$/.test(key)) throw badInput(`invalid cursor ${JSON.stringify(cursor)}`, "after");
+  return Number(key);
+}
+
 const scored = (rows: { layer: number; unit: number; score: number }[]) => rows.map((n) => ({ layer: n.layer, index: n.unit, score: n.score }));
 
 const runFields = {
@@ -75,15 +83,15 @@ export const neuronResolvers = {
   KnowledgeNeuronSet: {
     ...runFields,
     tau: (r: RunResult) => r.run.tau,
-    neurons: async (r: RunResult, _: unknown, ctx: ApiContext) => scored(await ctx.loaders.knowledgeNeurons.load(r.run.id)),
+    neurons: async (r: RunResult, _: unknown, ctx: ApiContext) => scored(await ctx.loaders.knowledgeNeurons.load(r.run)),
   },
   Attribution: {
     ...runFields,
     maxScore: (r: RunResult) => r.run.maxScore,
     layers: (r: RunResult) => r.run.nLayers,
     width: (r: RunResult) => r.run.ffnWidth,
-    topNeurons: async (r: RunResult, _: unknown, ctx: ApiContext) => scored(await ctx.loaders.topScores.load(r.run.id)),
-    knowledgeNeurons: async (r: RunResult, _: unknown, ctx: ApiContext) => scored(await ctx.loaders.knowledgeNeurons.load(r.run.id)),
+    topNeurons: async (r: RunResult, _: unknown, ctx: ApiContext) => scored(await ctx.loaders.topScores.load(r.run)),
+    knowledgeNeurons: async (r: RunResult, _: unknown, ctx: ApiContext) => scored(await ctx.loaders.knowledgeNeurons.load(r.run)),
   },
   Neuron: {
     model: (n: { checkpoint: Checkpoint }) => n.checkpoint.name,
@@ -98,11 +106,11 @@ export const neuronResolvers = {
         layer: n.layer,
         unit: n.index,
         language: args.language == null ? null : checkLanguage(args.language),
-        after: decodeCursor("neuron-fact", args.after),
+        afterFactKey: factKeyCursor(args.after),
         first: pageSize(args.first),
       });
       const edges = page.rows.map((r) => ({
-        cursor: encodeCursor("neuron-fact", r.factId),
+        cursor: encodeCursor("neuron-fact", String(r.factKey)),
         node: ctx.loaders.fact.load(r.factId),
         languages: r.languages,
         score: r.maxScore,
