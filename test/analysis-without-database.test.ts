@@ -48,11 +48,12 @@ describe("analyses without a database", () => {
   beforeAll(async () => {
     lm = await loadModel(join(import.meta.dirname, "..", "models", "demo-mbert"));
     model = attributionModel(lm);
-    facts = CAPITALS.map(([factId, subject, object]) => {
-      const a = attributeFact(model, { template: TEMPLATE, subject, object, language: "en" }, { method: "amig-compat", steps: 20 });
+    facts = [];
+    for (const [factId, subject, object] of CAPITALS) {
+      const a = await attributeFact(model, { template: TEMPLATE, subject, object, language: "en" }, { method: "amig-compat", steps: 20 });
       const neurons = selectKnowledgeNeurons(a.scores, tauFor("en")).map((n) => [n.layer, n.unit] as const);
-      return { factId, relationId: "P36", language: "en", template: TEMPLATE, subject, object, neurons };
-    });
+      facts.push({ factId, relationId: "P36", language: "en", template: TEMPLATE, subject, object, neurons });
+    }
   });
   afterAll(() => lm?.dispose());
 
@@ -70,7 +71,7 @@ describe("analyses without a database", () => {
       expect(r.unrelatedFactId).not.toBe(r.factId);
       expect(r.nNeurons).toBe(f.neurons.length);
       // independently: the fact's own gold probability with its neurons suppressed
-      const [base, suppressed] = suppressedProbabilities(model, planFact(model, f), [[], f.neurons]);
+      const [base, suppressed] = await suppressedProbabilities(model, await planFact(model, f), [[], f.neurons]);
       expect(r.suppressRelated).toBeCloseTo(relativeChange(base, suppressed), 5);
     }
   });
@@ -84,7 +85,7 @@ describe("analyses without a database", () => {
     const v = await checkStatement(store, model, { checkpointId: 1, relationId: "P36", language: "en", template: TEMPLATE, subject: "Spain", object: "Madrid", setting });
     expect(asked).toEqual([setting]);
     expect(v.neurons).toEqual([a]);
-    const scores = attributeFact(model, { template: TEMPLATE, subject: "Spain", object: "Madrid", language: "en" }, { method: "ig", steps: 5, layers: [3] }).scores;
+    const { scores } = await attributeFact(model, { template: TEMPLATE, subject: "Spain", object: "Madrid", language: "en" }, { method: "ig", steps: 5, layers: [3] });
     expect(v.score).toBeCloseTo(scores[3][10], 6);
   });
 });

@@ -48,12 +48,12 @@ async function computeRuns(pool: pg.Pool, model: string, checkpointId: number, s
   const lm = await loadModel(path.join(ROOT, "models", model));
   try {
     const m = attributionModel(lm);
-    return pairs.map((p) =>
-      computeRun(m, { checkpointId, factId: p.factId, language: p.language, ...setting, topK: 100, replace: false, dkn }, contexts.get(`${p.factId}|${p.language}`)!, tauFor(p.language), {
-        nLayers: lm.nLayers,
-        ffnWidth: lm.ffnWidth,
-      }),
-    );
+    const runs: RunRecord[] = [];
+    for (const p of pairs) {
+      const job = { checkpointId, factId: p.factId, language: p.language, ...setting, topK: 100, replace: false, dkn };
+      runs.push(await computeRun(m, job, contexts.get(`${p.factId}|${p.language}`)!, tauFor(p.language), { nLayers: lm.nLayers, ffnWidth: lm.ffnWidth }));
+    }
+    return runs;
   } finally {
     lm.dispose();
   }

@@ -28,7 +28,7 @@ export async function evaluateLocalization(store: AnalysisStore, model: FactMode
     while (j === i) j = Math.floor(random() * facts.length);
     pairs.push({ f, other: facts[j] });
   }
-  const changes = measureChanges(model, pairs.map(({ f, other }) => ({ related: f, unrelated: other, neurons: f.neurons })), o.onProgress);
+  const changes = await measureChanges(model, pairs.map(({ f, other }) => ({ related: f, unrelated: other, neurons: f.neurons })), o.onProgress);
   const results = pairs.map(({ f, other }, k) => ({ factId: f.factId, relationId: f.relationId, unrelatedFactId: other.factId, nNeurons: f.neurons.length, ...changes[k] }));
   await store.saveLocalization({ checkpointId: o.checkpointId, setting: o.setting, language: o.language }, results);
   return results.length;
