@@ -40,7 +40,7 @@ export function createLoaders(prisma: PrismaClient, pool: Pool) {
       { cacheKeyFn: runCacheKey },
     ),
     relation: new DataLoader<string, Relation | null>(async (ids) => {
-      const byId = new Map((await catalog.relationsByIds(prisma, ids)).map((r) => [r.id, r]));
+      const byId = new Map((await catalog.relationsByIds(pool, ids)).map((r) => [r.id, r]));
       return ids.map((id) => byId.get(id) ?? null);
     }),
     relationFactCount: new DataLoader<string, number>(async (ids) => {
