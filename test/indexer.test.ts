@@ -6,6 +6,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type RunningServer, startApiServer } from "../src/api/server.ts";
 import { parseApiKeys } from "../src/api/auth.ts";
+import { ThreadModelHost } from "../src/api/model-host-thread.ts";
 import { crossLingualEditing } from "../src/analysis/cross-lingual.ts";
 import { evaluateLocalization } from "../src/analysis/localization.ts";
 import { relativeChange } from "../src/attribution/editing.ts";
@@ -106,13 +107,17 @@ describe("kn index", () => {
 
 describe("GraphQL over the indexed runs", () => {
   let server: RunningServer;
+  let modelHost: ThreadModelHost;
   let url: string;
   let factId: string;
   let prompt: { text: string; object: string };
 
   beforeAll(async () => {
     server = await startApiServer(
-      { prisma: store.prisma, pool: store.pool, version: "test", apiKeys: parseApiKeys("writer:w-secret:write,reader:r-secret:read"), queue: () => startQueue(store.url) },
+      {
+        prisma: store.prisma, pool: store.pool, version: "test", apiKeys: parseApiKeys("writer:w-secret:write,reader:r-secret:read"), queue: () => startQueue(store.url),
+        modelHost: (modelHost = new ThreadModelHost(store.url)),
+      },
       { port: 0, host: "127.0.0.1" },
     );
     url = server.url;
@@ -124,7 +129,10 @@ describe("GraphQL over the indexed runs", () => {
     factId = rows[0].fact_id;
     prompt = { text: rows[0].text.replace("[X]", rows[0].subject).replace("[Y]", "[MASK]"), object: rows[0].object };
   });
-  afterAll(async () => server?.stop());
+  afterAll(async () => {
+    await server?.stop();
+    await modelHost?.close();
+  });
 
   it("knowledgeNeurons and attribution equal what kn attribute computes for the same fact", async () => {
     const r = cli(["attribute", "--model", MODEL_DIR, "--text", prompt.text, "--target", prompt.object, "--language", "en", "--json"]);

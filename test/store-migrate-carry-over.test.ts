@@ -9,6 +9,7 @@ import path from "node:path";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parseApiKeys } from "../src/api/auth.ts";
+import { InlineModelHost } from "../src/api/model-host.ts";
 import { type RunningServer, startApiServer } from "../src/api/server.ts";
 import { attributionModel } from "../src/attribution/model-port.ts";
 import { DEFAULT_RUN_SETTING, type RunSetting } from "../src/attribution/run-setting.ts";
@@ -146,7 +147,10 @@ describe("migrating a database of the previous schema", () => {
     const prisma = createPrisma(db.url);
     let server: RunningServer | undefined;
     try {
-      server = await startApiServer({ prisma, pool, version: "test", apiKeys: parseApiKeys(""), queue: () => startQueue(db.url) }, { port: 0, host: "127.0.0.1" });
+      server = await startApiServer(
+        { prisma, pool, version: "test", apiKeys: parseApiKeys(""), queue: () => startQueue(db.url), modelHost: new InlineModelHost(pool) },
+        { port: 0, host: "127.0.0.1" },
+      );
       const ids = new Map((await pool.query<{ id: number; name: string }>(`SELECT id, name FROM checkpoint`)).rows.map((r) => [r.name, r.id]));
       for (const run of before.runs) {
         const setting = { method: run.method, steps: run.steps, targetMode: run.target_mode } as RunSetting;

@@ -1,7 +1,9 @@
 // A queue worker: fetches attribution jobs in small batches, computes them, and stores each
 // batch's runs and item statuses in one transaction before acknowledging the jobs. A worker
 // killed at any point loses nothing: unacknowledged jobs are handed out again, and the unique
-// run key keeps a re-computed run from being stored twice.
+// run key keeps a re-computed run from being stored twice. A lost database is waited out (every
+// step is idempotent, so it is simply run again once the server answers); a run that fails is
+// retried by the queue and marked FAILED with its reason after QueueSettings.maxAttempts.
 import type PgBoss from "pg-boss";
 import type { Pool } from "pg";
 import { attributionModel, type FactModel } from "../attribution/model-port.ts";
@@ -13,7 +15,8 @@ import { withTransaction } from "../store/client.ts";
 import { factContexts, finishJobIfComplete, markItems, storedRunKeys } from "../store/index-jobs.ts";
 import { type RunRecord, saveRuns } from "../store/runs.ts";
 import { computeRun } from "./attribute-job.ts";
-import { ATTRIBUTION_QUEUE, type AttributionJob, jobKey, waitingJobs } from "./queue.ts";
+import { type OutageOptions, outageWaitFromEnv, retryWhileUnavailable } from "../store/unavailable.ts";
+import { ATTRIBUTION_QUEUE, type AttributionJob, type QueueSettings, jobKey, queueSettings, waitingJobs } from "./queue.ts";
 
 export interface WorkerOptions {
   pool: Pool;
@@ -24,8 +27,13 @@ export interface WorkerOptions {
   /** Return once the queue has no waiting job (kn index, tests); otherwise poll forever. */
   exitWhenIdle?: boolean;
   tauOverrides?: Record<string, number>;
+  /** Stops after the batch in hand is stored. */
   signal?: AbortSignal;
   onBatch?: (stats: { computed: number; skipped: number; failed: number }) => void;
+  /** Attempts per run (default: the environment's, see queueSettings). */
+  settings?: QueueSettings;
+  /** Longest database outage waited out (default KN_DB_RETRY_SECONDS). */
+  outageMs?: number;
 }
 
 interface Loaded {
@@ -35,40 +43,60 @@ interface Loaded {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+type FetchedJob = PgBoss.JobWithMetadata<AttributionJob>;
+
+/** Why the previous delivery of a job ended: what the worker reported, or that it stopped (expired). */
+function previousFailure(job: FetchedJob): string {
+  const output = job.output as { message?: unknown; value?: { message?: unknown } } | null;
+  const message = output?.message ?? output?.value?.message;
+  return typeof message === "string" ? message : "the worker running it stopped before finishing";
+}
+
 export async function runWorker(options: WorkerOptions): Promise<{ computed: number; skipped: number; failed: number }> {
   const { pool, boss } = options;
+  const settings = options.settings ?? queueSettings();
+  const outage: OutageOptions = { maxWaitMs: options.outageMs ?? outageWaitFromEnv(), signal: options.signal };
+  const retry = <T>(what: string, work: () => Promise<T>) => retryWhileUnavailable(what, work, outage);
   const totals = { computed: 0, skipped: 0, failed: 0 };
   const models = new Map<number, Promise<Loaded>>();
   const loadFor = (checkpointId: number): Promise<Loaded> => {
     let entry = models.get(checkpointId);
     if (!entry) {
       entry = (async () => {
-        const path = await checkpointPath(pool, checkpointId);
+        const path = await retry("reading the checkpoint", () => checkpointPath(pool, checkpointId));
         if (path === null) throw new Error(`checkpoint ${checkpointId} is not registered`);
         const lm = await options.loadModel(path);
         return { model: attributionModel(lm), shape: { nLayers: lm.nLayers, ffnWidth: lm.ffnWidth } };
       })();
       models.set(checkpointId, entry);
+      entry.catch(() => models.delete(checkpointId)); // a failed load is tried again by the job's next attempt
     }
     return entry;
   };
 
   while (!options.signal?.aborted) {
-    const fetched = await boss.fetch<AttributionJob>(ATTRIBUTION_QUEUE, { batchSize: options.batchSize ?? 4 });
+    const fetched = await retry("fetching jobs", () => boss.fetch<AttributionJob>(ATTRIBUTION_QUEUE, { batchSize: options.batchSize ?? 4, includeMetadata: true }));
     if (!fetched.length) {
-      if (options.exitWhenIdle && (await waitingJobs(boss)) === 0) break;
+      if (options.exitWhenIdle && (await retry("counting waiting jobs", () => waitingJobs(boss))) === 0) break;
       await sleep(300);
       continue;
     }
     const jobs = fetched.map((j) => j.data);
-    const contexts = await factContexts(pool, jobs);
-    const stored = await storedRunKeys(pool, jobs);
+    const contexts = await retry("reading facts", () => factContexts(pool, jobs));
+    const stored = await retry("reading stored runs", () => storedRunKeys(pool, jobs));
     const computed: { job: AttributionJob; run: RunRecord }[] = [];
     const failed: { job: AttributionJob; error: string }[] = [];
+    const again: { id: string; error: string }[] = [];
     const alreadyStored: AttributionJob[] = [];
-    for (const job of jobs) {
+    for (const fetchedJob of fetched) {
+      const job = fetchedJob.data;
       if (stored.has(jobKey(job)) && !job.replace) {
         alreadyStored.push(job);
+        continue;
+      }
+      // delivered maxAttempts times already: the earlier deliveries failed or killed their worker
+      if (fetchedJob.retryCount >= settings.maxAttempts) {
+        failed.push({ job, error: `gave up after ${settings.maxAttempts} attempts; the last: ${previousFailure(fetchedJob)}` });
         continue;
       }
       const fact = contexts.get(`${job.factId}|${job.language}`);
@@ -78,17 +106,26 @@ export async function runWorker(options: WorkerOptions): Promise<{ computed: num
         const { model, shape } = await loadFor(job.checkpointId);
         computed.push({ job, run: await computeRun(model, job, fact, tauFor(job.language, options.tauOverrides), shape) });
       } catch (err) {
-        failed.push({ job, error: err instanceof Error ? err.message : String(err) });
+        const message = err instanceof Error ? err.message : String(err);
+        const attempt = fetchedJob.retryCount + 1;
+        // a bad input fails the same way every time; anything else may be passing (a file, memory)
+        if (err instanceof PromptError) failed.push({ job, error: message });
+        else if (attempt >= settings.maxAttempts) failed.push({ job, error: `failed ${attempt} times; the last: ${message}` });
+        else again.push({ id: fetchedJob.id, error: message });
       }
     }
-    await withTransaction(pool, async (db) => {
-      await saveRuns(db, computed.filter((c) => c.job.replace).map((c) => c.run), { replace: true });
-      await saveRuns(db, computed.filter((c) => !c.job.replace).map((c) => c.run));
-      await markItems(db, [...computed.map((c) => c.job), ...alreadyStored], "DONE");
-      await markItems(db, failed.map((f) => f.job), "FAILED", failed.map((f) => f.error));
-    });
-    await boss.complete(ATTRIBUTION_QUEUE, fetched.map((j) => j.id));
-    await finishJobIfComplete(pool, null);
+    await retry("storing the batch", () =>
+      withTransaction(pool, async (db) => {
+        await saveRuns(db, computed.filter((c) => c.job.replace).map((c) => c.run), { replace: true });
+        await saveRuns(db, computed.filter((c) => !c.job.replace).map((c) => c.run));
+        await markItems(db, [...computed.map((c) => c.job), ...alreadyStored], "DONE");
+        await markItems(db, failed.map((f) => f.job), "FAILED", failed.map((f) => f.error));
+      }),
+    );
+    const finished = fetched.filter((j) => !again.some((a) => a.id === j.id)).map((j) => j.id);
+    if (finished.length) await retry("acknowledging jobs", () => boss.complete(ATTRIBUTION_QUEUE, finished));
+    for (const a of again) await retry("scheduling a retry", () => boss.fail(ATTRIBUTION_QUEUE, a.id, { message: a.error }));
+    await retry("finishing index jobs", () => finishJobIfComplete(pool, null));
     const stats = { computed: computed.length, skipped: alreadyStored.length, failed: failed.length };
     totals.computed += stats.computed;
     totals.skipped += stats.skipped;

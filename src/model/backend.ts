@@ -57,8 +57,17 @@ async function registerTensorflow(): Promise<void> {
   );
 }
 
+/** Tail of the backend switches in progress: one at a time (two concurrent first loads raced). */
+let switching: Promise<unknown> = Promise.resolve();
+
 /** Makes `name` the process-wide tfjs backend (tfjs has one active backend per process). */
-export async function useBackend(name: BackendName | string = defaultBackendName()): Promise<BackendName> {
+export function useBackend(name: BackendName | string = defaultBackendName()): Promise<BackendName> {
+  const run = switching.then(() => switchBackend(name));
+  switching = run.catch(() => undefined);
+  return run;
+}
+
+async function switchBackend(name: BackendName | string): Promise<BackendName> {
   const backend = parseBackendName(name);
   if (tf.engine().backendName === backend) return backend;
   if (backend === "wasm") await registerWasm();

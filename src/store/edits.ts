@@ -6,6 +6,7 @@ import type { Pool } from "pg";
 import type { RunScope } from "../analysis/analysis-store.ts";
 import { withTransaction } from "./client.ts";
 import { settingIdSql, settingParams } from "./settings.ts";
+import { announceEditExpression } from "./edit-events.ts";
 
 export type EditKindName = "SUPPRESS" | "ENHANCE" | "ERASE" | "UPDATE";
 export type EditTargetName = "LIKN" | "KN" | "EXPLICIT";
@@ -111,7 +112,7 @@ export async function reserveEditId(pool: Pool): Promise<bigint> {
   return BigInt(rows[0].id);
 }
 
-/** Stores an edit and its effects in one transaction. */
+/** Stores an edit and its effects in one transaction, announced to the other API replicas on commit. */
 export async function saveEdit(pool: Pool, edit: NewEdit, effects: readonly EffectRow[]): Promise<void> {
   await withTransaction(pool, async (db) => {
     await db.query(
@@ -122,6 +123,7 @@ export async function saveEdit(pool: Pool, edit: NewEdit, effects: readonly Effe
         JSON.stringify(edit.neurons), JSON.stringify(edit.params), edit.savedWeights, edit.appliedBy,
       ],
     );
+    await db.query(`SELECT ${announceEditExpression("$1", "$2", "'ACTIVE'")}`, [edit.checkpointId, edit.id.toString()]);
     if (!effects.length) return;
     await db.query(
       `INSERT INTO edit_effect (edit_id, fact_id, language_code, related, prob_before, prob_after, answer_before, answer_after)
@@ -155,13 +157,16 @@ export async function checkpointsWithActiveEdits(pool: Pool): Promise<{ id: numb
   return rows;
 }
 
-/** Marks an active edit reverted; null when it is not active (any more). */
+/** Marks an active edit reverted (and announces it, in the same statement); null when it is not active (any more). */
 export async function markReverted(pool: Pool, id: bigint, by: string): Promise<EditRow | null> {
-  const { rowCount } = await pool.query(
-    `UPDATE edit SET status = 'REVERTED', reverted_by = $2, reverted_at = now() AT TIME ZONE 'UTC' WHERE id = $1 AND status = 'ACTIVE'`,
+  const { rows } = await pool.query(
+    `WITH reverted AS (
+       UPDATE edit SET status = 'REVERTED', reverted_by = $2, reverted_at = now() AT TIME ZONE 'UTC' WHERE id = $1 AND status = 'ACTIVE'
+       RETURNING id, checkpoint_id)
+     SELECT ${announceEditExpression("checkpoint_id", "id", "'REVERTED'")} FROM reverted`,
     [id.toString(), by],
   );
-  return rowCount ? findEdit(pool, id) : null;
+  return rows.length ? findEdit(pool, id) : null;
 }
 
 /** Newest first, keyset-paged by id. */

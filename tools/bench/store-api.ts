@@ -4,6 +4,7 @@
 //   node --import tsx tools/bench/store-api.ts <database url> <port> <replicas>
 // Prints "ready" once every replica listens.
 import cluster from "node:cluster";
+import { InlineModelHost } from "../../src/api/model-host.ts";
 import { startApiServer } from "../../src/api/server.ts";
 import { createPool, createPrisma } from "../../src/store/client.ts";
 
@@ -36,7 +37,7 @@ if (cluster.isPrimary) {
   const pool = createPool(url, { max: 8, applicationName: "kn-bench-api" });
   const prisma = createPrisma(url, { max: 4 });
   await startApiServer(
-    { prisma, pool, version: "bench", apiKeys: [], queue: () => Promise.reject(new Error("no queue in the benchmark")) },
+    { prisma, pool, version: "bench", apiKeys: [], queue: () => Promise.reject(new Error("no queue in the benchmark")), modelHost: new InlineModelHost(pool) },
     { port, host: "127.0.0.1" },
   );
   process.send?.("ready");

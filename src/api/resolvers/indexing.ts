@@ -17,7 +17,7 @@ async function progressOf(ctx: ApiContext, id: bigint) {
 export const indexingResolvers = {
   Query: {
     async indexJob(_: unknown, args: { id: string }, ctx: ApiContext) {
-      if (!/^\d+$/.test(args.id)) throw badInput(`invalid job id ${JSON.stringify(args.id)}`, "id");
+      if (!/^\d{1,18}$/.test(args.id)) throw badInput(`invalid job id ${JSON.stringify(args.id)}`, "id");
       const p = await progressOf(ctx, BigInt(args.id));
       if (!p) throw notFound("index job", args.id);
       return p;

@@ -13,6 +13,7 @@ import { list, positiveInt, settingOption } from "../options.ts";
 import { createProgress } from "../progress.ts";
 import { spawnWorkers } from "../spawn-workers.ts";
 import { withStore } from "../store-session.ts";
+import { outageWaitFromEnv, retryWhileUnavailable } from "../../store/unavailable.ts";
 
 interface IndexFlags {
   model: string;
@@ -80,9 +81,19 @@ export function register(program: Command): void {
           const children = spawnWorkers(workers - 1, store.url, flags);
           const progress = createProgress(`index ${checkpoint.name}`, job.total - job.skipped, { quiet: flags.quiet, unit: " runs" });
           const controller = new AbortController();
+          const retry = <T>(what: string, work: () => Promise<T>) => retryWhileUnavailable(what, work, { maxWaitMs: outageWaitFromEnv() });
+          // SIGTERM/SIGINT: store the batch in hand, leave the rest queued (kn index again resumes);
+          // a second signal ends the process at once (its open transaction is rolled back)
+          const interrupted = (signal: NodeJS.Signals) => {
+            process.stderr.write(`\n${signal}: stopping after the batch in hand; run the same kn index again to resume\n`);
+            process.exitCode = signal === "SIGINT" ? 130 : 143;
+            controller.abort();
+          };
+          process.once("SIGTERM", interrupted);
+          process.once("SIGINT", interrupted);
           const poll = (async () => {
             while (!controller.signal.aborted) {
-              const p = (await jobProgress(store.pool, job.id))!;
+              const p = (await retry("reading progress", () => jobProgress(store.pool, job.id)))!;
               progress.update(p.done + p.failed - job.skipped, p.failed ? `${p.failed} failed` : "");
               if (p.pending === 0) break;
               await sleep(500);
@@ -96,12 +107,14 @@ export function register(program: Command): void {
             await poll.catch(() => undefined);
             progress.stop();
             for (const c of children) c.kill("SIGTERM");
+            process.off("SIGTERM", interrupted);
+            process.off("SIGINT", interrupted);
           }
-          const p = (await jobProgress(store.pool, job.id))!;
-          process.stdout.write(`index job ${job.id}: ${p.done} done, ${p.failed} failed, ${p.rate.toFixed(2)} runs/s\n`);
+          const p = (await retry("reading progress", () => jobProgress(store.pool, job.id)))!;
+          process.stdout.write(`index job ${job.id}: ${p.done} done, ${p.failed} failed, ${p.pending} pending, ${p.rate.toFixed(2)} runs/s\n`);
           if (p.failed) {
             for (const r of await failedItems(store.pool, job.id, 10)) process.stderr.write(`failed ${r.factId} (${r.language}): ${r.error}\n`);
-            process.exitCode = 3;
+            process.exitCode ??= 3;
           }
         } finally {
           await boss.stop({ graceful: false, wait: true }).catch(() => undefined);
