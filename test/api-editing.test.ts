@@ -12,6 +12,7 @@ import { type RunningServer, startApiServer } from "../src/api/server.ts";
 import { type FactProbe, factProbe, measureFacts, updatedValueVector } from "../src/attribution/editing.ts";
 import { attributionModel } from "../src/attribution/model-port.ts";
 import { objectPieces } from "../src/attribution/prompts.ts";
+import { DEFAULT_RUN_SETTING } from "../src/attribution/run-setting.ts";
 import { tauFor } from "../src/attribution/selection.ts";
 import { registerFolder } from "../src/cli/checkpoints.ts";
 import { computeRun } from "../src/indexer/attribute-job.ts";
@@ -382,9 +383,9 @@ describe("keys and refusals", () => {
     ["KN without language", { kind: "SUPPRESS", target: "KN", fact: "FACT" }, "BAD_USER_INPUT", /needs the language/],
     ["unknown fact", { kind: "SUPPRESS", target: "KN", fact: "no-such-fact", language: "en" }, "NOT_FOUND", /fact "no-such-fact" not found/],
     ["language without a label", { kind: "SUPPRESS", target: "KN", fact: "FACT", language: "de" }, "BAD_USER_INPUT", /has no label in "de"/],
-    ["KN never indexed", { kind: "ERASE", target: "KN", fact: "GERMANY", language: "zh" }, "BAD_USER_INPUT", /no neurons: .* no stored amig-compat attribution in "zh"/],
+    ["KN never indexed", { kind: "ERASE", target: "KN", fact: "GERMANY", language: "zh" }, "BAD_USER_INPUT", /no neurons: .* no stored amig-compat\/20\/clean attribution in "zh"/],
     ["KN run without neurons", { kind: "ERASE", target: "KN", fact: "GERMANY", language: "en" }, "BAD_USER_INPUT", /no neurons: .* selected no knowledge neuron/],
-    ["LIKN over a language without runs", { kind: "SUPPRESS", target: "LIKN", fact: "FACT", languages: ["en", "zh"], method: "IG" }, "BAD_USER_INPUT", /no neurons: .* no stored ig attribution in "en", "zh"/],
+    ["LIKN over a language without runs", { kind: "SUPPRESS", target: "LIKN", fact: "FACT", languages: ["en", "zh"], method: "IG" }, "BAD_USER_INPUT", /no neurons: .* no stored ig\/20\/clean attribution in "en", "zh"/],
     ["strength on SUPPRESS", { kind: "SUPPRESS", target: "EXPLICIT", neurons: [{ layer: 0, index: 1 }], strength: 4 }, "BAD_USER_INPUT", /strength only applies to kind UPDATE/],
     ["strength not positive", { kind: "UPDATE", target: "LIKN", fact: "FACT", newObject: "Berlin", strength: 0 }, "BAD_USER_INPUT", /strength must be a number in \(0, 100\]/],
     ["unrelatedSample too large", { kind: "SUPPRESS", target: "EXPLICIT", neurons: [{ layer: 0, index: 1 }], unrelatedSample: 1000 }, "BAD_USER_INPUT", /unrelatedSample/],
@@ -567,7 +568,7 @@ async function indexFact(lm: LanguageModel, checkpoint: Checkpoint, fact: KnownF
   const runs: RunRecord[] = [];
   for (const language of fact.languages) {
     const p = fact.prompts.find((x) => x.languageCode === language)!;
-    const job = { checkpointId: checkpoint.id, factId: fact.id, language, method: "amig-compat", steps: 20, targetMode: "clean", topK: 100, replace: true, dkn: false };
+    const job = { checkpointId: checkpoint.id, factId: fact.id, language, ...DEFAULT_RUN_SETTING, topK: 100, replace: true, dkn: false };
     runs.push(await computeRun(model, job, { relationId: p.relationId, subject: p.subject, object: p.object, templates: [p.template] }, tauFor(language), { nLayers: lm.nLayers, ffnWidth: lm.ffnWidth }));
   }
   await withTransaction(store.pool, (db) => saveRuns(db, runs, { replace: true }));
@@ -579,7 +580,7 @@ async function indexFact(lm: LanguageModel, checkpoint: Checkpoint, fact: KnownF
  * models' languages rarely share a neuron all at once; pairs and triples often do (§5.1 uses en–zh).
  */
 async function widestLanguageSet(checkpointId: number, fact: KnownFact): Promise<{ languages: string[]; likn: [number, number][] }> {
-  const liknOf = (languages: string[]) => factLanguageIndependentNeurons(store.pool, { checkpointId, factId: fact.id, method: "amig-compat", languages });
+  const liknOf = (languages: string[]) => factLanguageIndependentNeurons(store.pool, { checkpointId, setting: DEFAULT_RUN_SETTING, factId: fact.id, languages });
   let languages = [fact.languages.includes("en") ? "en" : fact.languages[0]];
   let likn = await liknOf(languages);
   for (;;) {

@@ -16,7 +16,9 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { InlineModelHost } from "../src/api/model-host.ts";
 import { type RunningServer, startApiServer } from "../src/api/server.ts";
 import { registerDemoModels } from "../src/cli/checkpoints.ts";
-import { createIndexJob, jobProgress } from "../src/indexer/jobs.ts";
+import { createIndexJob } from "../src/indexer/jobs.ts";
+import { jobProgress } from "../src/store/index-jobs.ts";
+import { DEFAULT_RUN_SETTING } from "../src/attribution/run-setting.ts";
 import { ATTRIBUTION_QUEUE, type QueueSettings, startQueue } from "../src/indexer/queue.ts";
 import { runWorker } from "../src/indexer/worker.ts";
 import { createPool, createPrisma } from "../src/store/client.ts";
@@ -109,7 +111,7 @@ async function storedContent(url: string): Promise<Record<string, unknown>> {
   const modelHost = new InlineModelHost(pool);
   const server = await startApiServer({ prisma, pool, version: "test", apiKeys: [], queue: () => Promise.reject(new Error("no queue here")), modelHost }, { port: 0, host: "127.0.0.1" });
   try {
-    const { rows } = await pool.query<{ fact_id: string }>("SELECT DISTINCT fact_id FROM attribution_run ORDER BY fact_id");
+    const { rows } = await pool.query<{ fact_id: string }>("SELECT DISTINCT f.id AS fact_id FROM attribution_run r JOIN fact f ON f.key = r.fact_key ORDER BY 1");
     const out: Record<string, unknown> = {};
     for (const { fact_id } of rows) {
       const r = await gql(server.url, CONTENT_QUERY, { f: fact_id });
@@ -248,7 +250,7 @@ describe("runs that keep failing", () => {
 
   const checkpointId = async () => (await store.prisma.checkpoint.findUniqueOrThrow({ where: { name: MODEL } })).id;
   const newJob = async () =>
-    (await createIndexJob(store.pool, boss, { checkpointId: await checkpointId(), method: "amig-compat", steps: 20, targetMode: "clean", ...SELECTION, topK: 100, force: true }))!;
+    (await createIndexJob(store.pool, boss, { checkpointId: await checkpointId(), setting: DEFAULT_RUN_SETTING, ...SELECTION, topK: 100, force: true }))!;
 
   it("are tried maxAttempts times, then marked FAILED with the reason; the job ends", async () => {
     const job = await newJob();

@@ -17,6 +17,7 @@ import {
 } from "../attribution/editing.ts";
 import { attributionModel } from "../attribution/model-port.ts";
 import type { Neuron } from "../model/index.ts";
+import { analysisStore } from "../store/analysis.ts";
 import { type EditParams, type EditRow, type EditTargetName, type EffectRow, type FactPromptRow, activeEdits, factPrompts, findEdit, markReverted, reserveEditId, saveEdit, unrelatedFacts } from "../store/edits.ts";
 import { apiError, badInput, notFound } from "./errors.ts";
 import { type LiveCheckpoint, type LiveModel, LiveModels, type ModelLoader, type ReconcileResult } from "./live-models.ts";
@@ -147,11 +148,11 @@ export class InlineModelHost implements ModelHost {
   }
 
   checkFact(checkpoint: HostCheckpoint, q: StatementQuery): Promise<FactCheckVerdict> {
-    return this.live.use(checkpoint, (live) => checkStatement(this.pool, attributionModel(live.lm), { checkpointId: checkpoint.id, ...q }));
+    return this.live.use(checkpoint, (live) => checkStatement(analysisStore(this.pool), attributionModel(live.lm), { checkpointId: checkpoint.id, ...q }));
   }
 
   evaluateFactChecking(checkpoint: HostCheckpoint, options: FactCheckOptions): Promise<FactCheckEvaluationResult> {
-    return this.live.use(checkpoint, (live) => evaluateFactChecking(this.pool, attributionModel(live.lm), options));
+    return this.live.use(checkpoint, (live) => evaluateFactChecking(analysisStore(this.pool), attributionModel(live.lm), options));
   }
 
   applyEdit(edit: ResolvedEdit, appliedBy: string): Promise<bigint> {

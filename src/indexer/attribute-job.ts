@@ -1,19 +1,12 @@
 // Pure computation of one queued run: prompts of every template of the fact's relation in the
 // language, attribution summed over object pieces, knowledge neurons shared across templates.
 import { DEFAULT_DKN, findDegenerateSets } from "../attribution/dkn.ts";
-import { attributeFact, suppressedProbabilities, type TargetMode } from "../attribution/fact-attribution.ts";
-import type { Method } from "../attribution/integrated-gradients.ts";
+import { attributeFact, suppressedProbabilities } from "../attribution/fact-attribution.ts";
 import type { FactModel } from "../attribution/model-port.ts";
 import { maxScore, selectKnowledgeNeurons, shareFilter, topNeurons } from "../attribution/selection.ts";
+import type { FactContext } from "../store/index-jobs.ts";
 import type { RunRecord } from "../store/runs.ts";
 import type { AttributionJob } from "./queue.ts";
-
-export interface FactContext {
-  relationId: string;
-  subject: string;
-  object: string;
-  templates: string[];
-}
 
 export async function computeRun(
   model: FactModel,
@@ -26,7 +19,7 @@ export async function computeRun(
   const fact0 = { subject: fact.subject, object: fact.object, language: job.language };
   const attributions: Awaited<ReturnType<typeof attributeFact>>[] = [];
   for (const template of fact.templates) {
-    attributions.push(await attributeFact(model, { ...fact0, template }, { method: job.method as Method, steps: job.steps, targetMode: job.targetMode as TargetMode }));
+    attributions.push(await attributeFact(model, { ...fact0, template }, { method: job.method, steps: job.steps, targetMode: job.targetMode }));
   }
   const knowledgeNeurons = shareFilter(attributions.map((a) => selectKnowledgeNeurons(a.scores, tau)));
   // Several templates: heatmaps show the mean score matrix.

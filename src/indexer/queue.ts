@@ -4,6 +4,9 @@
 // "stately" policy would dedupe too, but it also holds a new job back while a job of the same key
 // is active, which after a SIGKILL blocks resumption until the dead worker's job expires.)
 import PgBoss from "pg-boss";
+import type { TargetMode } from "../attribution/fact-attribution.ts";
+import type { Method } from "../attribution/integrated-gradients.ts";
+import { runKeyOf } from "../store/index-jobs.ts";
 
 export const ATTRIBUTION_QUEUE = "kn-attribution";
 
@@ -12,9 +15,9 @@ export interface AttributionJob {
   checkpointId: number;
   factId: string;
   language: string;
-  method: string;
+  method: Method;
   steps: number;
-  targetMode: string;
+  targetMode: TargetMode;
   topK: number;
   /** Replace an existing run (kn index --force). */
   replace: boolean;
@@ -22,8 +25,8 @@ export interface AttributionJob {
   dkn: boolean;
 }
 
-export const jobKey = (j: Pick<AttributionJob, "checkpointId" | "factId" | "language" | "method" | "steps" | "targetMode">) =>
-  `${j.checkpointId}|${j.factId}|${j.language}|${j.method}|${j.steps}|${j.targetMode}`;
+/** The run key of a job: a job whose key is already waiting is not queued again. */
+export const jobKey = runKeyOf;
 
 /**
  * How the queue retries. A worker killed mid-run leaves its job active; after expireSeconds it is

@@ -10,10 +10,11 @@ import { attributionModel, type FactModel } from "../attribution/model-port.ts";
 import { PromptError } from "../attribution/prompts.ts";
 import { tauFor } from "../attribution/selection.ts";
 import type { LanguageModel } from "../model/index.ts";
+import { checkpointPath } from "../store/checkpoints.ts";
 import { withTransaction } from "../store/client.ts";
+import { factContexts, finishJobIfComplete, markItems, storedRunKeys } from "../store/index-jobs.ts";
 import { type RunRecord, saveRuns } from "../store/runs.ts";
-import { computeRun, type FactContext } from "./attribute-job.ts";
-import { finishJobIfComplete } from "./jobs.ts";
+import { computeRun } from "./attribute-job.ts";
 import { type OutageOptions, outageWaitFromEnv, retryWhileUnavailable } from "../store/unavailable.ts";
 import { ATTRIBUTION_QUEUE, type AttributionJob, type QueueSettings, jobKey, queueSettings, waitingJobs } from "./queue.ts";
 
@@ -42,64 +43,6 @@ interface Loaded {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-async function factContexts(pool: Pool, jobs: readonly AttributionJob[]): Promise<Map<string, FactContext>> {
-  const { rows } = await pool.query<{ fact_id: string; language_code: string; relation_id: string; subject: string; object: string; templates: string[] | null }>(
-    `SELECT fl.fact_id, fl.language_code, f.relation_id, fl.subject, fl.object,
-            array_agg(t.text ORDER BY t.id) FILTER (WHERE t.id IS NOT NULL) AS templates
-     FROM unnest($1::text[], $2::text[]) AS k(fact_id, language_code)
-     JOIN fact_label fl ON fl.fact_id = k.fact_id AND fl.language_code = k.language_code
-     JOIN fact f ON f.id = fl.fact_id
-     LEFT JOIN template t ON t.relation_id = f.relation_id AND t.language_code = fl.language_code
-     GROUP BY fl.fact_id, fl.language_code, f.relation_id, fl.subject, fl.object`,
-    [jobs.map((j) => j.factId), jobs.map((j) => j.language)],
-  );
-  return new Map(
-    rows.map((r) => [
-      `${r.fact_id}|${r.language_code}`,
-      { relationId: r.relation_id, subject: r.subject, object: r.object, templates: r.templates ?? [] },
-    ]),
-  );
-}
-
-/**
- * Marks the matching pending items of every running index job with these parameters: DONE with
- * the stored run's id, or FAILED with the error.
- */
-async function markItems(db: Pick<Pool, "query">, jobs: readonly AttributionJob[], status: "DONE" | "FAILED", errors?: string[]): Promise<void> {
-  if (!jobs.length) return;
-  await db.query(
-    `UPDATE index_job_item i SET status = $8::item_status, error = k.error, finished_at = now(),
-            run_id = (SELECT r.id FROM attribution_run r WHERE r.checkpoint_id = k.checkpoint_id AND r.fact_id = k.fact_id
-                        AND r.language_code = k.language_code AND r.method = k.method AND r.steps = k.steps AND r.target_mode = k.target_mode)
-     FROM unnest($1::int[], $2::text[], $3::text[], $4::text[], $5::int[], $6::text[], $7::text[])
-            AS k(checkpoint_id, fact_id, language_code, method, steps, target_mode, error),
-          index_job j
-     WHERE i.job_id = j.id AND i.status = 'PENDING' AND j.checkpoint_id = k.checkpoint_id AND j.method = k.method
-       AND j.steps = k.steps AND j.target_mode = k.target_mode AND i.fact_id = k.fact_id AND i.language_code = k.language_code`,
-    [
-      jobs.map((j) => j.checkpointId),
-      jobs.map((j) => j.factId),
-      jobs.map((j) => j.language),
-      jobs.map((j) => j.method),
-      jobs.map((j) => j.steps),
-      jobs.map((j) => j.targetMode),
-      errors ?? jobs.map(() => null),
-      status,
-    ],
-  );
-}
-
-/** Keys of the runs already stored among these jobs. */
-async function storedRunKeys(pool: Pool, jobs: readonly AttributionJob[]): Promise<Set<string>> {
-  const { rows } = await pool.query<{ k: string }>(
-    `SELECT concat_ws('|', checkpoint_id, fact_id, language_code, method, steps, target_mode) AS k FROM attribution_run
-     WHERE (checkpoint_id, fact_id, language_code, method, steps, target_mode) IN
-           (SELECT * FROM unnest($1::int[], $2::text[], $3::text[], $4::text[], $5::int[], $6::text[]))`,
-    [jobs.map((j) => j.checkpointId), jobs.map((j) => j.factId), jobs.map((j) => j.language), jobs.map((j) => j.method), jobs.map((j) => j.steps), jobs.map((j) => j.targetMode)],
-  );
-  return new Set(rows.map((r) => r.k));
-}
-
 type FetchedJob = PgBoss.JobWithMetadata<AttributionJob>;
 
 /** Why the previous delivery of a job ended: what the worker reported, or that it stopped (expired). */
@@ -120,9 +63,9 @@ export async function runWorker(options: WorkerOptions): Promise<{ computed: num
     let entry = models.get(checkpointId);
     if (!entry) {
       entry = (async () => {
-        const { rows } = await retry("reading the checkpoint", () => pool.query<{ path: string }>("SELECT path FROM checkpoint WHERE id = $1", [checkpointId]));
-        if (!rows.length) throw new Error(`checkpoint ${checkpointId} is not registered`);
-        const lm = await options.loadModel(rows[0].path);
+        const path = await retry("reading the checkpoint", () => checkpointPath(pool, checkpointId));
+        if (path === null) throw new Error(`checkpoint ${checkpointId} is not registered`);
+        const lm = await options.loadModel(path);
         return { model: attributionModel(lm), shape: { nLayers: lm.nLayers, ffnWidth: lm.ffnWidth } };
       })();
       models.set(checkpointId, entry);

@@ -7,16 +7,17 @@ import { GraphQLError } from "graphql";
 import {
   type EditKind, ACTIVATION_FACTOR, isActivationKind, relativeChange, summarizeEffects, uniqueNeurons, UPDATE_LAMBDA,
 } from "../../attribution/editing.ts";
+import { type RunSetting, settingLabel } from "../../attribution/run-setting.ts";
 import { type Neuron, ModelError } from "../../model/index.ts";
 import {
   type EditParams, type EditRow, type EditStatusName, type EditTargetName, type EffectRow, editPage, effectsOfEdits, findEdit, storedNeuronCounts, withCheckpointEditLock,
 } from "../../store/edits.ts";
 import type { Checkpoint } from "../../store/generated/client.ts";
 import { factLanguageIndependentNeurons } from "../../store/likn.ts";
-import { knowledgeNeuronsOfRuns, latestRun } from "../../store/neurons.ts";
+import { knowledgeNeuronsOfRuns, findRun } from "../../store/neurons.ts";
 import { languageExists } from "../../store/catalog.ts";
 import type { ApiContext } from "../context.ts";
-import { methodFromApi } from "../enums.ts";
+import { settingFromApi } from "../enums.ts";
 import { apiError, badInput, notFound } from "../errors.ts";
 import type { HostCheckpoint, ResolvedEdit } from "../model-host.ts";
 import { decodeCursor, encodeCursor, pageSize } from "../pagination.ts";
@@ -44,6 +45,8 @@ interface EditInputArgs {
   newObject?: string | null;
   strength?: number | null;
   method?: string | null;
+  steps?: number | null;
+  targetMode?: string | null;
   unrelatedSample?: number | null;
 }
 
@@ -83,25 +86,25 @@ function checkNeuron(checkpoint: Checkpoint, n: NeuronArg): Neuron {
 /** The default source language among a fact's languages: English if it has it, else the first. */
 const defaultLanguage = (languages: readonly string[]) => (languages.includes("en") ? "en" : [...languages].sort()[0]);
 
-async function resolveKnNeurons(ctx: ApiContext, checkpoint: Checkpoint, factId: string, language: string, method: string): Promise<Neuron[]> {
-  const run = await latestRun(ctx.pool, checkpoint.id, factId, language, method);
+async function resolveKnNeurons(ctx: ApiContext, checkpoint: Checkpoint, factId: string, language: string, setting: RunSetting): Promise<Neuron[]> {
+  const run = await findRun(ctx.pool, { checkpointId: checkpoint.id, setting, factId, language });
   if (!run) {
-    throw badInput(`no neurons: fact ${JSON.stringify(factId)} has no stored ${method} attribution in ${JSON.stringify(language)} for ${checkpoint.name} (index it with indexFacts first)`, "fact");
+    throw badInput(`no neurons: fact ${JSON.stringify(factId)} has no stored ${settingLabel(setting)} attribution in ${JSON.stringify(language)} for ${checkpoint.name} (index it with indexFacts first)`, "fact");
   }
-  const neurons = (await knowledgeNeuronsOfRuns(ctx.pool, [run.id])).get(run.id) ?? [];
-  if (!neurons.length) throw badInput(`no neurons: the latest ${method} run of fact ${JSON.stringify(factId)} in ${JSON.stringify(language)} selected no knowledge neuron`, "fact");
+  const neurons = (await knowledgeNeuronsOfRuns(ctx.pool, [run])).get(run.id) ?? [];
+  if (!neurons.length) throw badInput(`no neurons: the ${settingLabel(setting)} run of fact ${JSON.stringify(factId)} in ${JSON.stringify(language)} selected no knowledge neuron`, "fact");
   return neurons.map((n) => [n.layer, n.unit]);
 }
 
-async function resolveLiknNeurons(ctx: ApiContext, checkpoint: Checkpoint, factId: string, languages: readonly string[], method: string): Promise<Neuron[]> {
-  const stored = await storedNeuronCounts(ctx.pool, checkpoint.id, factId, method);
+async function resolveLiknNeurons(ctx: ApiContext, checkpoint: Checkpoint, factId: string, languages: readonly string[], setting: RunSetting): Promise<Neuron[]> {
+  const stored = await storedNeuronCounts(ctx.pool, { checkpointId: checkpoint.id, setting, factId });
   const unindexed = languages.filter((l) => !stored.has(l));
   if (unindexed.length) {
-    throw badInput(`no neurons: fact ${JSON.stringify(factId)} has no stored ${method} attribution in ${list(unindexed)} for ${checkpoint.name} (index it with indexFacts first)`, "languages");
+    throw badInput(`no neurons: fact ${JSON.stringify(factId)} has no stored ${settingLabel(setting)} attribution in ${list(unindexed)} for ${checkpoint.name} (index it with indexFacts first)`, "languages");
   }
   const empty = languages.filter((l) => stored.get(l)!.neurons === 0);
   if (empty.length) throw badInput(`no neurons: fact ${JSON.stringify(factId)} has no knowledge neuron in ${list(empty)}`, "languages");
-  const neurons = await factLanguageIndependentNeurons(ctx.pool, { checkpointId: checkpoint.id, factId, method, languages });
+  const neurons = await factLanguageIndependentNeurons(ctx.pool, { checkpointId: checkpoint.id, setting, factId, languages });
   if (!neurons.length) throw badInput(`no neurons: the knowledge neurons of fact ${JSON.stringify(factId)} in ${list(languages)} have none in common`, "languages");
   return neurons;
 }
@@ -115,7 +118,7 @@ async function resolveEdit(ctx: ApiContext, input: EditInputArgs): Promise<Resol
   if (!Number.isInteger(unrelatedSample) || unrelatedSample < 0 || unrelatedSample > MAX_UNRELATED_SAMPLE) {
     throw badInput(`unrelatedSample must be an integer between 0 and ${MAX_UNRELATED_SAMPLE}`, "unrelatedSample");
   }
-  const method = methodFromApi(input.method);
+  const setting = settingFromApi(input);
 
   // the arguments must fit the target and the kind
   if (target !== "EXPLICIT" && input.neurons != null) throw badInput(`neurons are only given with target EXPLICIT; ${target} takes the fact's stored neurons`, "neurons");
@@ -149,22 +152,22 @@ async function resolveEdit(ctx: ApiContext, input: EditInputArgs): Promise<Resol
       if (!languages.length) throw badInput("languages must not be empty (leave it out for all of the fact's languages)", "languages");
     } else {
       // "every language of the fact": those it has a label in and an attribution of this method for
-      const stored = await storedNeuronCounts(ctx.pool, checkpoint.id, fact!.id, method);
+      const stored = await storedNeuronCounts(ctx.pool, { checkpointId: checkpoint.id, setting, factId: fact!.id });
       languages = labelled.filter((l) => stored.has(l)).sort();
-      if (!languages.length) throw badInput(`no neurons: fact ${JSON.stringify(fact!.id)} has no stored ${method} attribution for ${checkpoint.name} in any language (index it with indexFacts first)`, "fact");
+      if (!languages.length) throw badInput(`no neurons: fact ${JSON.stringify(fact!.id)} has no stored ${settingLabel(setting)} attribution for ${checkpoint.name} in any language (index it with indexFacts first)`, "fact");
     }
   }
   if (fact && !language) language = defaultLanguage(languages ?? labelled);
 
   let neurons: Neuron[];
   if (target === "EXPLICIT") neurons = uniqueNeurons(input.neurons!.map((n) => checkNeuron(checkpoint, n)));
-  else if (target === "KN") neurons = await resolveKnNeurons(ctx, checkpoint, fact!.id, language!, method);
-  else neurons = await resolveLiknNeurons(ctx, checkpoint, fact!.id, languages!, method);
+  else if (target === "KN") neurons = await resolveKnNeurons(ctx, checkpoint, fact!.id, language!, setting);
+  else neurons = await resolveLiknNeurons(ctx, checkpoint, fact!.id, languages!, setting);
   neurons.forEach(([layer, index]) => checkNeuron(checkpoint, { layer, index }));
 
   const params: EditParams = { unrelatedSample };
   if (isActivationKind(kind)) params.factor = ACTIVATION_FACTOR[kind];
-  if (target !== "EXPLICIT") params.method = method;
+  if (target !== "EXPLICIT") Object.assign(params, setting);
   if (languages) params.languages = languages;
   if (kind === "update") {
     params.newObject = input.newObject!.trim();

@@ -1,19 +1,19 @@
 import type { Command } from "commander";
-import { isMethod, METHODS } from "../../attribution/integrated-gradients.ts";
+import { METHODS } from "../../attribution/integrated-gradients.ts";
 import { TARGET_MODES } from "../../attribution/fact-attribution.ts";
 import { loadConfig } from "../../config.ts";
-import { createIndexJob, jobProgress } from "../../indexer/jobs.ts";
+import { createIndexJob } from "../../indexer/jobs.ts";
 import { startQueue } from "../../indexer/queue.ts";
 import { runWorker } from "../../indexer/worker.ts";
 import { loadModel } from "../../model/index.ts";
 import { registerDemoModels, resolveCheckpoint } from "../checkpoints.ts";
+import { failedItems, jobProgress } from "../../store/index-jobs.ts";
 import { CliError } from "../errors.ts";
-import { list, positiveInt } from "../options.ts";
+import { list, positiveInt, settingOption } from "../options.ts";
 import { createProgress } from "../progress.ts";
 import { spawnWorkers } from "../spawn-workers.ts";
 import { withStore } from "../store-session.ts";
 import { outageWaitFromEnv, retryWhileUnavailable } from "../../store/unavailable.ts";
-
 
 interface IndexFlags {
   model: string;
@@ -53,9 +53,7 @@ export function register(program: Command): void {
     .option("--backend <name>", "tensor backend: wasm (default), cpu or tensorflow")
     .option("--quiet", "no progress bar")
     .action(async (flags: IndexFlags) => {
-      if (!isMethod(flags.method)) throw new CliError(`unknown --method ${JSON.stringify(flags.method)} (expected ${METHODS.join(", ")})`);
-      if (!(TARGET_MODES as readonly string[]).includes(flags.targetMode)) throw new CliError(`unknown --target-mode ${JSON.stringify(flags.targetMode)}`);
-      const steps = positiveInt(flags.steps, "steps");
+      const setting = settingOption(flags);
       const topK = positiveInt(flags.topK, "top-k");
       const workers = positiveInt(flags.workers, "workers");
       positiveInt(flags.batch, "batch");
@@ -67,9 +65,7 @@ export function register(program: Command): void {
         try {
           const job = await createIndexJob(store.pool, boss, {
             checkpointId: checkpoint.id,
-            method: flags.method,
-            steps,
-            targetMode: flags.targetMode,
+            setting,
             languages: flags.languages ?? [],
             relations: flags.relations ?? [],
             topK,
@@ -117,11 +113,7 @@ export function register(program: Command): void {
           const p = (await retry("reading progress", () => jobProgress(store.pool, job.id)))!;
           process.stdout.write(`index job ${job.id}: ${p.done} done, ${p.failed} failed, ${p.pending} pending, ${p.rate.toFixed(2)} runs/s\n`);
           if (p.failed) {
-            const { rows } = await store.pool.query(
-              `SELECT fact_id, language_code, error FROM index_job_item WHERE job_id = $1 AND status = 'FAILED' ORDER BY fact_id LIMIT 10`,
-              [job.id.toString()],
-            );
-            for (const r of rows) process.stderr.write(`failed ${r.fact_id} (${r.language_code}): ${r.error}\n`);
+            for (const r of await failedItems(store.pool, job.id, 10)) process.stderr.write(`failed ${r.factId} (${r.language}): ${r.error}\n`);
             process.exitCode ??= 3;
           }
         } finally {
