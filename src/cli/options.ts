@@ -13,3 +13,6 @@ export function positiveInt(value: string, name: string): number {
   if (!Number.isInteger(n) || n < 1) throw new CliError(`--${name} must be a positive integer (got ${JSON.stringify(value)})`);
   return n;
 }
+
+/** Help of every command's --backend option. */
+export const BACKEND_HELP = "tensor backend: wasm, cpu, webgpu or tensorflow (default: $KN_BACKEND, else wasm; `kn backends` lists them)";

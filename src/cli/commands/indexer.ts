@@ -8,7 +8,7 @@ import { runWorker } from "../../indexer/worker.ts";
 import { loadModel } from "../../model/index.ts";
 import { registerDemoModels, resolveCheckpoint } from "../checkpoints.ts";
 import { CliError } from "../errors.ts";
-import { list, positiveInt } from "../options.ts";
+import { list, positiveInt, BACKEND_HELP } from "../options.ts";
 import { createProgress } from "../progress.ts";
 import { spawnWorkers } from "../spawn-workers.ts";
 import { withStore } from "../store-session.ts";
@@ -49,7 +49,7 @@ export function register(program: Command): void {
     .option("--force", "recompute runs that are already stored")
     .option("--no-dkn", "skip the degenerate-neuron search that follows each attribution")
     .option("--detach", "only queue the work; `kn worker` processes (anywhere) do it")
-    .option("--backend <name>", "tensor backend: wasm (default), cpu or tensorflow")
+    .option("--backend <name>", BACKEND_HELP)
     .option("--quiet", "no progress bar")
     .action(async (flags: IndexFlags) => {
       if (!isMethod(flags.method)) throw new CliError(`unknown --method ${JSON.stringify(flags.method)} (expected ${METHODS.join(", ")})`);
@@ -122,7 +122,7 @@ export function register(program: Command): void {
     .description("Work the attribution queue (any number of workers, on any machine sharing DATABASE_URL)")
     .option("--batch <n>", "jobs fetched and stored together", "4")
     .option("--exit-when-idle", "exit once no job is waiting")
-    .option("--backend <name>", "tensor backend: wasm (default), cpu or tensorflow")
+    .option("--backend <name>", BACKEND_HELP)
     .action(async (flags: { batch: string; exitWhenIdle?: boolean; backend?: string }) => {
       const batchSize = positiveInt(flags.batch, "batch");
       await withStore(loadConfig(), async (store) => {
