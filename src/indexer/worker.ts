@@ -1,13 +1,17 @@
 // A queue worker: fetches attribution jobs in small batches, computes them, and stores each
 // batch's runs and item statuses in one transaction before acknowledging the jobs. A worker
 // killed at any point loses nothing: unacknowledged jobs are handed out again, and the unique
-// run key keeps a re-computed run from being stored twice.
+// run key keeps a re-computed run from being stored twice. A worker whose GPU device is lost marks
+// the jobs of its batch that it could not compute FAILED with the reason, stores what it did
+// compute, and stops with DeviceLostError (its model is gone; another worker or a re-run of
+// `kn index` redoes the failed items).
 import type PgBoss from "pg-boss";
 import type { Pool } from "pg";
 import { attributionModel, type FactModel } from "../attribution/model-port.ts";
 import { PromptError } from "../attribution/prompts.ts";
 import { tauFor } from "../attribution/selection.ts";
 import type { LanguageModel } from "../model/index.ts";
+import { DeviceLostError } from "../model/webgpu.ts";
 import { withTransaction } from "../store/client.ts";
 import { type RunRecord, saveRuns } from "../store/runs.ts";
 import { computeRun, type FactContext } from "./attribute-job.ts";
@@ -123,9 +127,14 @@ export async function runWorker(options: WorkerOptions): Promise<{ computed: num
     const computed: { job: AttributionJob; run: RunRecord }[] = [];
     const failed: { job: AttributionJob; error: string }[] = [];
     const alreadyStored: AttributionJob[] = [];
+    let deviceLost: DeviceLostError | undefined;
     for (const job of jobs) {
       if (stored.has(jobKey(job)) && !job.replace) {
         alreadyStored.push(job);
+        continue;
+      }
+      if (deviceLost) {
+        failed.push({ job, error: deviceLost.message });
         continue;
       }
       const fact = contexts.get(`${job.factId}|${job.language}`);
@@ -135,6 +144,7 @@ export async function runWorker(options: WorkerOptions): Promise<{ computed: num
         const { model, shape } = await loadFor(job.checkpointId);
         computed.push({ job, run: computeRun(model, job, fact, tauFor(job.language, options.tauOverrides), shape) });
       } catch (err) {
+        if (err instanceof DeviceLostError) deviceLost = err;
         failed.push({ job, error: err instanceof Error ? err.message : String(err) });
       }
     }
@@ -151,6 +161,7 @@ export async function runWorker(options: WorkerOptions): Promise<{ computed: num
     totals.skipped += stats.skipped;
     totals.failed += stats.failed;
     options.onBatch?.(stats);
+    if (deviceLost) throw deviceLost;
   }
   return totals;
 }

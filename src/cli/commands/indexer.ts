@@ -6,6 +6,7 @@ import { createIndexJob, jobProgress } from "../../indexer/jobs.ts";
 import { startQueue } from "../../indexer/queue.ts";
 import { runWorker } from "../../indexer/worker.ts";
 import { loadModel } from "../../model/index.ts";
+import { DeviceLostError } from "../../model/webgpu.ts";
 import { registerDemoModels, resolveCheckpoint } from "../checkpoints.ts";
 import { CliError } from "../errors.ts";
 import { list, positiveInt, BACKEND_HELP } from "../options.ts";
@@ -32,6 +33,10 @@ interface IndexFlags {
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** A worker whose GPU device was lost has stored what it computed and marked the rest of its batch failed. */
+const deviceLostError = (lost: DeviceLostError) =>
+  new CliError(`${lost.message}. The affected items are marked failed; nothing stored was lost. Run the same command again to redo them.`, 3);
 
 export function register(program: Command): void {
   program
@@ -92,9 +97,15 @@ export function register(program: Command): void {
               await sleep(500);
             }
           })().finally(() => controller.abort());
+          let lost: DeviceLostError | undefined;
           try {
-            await runWorker({ pool: store.pool, boss, exitWhenIdle: false, signal: controller.signal, loadModel: (path) => loadModel(path, { backend: flags.backend }) });
-            await poll;
+            await runWorker({ pool: store.pool, boss, exitWhenIdle: false, signal: controller.signal, loadModel: (path) => loadModel(path, { backend: flags.backend }) }).catch(
+              (err: unknown) => {
+                if (!(err instanceof DeviceLostError)) throw err;
+                lost = err;
+              },
+            );
+            if (!lost) await poll;
           } finally {
             controller.abort();
             await poll.catch(() => undefined);
@@ -111,6 +122,7 @@ export function register(program: Command): void {
             for (const r of rows) process.stderr.write(`failed ${r.fact_id} (${r.language_code}): ${r.error}\n`);
             process.exitCode = 3;
           }
+          if (lost) throw deviceLostError(lost);
         } finally {
           await boss.stop({ graceful: false, wait: true }).catch(() => undefined);
         }
@@ -141,6 +153,8 @@ export function register(program: Command): void {
             loadModel: (path) => loadModel(path, { backend: flags.backend }),
           });
           process.stderr.write(`worker: ${totals.computed} computed, ${totals.skipped} already stored, ${totals.failed} failed\n`);
+        } catch (err) {
+          throw err instanceof DeviceLostError ? deviceLostError(err) : err;
         } finally {
           await boss.stop({ graceful: false, wait: true }).catch(() => undefined);
         }
