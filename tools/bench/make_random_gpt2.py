@@ -76,8 +76,20 @@ def learn_merges(n_merges):
     return merges
 
 
-def build_vocab(size):
+def cached_merges(cache_dir):
+    """learn_merges(MERGES), computed once per machine (a minute of CPU) and kept beside the models."""
+    path = os.path.join(cache_dir, f"seed-bpe-{MERGES}-{STAMP.replace(' ', '-')}.json")
+    if os.path.exists(path):
+        with open(path, encoding="utf-8") as fh:
+            return [tuple(m) for m in json.load(fh)]
     merges = learn_merges(MERGES)
+    os.makedirs(cache_dir, exist_ok=True)
+    write_json(path, merges)
+    return merges
+
+
+def build_vocab(size, cache_dir):
+    merges = cached_merges(cache_dir)
     tokens = [c for _, c in toks.BYTE_ORDER]
     have = set(tokens)
     kept = []
@@ -177,7 +189,7 @@ def main():
     s = SHAPES[a.shape]
     t0 = time.perf_counter()
     os.makedirs(out, exist_ok=True)
-    vocab, merges = build_vocab(s["vocab"])
+    vocab, merges = build_vocab(s["vocab"], os.path.dirname(os.path.abspath(out)))
     tj, tc, sm = toks.gpt2_tokenizer_files(vocab, merges)
     tc["model_max_length"] = s["positions"]
     tmp = os.path.join(out, "model.safetensors.tmp")
