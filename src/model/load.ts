@@ -40,7 +40,6 @@ export async function loadModel(model: string, options: LoadOptions = {}): Promi
 /** WebAssembly memory is 32-bit: everything must fit in 4 GiB. */
 const WASM_MEMORY_BYTES = 4 * 2 ** 30;
 const GiB = (bytes: number) => `${(bytes / 2 ** 30).toFixed(1)} GiB`;
-const MiB = (bytes: number) => `${Math.round(bytes / 2 ** 20)} MiB`;
 
 /** float32 bytes of the weights when each dense matrix lives `denseCopies` times and the vocabulary table `vocabCopies` times. */
 function weightBytes(config: ModelConfig, denseCopies: number, vocabCopies: number): number {
@@ -51,7 +50,8 @@ function weightBytes(config: ModelConfig, denseCopies: number, vocabCopies: numb
 /**
  * Refuses, with advice, a model that cannot fit on the backend, from config.json alone and so
  * before any weight is read (it would otherwise die half-way: wasm with a bare "Aborted()",
- * WebGPU with an out-of-memory error or, worse, a buffer too large to bind left unwritten).
+ * WebGPU with an out-of-memory error). WebGPU's per-binding limit is met by splitting the
+ * vocabulary table (vocab-table.ts), so only the total counts there.
  */
 function checkFitsBackend(config: ModelConfig, backend: BackendName, dir: string): void {
   if (backend === "wasm") {
@@ -73,23 +73,14 @@ function checkFitsBackend(config: ModelConfig, backend: BackendName, dir: string
     const gpu = webgpuDevice();
     if (!gpu) return;
     const { adapter } = gpu;
-    // the input table and the output layer's copy of it (or the untied output matrix)
-    const bytes = weightBytes(config, 1, 2);
+    // the vocabulary table serves as input table and output layer (an untied output matrix is a second)
+    const bytes = weightBytes(config, 1, config.tieWordEmbeddings ? 1 : 2);
     const memory = deviceMemoryBytes(adapter);
     if (memory !== undefined && bytes > 0.8 * memory) {
       throw new ModelError(
         "unsupported-model",
         `${dir}: its weights need about ${GiB(bytes)} on the webgpu backend, but the adapter ${adapter.name} has ${GiB(memory)}` +
           `${adapter.type === "cpu" ? " (host memory: it is a software adapter)" : ""}. Use a GPU with more memory.`,
-      );
-    }
-    const table = 4 * config.vocabSize * config.hidden;
-    const limit = Math.min(adapter.limits.maxStorageBufferBindingSize, adapter.limits.maxBufferSize);
-    if (table > limit) {
-      throw new ModelError(
-        "unsupported-model",
-        `${dir}: its embedding table (${config.vocabSize} × ${config.hidden}, ${MiB(table)}) is larger than the largest buffer ` +
-          `a shader may bind on ${adapter.name} (maxStorageBufferBindingSize ${MiB(limit)}). Use an adapter with a larger limit (\`kn backends\`).`,
       );
     }
   }

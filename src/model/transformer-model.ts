@@ -265,7 +265,7 @@ export class TransformerModel<C extends PromptCache> implements LanguageModel {
 
   wordEmbedding(tokenId: number): Float32Array {
     checkToken(this, tokenId);
-    return tidyHost(() => tf.slice(this.network.wordEmbeddings, [tokenId, 0], [1, this.hidden]).dataSync() as Float32Array).slice();
+    return tidyHost(() => this.network.wordEmbedding(tokenId).dataSync() as Float32Array).slice();
   }
 
   dispose(): void {

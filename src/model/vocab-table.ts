@@ -5,7 +5,9 @@
 // one binding; lookups gather per block, logits are computed per block and concatenated. On wasm
 // there is one block plus a pre-transposed copy for the logits (see dense.ts for why).
 import * as tf from "./tf.ts";
+import { prefersPretransposedWeights } from "./backend.ts";
 import type { HostTensor } from "./safetensors.ts";
+import { bindingLimitBytes, placeOnDevice } from "./webgpu.ts";
 
 export interface VocabTableOptions {
   /** Largest block in bytes (default: no limit, one block). */
@@ -33,7 +35,7 @@ export class VocabTable {
     for (let start = 0; start < V; start += rowsPerBlock) {
       const rows = Math.min(rowsPerBlock, V - start);
       this.offsets.push(start);
-      this.blocks.push(tf.tensor2d(table.data.subarray(start * d, (start + rows) * d), [rows, d]));
+      this.blocks.push(placeOnDevice(tf.tensor2d(table.data.subarray(start * d, (start + rows) * d), [rows, d])));
     }
     this.transposed = options.pretransposed ? this.blocks.map((b) => tf.keep(tf.transpose(b))) : null;
     // y = x·Eᵀ, dy/dx = dy·E: with the blocks as they are stored, both are plain matmuls (or use
@@ -84,4 +86,10 @@ export class VocabTable {
   dispose(): void {
     tf.dispose([...this.blocks, ...(this.transposed ?? [])]);
   }
+}
+
+/** A table laid out for the active backend: blocks within WebGPU's binding limit, Eᵀ on wasm. */
+export function vocabTable(table: HostTensor): VocabTable {
+  const webgpu = tf.engine().backendName === "webgpu";
+  return new VocabTable(table, { maxBlockBytes: webgpu ? bindingLimitBytes() : undefined, pretransposed: prefersPretransposedWeights() });
 }

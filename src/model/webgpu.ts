@@ -168,6 +168,34 @@ export function webgpuDevice(): { adapter: AdapterSummary; device: GPUDevice } |
   return state && { adapter: state.adapter, device: state.device };
 }
 
+/** The largest buffer a shader may bind on the device (undefined before webgpu is initialised). */
+export function bindingLimitBytes(): number | undefined {
+  const limits = state?.device.limits;
+  return limits && Math.min(limits.maxStorageBufferBindingSize, limits.maxBufferSize);
+}
+
+interface TfWebgpuInternals {
+  uploadToGPU(dataId: object): void;
+  ensureCommandEncoderReady(): void;
+  endComputePassEncoder(): void;
+  submitQueue(): void;
+}
+
+/**
+ * Uploads a freshly created weight tensor to the GPU at once and submits the copy. tfjs-webgpu
+ * otherwise keeps each tensor's host array until its first use, so a loader would hold the whole
+ * checkpoint on the host until the first pass (twice in memory for a software adapter).
+ */
+export function placeOnDevice<T extends tf.Tensor>(t: T): T {
+  if (!state || tf.engine().backendName !== "webgpu") return t;
+  const backend = tf.backend() as unknown as TfWebgpuInternals;
+  backend.uploadToGPU(t.dataId);
+  backend.ensureCommandEncoderReady();
+  backend.endComputePassEncoder();
+  backend.submitQueue();
+  return t;
+}
+
 /** Thrown by model calls once the GPU device is gone; the indexer marks the affected items failed. */
 export class DeviceLostError extends ModelError {
   constructor(readonly reason: string) {
