@@ -15,12 +15,19 @@ export interface FactContext {
   templates: string[];
 }
 
-export function computeRun(model: FactModel, job: AttributionJob, fact: FactContext, tau: number, shape: { nLayers: number; ffnWidth: number }): RunRecord {
+export async function computeRun(
+  model: FactModel,
+  job: AttributionJob,
+  fact: FactContext,
+  tau: number,
+  shape: { nLayers: number; ffnWidth: number },
+): Promise<RunRecord> {
   const started = performance.now();
   const fact0 = { subject: fact.subject, object: fact.object, language: job.language };
-  const attributions = fact.templates.map((template) =>
-    attributeFact(model, { ...fact0, template }, { method: job.method as Method, steps: job.steps, targetMode: job.targetMode as TargetMode }),
-  );
+  const attributions: Awaited<ReturnType<typeof attributeFact>>[] = [];
+  for (const template of fact.templates) {
+    attributions.push(await attributeFact(model, { ...fact0, template }, { method: job.method as Method, steps: job.steps, targetMode: job.targetMode as TargetMode }));
+  }
   const knowledgeNeurons = shareFilter(attributions.map((a) => selectKnowledgeNeurons(a.scores, tau)));
   // Several templates: heatmaps show the mean score matrix.
   const scores =
@@ -32,7 +39,7 @@ export function computeRun(model: FactModel, job: AttributionJob, fact: FactCont
   // attribution, top-20 pool of the ranked knowledge neurons).
   const attributedAt = performance.now();
   const dkn = job.dkn
-    ? findDegenerateSets(
+    ? await findDegenerateSets(
         knowledgeNeurons.map((n) => [n.layer, n.unit] as const),
         (sets) => suppressedProbabilities(model, first.plan, sets),
         DEFAULT_DKN,

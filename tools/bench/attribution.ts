@@ -9,25 +9,41 @@
 // the blanked AMIG baseline (activationsBatch over the T blanked copies), the patched
 // forward+gradient passes (patchedGradient, per layer) and the rest (JavaScript: path points,
 // gradient sums, score arithmetic, tokenization). The PyTorch side times the same phases.
+//
+// Backends: --backends wasm,webgpu (default both; webgpu is skipped, with the reason, where Dawn
+// sees no adapter). GPU runs (.gpu-bench/run.sh, built by `npm run bench:gpu`): --torch-device
+// auto|cuda|cpu, --python <path>, --wasm-reference <file> (the wasm figures measured on the
+// development machine, shown beside the GPU's), --table <file> (the main table is also written
+// there), --quick (one prompt per model, one round; the 1.3 B row attributes its top layer only
+// and skips torch: llvmpipe proves it loads and attributes, a GPU runs the full row).
+// wasm rows are saved to .data/bench/attribution-wasm.json for the GPU folder.
+//
+// Options: --models a,b (labels, default all); --baseline-ref <git ref> adds a table of this
+// checkout against that ref, measured in the same run: the ref is checked out in a temporary
+// `git worktree` sharing this checkout's node_modules, each tree runs in its own child process
+// (tools/bench/attribution-probe.ts), rounds alternate between the two (ABBA order), and the
+// score digests of both are compared; --compare-only skips the torch table.
 import { execFile } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { promisify } from "node:util";
+import { spawn } from "node:child_process";
+import readline from "node:readline";
+import { parseArgs, promisify } from "node:util";
 import { attributeFact } from "../../src/attribution/fact-attribution.ts";
 import { type FactModel, attributionModel } from "../../src/attribution/model-port.ts";
-import { type PromptFact, PromptError, buildPrompt } from "../../src/attribution/prompts.ts";
-import { type LanguageModel, PROJECT_ROOT, loadModel } from "../../src/model/index.ts";
+import { PromptError, buildPrompt } from "../../src/attribution/prompts.ts";
+import { type LanguageModel, PROJECT_ROOT, loadModel, parseBackendName } from "../../src/model/index.ts";
+import { listAdapters, releaseWebgpu, webgpuDevice } from "../../src/model/webgpu.ts";
+import { type BenchPrompt, seedPrompts } from "./seed-prompts.ts";
 import { markdownTable } from "./table.ts";
 
 const METHOD = "amig-compat" as const;
 const STEPS = 20;
-const PYTHON = "/usr/bin/python3";
 const BENCH_DIR = path.join(PROJECT_ROOT, "tools", "bench");
-const RANDOM_BERT_DIR = path.join(PROJECT_ROOT, ".data", "bench", "bert-base-random");
-/** Relations tried in order for the seed prompts; the first fact of each that builds a prompt. */
-const RELATIONS = ["P36", "P17", "P19", "P103", "P30", "P27", "P1412", "P138", "P159", "P176"];
-
+const BENCH_DATA = path.join(PROJECT_ROOT, ".data", "bench");
+const RANDOM_BERT_DIR = path.join(BENCH_DATA, "bert-base-random");
+const WASM_RESULTS = path.join(BENCH_DATA, "attribution-wasm.json");
 interface BenchModel {
   label: string;
   /** A name under models/ or a folder. */
@@ -41,6 +57,27 @@ interface BenchModel {
   extraTorchThreads: number[];
   missing: string;
   prepare?: () => Promise<void>;
+  /** Backends this model is not run on, with the reason shown in the table. */
+  skip?: Partial<Record<string, string>>;
+  /** --quick: attribute only the top layer (and skip torch) for this model. */
+  quickTopLayerOnly?: boolean;
+}
+
+/** A random GPT-2-shaped checkpoint from tools/bench/make_random_gpt2.py, generated once. */
+function randomGpt2(shape: string, perLanguage: number, extra: Partial<BenchModel> = {}): BenchModel {
+  const dir = path.join(BENCH_DATA, `${shape}-random`);
+  return {
+    label: shape, model: dir, perLanguage, languages: ["en"], rounds: 1, extraTorchThreads: [], missing: "could not be generated (see above)",
+    prepare: () => generate(dir, [path.join(BENCH_DIR, "make_random_gpt2.py"), "--shape", shape, "--out", dir]),
+    ...extra,
+  };
+}
+
+async function generate(dir: string, args: string[]): Promise<void> {
+  const t0 = performance.now();
+  await run(PYTHON, args, 3_600_000);
+  const s = (performance.now() - t0) / 1000;
+  if (s > 2) log(`generated ${dir} in ${s.toFixed(1)} s`);
 }
 
 const MODELS: BenchModel[] = [
@@ -55,13 +92,12 @@ const MODELS: BenchModel[] = [
     rounds: 1,
     extraTorchThreads: [2],
     missing: "could not be generated (see above)",
-    prepare: async () => {
-      const t0 = performance.now();
-      await run(PYTHON, [path.join(BENCH_DIR, "make_random_bert.py"), "--out", RANDOM_BERT_DIR], 600_000);
-      const s = (performance.now() - t0) / 1000;
-      if (s > 2) log(`generated ${RANDOM_BERT_DIR} in ${s.toFixed(1)} s`);
-    },
+    prepare: () => generate(RANDOM_BERT_DIR, [path.join(BENCH_DIR, "make_random_bert.py"), "--out", RANDOM_BERT_DIR]),
   },
+  // GPT-2 medium's shape (24×4096, hidden 1024, vocabulary 50257): one English prompt
+  randomGpt2("gpt2-medium", 1),
+  // mGPT's shape (24×8192, hidden 2048, vocabulary 100000, 1.42 B parameters, 5.7 GB in float32)
+  randomGpt2("mgpt-1.3b", 1, { skip: { wasm: "does not fit in wasm's 4 GiB (loadModel refuses it)" }, quickTopLayerOnly: true }),
 ];
 
 // ------------------------------------------------------------------------------------ helpers
@@ -73,50 +109,6 @@ async function run(cmd: string, args: string[], timeout: number): Promise<string
   return stdout;
 }
 
-function readJsonl(file: string): Record<string, unknown>[] {
-  if (!fs.existsSync(file)) return [];
-  return fs
-    .readFileSync(file, "utf8")
-    .split("\n")
-    .filter((l) => l.trim())
-    .map((l) => JSON.parse(l) as Record<string, unknown>);
-}
-
-interface BenchPrompt {
-  fact: PromptFact;
-  relation: string;
-  ids: number[];
-  pieces: number[];
-}
-
-/** The first fact of each relation (in RELATIONS order) that builds a prompt for this model. */
-function seedPrompts(lm: LanguageModel, fm: FactModel, languages: string[], perLanguage: number): BenchPrompt[] {
-  const out: BenchPrompt[] = [];
-  for (const language of languages) {
-    const dir = path.join(PROJECT_ROOT, "seeds", "mlama", language);
-    const templates = new Map(readJsonl(path.join(dir, "templates.jsonl")).map((r) => [String(r.relation), String(r.template)]));
-    let n = 0;
-    for (const relation of RELATIONS) {
-      if (n >= perLanguage) break;
-      const template = templates.get(relation);
-      if (!template) continue;
-      for (const rec of readJsonl(path.join(dir, `${relation}.jsonl`)).slice(0, 5)) {
-        const fact: PromptFact = { template, subject: String(rec.sub_label), object: String(rec.obj_label), language };
-        try {
-          const p = buildPrompt(fm.tokenizer, fact, lm.architecture);
-          if (p.inputIds.length + p.targetIds.length > lm.maxPositions) continue;
-          out.push({ fact, relation, ids: p.inputIds, pieces: p.targetIds });
-          n++;
-          break;
-        } catch (err) {
-          if (!(err instanceof PromptError)) throw err;
-        }
-      }
-    }
-  }
-  return out;
-}
-
 /** Wall and CPU seconds (CPU: this process, all threads; robust against other load on the machine). */
 interface Time {
   wall: number;
@@ -126,11 +118,11 @@ interface Time {
 const zero = (): Time => ({ wall: 0, cpu: 0 });
 const scale = (t: Time, k: number): Time => ({ wall: t.wall * k, cpu: t.cpu * k });
 
-function measure<T>(fn: () => T, add: (t: Time) => void): T {
+async function measure<T>(fn: () => Promise<T>, add: (t: Time) => void): Promise<T> {
   const t0 = performance.now();
   const c0 = process.cpuUsage();
   try {
-    return fn();
+    return await fn();
   } finally {
     const c = process.cpuUsage(c0);
     add({ wall: (performance.now() - t0) / 1000, cpu: (c.user + c.system) / 1e6 });
@@ -158,8 +150,8 @@ function timedModel(fm: FactModel, phases: { current: Phases }): FactModel {
   return {
     ...fm,
     activationsBatch: (inputs, position, layers) => measure(() => fm.activationsBatch(inputs, position, layers), addTo(phases.current.baseline)),
-    prepare: (ids, position) => {
-      const ctx = measure(() => fm.prepare(ids, position), addTo(phases.current.prepare));
+    prepare: async (ids, position) => {
+      const ctx = await measure(() => fm.prepare(ids, position), addTo(phases.current.prepare));
       return {
         ids: ctx.ids,
         position: ctx.position,
@@ -193,23 +185,23 @@ interface TsResult {
   tokens: number;
 }
 
-function benchTs(lm: LanguageModel, fm: FactModel, prompts: BenchPrompt[], rounds: number): TsResult {
+async function benchTs(lm: LanguageModel, fm: FactModel, prompts: BenchPrompt[], rounds: number, layers?: number[]): Promise<TsResult> {
   const phases = { current: newPhases(lm.nLayers) };
   const model = timedModel(fm, phases);
   // warm-up (not timed): layer 0 runs the patched passes through every layer above, so every
   // weight is used forward and backward once (XNNPACK packs weights on first use)
-  attributeFact(model, prompts[0].fact, { method: METHOD, steps: STEPS, layers: [0] });
+  await attributeFact(model, prompts[0].fact, { method: METHOD, steps: STEPS, layers: [0] });
   phases.current = newPhases(lm.nLayers);
   const scores: Float32Array[][] = [];
   const total = zero();
   for (let r = 0; r < rounds; r++) {
-    prompts.forEach((p, i) => {
-      const res = measure(() => attributeFact(model, p.fact, { method: METHOD, steps: STEPS, targetMode: "clean" }), addTo(total));
+    for (const [i, p] of prompts.entries()) {
+      const res = await measure(() => attributeFact(model, p.fact, { method: METHOD, steps: STEPS, targetMode: "clean", layers }), addTo(total));
       scores[i] = res.scores;
       if (res.inputIds.join() !== p.ids.join() || res.targetIds.join() !== p.pieces.join()) {
         throw new Error(`${lm.dir}: attributeFact tokenized ${JSON.stringify(p.fact)} differently from buildPrompt`);
       }
-    });
+    }
     log(`  TS round ${r + 1}/${rounds}: ${total.wall.toFixed(1)} s wall, ${total.cpu.toFixed(1)} s CPU so far`);
   }
   const k = 1 / (rounds * prompts.length);
@@ -231,6 +223,8 @@ function benchTs(lm: LanguageModel, fm: FactModel, prompts: BenchPrompt[], round
 
 interface TorchResult {
   threads: number;
+  /** "cpu" or the CUDA device's name. */
+  device?: string;
   version?: string;
   perPrompt?: Time;
   phases?: { prepare: Time; baseline: Time; gradients: Time };
@@ -246,9 +240,9 @@ async function benchTorch(dir: string, prompts: BenchPrompt[], arch: "masked" | 
   fs.writeFileSync(file, JSON.stringify(prompts.map((p) => ({ arch, ids: p.ids, pieces: p.pieces }))));
   try {
     const args = [path.join(BENCH_DIR, "torch_attribution.py"), "--model", dir, "--prompts", file, "--method", METHOD, "--steps", `${STEPS}`,
-      "--dtype", "float32", "--threads", `${threads}`, "--rounds", `${rounds}`];
+      "--dtype", "float32", "--threads", `${threads}`, "--rounds", `${rounds}`, "--device", TORCH_DEVICE];
     const out = JSON.parse((await run(PYTHON, args, 600_000)).trim().split("\n").pop() ?? "") as {
-      torch: string; threads: number; load_s: number; seconds: number[]; cpu_seconds: number[];
+      torch: string; threads: number; device: string; load_s: number; seconds: number[]; cpu_seconds: number[];
       phases: { prepare: Time; baseline: Time; gradients: Time }; scores: number[][];
     };
     let maxRelDiff = 0;
@@ -266,6 +260,7 @@ async function benchTorch(dir: string, prompts: BenchPrompt[], arch: "masked" | 
     const sum = (a: number[]) => a.reduce((x, y) => x + y, 0);
     return {
       threads: out.threads,
+      device: out.device,
       version: out.torch,
       perPrompt: { wall: sum(out.seconds) * k, cpu: sum(out.cpu_seconds) * k },
       phases: { prepare: scale(out.phases.prepare, k), baseline: scale(out.phases.baseline, k), gradients: scale(out.phases.gradients, k) },
@@ -287,6 +282,7 @@ interface Row {
   label: string;
   shape: string;
   prompts: string;
+  backend: string;
   ts?: TsResult;
   torch?: TorchResult;
   note?: string;
@@ -296,21 +292,31 @@ const f3 = (v: number) => (v >= 10 ? v.toFixed(1) : v >= 1 ? v.toFixed(2) : v.to
 const both = (t: Time) => `${f3(t.wall)} (${f3(t.cpu)})`;
 const ratio = (a: number, b: number) => (b > 0 ? `${(a / b).toFixed(2)}×` : "");
 
-function mainTable(rows: Row[]): string {
-  const header = ["model", "shape (L×d_ff)", "prompts (pieces, tokens)", "TS wasm s/prompt (CPU s)", "TS prompts/s", "torch fp32",
-    "torch s/prompt (CPU s)", "torch prompts/s", "ratio TS/torch wall (CPU)", "max rel. diff"];
+/** wasm seconds per prompt measured elsewhere (--wasm-reference), by model label. */
+interface WasmReference {
+  machine: string;
+  date: string;
+  rows: Array<{ label: string; wall: number; cpu: number; prompts: string }>;
+}
+
+function mainTable(rows: Row[], reference?: WasmReference): string {
+  const header = ["model", "shape (L×d_ff)", "prompts (pieces, tokens)", "backend", "TS s/prompt (CPU s)", "TS prompts/s", "torch",
+    "torch s/prompt (CPU s)", "torch prompts/s", "ratio TS/torch wall (CPU)", "max rel. diff",
+    ...(reference ? ["wasm s/prompt (reference)", "TS speed-up over wasm"] : [])];
   const cells = rows.map((r) => {
-    if (r.note) return [r.label, r.shape, r.prompts, r.note, "", "", "", "", "", ""];
+    const ref = reference?.rows.find((w) => w.label === r.label);
+    const refCells = reference ? [ref ? f3(ref.wall) : "not measured", ref && r.ts ? ratio(ref.wall, r.ts.perPrompt.wall) : ""] : [];
+    if (r.note) return [r.label, r.shape, r.prompts, r.backend, r.note, "", "", "", "", "", "", ...refCells];
     const ts = r.ts!;
     const t = r.torch!;
     const tsCells = [both(ts.perPrompt), f3(1 / ts.perPrompt.wall)];
-    const threads = `${t.threads} thread${t.threads > 1 ? "s" : ""}`;
-    if (t.error || !t.perPrompt) return [r.label, r.shape, r.prompts, ...tsCells, threads, t.error ?? "", "", "", ""];
+    const where = `${t.device && t.device !== "cpu" ? t.device : `cpu, ${t.threads} thread${t.threads > 1 ? "s" : ""}`}`;
+    if (t.error || !t.perPrompt) return [r.label, r.shape, r.prompts, r.backend, ...tsCells, where, t.error ?? "", "", "", "", ...refCells];
     const p = t.perPrompt;
-    return [r.label, r.shape, r.prompts, ...tsCells, threads, both(p), f3(1 / p.wall),
-      `${ratio(ts.perPrompt.wall, p.wall)} (${ratio(ts.perPrompt.cpu, p.cpu)})`, t.maxRelDiff!.toExponential(1)];
+    return [r.label, r.shape, r.prompts, r.backend, ...tsCells, where, both(p), f3(1 / p.wall),
+      `${ratio(ts.perPrompt.wall, p.wall)} (${ratio(ts.perPrompt.cpu, p.cpu)})`, t.maxRelDiff!.toExponential(1), ...refCells];
   });
-  return markdownTable(header, cells, 3);
+  return markdownTable(header, cells, 4);
 }
 
 function breakdown(label: string, ts: TsResult, torch: TorchResult | undefined): string {
@@ -345,12 +351,128 @@ function breakdown(label: string, ts: TsResult, torch: TorchResult | undefined):
 
 // --------------------------------------------------------------------------------------- main
 
+// ----------------------------------------------------------------------- baseline comparison
+
+interface ProbeRound {
+  wall: number;
+  cpu: number;
+  digest: string;
+}
+
+/** A child process measuring attributions with the code of `root` (see attribution-probe.ts). */
+class Probe {
+  private readonly lines: AsyncIterator<string>;
+  private readonly child;
+
+  constructor(root: string, spec: BenchModel) {
+    this.child = spawn(process.execPath, ["--import", "tsx", path.join(BENCH_DIR, "attribution-probe.ts"), root, spec.model,
+      spec.languages.join(","), `${spec.perLanguage}`, METHOD, `${STEPS}`], { cwd: root, stdio: ["pipe", "pipe", "inherit"] });
+    this.lines = readline.createInterface({ input: this.child.stdout! })[Symbol.asyncIterator]();
+  }
+
+  async next<T>(): Promise<T> {
+    const { value, done } = await this.lines.next();
+    if (done) throw new Error("the probe process ended early (see its error above)");
+    return JSON.parse(value) as T;
+  }
+
+  round(): Promise<ProbeRound> {
+    this.child.stdin!.write("round\n");
+    return this.next<ProbeRound>();
+  }
+
+  close(): void {
+    this.child.stdin!.end("quit\n");
+  }
+}
+
+interface CompareRow {
+  label: string;
+  shape: string;
+  prompts: number;
+  base: Time;
+  mine: Time;
+  identical: boolean;
+}
+
+/** A temporary worktree of `ref` that shares this checkout's node_modules; removed by the callback's end. */
+async function withWorktree<T>(ref: string, fn: (root: string) => Promise<T>): Promise<T> {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "kn-bench-base-"));
+  await run("git", ["-C", PROJECT_ROOT, "worktree", "add", "--detach", dir, ref], 120_000);
+  try {
+    fs.symlinkSync(path.join(PROJECT_ROOT, "node_modules"), path.join(dir, "node_modules"));
+    return await fn(dir);
+  } finally {
+    await run("git", ["-C", PROJECT_ROOT, "worktree", "remove", "--force", dir], 120_000).catch((err) => log(`could not remove ${dir}: ${(err as Error).message}`));
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+async function compareWithBaseline(ref: string, base: string, spec: BenchModel): Promise<CompareRow> {
+  const probes = { base: new Probe(base, spec), mine: new Probe(PROJECT_ROOT, spec) };
+  try {
+    type Ready = { shape: string; prompts: { ids: number[]; pieces: number[] }[] };
+    const [b, m] = [await probes.base.next<Ready>(), await probes.mine.next<Ready>()];
+    if (JSON.stringify(b.prompts) !== JSON.stringify(m.prompts)) throw new Error(`${spec.label}: ${ref} and this checkout tokenize the prompts differently`);
+    const total = { base: zero(), mine: zero() };
+    const digests = { base: new Set<string>(), mine: new Set<string>() };
+    for (let r = 0; r < spec.rounds; r++) {
+      // AB, BA, AB, ...: the order alternates so a drifting machine load hits both sides alike
+      for (const side of r % 2 === 0 ? (["base", "mine"] as const) : (["mine", "base"] as const)) {
+        const res = await probes[side].round();
+        addTo(total[side])(res);
+        digests[side].add(res.digest);
+      }
+      log(`  round ${r + 1}/${spec.rounds}: ${ref} ${total.base.wall.toFixed(1)} s, this checkout ${total.mine.wall.toFixed(1)} s so far`);
+    }
+    const k = 1 / (spec.rounds * m.prompts.length);
+    const identical = digests.base.size === 1 && digests.mine.size === 1 && [...digests.base][0] === [...digests.mine][0];
+    return { label: spec.label, shape: m.shape, prompts: m.prompts.length, base: scale(total.base, k), mine: scale(total.mine, k), identical };
+  } finally {
+    probes.base.close();
+    probes.mine.close();
+  }
+}
+
+function compareTable(ref: string, rows: CompareRow[]): string {
+  const header = ["model", "shape (L×d_ff)", "prompts", `${ref} s/prompt (CPU s)`, "this checkout s/prompt (CPU s)", "this/ref wall (CPU)", "scores bit-identical"];
+  return markdownTable(header, rows.map((r) => [r.label, r.shape, `${r.prompts}`, both(r.base), both(r.mine),
+    `${ratio(r.mine.wall, r.base.wall)} (${ratio(r.mine.cpu, r.base.cpu)})`, r.identical ? "yes" : "NO"]), 2);
+}
+
+const args = parseArgs({
+  options: {
+    models: { type: "string" }, "baseline-ref": { type: "string" }, "compare-only": { type: "boolean", default: false }, rounds: { type: "string" },
+    backends: { type: "string" }, "torch-device": { type: "string" }, python: { type: "string" }, "wasm-reference": { type: "string" },
+    table: { type: "string" }, quick: { type: "boolean", default: false },
+  },
+}).values;
+const PYTHON = args.python ?? "/usr/bin/python3";
+const TORCH_DEVICE = args["torch-device"] ?? "cpu";
+const QUICK = args.quick;
+const wanted = args.models?.split(",");
+const selected = MODELS.filter((m) => !wanted || wanted.includes(m.label))
+  .map((m) => (QUICK ? { ...m, perLanguage: 1, languages: [m.languages[0]], rounds: 1, extraTorchThreads: [] } : m))
+  .map((m) => (args.rounds ? { ...m, rounds: Number(args.rounds) } : m));
+if (wanted && selected.length !== wanted.length) throw new Error(`unknown model in --models (known: ${MODELS.map((m) => m.label).join(", ")})`);
+const baselineRef = args["baseline-ref"];
+const backends = (args.backends ?? "wasm,webgpu").split(",").map((b) => parseBackendName(b));
+const reference = args["wasm-reference"] ? (JSON.parse(fs.readFileSync(args["wasm-reference"], "utf8")) as WasmReference) : undefined;
+
+/** Why a backend cannot run here (webgpu without an adapter), or undefined. */
+async function unavailable(backend: string): Promise<string | undefined> {
+  if (backend !== "webgpu") return undefined;
+  const adapters = await listAdapters().catch(() => []);
+  return adapters.length ? undefined : "no WebGPU adapter (kn backends)";
+}
+
 const started = performance.now();
 const startLoad = os.loadavg()[0];
 const rows: Row[] = [];
 const details: string[] = [];
+const devices = new Set<string>();
 let torchVersion: string | undefined;
-for (const spec of MODELS) {
+for (const spec of args["compare-only"] ? [] : selected) {
   log(`${spec.label} ...`);
   if (spec.prepare) {
     try {
@@ -361,59 +483,115 @@ for (const spec of MODELS) {
   }
   const configFile = path.join(spec.model.includes(path.sep) ? spec.model : path.join(PROJECT_ROOT, "models", spec.model), "config.json");
   if (!fs.existsSync(configFile)) {
-    rows.push({ label: spec.label, shape: "", prompts: "", note: spec.missing });
+    rows.push({ label: spec.label, shape: "", prompts: "", backend: "", note: spec.missing });
     continue;
   }
-  const t0 = performance.now();
-  const lm = await loadModel(spec.model, { backend: "wasm" });
-  const loadSeconds = (performance.now() - t0) / 1000;
-  let disposed = false;
-  const dispose = () => {
-    if (!disposed) lm.dispose();
-    disposed = true;
-  };
-  try {
-    const fm = attributionModel(lm);
-    const prompts = seedPrompts(lm, fm, spec.languages, spec.perLanguage);
-    const shape = `${lm.nLayers}×${lm.ffnWidth}`;
-    if (prompts.length === 0) {
-      rows.push({ label: spec.label, shape, prompts: "0", note: "no seed prompt builds with this tokenizer" });
+  const topOnly = QUICK && spec.quickTopLayerOnly;
+  let measured: { ts: TsResult; prompts: BenchPrompt[]; lm: { dir: string; architecture: "masked" | "causal"; shape: string; label: string } } | undefined;
+  const ran: Row[] = [];
+  for (const backend of backends) {
+    const why = spec.skip?.[backend] ?? (await unavailable(backend));
+    if (why) {
+      ran.push({ label: spec.label, shape: "", prompts: "", backend, note: why });
       continue;
     }
-    log(`  ${shape}, d=${lm.hidden}, V=${lm.vocabSize}, loaded in ${loadSeconds.toFixed(1)} s; ${prompts.length} prompts: ` +
-      prompts.map((p) => `${p.fact.language}/${p.relation} "${p.fact.subject}"→"${p.fact.object}" (${p.ids.length} tok, ${p.pieces.length} pc)`).join("; "));
-    const ts = benchTs(lm, fm, prompts, spec.rounds);
-    const label = `${prompts.length} (${ts.pieces}, ${ts.tokens})`;
-    dispose(); // free wasm memory before torch runs
-    let first: TorchResult | undefined;
+    const t0 = performance.now();
+    const lm = await loadModel(spec.model, { backend });
+    const loadSeconds = (performance.now() - t0) / 1000;
+    try {
+      const gpu = webgpuDevice();
+      const device = backend === "webgpu" && gpu ? `webgpu (${gpu.adapter.name})` : backend;
+      devices.add(device);
+      const fm = attributionModel(lm);
+      const prompts = seedPrompts(PROJECT_ROOT, {
+        build: (fact) => buildPrompt(fm.tokenizer, fact, lm.architecture),
+        isPromptError: (err) => err instanceof PromptError,
+        maxPositions: lm.maxPositions,
+      }, spec.languages, spec.perLanguage);
+      const shape = `${lm.nLayers}×${lm.ffnWidth}`;
+      if (prompts.length === 0) {
+        ran.push({ label: spec.label, shape, prompts: "0", backend, note: "no seed prompt builds with this tokenizer" });
+        continue;
+      }
+      log(`  ${backend}: ${shape}, d=${lm.hidden}, V=${lm.vocabSize}, loaded in ${loadSeconds.toFixed(1)} s; ${prompts.length} prompts: ` +
+        prompts.map((p) => `${p.fact.language}/${p.relation} "${p.fact.subject}"→"${p.fact.object}" (${p.ids.length} tok, ${p.pieces.length} pc)`).join("; "));
+      const ts = await benchTs(lm, fm, prompts, spec.rounds, topOnly ? [lm.nLayers - 1] : undefined);
+      const label = `${prompts.length} (${ts.pieces}, ${ts.tokens})` + (topOnly ? ", top layer only" : "");
+      ran.push({ label: spec.label, shape, prompts: label, backend: device, ts });
+      measured ??= { ts, prompts, lm: { dir: lm.dir, architecture: lm.architecture, shape, label } };
+      details.push(breakdown(`${spec.label} on ${device} (${shape}, hidden ${lm.hidden}, vocab ${lm.vocabSize}; TS load ${loadSeconds.toFixed(1)} s)`, ts, undefined));
+    } finally {
+      lm.dispose(); // free the backend's memory before the next backend and torch run
+    }
+  }
+  // torch once per model, on the same prompts; its scores are compared with the first backend's
+  if (measured && !topOnly) {
     for (const threads of [1, ...spec.extraTorchThreads]) {
       // several threads measure nothing useful while other processes hold the cores
       const load = os.loadavg()[0];
       if (threads > 1 && load > os.cpus().length) {
-        rows.push({ label: spec.label, shape, prompts: label, ts, torch: { threads, error: `skipped: machine busy (load ${load.toFixed(1)} on ${os.cpus().length} CPUs)` } });
+        rows.push({ ...ran[0], torch: { threads, error: `skipped: machine busy (load ${load.toFixed(1)} on ${os.cpus().length} CPUs)` } });
         continue;
       }
-      log(`  torch, ${threads} thread(s) ...`);
-      const torch = await benchTorch(lm.dir, prompts, lm.architecture, threads, spec.rounds, ts);
+      log(`  torch (${TORCH_DEVICE}), ${threads} thread(s) ...`);
+      const torch = await benchTorch(measured.lm.dir, measured.prompts, measured.lm.architecture, threads, spec.rounds, measured.ts);
       torchVersion ??= torch.version;
-      first ??= torch;
-      rows.push({ label: spec.label, shape, prompts: label, ts, torch });
+      if (threads === 1) for (const r of ran) r.torch = torch;
+      else rows.push({ ...ran.find((r) => r.ts)!, torch });
       if (torch.error) break;
     }
-    details.push(breakdown(`${spec.label} (${shape}, hidden ${lm.hidden}, vocab ${lm.vocabSize}; TS load ${loadSeconds.toFixed(1)} s` +
-      (first?.loadSeconds !== undefined ? `, torch load ${first.loadSeconds.toFixed(1)} s` : "") + ")", ts, first));
-  } finally {
-    dispose();
   }
+  for (const r of ran) r.torch ??= { threads: 1, error: topOnly ? "skipped (--quick)" : "not run" };
+  rows.push(...ran);
 }
 
+// wasm figures for the GPU folder's table (npm run bench:gpu carries them to the GPU machine)
+const wasmRows = rows.filter((r) => r.backend === "wasm" && r.ts);
+if (wasmRows.length && !QUICK) {
+  fs.mkdirSync(BENCH_DATA, { recursive: true });
+  const cpu = os.cpus()[0]?.model ?? "?";
+  const saved: WasmReference = {
+    machine: `${os.cpus().length} CPUs (${cpu}), load average ${startLoad.toFixed(1)} at the start`,
+    date: new Date().toISOString().slice(0, 10),
+    rows: wasmRows.map((r) => ({ label: r.label, wall: r.ts!.perPrompt.wall, cpu: r.ts!.perPrompt.cpu, prompts: r.prompts })),
+  };
+  fs.writeFileSync(WASM_RESULTS, JSON.stringify(saved, null, 2));
+  log(`wasm figures saved to ${path.relative(PROJECT_ROOT, WASM_RESULTS)}`);
+}
+
+const compared: CompareRow[] = [];
+if (baselineRef) {
+  await withWorktree(baselineRef, async (base) => {
+    for (const spec of selected) {
+      await spec.prepare?.().catch((err: Error) => log(`${spec.label}: ${err.message.split("\n")[0]}`));
+      const configFile = path.join(spec.model.includes(path.sep) ? spec.model : path.join(PROJECT_ROOT, "models", spec.model), "config.json");
+      if (!fs.existsSync(configFile)) continue;
+      log(`${spec.label}: ${baselineRef} against this checkout, ${spec.rounds} round(s) each, interleaved ...`);
+      compared.push(await compareWithBaseline(baselineRef, base, spec));
+    }
+  });
+}
+
+const torchWhere = TORCH_DEVICE === "cpu" ? "CPU" : `device ${TORCH_DEVICE}`;
 console.log(`## AMIG attribution throughput: ${METHOD}, clean targets, ${STEPS} steps, all layers, batch ${STEPS}\n`);
-console.log(`TS: tfjs wasm backend (single thread), float32. torch: tools/golden/attribute.py, float32${torchVersion ? `, torch ${torchVersion}` : ""}. ` +
+console.log(`TS: tfjs on ${[...devices].join(", ") || backends.join(", ")} (wasm: single thread), float32. ` +
+  `torch: tools/golden/attribute.py, float32, ${torchWhere}${torchVersion ? `, torch ${torchVersion}` : ""}. ` +
   `Machine: ${os.cpus().length} CPUs (${os.cpus()[0]?.model ?? "?"}), load average ${startLoad.toFixed(1)} at the start, ${os.loadavg()[0].toFixed(1)} at the end` +
   ` (CPU seconds, in parentheses, are this process's own and hold up better than wall time when other work shares the CPUs).` +
-  ` One warm-up attribution per side is not timed; model loading is excluded.\n`);
-console.log(mainTable(rows));
-console.log("\nmax rel. diff: max |score_TS − score_torch| / max |score_torch| over the prompts (both float32).\n");
-console.log("### Where the time goes (measured per phase)\n");
-console.log(details.join("\n\n"));
+  ` One warm-up attribution per side is not timed; model loading is excluded.` +
+  (reference ? ` wasm (reference): measured by \`npm run bench:attribution\` on ${reference.machine}, ${reference.date}, not in this run.` : "") + "\n");
+if (compared.length) {
+  console.log(`### This checkout against ${baselineRef} (tfjs wasm, same prompts, rounds interleaved)\n`);
+  console.log(compareTable(baselineRef!, compared));
+  console.log("\nscores bit-identical: the sha256 of every score matrix is the same in every round on both sides.\n");
+}
+if (rows.length) {
+  const table = mainTable(rows, reference);
+  console.log(table);
+  if (args.table) fs.writeFileSync(args.table, `${table}\n`);
+  console.log("\nmax rel. diff: max |score_TS − score_torch| / max |score_torch| over the prompts (both float32; torch's scores are compared with the first backend's).\n");
+  console.log("### Where the time goes (measured per phase)\n");
+  console.log(details.join("\n\n"));
+}
 console.log(`\nbench wall time ${((performance.now() - started) / 1000).toFixed(0)} s`);
+releaseWebgpu(); // a live Dawn device keeps Node running
