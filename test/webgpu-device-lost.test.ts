@@ -66,7 +66,7 @@ describeWebgpu("a lost GPU device", () => {
       const request = { checkpointId: mgpt.id, method: "amig-compat", steps: 20, targetMode: "clean", languages: ["en"], relations: ["P36"], topK: 100, force: false, dkn: false };
       const job = (await createIndexJob(store.pool, boss, request))!;
       expect(job.queued).toBe(6);
-      // batches of 4: the device goes while the third fact of the first batch is computed
+      // batches of 4: the device goes at the third prompt pass, inside the first batch
       const lost = await runWorker({
         pool: store.pool, boss, batchSize: 4, exitWhenIdle: true,
         loadModel: async (dir) => destroyingAt(await loadModel(dir, { backend: "webgpu" }), 3),
@@ -76,26 +76,29 @@ describeWebgpu("a lost GPU device", () => {
         "SELECT status, error, run_id FROM index_job_item WHERE job_id = $1 ORDER BY finished_at NULLS LAST, fact_id", [job.id.toString()],
       )).rows;
       const by = (status: string) => items.filter((i) => i.status === status);
-      expect(by("DONE")).toHaveLength(2);
+      // the facts of the first batch computed before the loss are stored, the rest of it failed
+      const done = by("DONE").length;
+      expect(done).toBeGreaterThanOrEqual(1);
+      expect(done).toBeLessThan(4);
       expect(by("DONE").every((i) => i.run_id !== null)).toBe(true);
-      expect(by("FAILED")).toHaveLength(2);
+      expect(by("FAILED")).toHaveLength(4 - done);
       for (const f of by("FAILED")) expect(f.error).toMatch(/^the GPU device was lost: destroyed/);
       expect(by("PENDING")).toHaveLength(2); // still queued for any other worker
       const storedBefore = (await store.pool.query<{ id: string }>("SELECT id FROM attribution_run ORDER BY id")).rows.map((r) => r.id);
-      expect(storedBefore).toHaveLength(2);
+      expect(storedBefore).toHaveLength(done);
       // every stored run is whole: its top-K scores are all there
-      expect(await count("SELECT count(*) AS n FROM neuron_score")).toBe(200);
+      expect(await count("SELECT count(*) AS n FROM neuron_score")).toBe(100 * done);
 
       // another worker (wasm) takes the queued rest; re-running the job redoes the failed items
       releaseWebgpu();
       const work = () => runWorker({ pool: store.pool, boss, batchSize: 4, exitWhenIdle: true, loadModel: (dir) => loadModel(dir, { backend: "wasm" }) });
       await work();
       const again = (await createIndexJob(store.pool, boss, request))!;
-      expect([again.skipped, again.queued]).toEqual([4, 2]);
+      expect([again.skipped, again.queued]).toEqual([done + 2, 4 - done]);
       await work();
       expect(await count("SELECT count(*) AS n FROM attribution_run")).toBe(6);
       const storedAfter = (await store.pool.query<{ id: string }>("SELECT id FROM attribution_run ORDER BY id")).rows.map((r) => r.id);
-      expect(storedAfter.slice(0, 2)).toEqual(storedBefore);
+      expect(storedAfter.slice(0, done)).toEqual(storedBefore);
       expect(await count(`SELECT count(*) AS n FROM index_job_item WHERE job_id = ${again.id} AND status <> 'DONE' AND status <> 'SKIPPED'`)).toBe(0);
     } finally {
       await boss.stop({ graceful: false, wait: true }).catch(() => undefined);
