@@ -29,7 +29,7 @@ sys.path.insert(0, os.path.join(ROOT, "tools", "golden"))
 sys.path.insert(0, HERE)
 import st_io  # noqa: E402
 import toks  # noqa: E402
-from make_random_bert import seed_texts, write_json  # noqa: E402
+from make_random_bert import complete, seed_texts, write_json  # noqa: E402
 
 SHAPES = {
     "gpt2-medium": dict(layers=24, hidden=1024, heads=16, ffn=4096, positions=1024, vocab=50257),
@@ -49,31 +49,7 @@ def learn_merges(n_merges):
     for t in seed_texts():
         for w in toks.gpt2_pretokenize(t) + toks.gpt2_pretokenize(" " + t.strip()):
             freqs[w] += 1
-    words = {w: list(w) for w in freqs}
-    merges = []
-    for _ in range(n_merges):
-        pairs = Counter()
-        for w, syms in words.items():
-            for a, b in zip(syms, syms[1:]):
-                pairs[(a, b)] += freqs[w]
-        if not pairs:
-            break
-        best = max(pairs.items(), key=lambda kv: (kv[1], kv[0]))[0]
-        merges.append(best)
-        joined = best[0] + best[1]
-        for w, syms in words.items():
-            if len(syms) < 2:
-                continue
-            out, i = [], 0
-            while i < len(syms):
-                if i + 1 < len(syms) and syms[i] == best[0] and syms[i + 1] == best[1]:
-                    out.append(joined)
-                    i += 2
-                else:
-                    out.append(syms[i])
-                    i += 1
-            words[w] = out
-    return merges
+    return toks.learn_bpe(freqs, n_merges, lambda pair: pair)
 
 
 def cached_merges(cache_dir):
@@ -166,24 +142,20 @@ def tensors(s):
     return out
 
 
-def complete(out):
-    try:
-        with open(os.path.join(out, "config.json"), encoding="utf-8") as fh:
-            if json.load(fh).get("_generated_by") != STAMP:
-                return False
-    except (OSError, ValueError):
-        return False
-    return all(os.path.exists(os.path.join(out, fn)) for fn in FILES)
-
-
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--shape", required=True, choices=sorted(SHAPES))
+    ap.add_argument("--shape", choices=sorted(SHAPES))
+    ap.add_argument("--merges-only", metavar="DIR", help="only learn the tokenizer's merges into DIR (the cache `npm run bench:gpu` carries)")
     ap.add_argument("--out")
     ap.add_argument("--force", action="store_true")
     a = ap.parse_args()
+    if a.merges_only:
+        cached_merges(a.merges_only)
+        return 0
+    if not a.shape:
+        ap.error("--shape is required")
     out = a.out or os.path.join(ROOT, ".data", "bench", f"{a.shape}-random")
-    if complete(out) and not a.force:
+    if complete(out, STAMP, FILES) and not a.force:
         print(f"{out}: present", file=sys.stderr)
         return 0
     s = SHAPES[a.shape]

@@ -114,6 +114,14 @@ for (const f of fs.readdirSync(debs).filter((f) => f.endsWith(".deb"))) fs.copyF
 for (const f of ["run.sh", "unpack_deb.py"]) fs.copyFileSync(path.join(PROJECT_ROOT, "tools", "bench", "gpu", f), path.join(OUT, f));
 fs.chmodSync(path.join(OUT, "run.sh"), 0o755);
 wasmReference(path.join(OUT, "wasm-reference.json"));
+// the random GPT-2 tokenizer's merges (a minute of Python to learn): carried so run.sh skips that
+const benchData = path.join(PROJECT_ROOT, ".data", "bench");
+const merges = () => (fs.existsSync(benchData) ? fs.readdirSync(benchData).filter((f) => f.startsWith("seed-bpe-")) : []);
+if (!merges().length) {
+  log("learning the random GPT-2 tokenizer's merges ...");
+  sh("/usr/bin/python3", [path.join(PROJECT_ROOT, "tools", "bench", "make_random_gpt2.py"), "--merges-only", benchData]);
+}
+for (const f of merges()) fs.copyFileSync(path.join(benchData, f), path.join(OUT, f));
 
 // ----------------------------------------------------------------------------------- the size
 

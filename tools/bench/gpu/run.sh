@@ -50,6 +50,9 @@ if [ -n "${VK_DRIVER_FILES:-}" ] && [ -d /usr/local/nvidia/share/glvnd/egl_vendo
 fi
 command -v nvidia-smi >/dev/null 2>&1 && nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader | sed 's/^/[run.sh] GPU: /' >&2 || true
 
+# the random GPT-2 tokenizer's merges, learned once on the development machine
+mkdir -p "$ROOT/.data/bench" && cp -n "$HERE"/seed-bpe-*.json "$ROOT/.data/bench/" 2>/dev/null || true
+
 set -o pipefail
 "$WORK/node" "$HERE/lib/bench.mjs" --backends webgpu --torch-device auto --python "$PY" \
   --wasm-reference "$HERE/wasm-reference.json" --table "$WORK/table.md" "$@" 2> >(tee "$WORK/bench.log" >&2)
