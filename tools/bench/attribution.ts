@@ -189,8 +189,9 @@ async function benchTs(lm: LanguageModel, fm: FactModel, prompts: BenchPrompt[],
   const phases = { current: newPhases(lm.nLayers) };
   const model = timedModel(fm, phases);
   // warm-up (not timed): layer 0 runs the patched passes through every layer above, so every
-  // weight is used forward and backward once (XNNPACK packs weights on first use)
-  await attributeFact(model, prompts[0].fact, { method: METHOD, steps: STEPS, layers: [0] });
+  // weight is used forward and backward once (XNNPACK packs weights on first use, WebGPU compiles
+  // its shaders); a run restricted to some layers warms up on those
+  await attributeFact(model, prompts[0].fact, { method: METHOD, steps: STEPS, layers: layers ?? [0] });
   phases.current = newPhases(lm.nLayers);
   const scores: Float32Array[][] = [];
   const total = zero();
