@@ -595,4 +595,5 @@ if (rows.length) {
   console.log(details.join("\n\n"));
 }
 console.log(`\nbench wall time ${((performance.now() - started) / 1000).toFixed(0)} s`);
-releaseWebgpu(); // a live Dawn device keeps Node running
+releaseWebgpu();
+process.exit(); // Dawn's instances (one per adapter listed) would keep Node running
