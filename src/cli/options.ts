@@ -27,3 +27,6 @@ export function settingOption(flags: { method: string; steps: string; targetMode
   if (steps > MAX_STEPS) throw new CliError(`--steps must be at most ${MAX_STEPS} (got ${steps})`);
   return { method: flags.method, steps, targetMode: flags.targetMode as TargetMode };
 }
+
+/** Help of every command's --backend option. */
+export const BACKEND_HELP = "tensor backend: wasm, cpu, webgpu or tensorflow (default: $KN_BACKEND, else wasm; `kn backends` lists them)";

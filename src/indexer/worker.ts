@@ -3,13 +3,17 @@
 // killed at any point loses nothing: unacknowledged jobs are handed out again, and the unique
 // run key keeps a re-computed run from being stored twice. A lost database is waited out (every
 // step is idempotent, so it is simply run again once the server answers); a run that fails is
-// retried by the queue and marked FAILED with its reason after QueueSettings.maxAttempts.
+// retried by the queue and marked FAILED with its reason after QueueSettings.maxAttempts. A worker
+// whose GPU device is lost marks the jobs of its batch that it could not compute FAILED with the
+// reason, stores what it did compute, and stops with DeviceLostError (its model is gone; another
+// worker or a re-run of `kn index` redoes the failed items).
 import type PgBoss from "pg-boss";
 import type { Pool } from "pg";
 import { attributionModel, type FactModel } from "../attribution/model-port.ts";
 import { PromptError } from "../attribution/prompts.ts";
 import { tauFor } from "../attribution/selection.ts";
 import type { LanguageModel } from "../model/index.ts";
+import { DeviceLostError } from "../model/webgpu.ts";
 import { checkpointPath } from "../store/checkpoints.ts";
 import { withTransaction } from "../store/client.ts";
 import { factContexts, finishJobIfComplete, markItems, storedRunKeys } from "../store/index-jobs.ts";
@@ -88,10 +92,15 @@ export async function runWorker(options: WorkerOptions): Promise<{ computed: num
     const failed: { job: AttributionJob; error: string }[] = [];
     const again: { id: string; error: string }[] = [];
     const alreadyStored: AttributionJob[] = [];
+    let deviceLost: DeviceLostError | undefined;
     for (const fetchedJob of fetched) {
       const job = fetchedJob.data;
       if (stored.has(jobKey(job)) && !job.replace) {
         alreadyStored.push(job);
+        continue;
+      }
+      if (deviceLost) {
+        failed.push({ job, error: deviceLost.message });
         continue;
       }
       // delivered maxAttempts times already: the earlier deliveries failed or killed their worker
@@ -108,8 +117,10 @@ export async function runWorker(options: WorkerOptions): Promise<{ computed: num
       } catch (err) {
         const message = err instanceof Error ? err.message : String(err);
         const attempt = fetchedJob.retryCount + 1;
-        // a bad input fails the same way every time; anything else may be passing (a file, memory)
-        if (err instanceof PromptError) failed.push({ job, error: message });
+        // a bad input fails the same way every time, and a lost device stops this worker; anything
+        // else may be passing (a file, memory)
+        if (err instanceof DeviceLostError) deviceLost = err;
+        if (err instanceof PromptError || err instanceof DeviceLostError) failed.push({ job, error: message });
         else if (attempt >= settings.maxAttempts) failed.push({ job, error: `failed ${attempt} times; the last: ${message}` });
         else again.push({ id: fetchedJob.id, error: message });
       }
@@ -131,6 +142,7 @@ export async function runWorker(options: WorkerOptions): Promise<{ computed: num
     totals.skipped += stats.skipped;
     totals.failed += stats.failed;
     options.onBatch?.(stats);
+    if (deviceLost) throw deviceLost;
   }
   return totals;
 }

@@ -6,10 +6,11 @@ import { createIndexJob } from "../../indexer/jobs.ts";
 import { startQueue } from "../../indexer/queue.ts";
 import { runWorker } from "../../indexer/worker.ts";
 import { loadModel } from "../../model/index.ts";
+import { DeviceLostError } from "../../model/webgpu.ts";
 import { registerDemoModels, resolveCheckpoint } from "../checkpoints.ts";
 import { failedItems, jobProgress } from "../../store/index-jobs.ts";
 import { CliError } from "../errors.ts";
-import { list, positiveInt, settingOption } from "../options.ts";
+import { BACKEND_HELP, list, positiveInt, settingOption } from "../options.ts";
 import { createProgress } from "../progress.ts";
 import { spawnWorkers } from "../spawn-workers.ts";
 import { withStore } from "../store-session.ts";
@@ -34,6 +35,10 @@ interface IndexFlags {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+/** A worker whose GPU device was lost has stored what it computed and marked the rest of its batch failed. */
+const deviceLostError = (lost: DeviceLostError) =>
+  new CliError(`${lost.message}. The affected items are marked failed; nothing stored was lost. Run the same command again to redo them.`, 3);
+
 export function register(program: Command): void {
   program
     .command("index")
@@ -50,7 +55,7 @@ export function register(program: Command): void {
     .option("--force", "recompute runs that are already stored")
     .option("--no-dkn", "skip the degenerate-neuron search that follows each attribution")
     .option("--detach", "only queue the work; `kn worker` processes (anywhere) do it")
-    .option("--backend <name>", "tensor backend: wasm (default), cpu or tensorflow")
+    .option("--backend <name>", BACKEND_HELP)
     .option("--quiet", "no progress bar")
     .action(async (flags: IndexFlags) => {
       const setting = settingOption(flags);
@@ -99,9 +104,15 @@ export function register(program: Command): void {
               await sleep(500);
             }
           })().finally(() => controller.abort());
+          let lost: DeviceLostError | undefined;
           try {
-            await runWorker({ pool: store.pool, boss, exitWhenIdle: false, signal: controller.signal, loadModel: (path) => loadModel(path, { backend: flags.backend }) });
-            await poll;
+            await runWorker({ pool: store.pool, boss, exitWhenIdle: false, signal: controller.signal, loadModel: (path) => loadModel(path, { backend: flags.backend }) }).catch(
+              (err: unknown) => {
+                if (!(err instanceof DeviceLostError)) throw err;
+                lost = err;
+              },
+            );
+            if (!lost) await poll;
           } finally {
             controller.abort();
             await poll.catch(() => undefined);
@@ -116,6 +127,7 @@ export function register(program: Command): void {
             for (const r of await failedItems(store.pool, job.id, 10)) process.stderr.write(`failed ${r.factId} (${r.language}): ${r.error}\n`);
             process.exitCode ??= 3;
           }
+          if (lost) throw deviceLostError(lost);
         } finally {
           await boss.stop({ graceful: false, wait: true }).catch(() => undefined);
         }
@@ -127,7 +139,7 @@ export function register(program: Command): void {
     .description("Work the attribution queue (any number of workers, on any machine sharing DATABASE_URL)")
     .option("--batch <n>", "jobs fetched and stored together", "4")
     .option("--exit-when-idle", "exit once no job is waiting")
-    .option("--backend <name>", "tensor backend: wasm (default), cpu or tensorflow")
+    .option("--backend <name>", BACKEND_HELP)
     .action(async (flags: { batch: string; exitWhenIdle?: boolean; backend?: string }) => {
       const batchSize = positiveInt(flags.batch, "batch");
       await withStore(loadConfig(), async (store) => {
@@ -146,6 +158,8 @@ export function register(program: Command): void {
             loadModel: (path) => loadModel(path, { backend: flags.backend }),
           });
           process.stderr.write(`worker: ${totals.computed} computed, ${totals.skipped} already stored, ${totals.failed} failed\n`);
+        } catch (err) {
+          throw err instanceof DeviceLostError ? deviceLostError(err) : err;
         } finally {
           await boss.stop({ graceful: false, wait: true }).catch(() => undefined);
         }
