@@ -184,4 +184,19 @@ describe("the run and neuron tables", () => {
     // the checkpoint's (empty) partitions are back: it can be indexed again
     expect((await save(allRuns(checkpoints[0]))).size).toBe(8);
   });
+
+  it("drops the partitions of a deleted checkpoint (one without runs: the foreign key keeps the others)", async () => {
+    const partitionsOf = async (id: number) =>
+      (await store.pool.query<{ relname: string }>(`SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid WHERE c.relname LIKE '%\\_c' || $1`, [id])).rows.length;
+    const { rows } = await store.pool.query<{ id: number }>(
+      `INSERT INTO checkpoint (name, architecture, model_type, n_layers, hidden, ffn_width, vocab_size, path, content_hash)
+       VALUES ('cp-gone', 'CAUSAL', 'gpt2', 2, 8, 16, 100, '/y', 'y') RETURNING id`,
+    );
+    expect(await partitionsOf(rows[0].id)).toBe(5);
+    await store.pool.query(`DELETE FROM checkpoint WHERE id = $1`, [rows[0].id]);
+    expect(await partitionsOf(rows[0].id)).toBe(0);
+    const refused = await store.pool.query(`DELETE FROM checkpoint WHERE id = $1`, [checkpoints[1]]).then(() => null, (e: { code?: string }) => e);
+    expect(refused?.code).toBe("23503");
+    expect(await partitionsOf(checkpoints[1])).toBe(5);
+  });
 });

@@ -163,13 +163,54 @@ BEGIN
   END LOOP;
 END $$;
 
-CREATE FUNCTION "checkpoint_partitions_trigger"() RETURNS trigger LANGUAGE plpgsql AS $$
+-- Drops a checkpoint's partitions (all its runs and neurons), those that others refer to last:
+-- a referenced partition cannot be dropped while attached, and a detached one keeps its foreign
+-- keys, so each is detached and dropped at once, referrers first. Returns the tables dropped.
+CREATE FUNCTION "drop_checkpoint_partitions"(checkpoint integer) RETURNS SETOF text LANGUAGE plpgsql AS $$
+DECLARE
+  part record;
+  progressed boolean;
+  bound text := format('FOR VALUES IN (%s)', checkpoint);
 BEGIN
-  PERFORM create_checkpoint_partitions(NEW.id);
-  RETURN NEW;
+  LOOP
+    progressed := false;
+    FOR part IN
+      SELECT n.nspname AS schema, parent.relname AS parent, child.relname AS child
+      FROM pg_partitioned_table p
+      JOIN pg_class parent ON parent.oid = p.partrelid
+      JOIN pg_namespace n ON n.oid = parent.relnamespace
+      JOIN pg_inherits i ON i.inhparent = parent.oid
+      JOIN pg_class child ON child.oid = i.inhrelid
+      WHERE n.nspname = current_schema() AND pg_get_expr(child.relpartbound, child.oid) = bound
+        AND NOT EXISTS (
+          SELECT 1 FROM pg_constraint c
+          JOIN pg_inherits i2 ON i2.inhparent = c.conrelid
+          JOIN pg_class child2 ON child2.oid = i2.inhrelid
+          WHERE c.contype = 'f' AND c.conparentid = 0 AND c.confrelid = parent.oid AND c.conrelid <> parent.oid
+            AND pg_get_expr(child2.relpartbound, child2.oid) = bound)
+      ORDER BY parent.relname
+    LOOP
+      EXECUTE format('ALTER TABLE %I.%I DETACH PARTITION %I.%I', part.schema, part.parent, part.schema, part.child);
+      EXECUTE format('DROP TABLE %I.%I', part.schema, part.child);
+      progressed := true;
+      RETURN NEXT part.child;
+    END LOOP;
+    EXIT WHEN NOT progressed;
+  END LOOP;
 END $$;
 
-CREATE TRIGGER "checkpoint_partitions" AFTER INSERT ON "checkpoint"
+CREATE FUNCTION "checkpoint_partitions_trigger"() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  IF TG_OP = 'INSERT' THEN
+    PERFORM create_checkpoint_partitions(NEW.id);
+  ELSE
+    -- a checkpoint with runs cannot be deleted (foreign key): its partitions are empty
+    PERFORM drop_checkpoint_partitions(OLD.id);
+  END IF;
+  RETURN NULL;
+END $$;
+
+CREATE TRIGGER "checkpoint_partitions" AFTER INSERT OR DELETE ON "checkpoint"
 FOR EACH ROW EXECUTE FUNCTION "checkpoint_partitions_trigger"();
 
 SELECT create_checkpoint_partitions(id) FROM "checkpoint" ORDER BY id;
