@@ -166,8 +166,3 @@ export function parseWrongObjects(language: string, relation: string, obj: Recor
     uris: Array.isArray(uris) ? uris.map((u) => (typeof u === "string" ? u : null)) : labels.map(() => null),
   };
 }
-
-/** Fills a template for one fact: masked LMs get [MASK] in the object slot (ALGORITHMS.md §2.3). */
-export function fillTemplate(template: string, subject: string, object = "[MASK]"): string {
-  return template.replace("[X]", subject).replace("[Y]", object);
-}
