@@ -1,9 +1,11 @@
 // Pure computation of one queued run: prompts of every template of the fact's relation in the
-// language, attribution summed over object pieces, knowledge neurons shared across templates.
+// language that the model can use (causal: [Y] last), attribution summed over object pieces,
+// knowledge neurons shared across templates. A NaN or ±∞ fails the run with its reason.
 import { DEFAULT_DKN, findDegenerateSets } from "../attribution/dkn.ts";
 import { attributeFact, suppressedProbabilities, type TargetMode } from "../attribution/fact-attribution.ts";
 import type { Method } from "../attribution/integrated-gradients.ts";
 import type { FactModel } from "../attribution/model-port.ts";
+import { PromptError, usableTemplates } from "../attribution/prompts.ts";
 import { maxScore, selectKnowledgeNeurons, shareFilter, topNeurons } from "../attribution/selection.ts";
 import type { RunRecord } from "../store/runs.ts";
 import type { AttributionJob } from "./queue.ts";
@@ -18,7 +20,14 @@ export interface FactContext {
 export function computeRun(model: FactModel, job: AttributionJob, fact: FactContext, tau: number, shape: { nLayers: number; ffnWidth: number }): RunRecord {
   const started = performance.now();
   const fact0 = { subject: fact.subject, object: fact.object, language: job.language };
-  const attributions = fact.templates.map((template) =>
+  const templates = usableTemplates(fact.templates, model.architecture);
+  if (!templates.length) {
+    throw new PromptError(
+      `no template of ${fact.relationId} in ${job.language} ends with the object slot [Y] (${fact.templates.length} skipped): ` +
+        `causal models skip templates whose object slot is not final`,
+    );
+  }
+  const attributions = templates.map((template) =>
     attributeFact(model, { ...fact0, template }, { method: job.method as Method, steps: job.steps, targetMode: job.targetMode as TargetMode }),
   );
   const knowledgeNeurons = shareFilter(attributions.map((a) => selectKnowledgeNeurons(a.scores, tau)));
@@ -38,7 +47,7 @@ export function computeRun(model: FactModel, job: AttributionJob, fact: FactCont
         DEFAULT_DKN,
       )
     : null;
-  return {
+  const run: RunRecord = {
     checkpointId: job.checkpointId,
     factId: job.factId,
     languageCode: job.language,
@@ -75,4 +84,42 @@ export function computeRun(model: FactModel, job: AttributionJob, fact: FactCont
     topNeurons: topNeurons(scores, job.topK),
     knowledgeNeurons,
   };
+  const problem = nonFiniteProblem(attributions.map((a) => a.scores), run);
+  if (problem) throw new NonFiniteError(`${problem}: the run is not stored`);
+  return run;
+}
+
+export class NonFiniteError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "NonFiniteError";
+  }
+}
+
+/**
+ * The first NaN or ±∞ among a run's attribution scores (every template's full matrix) and
+ * probabilities, described, or null. Such a value means the numbers broke down (overflow,
+ * 0 · ∞): storing it as 0, or selecting neurons around it, would store a wrong answer.
+ */
+export function nonFiniteProblem(scoreMatrices: readonly (readonly Float32Array[])[], run: RunRecord): string | null {
+  for (const [t, matrix] of scoreMatrices.entries()) {
+    for (const [layer, row] of matrix.entries()) {
+      for (let unit = 0; unit < row.length; unit++) {
+        if (!Number.isFinite(row[unit])) return `attribution score ${row[unit]} at layer ${layer}, unit ${unit} (template ${t + 1} of ${scoreMatrices.length})`;
+      }
+    }
+  }
+  const values: [string, number][] = [
+    ...run.goldProbs.map((p, i): [string, number] => [`gold probability of piece ${i + 1}`, p]),
+    ["gold probability", run.goldProb],
+    ["predicted probability", run.predictedProb],
+    ["maximum score", run.maxScore],
+    ...run.degenerateSets.flatMap((d, i): [string, number][] => [
+      [`degenerate set ${i + 1}: base probability`, d.baseProb],
+      [`degenerate set ${i + 1}: joint probability`, d.jointProb],
+      ...d.members.map((m): [string, number] => [`degenerate set ${i + 1}: probability without (${m.layer}, ${m.unit})`, m.aloneProb]),
+    ]),
+  ];
+  const bad = values.find(([, v]) => !Number.isFinite(v));
+  return bad ? `${bad[0]} is ${bad[1]}` : null;
 }

@@ -57,8 +57,14 @@ const rowKey = (row: Record<string, unknown>) =>
     targetMode: row.target_mode as string,
   });
 
-/** JSON cannot carry NaN/Infinity, and PostgreSQL real cannot take values beyond float32. */
-const finite = (x: number) => (Number.isFinite(x) ? x : 0);
+/**
+ * NaN/±∞ are refused, never stored as a number: the indexer fails such a run with its reason
+ * before it gets here (nonFiniteProblem in src/indexer/attribute-job.ts).
+ */
+const finite = (x: number) => {
+  if (!Number.isFinite(x)) throw new RangeError(`refusing to store the non-finite value ${x}`);
+  return x;
+};
 
 /**
  * Stores runs; returns the run id for every key. With `replace`, existing runs with the same key

@@ -104,11 +104,14 @@ export function register(program: Command): void {
           const p = (await jobProgress(store.pool, job.id))!;
           process.stdout.write(`index job ${job.id}: ${p.done} done, ${p.failed} failed, ${p.rate.toFixed(2)} runs/s\n`);
           if (p.failed) {
-            const { rows } = await store.pool.query(
-              `SELECT fact_id, language_code, error FROM index_job_item WHERE job_id = $1 AND status = 'FAILED' ORDER BY fact_id LIMIT 10`,
+            // Grouped by reason: a policy (e.g. causal models skip templates whose [Y] is not
+            // final) fails every fact of a relation and language with the same message.
+            const { rows } = await store.pool.query<{ language_code: string; error: string; n: number; example: string }>(
+              `SELECT language_code, error, count(*)::int AS n, min(fact_id) AS example FROM index_job_item
+               WHERE job_id = $1 AND status = 'FAILED' GROUP BY language_code, error ORDER BY n DESC, language_code, error LIMIT 20`,
               [job.id.toString()],
             );
-            for (const r of rows) process.stderr.write(`failed ${r.fact_id} (${r.language_code}): ${r.error}\n`);
+            for (const r of rows) process.stderr.write(`failed ${r.n} (${r.language_code}, e.g. ${r.example}): ${r.error}\n`);
             process.exitCode = 3;
           }
         } finally {
