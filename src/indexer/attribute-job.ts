@@ -2,11 +2,11 @@
 // language that the model can use (causal: [Y] last), attribution summed over object pieces,
 // knowledge neurons shared across templates. A NaN or ±∞ fails the run with its reason.
 import { DEFAULT_DKN, findDegenerateSets } from "../attribution/dkn.ts";
-import { attributeFact, suppressedProbabilities, type TargetMode } from "../attribution/fact-attribution.ts";
+import { type FactAttribution, type FactPlan, type TargetMode, attributeFact, suppressedProbabilities } from "../attribution/fact-attribution.ts";
 import type { Method } from "../attribution/integrated-gradients.ts";
 import type { FactModel } from "../attribution/model-port.ts";
 import { PromptError, usableTemplates } from "../attribution/prompts.ts";
-import { maxScore, selectKnowledgeNeurons, shareFilter, topNeurons } from "../attribution/selection.ts";
+import { type NeuronSelection, effectiveTau, factKnowledgeNeurons, maxScore, topNeurons } from "../attribution/selection.ts";
 import type { RunRecord } from "../store/runs.ts";
 import type { AttributionJob } from "./queue.ts";
 
@@ -17,20 +17,16 @@ export interface FactContext {
   templates: string[];
 }
 
-export function computeRun(model: FactModel, job: AttributionJob, fact: FactContext, tau: number, shape: { nLayers: number; ffnWidth: number }): RunRecord {
+export function computeRun(
+  model: FactModel,
+  job: AttributionJob,
+  fact: FactContext,
+  selection: NeuronSelection,
+  shape: { nLayers: number; ffnWidth: number },
+): RunRecord {
   const started = performance.now();
-  const fact0 = { subject: fact.subject, object: fact.object, language: job.language };
-  const templates = usableTemplates(fact.templates, model.architecture);
-  if (!templates.length) {
-    throw new PromptError(
-      `no template of ${fact.relationId} in ${job.language} ends with the object slot [Y] (${fact.templates.length} skipped): ` +
-        `causal models skip templates whose object slot is not final`,
-    );
-  }
-  const attributions = templates.map((template) =>
-    attributeFact(model, { ...fact0, template }, { method: job.method as Method, steps: job.steps, targetMode: job.targetMode as TargetMode }),
-  );
-  const knowledgeNeurons = shareFilter(attributions.map((a) => selectKnowledgeNeurons(a.scores, tau)));
+  const attributions = attributeTemplates(model, fact, job.language, job);
+  const knowledgeNeurons = factKnowledgeNeurons(attributions.map((a) => a.scores), selection);
   // Several templates: heatmaps show the mean score matrix.
   const scores =
     attributions.length === 1
@@ -62,7 +58,8 @@ export function computeRun(model: FactModel, job: AttributionJob, fact: FactCont
     predictedIds: first.predictedIds,
     predictedText: first.predictedText,
     predictedProb: first.predictedProbs.reduce((a, b) => a * b, 1),
-    tau,
+    tau: selection.rule.rule === "top-k" ? effectiveTau(knowledgeNeurons, maxScore(scores)) : selection.tau,
+    tauRule: selection.rule,
     maxScore: maxScore(scores),
     topK: job.topK,
     nLayers: shape.nLayers,
@@ -87,6 +84,27 @@ export function computeRun(model: FactModel, job: AttributionJob, fact: FactCont
   const problem = nonFiniteProblem(attributions.map((a) => a.scores), run);
   if (problem) throw new NonFiniteError(`${problem}: the run is not stored`);
   return run;
+}
+
+/**
+ * The attribution of a fact in a language over every template the model can use (causal models:
+ * [Y] last); a fact with none fails with the policy's reason.
+ */
+export function attributeTemplates(
+  model: FactModel,
+  fact: FactContext,
+  language: string,
+  setting: { method: string; steps: number; targetMode: string },
+): (FactAttribution & { plan: FactPlan })[] {
+  const templates = usableTemplates(fact.templates, model.architecture);
+  if (!templates.length) {
+    throw new PromptError(
+      `no template of ${fact.relationId} in ${language} ends with the object slot [Y] (${fact.templates.length} skipped): ` +
+        `causal models skip templates whose object slot is not final`,
+    );
+  }
+  const options = { method: setting.method as Method, steps: setting.steps, targetMode: setting.targetMode as TargetMode };
+  return templates.map((template) => attributeFact(model, { subject: fact.subject, object: fact.object, language, template }, options));
 }
 
 export class NonFiniteError extends Error {

@@ -2,6 +2,7 @@
 // and method. The job's items record progress; the queue carries the work.
 import type PgBoss from "pg-boss";
 import type { Pool } from "pg";
+import type { NeuronSelection } from "../attribution/selection.ts";
 import { withTransaction } from "../store/client.ts";
 import { type AttributionJob, enqueue } from "./queue.ts";
 
@@ -16,6 +17,10 @@ export interface IndexRequest {
   force: boolean;
   /** Search degenerate neuron sets with each run (default true). */
   dkn?: boolean;
+  /** Knowledge-neuron selection per language (kn index --tau / --calibrate-tau / --fixed-k)… */
+  selections?: Readonly<Record<string, NeuronSelection>>;
+  /** …and for the languages without one (absent: the paper's τ of the language). */
+  defaultSelection?: NeuronSelection | null;
 }
 
 export interface CreatedJob {
@@ -76,10 +81,16 @@ export async function createIndexJob(pool: Pool, boss: PgBoss, req: IndexRequest
     topK: req.topK,
     replace: req.force,
     dkn: req.dkn ?? true,
+    ...selectionFor(req, r.language_code),
   }));
   await enqueue(boss, jobs);
   if (!pending.length) await finishJobIfComplete(pool, id);
   return { id, total: items.length, skipped: items.length - pending.length, queued: pending.length };
+}
+
+function selectionFor(req: IndexRequest, language: string): { selection?: NeuronSelection } {
+  const selection = req.selections?.[language] ?? req.defaultSelection;
+  return selection ? { selection } : {};
 }
 
 export interface JobProgress {

@@ -4,6 +4,7 @@
 // "stately" policy would dedupe too, but it also holds a new job back while a job of the same key
 // is active, which after a SIGKILL blocks resumption until the dead worker's job expires.)
 import PgBoss from "pg-boss";
+import type { NeuronSelection } from "../attribution/selection.ts";
 
 export const ATTRIBUTION_QUEUE = "kn-attribution";
 
@@ -20,6 +21,8 @@ export interface AttributionJob {
   replace: boolean;
   /** Also search the degenerate neuron sets of the fact (§6.2). */
   dkn: boolean;
+  /** Knowledge-neuron selection of the job's language (absent: the paper's τ). */
+  selection?: NeuronSelection;
 }
 
 export const jobKey = (j: Pick<AttributionJob, "checkpointId" | "factId" | "language" | "method" | "steps" | "targetMode">) =>

@@ -6,7 +6,7 @@ import type PgBoss from "pg-boss";
 import type { Pool } from "pg";
 import { attributionModel, type FactModel } from "../attribution/model-port.ts";
 import { PromptError } from "../attribution/prompts.ts";
-import { tauFor } from "../attribution/selection.ts";
+import { paperSelection } from "../attribution/selection.ts";
 import type { LanguageModel } from "../model/index.ts";
 import { withTransaction } from "../store/client.ts";
 import { type RunRecord, saveRuns } from "../store/runs.ts";
@@ -22,7 +22,6 @@ export interface WorkerOptions {
   batchSize?: number;
   /** Return once the queue has no waiting job (kn index, tests); otherwise poll forever. */
   exitWhenIdle?: boolean;
-  tauOverrides?: Record<string, number>;
   signal?: AbortSignal;
   onBatch?: (stats: { computed: number; skipped: number; failed: number }) => void;
 }
@@ -34,7 +33,8 @@ interface Loaded {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-async function factContexts(pool: Pool, jobs: readonly AttributionJob[]): Promise<Map<string, FactContext>> {
+/** Labels and templates of (fact, language) pairs, keyed `${factId}|${language}`. */
+export async function factContexts(pool: Pool, jobs: readonly Pick<AttributionJob, "factId" | "language">[]): Promise<Map<string, FactContext>> {
   const { rows } = await pool.query<{ fact_id: string; language_code: string; relation_id: string; subject: string; object: string; templates: string[] | null }>(
     `SELECT fl.fact_id, fl.language_code, f.relation_id, fl.subject, fl.object,
             array_agg(t.text ORDER BY t.id) FILTER (WHERE t.id IS NOT NULL) AS templates
@@ -133,7 +133,7 @@ export async function runWorker(options: WorkerOptions): Promise<{ computed: num
         if (!fact) throw new PromptError(`fact ${job.factId} has no label in language ${job.language}`);
         if (!fact.templates.length) throw new PromptError(`relation ${fact.relationId} has no template in language ${job.language}`);
         const { model, shape } = await loadFor(job.checkpointId);
-        computed.push({ job, run: computeRun(model, job, fact, tauFor(job.language, options.tauOverrides), shape) });
+        computed.push({ job, run: computeRun(model, job, fact, job.selection ?? paperSelection(job.language), shape) });
       } catch (err) {
         failed.push({ job, error: err instanceof Error ? err.message : String(err) });
       }

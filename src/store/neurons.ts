@@ -16,7 +16,7 @@ export interface NeuronRow {
 }
 
 const RUN_COLUMNS = `id, checkpoint_id, fact_id, language_code, relation_id, method, steps, target_mode, prompt, gold_token_ids,
-  gold_prob, predicted_ids, predicted_text, predicted_prob, tau, max_score, n_layers, ffn_width, timings, created_at`;
+  gold_prob, predicted_ids, predicted_text, predicted_prob, tau, tau_rule, max_score, n_layers, ffn_width, timings, created_at`;
 
 function toRun(r: Record<string, unknown>): RunRow {
   return {
@@ -35,6 +35,7 @@ function toRun(r: Record<string, unknown>): RunRow {
     predictedText: r.predicted_text as string,
     predictedProb: r.predicted_prob as number,
     tau: r.tau as number,
+    tauRule: r.tau_rule as RunRecord["tauRule"],
     maxScore: r.max_score as number,
     nLayers: r.n_layers as number,
     ffnWidth: r.ffn_width as number,

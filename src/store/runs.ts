@@ -25,6 +25,8 @@ export interface RunRecord {
   predictedText: string;
   predictedProb: number;
   tau: number;
+  /** How tau (or k) was chosen (src/attribution/selection.ts TauRule). */
+  tauRule: { rule: string } & Record<string, unknown>;
   maxScore: number;
   topK: number;
   nLayers: number;
@@ -104,7 +106,8 @@ export async function saveRuns(db: PoolClient, runs: readonly RunRecord[], optio
     predicted_ids: r.predictedIds,
     predicted_text: r.predictedText,
     predicted_prob: finite(r.predictedProb),
-    tau: r.tau,
+    tau: finite(r.tau),
+    tau_rule: r.tauRule,
     max_score: finite(r.maxScore),
     top_k: r.topK,
     n_knowledge: r.knowledgeNeurons.length,
@@ -114,12 +117,12 @@ export async function saveRuns(db: PoolClient, runs: readonly RunRecord[], optio
   }));
   const inserted = await db.query<{ id: string } & Record<string, unknown>>(
     `INSERT INTO attribution_run (${keyCols}, relation_id, prompt, gold_token_ids, gold_probs, gold_prob, predicted_ids,
-       predicted_text, predicted_prob, tau, max_score, top_k, n_knowledge, n_layers, ffn_width, timings)
+       predicted_text, predicted_prob, tau, tau_rule, max_score, top_k, n_knowledge, n_layers, ffn_width, timings)
      SELECT ${keyCols}, relation_id, prompt, gold_token_ids, gold_probs, gold_prob, predicted_ids,
-       predicted_text, predicted_prob, tau, max_score, top_k, n_knowledge, n_layers, ffn_width, timings
+       predicted_text, predicted_prob, tau, tau_rule, max_score, top_k, n_knowledge, n_layers, ffn_width, timings
      FROM jsonb_to_recordset($1::jsonb) AS x(checkpoint_id int, fact_id text, language_code text, method text, steps int,
        target_mode text, relation_id text, prompt text, gold_token_ids int[], gold_probs float8[], gold_prob float8,
-       predicted_ids int[], predicted_text text, predicted_prob float8, tau float8, max_score float8, top_k int,
+       predicted_ids int[], predicted_text text, predicted_prob float8, tau float8, tau_rule jsonb, max_score float8, top_k int,
        n_knowledge int, n_layers int, ffn_width int, timings jsonb)
      ON CONFLICT (${keyCols}) DO NOTHING
      RETURNING id, ${keyCols}`,

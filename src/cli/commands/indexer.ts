@@ -5,7 +5,10 @@ import { loadConfig } from "../../config.ts";
 import { createIndexJob, jobProgress } from "../../indexer/jobs.ts";
 import { startQueue } from "../../indexer/queue.ts";
 import { runWorker } from "../../indexer/worker.ts";
-import { loadModel } from "../../model/index.ts";
+import { attributionModel } from "../../attribution/model-port.ts";
+import { type LanguageModel, loadModel } from "../../model/index.ts";
+import { loadModelForCli } from "../load-model.ts";
+import { type TauFlags, describeCalibration, resolveSelections } from "../tau-options.ts";
 import { registerDemoModels, resolveCheckpoint } from "../checkpoints.ts";
 import { CliError } from "../errors.ts";
 import { list, positiveInt } from "../options.ts";
@@ -14,7 +17,7 @@ import { spawnWorkers } from "../spawn-workers.ts";
 import { withStore } from "../store-session.ts";
 
 
-interface IndexFlags {
+interface IndexFlags extends TauFlags {
   model: string;
   languages?: string[];
   relations?: string[];
@@ -49,6 +52,11 @@ export function register(program: Command): void {
     .option("--force", "recompute runs that are already stored")
     .option("--no-dkn", "skip the degenerate-neuron search that follows each attribution")
     .option("--detach", "only queue the work; `kn worker` processes (anywhere) do it")
+    .option("--tau <x|lang=x,…>", "selection threshold relative to the maximum: one value, or per language (default: en 0.3, zh 0.2, others 0.3)")
+    .option("--calibrate-tau", "set τ of every selected language but en so that its mean |KN| on a seeded sample matches en's (ALGORITHMS.md §13.6)")
+    .option("--calibration-facts <n>", "facts per language attributed for --calibrate-tau", "50")
+    .option("--seed <s>", "seed of the --calibrate-tau sample", "42")
+    .option("--fixed-k <k>", "select the k best neurons of each fact instead of a threshold")
     .option("--backend <name>", "tensor backend: wasm (default), cpu or tensorflow")
     .option("--quiet", "no progress bar")
     .action(async (flags: IndexFlags) => {
@@ -62,9 +70,23 @@ export function register(program: Command): void {
       await withStore(config, async (store) => {
         await registerDemoModels(store.prisma);
         const checkpoint = await resolveCheckpoint(store.prisma, flags.model);
+        // Loaded once: calibration attributes with it, and the in-process worker reuses it.
+        let loaded: Promise<LanguageModel> | null = null;
+        const model = () => (loaded ??= loadModelForCli(checkpoint.path, flags.backend));
+        const selections = await resolveSelections(flags, {
+          pool: store.pool,
+          languages: flags.languages ?? [],
+          relations: flags.relations ?? [],
+          setting: { method: flags.method, steps, targetMode: flags.targetMode },
+          model: async () => attributionModel(await model()),
+          onProgress: (language, done, total) => flags.quiet || process.stderr.write(`calibrating τ (${language}): ${done}/${total} facts\r`),
+        });
+        for (const c of selections.calibrations) process.stderr.write(`calibrated ${describeCalibration(c)}\n`);
         const boss = await startQueue(store.url);
         try {
           const job = await createIndexJob(store.pool, boss, {
+            selections: selections.byLanguage,
+            defaultSelection: selections.fallback,
             checkpointId: checkpoint.id,
             method: flags.method,
             steps,
@@ -93,7 +115,13 @@ export function register(program: Command): void {
             }
           })().finally(() => controller.abort());
           try {
-            await runWorker({ pool: store.pool, boss, exitWhenIdle: false, signal: controller.signal, loadModel: (path) => loadModel(path, { backend: flags.backend }) });
+            await runWorker({
+              pool: store.pool,
+              boss,
+              exitWhenIdle: false,
+              signal: controller.signal,
+              loadModel: (path) => (path === checkpoint.path ? model() : loadModel(path, { backend: flags.backend })),
+            });
             await poll;
           } finally {
             controller.abort();
