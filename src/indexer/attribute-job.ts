@@ -2,7 +2,7 @@
 // language that the model can use (causal: [Y] last), attribution summed over object pieces,
 // knowledge neurons shared across templates. A NaN or ±∞ fails the run with its reason.
 import { DEFAULT_DKN, findDegenerateSets } from "../attribution/dkn.ts";
-import { type FactAttribution, type FactPlan, type TargetMode, attributeFact, suppressedProbabilities } from "../attribution/fact-attribution.ts";
+import { type TargetMode, attributeFact, suppressedProbabilities } from "../attribution/fact-attribution.ts";
 import type { Method } from "../attribution/integrated-gradients.ts";
 import type { FactModel } from "../attribution/model-port.ts";
 import { PromptError, usableTemplates } from "../attribution/prompts.ts";
@@ -25,13 +25,8 @@ export function computeRun(
   shape: { nLayers: number; ffnWidth: number },
 ): RunRecord {
   const started = performance.now();
-  const attributions = attributeTemplates(model, fact, job.language, job);
+  const { attributions, scores } = attributeTemplates(model, job, fact);
   const knowledgeNeurons = factKnowledgeNeurons(attributions.map((a) => a.scores), selection);
-  // Several templates: heatmaps show the mean score matrix.
-  const scores =
-    attributions.length === 1
-      ? attributions[0].scores
-      : attributions[0].scores.map((row, l) => row.map((_, i) => attributions.reduce((s, a) => s + a.scores[l][i], 0) / attributions.length));
   const first = attributions[0];
   // Degenerate neurons of the first template's prompt (§6.2: computed in the same pass as the
   // attribution, top-20 pool of the ranked knowledge neurons).
@@ -86,25 +81,30 @@ export function computeRun(
   return run;
 }
 
+/** The run's settings that decide its scores. */
+export type RunSettings = Pick<AttributionJob, "language" | "method" | "steps" | "targetMode">;
+
 /**
- * The attribution of a fact in a language over every template the model can use (causal models:
- * [Y] last); a fact with none fails with the policy's reason.
+ * Attributes the fact with every template of its relation that the model can use (causal
+ * models: [Y] last; a fact with none fails with the policy's reason); `scores` is the grid a run
+ * stores and heatmaps show: the single template's, or the mean over templates.
  */
-export function attributeTemplates(
-  model: FactModel,
-  fact: FactContext,
-  language: string,
-  setting: { method: string; steps: number; targetMode: string },
-): (FactAttribution & { plan: FactPlan })[] {
+export function attributeTemplates(model: FactModel, settings: RunSettings, fact: FactContext) {
   const templates = usableTemplates(fact.templates, model.architecture);
   if (!templates.length) {
     throw new PromptError(
-      `no template of ${fact.relationId} in ${language} ends with the object slot [Y] (${fact.templates.length} skipped): ` +
+      `no template of ${fact.relationId} in ${settings.language} ends with the object slot [Y] (${fact.templates.length} skipped): ` +
         `causal models skip templates whose object slot is not final`,
     );
   }
-  const options = { method: setting.method as Method, steps: setting.steps, targetMode: setting.targetMode as TargetMode };
-  return templates.map((template) => attributeFact(model, { subject: fact.subject, object: fact.object, language, template }, options));
+  const fact0 = { subject: fact.subject, object: fact.object, language: settings.language };
+  const options = { method: settings.method as Method, steps: settings.steps, targetMode: settings.targetMode as TargetMode };
+  const attributions = templates.map((template) => attributeFact(model, { ...fact0, template }, options));
+  const scores =
+    attributions.length === 1
+      ? attributions[0].scores
+      : attributions[0].scores.map((row, l) => row.map((_, i) => attributions.reduce((s, a) => s + a.scores[l][i], 0) / attributions.length));
+  return { attributions, scores };
 }
 
 export class NonFiniteError extends Error {
