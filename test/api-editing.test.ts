@@ -158,14 +158,14 @@ const allNeurons = (c: Checkpoint): Neuron[] => Array.from({ length: c.nLayers *
 
 /** Every value vector of the live model, as bytes. */
 async function weightBytes(c: Checkpoint, registry = live): Promise<Buffer> {
-  return registry.use(c, (m) => Buffer.concat(m.lm.getValueVectors(allNeurons(c)).map((v) => Buffer.from(v.buffer, v.byteOffset, v.byteLength))));
+  return registry.use(c, async (m) => Buffer.concat((await m.lm.getValueVectors(allNeurons(c))).map((v) => Buffer.from(v.buffer, v.byteOffset, v.byteLength))));
 }
 
 /** The full distribution the live model gives at the target position (active edits applied), as bytes. */
 async function distribution(c: Checkpoint, text: string, registry = live): Promise<Buffer> {
-  return registry.use(c, (m) => {
+  return registry.use(c, async (m) => {
     const ids = m.lm.tokenizer.encode(text);
-    const p = m.probabilities(ids, m.lm.targetPosition(ids));
+    const p = await m.probabilities(ids, m.lm.targetPosition(ids));
     return Buffer.from(p.buffer, p.byteOffset, p.byteLength);
   });
 }
@@ -301,10 +301,10 @@ describe("weight edits", () => {
   it("UPDATE through the LIKN moves each value vector by -2 E[old answer] + 2 E[new object]; revert is bit-exact", async () => {
     const weights0 = await weightBytes(bert);
     const dist0 = await distribution(bert, BERT_TEXT);
-    const [original, oldAnswer] = await live.use(bert, (m) => {
+    const [original, oldAnswer] = await live.use(bert, async (m) => {
       const ids = m.lm.tokenizer.encode(BERT_TEXT);
-      const p = m.probabilities(ids, m.lm.targetPosition(ids));
-      return [m.lm.getValueVectors(LIKN), p.indexOf(Math.max(...p))] as const;
+      const p = await m.probabilities(ids, m.lm.targetPosition(ids));
+      return [await m.lm.getValueVectors(LIKN), p.indexOf(Math.max(...p))] as const;
     });
     const r = await applyEdit({ model: bert.name, kind: "UPDATE", target: "LIKN", fact: france, languages: ["en", "zh"], newObject: "Berlin" });
     expect(r.errors).toBeUndefined();
@@ -314,10 +314,10 @@ describe("weight edits", () => {
     const { rows } = await store.pool.query("SELECT params FROM edit WHERE id = $1", [edit.id]);
     const newId = await live.use(bert, (m) => m.lm.tokenizer.encode("Berlin", { addSpecialTokens: false })[0]);
     expect(rows[0].params).toMatchObject({ oldTokenId: oldAnswer, newTokenId: newId, languages: ["en", "zh"], method: "amig-compat" });
-    const [updated, expected] = await live.use(bert, (m) => {
-      const eOld = m.lm.wordEmbedding(oldAnswer);
-      const eNew = m.lm.wordEmbedding(newId);
-      return [m.lm.getValueVectors(LIKN), original.map((v) => updatedValueVector(v, eOld, eNew))];
+    const [updated, expected] = await live.use(bert, async (m) => {
+      const eOld = await m.lm.wordEmbedding(oldAnswer);
+      const eNew = await m.lm.wordEmbedding(newId);
+      return [await m.lm.getValueVectors(LIKN), original.map((v) => updatedValueVector(v, eOld, eNew))];
     });
     updated.forEach((v, k) => expect(Buffer.from(v.buffer).equals(Buffer.from(expected[k].buffer))).toBe(true));
     expect(edit.effects.find((e) => e.related && e.language === "en")!.probabilityAfter).not.toBe(edit.effects.find((e) => e.related && e.language === "en")!.probabilityBefore);
@@ -330,10 +330,10 @@ describe("weight edits", () => {
     const five = await applyEdit({ model: bert.name, kind: "UPDATE", target: "LIKN", fact: france, languages: ["en", "zh"], newObject: "Berlin", strength: 5 });
     expect(five.errors).toBeUndefined();
     expect(five.data!.applyEdit.strength).toBe(5);
-    const [updated5, expected5] = await live.use(bert, (m) => [
-      m.lm.getValueVectors(LIKN),
-      original.map((v) => updatedValueVector(v, m.lm.wordEmbedding(oldAnswer), m.lm.wordEmbedding(newId), 5)),
-    ]);
+    const [updated5, expected5] = await live.use(bert, async (m) => {
+      const [eOld, eNew] = [await m.lm.wordEmbedding(oldAnswer), await m.lm.wordEmbedding(newId)];
+      return [await m.lm.getValueVectors(LIKN), original.map((v) => updatedValueVector(v, eOld, eNew, 5))];
+    });
     updated5.forEach((v, k) => expect(Buffer.from(v.buffer).equals(Buffer.from(expected5[k].buffer))).toBe(true));
     expect(codes(await revertEdit(five.data!.applyEdit.id))).toEqual([]);
     expect((await weightBytes(bert)).equals(weights0)).toBe(true);
@@ -518,7 +518,7 @@ async function knownFacts(lm: LanguageModel): Promise<KnownFact[]> {
       const probe = factProbe(lm, { template: row.template, subject: row.subject, object: row.object, language: row.languageCode });
       return "error" in probe ? [] : [{ row, probe }];
     });
-    const measured = measureFacts(lm, probed.map((p) => p.probe));
+    const measured = await measureFacts(lm, probed.map((p) => p.probe));
     const languages = probed.filter((p, k) => measured[k].answerIds.join() === p.probe.targetIds.join()).map((p) => p.row.languageCode);
     if (languages.length >= 3) out.push({ id, languages, prompts: mine });
   }
@@ -528,11 +528,12 @@ async function knownFacts(lm: LanguageModel): Promise<KnownFact[]> {
 /** AMIG runs (clean mode, 20 steps) of one fact in the given languages, stored as the indexer does. */
 async function indexFact(lm: LanguageModel, checkpoint: Checkpoint, fact: KnownFact): Promise<void> {
   const model = attributionModel(lm);
-  const runs = fact.languages.map((language) => {
+  const runs: RunRecord[] = [];
+  for (const language of fact.languages) {
     const p = fact.prompts.find((x) => x.languageCode === language)!;
     const job = { checkpointId: checkpoint.id, factId: fact.id, language, method: "amig-compat", steps: 20, targetMode: "clean", topK: 100, replace: true, dkn: false };
-    return computeRun(model, job, { relationId: p.relationId, subject: p.subject, object: p.object, templates: [p.template] }, paperSelection(language), { nLayers: lm.nLayers, ffnWidth: lm.ffnWidth });
-  });
+    runs.push(await computeRun(model, job, { relationId: p.relationId, subject: p.subject, object: p.object, templates: [p.template] }, paperSelection(language), { nLayers: lm.nLayers, ffnWidth: lm.ffnWidth }));
+  }
   await withTransaction(store.pool, (db) => saveRuns(db, runs, { replace: true }));
 }
 
@@ -584,7 +585,7 @@ describe("demo models: UPDATE through a fact's LIKN", () => {
         const probes = fact.prompts
           .map((p) => factProbe(lm, { template: p.template, subject: p.subject, object: p.object, language: p.languageCode }))
           .filter((p): p is FactProbe => !("error" in p));
-        const measure = () => live.use(checkpoint, (m) => m.measure(probes).map((x) => x.pieceProbabilities));
+        const measure = () => live.use(checkpoint, async (m) => (await m.measure(probes)).map((x) => x.pieceProbabilities));
         const weights0 = await weightBytes(checkpoint);
         const probabilities0 = await measure();
 

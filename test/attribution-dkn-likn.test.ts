@@ -10,14 +10,14 @@ const c: Neuron = [2, 3];
 const d: Neuron = [3, 4];
 const has = (set: Neuron[], n: Neuron) => set.some((m) => m[0] === n[0] && m[1] === n[1]);
 
-describe("degenerate knowledge neurons (§6.2 oracle)", () => {
+describe("degenerate knowledge neurons (§6.2 oracle)", async () => {
   const P0 = 0.5;
   // Prob(S) = P0·(1 − 0.9·[a∈S ∧ b∈S]) − cCost·P0·|S ∩ {c}|
-  const oracle = (cCost: number) => (sets: Neuron[][]) =>
+  const oracle = (cCost: number) => async (sets: Neuron[][]) =>
     sets.map((S) => P0 * (1 - 0.9 * Number(has(S, a) && has(S, b))) - cCost * P0 * Number(has(S, c)));
 
-  it("finds exactly the pair (a, b) with its justifying probabilities", () => {
-    const r = findDegenerateSets([a, b, c, d], oracle(0.05));
+  it("finds exactly the pair (a, b) with its justifying probabilities", async () => {
+    const r = await findDegenerateSets([a, b, c, d], oracle(0.05));
     expect(r.baseProb).toBe(P0);
     expect(r.sets.map((s) => s.neurons)).toEqual([[a, b]]);
     expect(r.sets[0].aloneProbs).toEqual([P0, P0]);
@@ -25,22 +25,22 @@ describe("degenerate knowledge neurons (§6.2 oracle)", () => {
     expect(r.evaluations).toBe(1 + 4 + 6); // P0, singles, C(4,2) pairs
   });
 
-  it("drops a candidate whose single suppression costs more than θ_low", () => {
-    const r = findDegenerateSets([a, b, c, d], oracle(0.3));
+  it("drops a candidate whose single suppression costs more than θ_low", async () => {
+    const r = await findDegenerateSets([a, b, c, d], oracle(0.3));
     expect(r.evaluations).toBe(1 + 4 + 3); // c left S1, so only C(3,2) pairs
     expect(r.sets.map((s) => s.neurons)).toEqual([[a, b]]);
   });
 
-  it("uses only the top-K pool", () => {
-    const r = findDegenerateSets([c, d, a, b], oracle(0.05), { ...DEFAULT_DKN, poolSize: 3 });
+  it("uses only the top-K pool", async () => {
+    const r = await findDegenerateSets([c, d, a, b], oracle(0.05), { ...DEFAULT_DKN, poolSize: 3 });
     expect(r.sets).toEqual([]);
   });
 
-  it("grows sets greedily beyond pairs when asked, never through a degenerate pair", () => {
+  it("grows sets greedily beyond pairs when asked, never through a degenerate pair", async () => {
     // a, b, c each remove 10%; any two 20% (harmless); all three 40% (degenerate); d harmless.
-    const triple = (sets: Neuron[][]) => sets.map((S) => 1 - 0.1 * [a, b, c].filter((n) => has(S, n)).length * (has(S, a) && has(S, b) && has(S, c) ? 1.333 : 1));
-    expect(findDegenerateSets([a, b, c, d], triple).sets).toEqual([]);
-    const grown = findDegenerateSets([a, b, c, d], triple, { ...DEFAULT_DKN, maxSetSize: 3 });
+    const triple = async (sets: Neuron[][]) => sets.map((S) => 1 - 0.1 * [a, b, c].filter((n) => has(S, n)).length * (has(S, a) && has(S, b) && has(S, c) ? 1.333 : 1));
+    expect((await findDegenerateSets([a, b, c, d], triple)).sets).toEqual([]);
+    const grown = await findDegenerateSets([a, b, c, d], triple, { ...DEFAULT_DKN, maxSetSize: 3 });
     expect(grown.sets.map((s) => s.neurons)).toEqual([[a, b, c]]);
     expect(grown.sets[0].jointProb).toBeLessThan(0.75);
   });

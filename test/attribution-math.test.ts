@@ -10,26 +10,26 @@ describe("integrated gradients over a toy model with closed-form gradients", () 
   const model = new ToyModel(8, 6, 7);
   const target = 2;
 
-  it("amig-ig satisfies completeness: sum of scores = P(x) - P(mean blanked baseline)", () => {
-    const { scores } = attributeStep(model, { ids, position: 0, targetId: target }, { method: "amig-ig", steps: 200 });
+  it("amig-ig satisfies completeness: sum of scores = P(x) - P(mean blanked baseline)", async () => {
+    const { scores } = await attributeStep(model, { ids, position: 0, targetId: target }, { method: "amig-ig", steps: 200 });
     const x = model.activation(ids);
-    const b = blankedBaseline(model, ids, 0)[0];
+    const b = (await blankedBaseline(model, ids, 0))[0];
     const expected = model.softmax(x)[target] - model.softmax(b)[target];
     const sum = scores[0].reduce((a, v) => a + v, 0);
     expect(Math.abs(sum - expected)).toBeLessThan(0.01 * Math.abs(expected));
   });
 
-  it("amig-compat equals amig-ig scaled by x / (x - baseline), elementwise", () => {
+  it("amig-compat equals amig-ig scaled by x / (x - baseline), elementwise", async () => {
     const opts = { steps: 20 };
-    const compat = attributeStep(model, { ids, position: 0, targetId: target }, { method: "amig-compat", ...opts }).scores[0];
-    const ig = attributeStep(model, { ids, position: 0, targetId: target }, { method: "amig-ig", ...opts }).scores[0];
+    const compat = (await attributeStep(model, { ids, position: 0, targetId: target }, { method: "amig-compat", ...opts })).scores[0];
+    const ig = (await attributeStep(model, { ids, position: 0, targetId: target }, { method: "amig-ig", ...opts })).scores[0];
     const x = model.activation(ids);
-    const b = blankedBaseline(model, ids, 0)[0];
+    const b = (await blankedBaseline(model, ids, 0))[0];
     for (let i = 0; i < x.length; i++) expect(compat[i]).toBeCloseTo((ig[i] * x[i]) / (x[i] - b[i]), 5);
   });
 
-  it("plain ig integrates from zero with both endpoints: completeness P(x) - P(0) at large N", () => {
-    const { scores } = attributeStep(model, { ids, position: 0, targetId: target }, { method: "ig", steps: 400 });
+  it("plain ig integrates from zero with both endpoints: completeness P(x) - P(0) at large N", async () => {
+    const { scores } = await attributeStep(model, { ids, position: 0, targetId: target }, { method: "ig", steps: 400 });
     const x = model.activation(ids);
     const expected = model.softmax(x)[target] - model.softmax(new Float32Array(8))[target];
     const sum = scores[0].reduce((a, v) => a + v, 0);
@@ -37,14 +37,14 @@ describe("integrated gradients over a toy model with closed-form gradients", () 
     expect(Math.abs(sum - expected)).toBeLessThan(0.02 * Math.abs(expected));
   });
 
-  it("batching the path does not change the result", () => {
-    const a = attributeStep(model, { ids, position: 0, targetId: target }, { method: "amig-compat", steps: 20, batchSize: 20 }).scores[0];
-    const b = attributeStep(model, { ids, position: 0, targetId: target }, { method: "amig-compat", steps: 20, batchSize: 3 }).scores[0];
+  it("batching the path does not change the result", async () => {
+    const a = (await attributeStep(model, { ids, position: 0, targetId: target }, { method: "amig-compat", steps: 20, batchSize: 20 })).scores[0];
+    const b = (await attributeStep(model, { ids, position: 0, targetId: target }, { method: "amig-compat", steps: 20, batchSize: 3 })).scores[0];
     expect(Array.from(b)).toEqual(Array.from(a));
   });
 
-  it("reports the unpatched target probability", () => {
-    const r = attributeStep(model, { ids, position: 0, targetId: target }, { method: "ig", steps: 4 });
+  it("reports the unpatched target probability", async () => {
+    const r = await attributeStep(model, { ids, position: 0, targetId: target }, { method: "ig", steps: 4 });
     expect(r.targetProb).toBeCloseTo(model.softmax(model.activation(ids))[target], 6);
   });
 });
@@ -83,7 +83,7 @@ describe("knowledge-neuron selection", () => {
     expect(topNeurons(scores, 2).map((n) => n.score)).toEqual([5, 4]);
   });
 
-  it("share filter keeps neurons selected in at least ceil(p*n) prompts, ranked by mean score", () => {
+  it("share filter keeps neurons selected in at least ceil(p*n) prompts, ranked by mean score", async () => {
     const a = { layer: 0, unit: 1, score: 1 };
     const b = { layer: 1, unit: 2, score: 5 };
     const c = { layer: 2, unit: 3, score: 9 };

@@ -4,7 +4,7 @@ import { spawnSync } from "node:child_process";
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { attributeStep, sumScores } from "../src/attribution/attribute.ts";
+import { type StepResult, attributeStep, sumScores } from "../src/attribution/attribute.ts";
 import { cleanSteps } from "../src/attribution/fact-attribution.ts";
 import type { Method } from "../src/attribution/integrated-gradients.ts";
 import { attributionModel } from "../src/attribution/model-port.ts";
@@ -70,7 +70,8 @@ describe.each(cases.map((c) => [c.name, c] as const))("attribution parity: %s", 
     const lm = attributionModel(await model(c.dir));
     const steps = cleanSteps(lm.architecture, lm.blankId, item.ids, item.pieces);
     expect(steps.map((s) => s.position)).toEqual(item.positions);
-    const results = steps.map((s) => attributeStep(lm, s, { method: item.method, steps: item.steps }));
+    const results: StepResult[] = [];
+    for (const s of steps) results.push(await attributeStep(lm, s, { method: item.method, steps: item.steps }));
     const scores = sumScores(results.map((r) => r.scores));
     const tol = 1e-4 * maxAbs(item.scores);
     let worst = 0;

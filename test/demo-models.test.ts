@@ -74,10 +74,10 @@ for (const spec of [
       }
     });
 
-    it("knows a handful of seed facts in every language", () => {
+    it("knows a handful of seed facts in every language", async () => {
       for (const language of seeds.languages) {
         const facts = spotFacts(language);
-        const results = evaluateFacts(model, facts);
+        const results = await evaluateFacts(model, facts);
         const right = results.filter((r) => r.correct).length;
         const wrong = results.filter((r) => !r.correct).map((r) => `${r.fact.subject} -> ${r.fact.object} (got ${r.predicted})`);
         // the models are at >= 90% per language; allow one miss in a handful
@@ -85,11 +85,11 @@ for (const spec of [
       }
     });
 
-    it("the direct-answer baseline of fact-checking (§7.3) accepts its answers in Chinese too, and refuses a wrong object", () => {
+    it("the direct-answer baseline of fact-checking (§7.3) accepts its answers in Chinese too, and refuses a wrong object", async () => {
       const fm = attributionModel(model);
-      expect(directAnswerMatches(fm, "[X]的首都是[Y]。", "爱尔兰", "都柏林", "zh")).toBe(true);
-      expect(directAnswerMatches(fm, "[X]的首都是[Y]。", "爱尔兰", "莫斯科", "zh")).toBe(false);
-      expect(directAnswerMatches(fm, "The capital of [X] is [Y] .", "Ireland", "Dublin", "en")).toBe(true);
+      expect(await directAnswerMatches(fm, "[X]的首都是[Y]。", "爱尔兰", "都柏林", "zh")).toBe(true);
+      expect(await directAnswerMatches(fm, "[X]的首都是[Y]。", "爱尔兰", "莫斯科", "zh")).toBe(false);
+      expect(await directAnswerMatches(fm, "The capital of [X] is [Y] .", "Ireland", "Dublin", "en")).toBe(true);
     });
   });
 }

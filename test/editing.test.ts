@@ -19,14 +19,14 @@ describe("Δ and the UPDATE formula", () => {
     expect(relativeChange(0, 0.1)).toBe(Number.MAX_VALUE);
   });
 
-  it("UPDATE: v - 2 E[old] + 2 E[new]; ERASE: zeros; computed from the originals", () => {
+  it("UPDATE: v - 2 E[old] + 2 E[new]; ERASE: zeros; computed from the originals", async () => {
     const v = Float32Array.from([1, 2, 3]);
     const e = [Float32Array.from([0.5, 0, -1]), Float32Array.from([0, 1, 1])];
     expect([...updatedValueVector(v, e[0], e[1])]).toEqual([0, 4, 7]);
-    const embedding = (t: number) => e[t];
-    expect(weightEditVectors("update", [v, v], { oldTokenId: 0, newTokenId: 1 }, embedding).map((x) => [...x])).toEqual([[0, 4, 7], [0, 4, 7]]);
-    expect(weightEditVectors("erase", [v], {}, embedding).map((x) => [...x])).toEqual([[0, 0, 0]]);
-    expect(() => weightEditVectors("update", [v], { oldTokenId: 0 }, embedding)).toThrow(/newTokenId/);
+    const embedding = async (t: number) => e[t];
+    expect((await weightEditVectors("update", [v, v], { oldTokenId: 0, newTokenId: 1 }, embedding)).map((x) => [...x])).toEqual([[0, 4, 7], [0, 4, 7]]);
+    expect((await weightEditVectors("erase", [v], {}, embedding)).map((x) => [...x])).toEqual([[0, 0, 0]]);
+    await expect(weightEditVectors("update", [v], { oldTokenId: 0 }, embedding)).rejects.toThrow(/newTokenId/);
   });
 
   it("saved weights round-trip bit for bit (signed zero and NaN payloads included)", () => {
@@ -108,7 +108,7 @@ function scriptedCausalModel(words: string[]) {
     architecture: "causal",
     maxPositions: 16,
     tokenizer: wordTokenizer(words),
-    probabilitiesBatch: (requests: readonly ProbabilityRequest[]) =>
+    probabilitiesBatch: async (requests: readonly ProbabilityRequest[]) =>
       requests.map((r) => {
         passes.push([...r.ids.slice(0, (r.position ?? r.ids.length - 1) + 1)]);
         const last = words[r.ids[r.position ?? r.ids.length - 1]];
@@ -125,11 +125,11 @@ describe("measuring a fact", () => {
   const words = ["The", "city", "is", "New", "Old", "York", "Town"];
   const fact = { template: "The [X] is [Y] .", subject: "city", object: "Old Town", language: "en" };
 
-  it("causal: teacher-forced gold probability, greedy answer with its own passes off the gold path", () => {
+  it("causal: teacher-forced gold probability, greedy answer with its own passes off the gold path", async () => {
     const { model, passes } = scriptedCausalModel(words);
     const probe = factProbe(model, fact) as FactProbe;
     expect(probe.targetIds).toEqual([4, 6]);
-    const [m] = measureFacts(model, [probe]);
+    const [m] = await measureFacts(model, [probe]);
     expect(m.pieceProbabilities[0]).toBeCloseTo(0.3, 6);
     expect(m.pieceProbabilities[1]).toBeCloseTo(0.5, 6);
     expect(m.probability).toBeCloseTo(0.15, 6);
@@ -138,10 +138,10 @@ describe("measuring a fact", () => {
     expect(passes.map((p) => p.map((id) => words[id]).join(" "))).toEqual(["The city is", "The city is Old", "The city is New"]);
   });
 
-  it("causal: on the gold path no extra pass; the scale reaches every pass", () => {
+  it("causal: on the gold path no extra pass; the scale reaches every pass", async () => {
     const { model, passes } = scriptedCausalModel(words);
     const probe = factProbe(model, fact) as FactProbe;
-    const [m] = measureFacts(model, [probe], { neurons: [[0, 0]], factor: 0 }); // scripted: x0 kills "New"
+    const [m] = await measureFacts(model, [probe], { neurons: [[0, 0]], factor: 0 }); // scripted: x0 kills "New"
     expect(m.answer).toBe("Old Town");
     expect(passes).toHaveLength(2);
   });
@@ -165,36 +165,36 @@ describe("measuring on the golden checkpoints", () => {
   const zh = { template: "[X]的首都是[Y]。", subject: "法国", object: "巴黎", language: "zh" };
   const en = { template: "The capital of [X] is [Y] .", subject: "France", object: "Paris", language: "en" };
 
-  it("masked: k masks, piece s at mask s; probability and answer equal direct model calls, with and without a scale", () => {
+  it("masked: k masks, piece s at mask s; probability and answer equal direct model calls, with and without a scale", async () => {
     const lm = models.bert;
     const probe = factProbe(lm, zh) as FactProbe;
     expect(probe.steps.map((s) => s.position)).toEqual([7, 8]);
     const scale = { neurons: [[0, 3], [1, 7]] as [number, number][], factor: 2 };
     for (const s of [undefined, scale]) {
-      const [m] = measureFacts(lm, [probe], s);
-      const direct = probe.steps.map((st) => lm.probabilities(st.ids, { position: st.position, scale: s }));
+      const [m] = await measureFacts(lm, [probe], s);
+      const direct = await Promise.all(probe.steps.map((st) => lm.probabilities(st.ids, { position: st.position, scale: s })));
       expect(m.pieceProbabilities).toEqual(probe.steps.map((st, j) => direct[j][st.targetId]));
       expect(m.probability).toBe(m.pieceProbabilities[0] * m.pieceProbabilities[1]);
       const argmaxes = direct.map((p) => p.indexOf(Math.max(...p)));
       expect(m.answerIds).toEqual(argmaxes);
       expect(m.answer).toBe(lm.tokenizer.decode(argmaxes, { skipSpecialTokens: true }).trim());
     }
-    expect(measureFacts(lm, [probe], scale)[0].probability).not.toBe(measureFacts(lm, [probe])[0].probability);
+    expect((await measureFacts(lm, [probe], scale))[0].probability).not.toBe((await measureFacts(lm, [probe]))[0].probability);
   });
 
-  it("causal: greedy continuation of as many tokens as the object has, decoded and trimmed", () => {
+  it("causal: greedy continuation of as many tokens as the object has, decoded and trimmed", async () => {
     const lm = models.gpt2;
     const probe = factProbe(lm, en) as FactProbe;
-    const [m] = measureFacts(lm, [probe]);
+    const [m] = await measureFacts(lm, [probe]);
     const ids = [...probe.steps[0].ids];
     for (let s = 0; s < probe.targetIds.length; s++) {
-      const p = lm.probabilities(ids);
+      const p = await lm.probabilities(ids);
       ids.push(p.indexOf(Math.max(...p)));
     }
     expect(m.answerIds).toEqual(ids.slice(probe.steps[0].ids.length));
     expect(m.answer).toBe(lm.tokenizer.decode(m.answerIds, { skipSpecialTokens: true }).trim());
     // batching several probes gives the same numbers as one at a time
-    const both = measureFacts(lm, [probe, factProbe(lm, { ...en, subject: "Germany", object: "Berlin" }) as FactProbe]);
+    const both = await measureFacts(lm, [probe, factProbe(lm, { ...en, subject: "Germany", object: "Berlin" }) as FactProbe]);
     expect(both[0]).toEqual(m);
   });
 });

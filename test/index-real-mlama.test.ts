@@ -96,11 +96,11 @@ describe("indexing real-mLAMA shapes", () => {
     const poisoned = async (path: string): Promise<LanguageModel> => {
       const lm = await loadModel(path);
       const wrapper = Object.create(lm) as LanguageModel;
-      wrapper.prepare = (ids, position) => {
-        const ctx = lm.prepare(ids, position);
+      wrapper.prepare = async (ids, position) => {
+        const ctx = await lm.prepare(ids, position);
         const poisonedCtx = Object.create(ctx) as PromptContext;
-        poisonedCtx.patchedGradient = (layer, rows, targetId) => {
-          const out = ctx.patchedGradient(layer, rows, targetId);
+        poisonedCtx.patchedGradient = async (layer, rows, targetId) => {
+          const out = await ctx.patchedGradient(layer, rows, targetId);
           if (layer === 1) out.grads[0][7] = Number.NaN;
           return out;
         };

@@ -248,10 +248,10 @@ describe("GraphQL over the indexed runs", () => {
     expect(r.errors).toBeUndefined();
     const lm = await loadModel(MODEL_DIR);
     const model = attributionModel(lm);
-    const plan = planFact(model, { template: rows[0].text, subject: rows[0].subject, object: rows[0].object, language: "en" });
+    const plan = await planFact(model, { template: rows[0].text, subject: rows[0].subject, object: rows[0].object, language: "en" });
     for (const set of r.data!.degenerateSets) {
       const neurons = set.neurons.map((n) => [n.layer, n.index] as const);
-      const [base, joint, ...alone] = suppressedProbabilities(model, plan, [[], [...neurons], ...neurons.map((n) => [n])]);
+      const [base, joint, ...alone] = await suppressedProbabilities(model, plan, [[], [...neurons], ...neurons.map((n) => [n])]);
       expect(set.baseProbability).toBeCloseTo(base, 9);
       expect(set.jointProbability).toBeCloseTo(joint, 9);
       expect(joint).toBeLessThan(0.75 * base);
@@ -282,7 +282,7 @@ describe("GraphQL over the indexed runs", () => {
     expect(check.verdict).toBe(check.score >= 1e-6);
     // the score is the mean AMIG attribution over the listed neurons
     const lm = await loadModel(MODEL_DIR);
-    const a = attributeFact(attributionModel(lm), { template: rows[0].text, subject: rows[0].subject, object: rows[0].object, language: "en" }, { method: "amig-compat", steps: 20 });
+    const a = await attributeFact(attributionModel(lm), { template: rows[0].text, subject: rows[0].subject, object: rows[0].object, language: "en" }, { method: "amig-compat", steps: 20 });
     const mean = check.neurons.reduce((s2, n) => s2 + a.scores[n.layer][n.index], 0) / check.neurons.length;
     expect(check.score).toBeCloseTo(mean, 9);
     lm.dispose();
@@ -339,8 +339,8 @@ describe("GraphQL over the indexed runs", () => {
       const shared = intersectNeurons([langs.get("en")!.neurons, langs.get("zh")!.neurons]);
       if (!shared.length) continue;
       const zh = langs.get("zh")!;
-      const plan = planFact(model, { template: zh.text, subject: zh.subject, object: zh.object, language: "zh" });
-      const [base, suppressed] = suppressedProbabilities(model, plan, [[], shared]);
+      const plan = await planFact(model, { template: zh.text, subject: zh.subject, object: zh.object, language: "zh" });
+      const [base, suppressed] = await suppressedProbabilities(model, plan, [[], shared]);
       deltas.push(relativeChange(base, suppressed));
     }
     lm.dispose();

@@ -28,40 +28,40 @@ describe.skipIf(cases.length === 0)("golden parity", () => {
         ]);
       });
 
-      it.each(golden.prompts.map((p, i) => [i, p] as const))("prompt %i", (_i, p) => {
+      it.each(golden.prompts.map((p, i) => [i, p] as const))("prompt %i", async (_i, p) => {
         // tokenization (special tokens included) and the position read
         expect(model.tokenizer.encode(p.text)).toEqual(p.inputIds);
         expect(model.targetPosition(p.inputIds)).toBe(p.position);
 
-        const probs = model.probabilities(p.inputIds);
+        const probs = await model.probabilities(p.inputIds);
         expect(probs.length).toBe(golden.vocabSize);
         expect(maxAbsDiff(probs, p.probs)).toBeLessThanOrEqual(PROB_TOL);
 
-        const acts = model.activations(p.inputIds);
+        const acts = await model.activations(p.inputIds);
         expect(acts.length).toBe(golden.nLayers);
         acts.forEach((a, l) => expect(maxAbsDiff(a, p.activations[l]) / maxAbs(p.activations[l]), `layer ${l}`).toBeLessThanOrEqual(ACT_TOL));
 
-        const ctx = model.prepare(p.inputIds, p.position);
+        const ctx = await model.prepare(p.inputIds, p.position);
         try {
           expect(maxAbsDiff(ctx.probabilities, p.probs)).toBeLessThanOrEqual(PROB_TOL);
           ctx.activations.forEach((a, l) => expect(maxAbsDiff(a, p.activations[l]) / maxAbs(p.activations[l])).toBeLessThanOrEqual(ACT_TOL));
 
           const g = p.gradient;
           const rows = g.rows.map((r) => Float32Array.from(r));
-          const patched = ctx.patchedGradient(g.layer, rows, g.targetId);
+          const patched = await ctx.patchedGradient(g.layer, rows, g.targetId);
           expect(maxAbsDiff(patched.probs, g.probs)).toBeLessThanOrEqual(PROB_TOL);
           patched.grads.forEach((grad, b) => expect(maxAbsDiff(grad, g.grads[b]) / maxAbs(g.grads[b]), `row ${b}`).toBeLessThanOrEqual(GRAD_TOL));
-          const forwardOnly = ctx.patchedProbabilities(g.layer, rows, [g.targetId]).map((r) => r[0]);
+          const forwardOnly = (await ctx.patchedProbabilities(g.layer, rows, [g.targetId])).map((r) => r[0]);
           expect(maxAbsDiff(forwardOnly, g.probs)).toBeLessThanOrEqual(PROB_TOL);
 
           // scaling: one request at a time, and all of them as one batch of scale sets
           for (const s of p.scaled) {
-            const single = model.probabilities(p.inputIds, { scale: { neurons: s.neurons, factor: s.factor } });
+            const single = await model.probabilities(p.inputIds, { scale: { neurons: s.neurons, factor: s.factor } });
             expect(Math.abs(single[s.targetId] - s.prob), `${s.factor}× ${JSON.stringify(s.neurons)}`).toBeLessThanOrEqual(PROB_TOL);
           }
           for (const factor of new Set(p.scaled.map((s) => s.factor))) {
             const sets = p.scaled.filter((s) => s.factor === factor);
-            const batched = ctx.scaledProbabilities(sets.map((s) => s.neurons), factor);
+            const batched = await ctx.scaledProbabilities(sets.map((s) => s.neurons), factor);
             sets.forEach((s, k) => expect(Math.abs(batched[k][s.targetId] - s.prob)).toBeLessThanOrEqual(PROB_TOL));
           }
         } finally {

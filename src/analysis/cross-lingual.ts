@@ -70,7 +70,7 @@ export async function crossLingualEditing(
     );
   });
   const sums = new Map<string, { n: number; sr: number; su: number; er: number; eu: number }>();
-  measureChanges(model, cells).forEach((d, k) => {
+  (await measureChanges(model, cells)).forEach((d, k) => {
     const s = sums.get(cells[k].key) ?? { n: 0, sr: 0, su: 0, er: 0, eu: 0 };
     s.n++;
     s.sr += d.suppressRelated;

@@ -36,10 +36,18 @@ export interface FactCheckVerdict {
 }
 
 /** Scores one candidate object against a neuron set (only the layers of the set are attributed). */
-export function scoreCandidate(model: FactModel, template: string, subject: string, object: string, language: string, neurons: Neuron[], opts: { method: Method; steps: number; threshold: number }): FactCheckVerdict {
+export async function scoreCandidate(
+  model: FactModel,
+  template: string,
+  subject: string,
+  object: string,
+  language: string,
+  neurons: Neuron[],
+  opts: { method: Method; steps: number; threshold: number },
+): Promise<FactCheckVerdict> {
   if (!neurons.length) return { verdict: false, score: Number.NaN, threshold: opts.threshold, neurons };
   const layers = [...new Set(neurons.map(([l]) => l))];
-  const a = attributeFact(model, { template, subject, object, language }, { method: opts.method, steps: opts.steps, layers });
+  const a = await attributeFact(model, { template, subject, object, language }, { method: opts.method, steps: opts.steps, layers });
   const score = meanScore(a.scores, neurons);
   return { verdict: score >= opts.threshold, score, threshold: opts.threshold, neurons };
 }
@@ -49,13 +57,13 @@ export function scoreCandidate(model: FactModel, template: string, subject: stri
  * pieces, or a text equal to c. In languages written without spaces the comparison ignores
  * whitespace, since a WordPiece decoder joins Chinese characters with spaces ("都 柏 林").
  */
-export function directAnswerMatches(model: FactModel, template: string, subject: string, object: string, language: string): boolean {
-  const plan = planFact(model, { template, subject, object, language });
+export async function directAnswerMatches(model: FactModel, template: string, subject: string, object: string, language: string): Promise<boolean> {
+  const plan = await planFact(model, { template, subject, object, language });
   const predicted: number[] = [];
   for (const step of plan.steps) {
     // causal: continue from the model's own previous answers, not the gold pieces
     const ids = model.architecture === "causal" ? [...plan.inputIds, ...predicted] : step.ids;
-    const ctx = model.prepare(ids, model.architecture === "causal" ? ids.length - 1 : step.position);
+    const ctx = await model.prepare(ids, model.architecture === "causal" ? ids.length - 1 : step.position);
     let best = 0;
     for (let i = 1; i < ctx.probabilities.length; i++) if (ctx.probabilities[i] > ctx.probabilities[best]) best = i;
     ctx.dispose();
@@ -135,8 +143,8 @@ export async function evaluateFactChecking(pool: Pool, model: FactModel, o: Fact
     const base = emptyCounts();
     for (const it of test) {
       for (const [candidate, isTrue] of [[it.object, true], [it.wrong, false]] as const) {
-        const accepted = scoreCandidate(model, it.template, it.subject, candidate, o.language, neurons, opts).verdict;
-        const direct = directAnswerMatches(model, it.template, it.subject, candidate, o.language);
+        const accepted = (await scoreCandidate(model, it.template, it.subject, candidate, o.language, neurons, opts)).verdict;
+        const direct = await directAnswerMatches(model, it.template, it.subject, candidate, o.language);
         for (const [counts, ok] of [[dkn, accepted], [base, direct]] as const) {
           if (isTrue) {
             counts.positives++;

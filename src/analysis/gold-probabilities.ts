@@ -14,18 +14,19 @@ export interface GoldQuery {
 }
 
 /** P(gold object) of each query: the product over its pieces, in the clean mode. */
-export function goldProbabilities(model: FactModel, queries: readonly GoldQuery[]): number[] {
+export async function goldProbabilities(model: FactModel, queries: readonly GoldQuery[]): Promise<number[]> {
   const plans = new Map<string, FactPlan>();
-  const planned = queries.map((q) => {
+  const planned: { plan: FactPlan; scale: { neurons: readonly Neuron[]; factor: number } | undefined }[] = [];
+  for (const q of queries) {
     const k = JSON.stringify([q.fact.template, q.fact.subject, q.fact.object, q.fact.language]);
     let plan = plans.get(k);
-    if (!plan) plans.set(k, (plan = planFact(model, q.fact)));
-    return { plan, scale: q.neurons.length ? { neurons: q.neurons, factor: q.factor } : undefined };
-  });
+    if (!plan) plans.set(k, (plan = await planFact(model, q.fact)));
+    planned.push({ plan, scale: q.neurons.length ? { neurons: q.neurons, factor: q.factor } : undefined });
+  }
   const requests = planned.flatMap(({ plan, scale }) => plan.steps.map((s) => ({ ids: s.ids, position: s.position, scale })));
   const targets = [...new Set(planned.flatMap(({ plan }) => plan.steps.map((s) => s.targetId)))];
   const column = new Map(targets.map((t, i) => [t, i]));
-  const probs = model.probabilitiesBatch(requests, targets);
+  const probs = await model.probabilitiesBatch(requests, targets);
   let r = 0;
   return planned.map(({ plan }) => plan.steps.reduce((p, s) => p * probs[r++][column.get(s.targetId)!], 1));
 }
@@ -49,7 +50,11 @@ export interface ChangeCase {
 const CASES_PER_BATCH = 32;
 
 /** FourChanges of every case: base, ×0 and ×2 passes of both facts, a batch of cases at a time. */
-export function measureChanges(model: FactModel, cases: readonly ChangeCase[], onProgress?: (done: number, total: number) => void): FourChanges[] {
+export async function measureChanges(
+  model: FactModel,
+  cases: readonly ChangeCase[],
+  onProgress?: (done: number, total: number) => void,
+): Promise<FourChanges[]> {
   const out: FourChanges[] = [];
   for (let start = 0; start < cases.length; start += CASES_PER_BATCH) {
     const batch = cases.slice(start, start + CASES_PER_BATCH);
@@ -60,7 +65,7 @@ export function measureChanges(model: FactModel, cases: readonly ChangeCase[], o
         { fact, neurons, factor: 2 },
       ]),
     );
-    const p = goldProbabilities(model, queries);
+    const p = await goldProbabilities(model, queries);
     batch.forEach((_, k) => {
       const [rBase, rSup, rEnh, uBase, uSup, uEnh] = p.slice(6 * k, 6 * k + 6);
       out.push({

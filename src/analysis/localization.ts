@@ -31,7 +31,7 @@ export async function evaluateLocalization(pool: Pool, model: FactModel, o: Loca
     while (j === i) j = Math.floor(random() * facts.length);
     pairs.push({ f, other: facts[j] });
   }
-  const changes = measureChanges(model, pairs.map(({ f, other }) => ({ related: f, unrelated: other, neurons: f.neurons })), o.onProgress);
+  const changes = await measureChanges(model, pairs.map(({ f, other }) => ({ related: f, unrelated: other, neurons: f.neurons })), o.onProgress);
   const results = pairs.map(({ f, other }, k) => ({ factId: f.factId, relationId: f.relationId, unrelatedFactId: other.factId, nNeurons: f.neurons.length, ...changes[k] }));
   const finite = (x: number) => (Number.isFinite(x) ? x : 0);
   await pool.query(

@@ -64,12 +64,12 @@ export class LiveModel {
   }
 
   /** Gold probabilities and greedy answers with every active edit applied (and `extra`). */
-  measure(probes: readonly FactProbe[], extra?: ActiveActivationEdit): FactMeasurement[] {
+  measure(probes: readonly FactProbe[], extra?: ActiveActivationEdit): Promise<FactMeasurement[]> {
     return measureFacts(this.lm, probes, this.scale(extra));
   }
 
   /** The distribution at `position` with every active edit applied. */
-  probabilities(ids: readonly number[], position: number): Float32Array {
+  probabilities(ids: readonly number[], position: number): Promise<Float32Array> {
     return this.lm.probabilities(ids, { position, scale: this.scale() });
   }
 
@@ -104,7 +104,7 @@ export class LiveModel {
   }
 
   /** Re-applies a stored ACTIVE edit (after a restart), from its params and saved originals. */
-  applyStored(edit: EditRow): void {
+  async applyStored(edit: EditRow): Promise<void> {
     const id = edit.id.toString();
     const neurons = edit.neurons.map(([l, u]) => [l, u] as const);
     if (edit.kind === "SUPPRESS" || edit.kind === "ENHANCE") {
@@ -113,12 +113,12 @@ export class LiveModel {
     }
     if (!edit.savedWeights) throw new Error(`weight edit ${id} has no saved weights`);
     const original = unpackVectors(edit.savedWeights, neurons.length);
-    const loaded = this.lm.getValueVectors(neurons);
+    const loaded = await this.lm.getValueVectors(neurons);
     if (!loaded.every((v, k) => sameBits(v, original[k]))) {
       // the checkpoint registry hashes the weights, so this means the folder changed under us
       console.warn(`edit ${id}: the saved original value vectors differ from checkpoint ${this.checkpointId}'s; re-applying from the saved ones`);
     }
-    const vectors = weightEditVectors(edit.kind === "ERASE" ? "erase" : "update", original, edit.params, (t) => this.lm.wordEmbedding(t));
+    const vectors = await weightEditVectors(edit.kind === "ERASE" ? "erase" : "update", original, edit.params, (t) => this.lm.wordEmbedding(t));
     this.writeWeights(id, neurons, vectors, original);
   }
 }
@@ -164,7 +164,7 @@ export class LiveModels {
     const lm = await this.load(checkpoint.path);
     const live = new LiveModel(checkpoint.id, lm);
     try {
-      for (const edit of await activeEdits(this.pool, checkpoint.id)) live.applyStored(edit);
+      for (const edit of await activeEdits(this.pool, checkpoint.id)) await live.applyStored(edit);
     } catch (err) {
       lm.dispose();
       throw err;

@@ -38,26 +38,26 @@ export interface StepResult {
  * in which one token at a time is replaced by the blank token ([MASK] or EOS). Averaging the T
  * per-token paths equals the single straight path from the averaged baseline (§3.3).
  */
-export function blankedBaseline(model: AttributionModel, ids: readonly number[], position: number): Float32Array[] {
+export async function blankedBaseline(model: AttributionModel, ids: readonly number[], position: number): Promise<Float32Array[]> {
   const inputs = ids.map((_, j) => ids.map((id, i) => (i === j ? model.blankId : id)));
-  const acts = model.activationsBatch(inputs, position); // [input][layer]
+  const acts = await model.activationsBatch(inputs, position); // [input][layer]
   return Array.from({ length: model.nLayers }, (_, l) => meanVectors(acts.map((a) => a[l])));
 }
 
-export function attributeStep(model: AttributionModel, step: AttributionStep, options: AttributionOptions): StepResult {
+export async function attributeStep(model: AttributionModel, step: AttributionStep, options: AttributionOptions): Promise<StepResult> {
   const { method, steps } = options;
   const batchSize = Math.max(1, Math.min(options.batchSize ?? steps, steps));
   const layers = options.layers ?? Array.from({ length: model.nLayers }, (_, l) => l);
-  const ctx = model.prepare(step.ids, step.position);
+  const ctx = await model.prepare(step.ids, step.position);
   try {
     const x = ctx.activations;
-    const baseline = usesBlankBaseline(method) ? blankedBaseline(model, step.ids, step.position) : null;
+    const baseline = usesBlankBaseline(method) ? await blankedBaseline(model, step.ids, step.position) : null;
     const scores: Float32Array[] = Array.from({ length: model.nLayers }, () => new Float32Array(model.ffnWidth));
     for (const l of layers) {
       const points = pathPoints(method, x[l], baseline?.[l] ?? null, steps);
       const gradSum = new Float32Array(model.ffnWidth);
       for (let start = 0; start < points.length; start += batchSize) {
-        const { grads } = ctx.patchedGradient(l, points.slice(start, start + batchSize), step.targetId);
+        const { grads } = await ctx.patchedGradient(l, points.slice(start, start + batchSize), step.targetId);
         for (const g of grads) for (let i = 0; i < g.length; i++) gradSum[i] += g[i];
       }
       // amig-ig integrates x - b̄ by definition; the compat multiplier quirk applies to the others.

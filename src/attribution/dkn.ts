@@ -40,22 +40,26 @@ export interface DknResult {
  * probability most (never one that already forms a degenerate pair with a member, so reported
  * sets contain no degenerate pair), until the set is degenerate or has maxSetSize members.
  */
-export function findDegenerateSets(ranked: readonly Neuron[], prob: (sets: Neuron[][]) => number[], options: DknOptions = DEFAULT_DKN): DknResult {
+export async function findDegenerateSets(
+  ranked: readonly Neuron[],
+  prob: (sets: Neuron[][]) => Promise<number[]>,
+  options: DknOptions = DEFAULT_DKN,
+): Promise<DknResult> {
   const pool = ranked.slice(0, options.poolSize);
   let evaluations = 0;
-  const evaluate = (sets: Neuron[][]) => {
+  const evaluate = async (sets: Neuron[][]): Promise<number[]> => {
     evaluations += sets.length;
     return sets.length ? prob(sets) : [];
   };
-  const [p0] = evaluate([[]]);
+  const [p0] = await evaluate([[]]);
   const harmless = (p: number) => p >= (1 - options.thetaLow) * p0;
   const harmful = (p: number) => p < (1 - options.thetaHigh) * p0;
 
-  const singles = evaluate(pool.map((n) => [n]));
+  const singles = await evaluate(pool.map((n) => [n]));
   const s1 = pool.map((n, i) => ({ n, alone: singles[i] })).filter((c) => harmless(c.alone));
   const pairs: [number, number][] = [];
   for (let i = 0; i < s1.length; i++) for (let j = i + 1; j < s1.length; j++) pairs.push([i, j]);
-  const pairProbs = evaluate(pairs.map(([i, j]) => [s1[i].n, s1[j].n]));
+  const pairProbs = await evaluate(pairs.map(([i, j]) => [s1[i].n, s1[j].n]));
 
   const sets: DegenerateSet[] = [];
   const grow: { members: number[]; joint: number }[] = [];
@@ -75,7 +79,7 @@ export function findDegenerateSets(ranked: readonly Neuron[], prob: (sets: Neuro
           .map((_, m) => m)
           .filter((m) => m > g.members[g.members.length - 1] && g.members.every((x) => !degeneratePair.has(`${x},${m}`)));
         if (!extensions.length) continue;
-        const probs = evaluate(extensions.map((m) => [...g.members, m].map((x) => s1[x].n)));
+        const probs = await evaluate(extensions.map((m) => [...g.members, m].map((x) => s1[x].n)));
         let best = 0;
         for (let e = 1; e < probs.length; e++) if (probs[e] < probs[best]) best = e;
         const members = [...g.members, extensions[best]];

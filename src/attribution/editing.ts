@@ -77,10 +77,10 @@ const samePrefix = (a: readonly number[], b: readonly number[], n: number) => a.
  * Measures many probes in few batched passes. Gold steps run together; a causal greedy answer
  * that leaves the gold prefix needs its own passes, one per further token (batched per depth).
  */
-export function measureFacts(model: EditingModel, probes: readonly FactProbe[], scale?: NeuronScale): FactMeasurement[] {
+export async function measureFacts(model: EditingModel, probes: readonly FactProbe[], scale?: NeuronScale): Promise<FactMeasurement[]> {
   const requests: ProbabilityRequest[] = [];
   const index = probes.map((p) => p.steps.map((s) => requests.push({ ids: s.ids, position: s.position, scale }) - 1));
-  const dists = requests.length ? model.probabilitiesBatch(requests) : [];
+  const dists = requests.length ? await model.probabilitiesBatch(requests) : [];
   const pieceProbabilities = probes.map((p, k) => p.steps.map((s, j) => dists[index[k][j]][s.targetId]));
   const answers = probes.map((p, k) => (p.steps.length ? [argmax(dists[index[k][0]])] : []));
   if (model.architecture === "masked") {
@@ -96,7 +96,7 @@ export function measureFacts(model: EditingModel, probes: readonly FactProbe[], 
         else off.push(k);
       });
       if (!off.length) continue;
-      const extra = model.probabilitiesBatch(
+      const extra = await model.probabilitiesBatch(
         off.map((k) => {
           const ids = [...prompts[k], ...answers[k]];
           return { ids, position: ids.length - 1, scale };
@@ -142,16 +142,16 @@ export interface WeightEditParams {
  * UPDATE moves each vector from E[y_old] to E[y_new]. Re-applying a stored edit after a restart
  * calls this with the saved originals, so it writes the very same bits.
  */
-export function weightEditVectors(
+export async function weightEditVectors(
   kind: "erase" | "update",
   original: readonly Float32Array[],
   params: WeightEditParams,
-  embedding: (tokenId: number) => Float32Array,
-): Float32Array[] {
+  embedding: (tokenId: number) => Promise<Float32Array>,
+): Promise<Float32Array[]> {
   if (kind === "erase") return original.map((v) => new Float32Array(v.length));
   if (params.oldTokenId === undefined || params.newTokenId === undefined) throw new Error("an UPDATE edit needs oldTokenId and newTokenId");
-  const eOld = embedding(params.oldTokenId);
-  const eNew = embedding(params.newTokenId);
+  const eOld = await embedding(params.oldTokenId);
+  const eNew = await embedding(params.newTokenId);
   return original.map((v) => updatedValueVector(v, eOld, eNew, params.strength ?? UPDATE_LAMBDA));
 }
 

@@ -7,7 +7,7 @@
 //           special tokens (BERT: [CLS] … [SEP] count as pieces), one [MASK], the ORIGINAL
 //           prompt's argmax appended as text once more at every step, and the multiplier x taken
 //           from the original prompt.
-import { type AttributionOptions, type AttributionStep, attributeStep, sumScores } from "./attribute.ts";
+import { type AttributionOptions, type AttributionStep, type StepResult, attributeStep, sumScores } from "./attribute.ts";
 import type { FactModel, Neuron } from "./model-port.ts";
 import { type PromptFact, PromptError, buildPrompt, causalPromptText, maskedPromptText } from "./prompts.ts";
 
@@ -41,10 +41,10 @@ function argmax(p: Float32Array): number {
 }
 
 /** Gold probability (product over pieces) with each neuron set suppressed, batched per step. */
-export function suppressedProbabilities(model: FactModel, plan: FactPlan, sets: Neuron[][]): number[] {
+export async function suppressedProbabilities(model: FactModel, plan: FactPlan, sets: Neuron[][]): Promise<number[]> {
   const out = sets.map(() => 1);
   for (const step of plan.steps) {
-    const probs = model.probabilitiesForScaleSets(step.ids, step.position, sets, 0, [step.targetId]);
+    const probs = await model.probabilitiesForScaleSets(step.ids, step.position, sets, 0, [step.targetId]);
     probs.forEach((p, i) => (out[i] *= p[0]));
   }
   return out;
@@ -71,7 +71,7 @@ function cleanPlan(model: FactModel, fact: PromptFact): FactPlan {
   return { prompt: prompt.text, inputIds: prompt.inputIds, steps: cleanSteps(model.architecture, model.blankId, prompt.inputIds, prompt.targetIds) };
 }
 
-function compatPlan(model: FactModel, fact: PromptFact): FactPlan {
+async function compatPlan(model: FactModel, fact: PromptFact): Promise<FactPlan> {
   const tok = model.tokenizer;
   const targetIds = tok.encode(fact.object.toLowerCase());
   const text =
@@ -80,7 +80,7 @@ function compatPlan(model: FactModel, fact: PromptFact): FactPlan {
       : causalPromptText(fact.template, fact.subject);
   const positionOf = (ids: number[]) => (model.architecture === "masked" ? ids.indexOf(model.blankId) : ids.length - 1);
   const ids0 = tok.encode(text);
-  const ctx0 = model.prepare(ids0, positionOf(ids0));
+  const ctx0 = await model.prepare(ids0, positionOf(ids0));
   const appended = tok.decode([argmax(ctx0.probabilities)]);
   const x0 = [...ctx0.activations];
   ctx0.dispose();
@@ -99,17 +99,19 @@ export interface FactPlan {
 }
 
 /** The prompt and per-piece steps of a fact; the same steps serve attribution, DKN and editing. */
-export function planFact(model: FactModel, fact: PromptFact, targetMode: TargetMode = "clean"): FactPlan {
+/** Clean plans need no model pass; compat plans run the original prompt once (hence the promise). */
+export async function planFact(model: FactModel, fact: PromptFact, targetMode: TargetMode = "clean"): Promise<FactPlan> {
   return targetMode === "clean" ? cleanPlan(model, fact) : compatPlan(model, fact);
 }
 
-export function attributeFact(
+export async function attributeFact(
   model: FactModel,
   fact: PromptFact,
   options: AttributionOptions & { targetMode?: TargetMode },
-): FactAttribution & { plan: FactPlan } {
-  const plan = planFact(model, fact, options.targetMode);
-  const results = plan.steps.map((step) => attributeStep(model, step, options));
+): Promise<FactAttribution & { plan: FactPlan }> {
+  const plan = await planFact(model, fact, options.targetMode);
+  const results: StepResult[] = [];
+  for (const step of plan.steps) results.push(await attributeStep(model, step, options));
   const predictedIds = results.map((r) => r.predictedId);
   const predictedProbs = results.map((r) => r.predictedProb);
   const targetProbs = results.map((r) => r.targetProb);

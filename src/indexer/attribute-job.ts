@@ -17,22 +17,22 @@ export interface FactContext {
   templates: string[];
 }
 
-export function computeRun(
+export async function computeRun(
   model: FactModel,
   job: AttributionJob,
   fact: FactContext,
   selection: NeuronSelection,
   shape: { nLayers: number; ffnWidth: number },
-): RunRecord {
+): Promise<RunRecord> {
   const started = performance.now();
-  const { attributions, scores } = attributeTemplates(model, job, fact);
+  const { attributions, scores } = await attributeTemplates(model, job, fact);
   const knowledgeNeurons = factKnowledgeNeurons(attributions.map((a) => a.scores), selection);
   const first = attributions[0];
   // Degenerate neurons of the first template's prompt (§6.2: computed in the same pass as the
   // attribution, top-20 pool of the ranked knowledge neurons).
   const attributedAt = performance.now();
   const dkn = job.dkn
-    ? findDegenerateSets(
+    ? await findDegenerateSets(
         knowledgeNeurons.map((n) => [n.layer, n.unit] as const),
         (sets) => suppressedProbabilities(model, first.plan, sets),
         DEFAULT_DKN,
@@ -89,7 +89,7 @@ export type RunSettings = Pick<AttributionJob, "language" | "method" | "steps" |
  * models: [Y] last; a fact with none fails with the policy's reason); `scores` is the grid a run
  * stores and heatmaps show: the single template's, or the mean over templates.
  */
-export function attributeTemplates(model: FactModel, settings: RunSettings, fact: FactContext) {
+export async function attributeTemplates(model: FactModel, settings: RunSettings, fact: FactContext) {
   const templates = usableTemplates(fact.templates, model.architecture);
   if (!templates.length) {
     throw new PromptError(
@@ -99,7 +99,8 @@ export function attributeTemplates(model: FactModel, settings: RunSettings, fact
   }
   const fact0 = { subject: fact.subject, object: fact.object, language: settings.language };
   const options = { method: settings.method as Method, steps: settings.steps, targetMode: settings.targetMode as TargetMode };
-  const attributions = templates.map((template) => attributeFact(model, { ...fact0, template }, options));
+  const attributions: Awaited<ReturnType<typeof attributeFact>>[] = [];
+  for (const template of templates) attributions.push(await attributeFact(model, { ...fact0, template }, options));
   const scores =
     attributions.length === 1
       ? attributions[0].scores

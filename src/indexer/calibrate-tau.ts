@@ -58,7 +58,7 @@ export async function calibrateLanguages(pool: Pool, model: FactModel, req: Cali
       const fact = contexts.get(key);
       try {
         if (!fact) throw new PromptError(`fact ${p.factId} has no label in ${p.language}`);
-        cache.set(key, attributeTemplates(model, { ...req.setting, language: p.language }, fact).attributions.map((a) => a.scores));
+        cache.set(key, (await attributeTemplates(model, { ...req.setting, language: p.language }, fact)).attributions.map((a) => a.scores));
       } catch (err) {
         if (!(err instanceof PromptError)) throw err;
         cache.set(key, null); // no usable template, an empty object, …: the fact is skipped

@@ -133,7 +133,7 @@ export async function runWorker(options: WorkerOptions): Promise<{ computed: num
         if (!fact) throw new PromptError(`fact ${job.factId} has no label in language ${job.language}`);
         if (!fact.templates.length) throw new PromptError(`relation ${fact.relationId} has no template in language ${job.language}`);
         const { model, shape } = await loadFor(job.checkpointId);
-        computed.push({ job, run: computeRun(model, job, fact, job.selection ?? paperSelection(job.language), shape) });
+        computed.push({ job, run: await computeRun(model, job, fact, job.selection ?? paperSelection(job.language), shape) });
       } catch (err) {
         failed.push({ job, error: err instanceof Error ? err.message : String(err) });
       }

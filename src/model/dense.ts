@@ -6,7 +6,6 @@
 // of every right-hand matrix it has seen, so W, Wᵀ and their two packed copies all stay resident.
 import * as tf from "./tf.ts";
 import { prefersPretransposedWeights } from "./backend.ts";
-import { tidyHost } from "./nn.ts";
 
 /**
  * How the backward pass gets Wᵀ. `pretransposed`: a stored copy (fast on wasm, 2x memory);
@@ -87,19 +86,33 @@ export class Dense {
     return tf.reshape(y, [...x.shape.slice(0, -1), this.outFeatures]);
   }
 
-  /** Rows of W ([in, out]): row i is what input unit i adds to the output (a value vector). */
-  getRows(rows: readonly number[]): Float32Array[] {
-    const out = this.outFeatures;
-    const data = tidyHost(() => tf.gather(this.w, tf.tensor1d([...rows], "int32")).dataSync() as Float32Array);
-    return rows.map((_, k) => data.slice(k * out, (k + 1) * out));
+  /** Rows of W ([in, out]) as a new [rows, out] tensor: row i is what input unit i adds to the output (a value vector). */
+  rows(rows: readonly number[]): tf.Tensor2D {
+    return tf.gather(this.w, tf.tensor1d([...rows], "int32"));
   }
 
-  /** Replaces rows of W (and of the transposed copy) with the given float32 values, bit for bit. */
+  /**
+   * Replaces rows of W (and of the transposed copy) with the given float32 values, bit for bit,
+   * on the device: the new W is the untouched row ranges and the new rows concatenated, so
+   * nothing is read back. A row given twice takes its last value.
+   */
   setRows(rows: readonly number[], values: readonly Float32Array[]): void {
-    const out = this.outFeatures;
-    const data = (this.w.dataSync() as Float32Array).slice(); // copy: cpu's dataSync is the live buffer
-    rows.forEach((i, k) => data.set(values[k], i * out));
-    const w = tf.keep(tf.tensor2d(data, this.w.shape));
+    const [inF, outF] = this.w.shape;
+    const byRow = new Map<number, Float32Array>();
+    rows.forEach((i, k) => byRow.set(i, values[k]));
+    const w = tf.keep(
+      tf.tidy(() => {
+        const parts: tf.Tensor2D[] = [];
+        let next = 0;
+        for (const i of [...byRow.keys()].sort((x, y) => x - y)) {
+          if (i > next) parts.push(tf.slice(this.w, [next, 0], [i - next, outF]));
+          parts.push(tf.tensor2d(byRow.get(i)!, [1, outF]));
+          next = i + 1;
+        }
+        if (next < inF) parts.push(tf.slice(this.w, [next, 0], [inF - next, outF]));
+        return parts.length === 1 ? tf.clone(parts[0]) : tf.concat(parts, 0);
+      }),
+    );
     this.w.dispose();
     this.w = w;
     if (this.wT) {

@@ -1,5 +1,7 @@
 // The model interface the attribution engine (AMIG, DKN, editing) programs against.
 // Everything crosses this border as plain numbers and Float32Arrays: no tensors, no backend types.
+// Every call that reads tensors is asynchronous and reads back once per dispatched batch, so the
+// same interface serves backends that can only read back asynchronously (a GPU).
 import type { BackendName } from "./backend.ts";
 import type { TextTokenizer } from "./tokenizer.ts";
 
@@ -35,7 +37,8 @@ export interface PatchedGradient {
 /**
  * One prompt, run once; patched and scaled passes reuse its cached layers (everything below the
  * hooked layer; for causal models also the keys and values of the earlier positions).
- * Holds backend memory until `dispose()`. Invalid after `setValueVectors`.
+ * Holds backend memory until `dispose()`. Invalid after `setValueVectors`. Its distribution and
+ * activations were read back by `prepare`; the passes return promises.
  */
 export interface PromptContext {
   readonly ids: readonly number[];
@@ -48,14 +51,14 @@ export interface PromptContext {
    * Replaces layer `layer`'s activation at the position by each row (BERT: post-GELU value;
    * GPT-2: pre-GELU c_fc output) and returns P(targetId) and its gradient for every row.
    */
-  patchedGradient(layer: number, rows: readonly Float32Array[], targetId: number): PatchedGradient;
+  patchedGradient(layer: number, rows: readonly Float32Array[], targetId: number): Promise<PatchedGradient>;
   /** Same patch without gradients: per row, the full distribution or just `targetIds`. */
-  patchedProbabilities(layer: number, rows: readonly Float32Array[], targetIds?: readonly number[]): Float32Array[];
+  patchedProbabilities(layer: number, rows: readonly Float32Array[], targetIds?: readonly number[]): Promise<Float32Array[]>;
   /**
    * One batched evaluation of many neuron sets, each scaled by `factor` at the position.
    * Per set: the full distribution, or the probabilities of `targetIds` in that order.
    */
-  scaledProbabilities(scaleSets: ReadonlyArray<readonly Neuron[]>, factor: number, targetIds?: readonly number[]): Float32Array[];
+  scaledProbabilities(scaleSets: ReadonlyArray<readonly Neuron[]>, factor: number, targetIds?: readonly number[]): Promise<Float32Array[]>;
   dispose(): void;
 }
 
@@ -79,13 +82,13 @@ export interface LanguageModel extends ModelInfo {
   targetPosition(ids: readonly number[]): number;
 
   /** Distribution over the vocabulary at the position, optionally with neurons scaled. */
-  probabilities(ids: readonly number[], options?: ProbabilityOptions): Float32Array;
+  probabilities(ids: readonly number[], options?: ProbabilityOptions): Promise<Float32Array>;
 
   /**
    * Many requests, batched where shapes allow (same ids share the cached prompt pass; same length
    * and position share a batched forward). Per request: the full distribution or `targetIds`.
    */
-  probabilitiesBatch(requests: readonly ProbabilityRequest[], targetIds?: readonly number[]): Float32Array[];
+  probabilitiesBatch(requests: readonly ProbabilityRequest[], targetIds?: readonly number[]): Promise<Float32Array[]>;
 
   /** `prepare(ids, position).scaledProbabilities(...)` in one call (DKN: ~200 suppression sets). */
   probabilitiesForScaleSets(
@@ -94,26 +97,29 @@ export interface LanguageModel extends ModelInfo {
     scaleSets: ReadonlyArray<readonly Neuron[]>,
     factor: number,
     targetIds?: readonly number[],
-  ): Float32Array[];
+  ): Promise<Float32Array[]>;
 
   /** Activation of every layer at the position: nLayers × Float32Array(ffnWidth). */
-  activations(ids: readonly number[], position?: number): Float32Array[];
+  activations(ids: readonly number[], position?: number): Promise<Float32Array[]>;
 
   /**
    * Activations at one position for many inputs of the same length (AMIG's blanked copies of a
    * prompt), in one batched pass. result[i][k] is input i at layer layers[k] (default: all layers).
    */
-  activationsBatch(idsList: ReadonlyArray<readonly number[]>, position: number, layers?: readonly number[]): Float32Array[][];
+  activationsBatch(idsList: ReadonlyArray<readonly number[]>, position: number, layers?: readonly number[]): Promise<Float32Array[][]>;
 
   /** Runs the prompt once and keeps what patched passes reuse. Call dispose() when done. */
-  prepare(ids: readonly number[], position?: number): PromptContext;
+  prepare(ids: readonly number[], position?: number): Promise<PromptContext>;
 
   /** Value vectors (ALGORITHMS.md §1.3), Float32Array(hidden) each, in the order asked. */
-  getValueVectors(neurons: readonly Neuron[]): Float32Array[];
-  /** Overwrites value vectors; writing back what getValueVectors returned restores the weights bit for bit. */
+  getValueVectors(neurons: readonly Neuron[]): Promise<Float32Array[]>;
+  /**
+   * Overwrites value vectors; writing back what getValueVectors returned restores the weights bit
+   * for bit. Synchronous: the new weights are built on the device, nothing is read back.
+   */
   setValueVectors(neurons: readonly Neuron[], vectors: readonly Float32Array[]): void;
   /** Input embedding row of a token (GPT-2: wte), Float32Array(hidden). */
-  wordEmbedding(tokenId: number): Float32Array;
+  wordEmbedding(tokenId: number): Promise<Float32Array>;
 
   dispose(): void;
 }

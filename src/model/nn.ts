@@ -112,18 +112,6 @@ export function replaceAtPosition(x: tf.Tensor, position: number, rows: tf.Tenso
 }
 
 /**
- * tf.tidy for code that returns host data (Float32Arrays): tf.tidy would walk every element of
- * a returned typed array looking for tensors.
- */
-export function tidyHost<T>(fn: () => T): T {
-  let out: T | undefined;
-  tf.tidy(() => {
-    out = fn();
-  });
-  return out as T;
-}
-
-/**
  * softmax(logits)[:, target] for [B, V] logits, with a gradient that stays accurate when the
  * model is confident. Autodiff of softmax forms dP_t/dz_t as p_t − p_t², which cancels in float32
  * once p_t nears 1 (PyTorch parity then fails on confident facts); here 1 − p_t is the sum of the

@@ -1,5 +1,7 @@
 // LanguageModel on top of an architecture's Network: input checks, batching into chunks that fit
-// in memory, tensor lifetimes (tf.tidy) and conversion to plain Float32Arrays.
+// in memory, tensor lifetimes (tf.tidy) and conversion to plain Float32Arrays. Every read-back is
+// asynchronous (a GPU backend can only read back that way): a call builds its result tensors in a
+// tf.tidy, keeps them, awaits their data once per dispatched chunk and frees them.
 import * as tf from "./tf.ts";
 import type { BackendName } from "./backend.ts";
 import type { ModelConfig } from "./config.ts";
@@ -8,7 +10,7 @@ import type {
   Architecture, LanguageModel, Neuron, NeuronScale, PatchedGradient, ProbabilityOptions, ProbabilityRequest, PromptContext,
 } from "./language-model.ts";
 import type { LayerScales, Network, PromptCache } from "./network.ts";
-import { targetProbability, tidyHost } from "./nn.ts";
+import { targetProbability } from "./nn.ts";
 import type { TextTokenizer } from "./tokenizer.ts";
 
 /** Tokens per batched forward without gradients (bounds activation memory: ~25 MB per tensor at BERT-base). */
@@ -71,15 +73,49 @@ function rowsTensor(s: Shape, rows: readonly Float32Array[]): tf.Tensor2D {
   return tf.tensor2d(flat, [rows.length, s.ffnWidth]);
 }
 
-/** Softmax of [B, V] logits, read back per row: all of it, or only `targetIds`. */
-function readProbabilities(s: Shape, logits: tf.Tensor2D, targetIds?: readonly number[]): Float32Array[] {
+/** Softmax of [B, V] logits on the device: all of it, or only the `targetIds` columns. */
+function probabilitiesTensor(s: Shape, logits: tf.Tensor2D, targetIds?: readonly number[]): tf.Tensor2D {
   targetIds?.forEach((id) => checkToken(s, id));
-  let probs = tf.softmax(logits);
+  const probs = tf.softmax(logits);
   // pick the targets on the device: 200 scale sets × a 120k vocabulary is a lot to copy out
-  if (targetIds) probs = tf.gather(probs, tf.tensor1d([...targetIds], "int32"), 1);
-  const width = probs.shape[1];
-  const data = probs.dataSync() as Float32Array;
-  return Array.from({ length: logits.shape[0] }, (_, b) => data.slice(b * width, (b + 1) * width));
+  return targetIds ? tf.gather(probs, tf.tensor1d([...targetIds], "int32"), 1) : probs;
+}
+
+/** Splits read-back data of `count` rows into one copy per row. */
+function splitRows(data: Float32Array, count: number): Float32Array[] {
+  const width = data.length / count;
+  return Array.from({ length: count }, (_, b) => data.slice(b * width, (b + 1) * width));
+}
+
+/**
+ * Runs `dispatch` for every part and reads each result back once, dispatching part k+1 before
+ * waiting for part k's read-back: on a GPU the next batch computes while the previous one copies
+ * out; on wasm and cpu the work is already done at dispatch and nothing changes. At most two
+ * results are held at a time, so memory stays bounded by the chunk size.
+ */
+export async function pipelined<P>(parts: readonly P[], dispatch: (part: P) => tf.Tensor): Promise<Float32Array[]> {
+  const out: Float32Array[] = [];
+  let pending: tf.Tensor | null = parts.length ? dispatch(parts[0]) : null;
+  try {
+    for (let k = 0; pending; k++) {
+      const current: tf.Tensor = pending;
+      pending = null;
+      try {
+        if (k + 1 < parts.length) pending = dispatch(parts[k + 1]);
+        out.push((await current.data()) as Float32Array);
+      } finally {
+        current.dispose();
+      }
+    }
+  } finally {
+    pending?.dispose();
+  }
+  return out;
+}
+
+/** Reads one tensor back (the single read-back of a call) and frees it. */
+async function readOnce(t: tf.Tensor): Promise<Float32Array> {
+  return (await pipelined([t], (x) => x))[0];
 }
 
 const firstScaledLayer = (s: NeuronScale | undefined) => Math.min(Infinity, ...(s?.neurons ?? []).map((n) => n[0]));
@@ -131,11 +167,12 @@ export class TransformerModel<C extends PromptCache> implements LanguageModel {
 
   // ---- probabilities ------------------------------------------------------------------------
 
-  probabilities(ids: readonly number[], options: ProbabilityOptions = {}): Float32Array {
-    return this.probabilitiesBatch([{ ids, ...options }])[0];
+  async probabilities(ids: readonly number[], options: ProbabilityOptions = {}): Promise<Float32Array> {
+    return (await this.probabilitiesBatch([{ ids, ...options }]))[0];
   }
 
-  probabilitiesBatch(requests: readonly ProbabilityRequest[], targetIds?: readonly number[]): Float32Array[] {
+  async probabilitiesBatch(requests: readonly ProbabilityRequest[], targetIds?: readonly number[]): Promise<Float32Array[]> {
+    targetIds?.forEach((id) => checkToken(this, id));
     const results: Float32Array[] = new Array(requests.length);
     // identical prompts share one cached pass; other prompts of one length share batched forwards
     const byPrompt = new Map<string, { seq: number[]; position: number; members: number[] }>();
@@ -149,9 +186,9 @@ export class TransformerModel<C extends PromptCache> implements LanguageModel {
     const byLength = new Map<string, { seqs: number[][]; position: number; members: number[] }>();
     for (const g of byPrompt.values()) {
       if (g.members.length > 1) {
-        const ctx = this.prepareCached(g.seq, g.position);
+        const ctx = this.openPrompt(g.seq, g.position);
         try {
-          const out = ctx.scaledProbabilitiesEach(g.members.map((i) => requests[i].scale), targetIds);
+          const out = await ctx.scaledProbabilitiesEach(g.members.map((i) => requests[i].scale), targetIds);
           g.members.forEach((i, k) => (results[i] = out[k]));
         } finally {
           ctx.dispose();
@@ -164,30 +201,31 @@ export class TransformerModel<C extends PromptCache> implements LanguageModel {
       s.members.push(g.members[0]);
       byLength.set(key, s);
     }
-    for (const s of byLength.values()) {
+    const parts = [...byLength.values()].flatMap((s) => {
       const size = Math.max(1, Math.floor(FORWARD_TOKENS / s.seqs[0].length));
-      for (const ks of chunks(s.members.map((_, k) => k), size)) {
-        const out = tidyHost(() => {
-          const scales = layerScales(this, ks.map((k) => requests[s.members[k]].scale));
-          const { logits } = this.network.forward(ks.map((k) => s.seqs[k]), s.position, { scales });
-          return readProbabilities(this, logits!, targetIds);
-        });
-        ks.forEach((k, j) => (results[s.members[k]] = out[j]));
-      }
-    }
+      return chunks(s.members.map((_, k) => k), size).map((ks) => ({ s, ks }));
+    });
+    const data = await pipelined(parts, ({ s, ks }) =>
+      tf.tidy(() => {
+        const scales = layerScales(this, ks.map((k) => requests[s.members[k]].scale));
+        const { logits } = this.network.forward(ks.map((k) => s.seqs[k]), s.position, { scales });
+        return probabilitiesTensor(this, logits!, targetIds);
+      }),
+    );
+    parts.forEach(({ s, ks }, p) => splitRows(data[p], ks.length).forEach((row, j) => (results[s.members[ks[j]]] = row)));
     return results;
   }
 
-  probabilitiesForScaleSets(
+  async probabilitiesForScaleSets(
     ids: readonly number[],
     position: number,
     scaleSets: ReadonlyArray<readonly Neuron[]>,
     factor: number,
     targetIds?: readonly number[],
-  ): Float32Array[] {
-    const ctx = this.prepareCached(ids, position);
+  ): Promise<Float32Array[]> {
+    const ctx = this.openPrompt(ids, position);
     try {
-      return ctx.scaledProbabilities(scaleSets, factor, targetIds);
+      return await ctx.scaledProbabilities(scaleSets, factor, targetIds);
     } finally {
       ctx.dispose();
     }
@@ -195,12 +233,12 @@ export class TransformerModel<C extends PromptCache> implements LanguageModel {
 
   // ---- activations --------------------------------------------------------------------------
 
-  activations(ids: readonly number[], position?: number): Float32Array[] {
+  async activations(ids: readonly number[], position?: number): Promise<Float32Array[]> {
     const { seq, position: pos } = this.sequence(ids, position);
-    return this.activationsBatch([seq], pos)[0];
+    return (await this.activationsBatch([seq], pos))[0];
   }
 
-  activationsBatch(idsList: ReadonlyArray<readonly number[]>, position: number, layers?: readonly number[]): Float32Array[][] {
+  async activationsBatch(idsList: ReadonlyArray<readonly number[]>, position: number, layers?: readonly number[]): Promise<Float32Array[][]> {
     if (idsList.length === 0) return [];
     const wanted = layers ?? Array.from({ length: this.nLayers }, (_, l) => l);
     wanted.forEach((l) => checkLayer(this, l));
@@ -212,23 +250,35 @@ export class TransformerModel<C extends PromptCache> implements LanguageModel {
     if (wanted.length === 0) return seqs.map(() => []);
     const lastLayer = Math.max(...wanted);
     const size = Math.max(1, Math.floor(FORWARD_TOKENS / seqs[0].length));
-    const F = this.ffnWidth;
-    return chunks(seqs, size).flatMap((chunk) =>
-      tidyHost(() => {
+    const parts = chunks(seqs, size);
+    // one read-back per chunk: the wanted layers stacked [K, B, F]
+    const data = await pipelined(parts, (chunk) =>
+      tf.tidy(() => {
         const { activations } = this.network.forward(chunk, position, { lastLayer, logits: false });
-        const perLayer = wanted.map((l) => activations[l].dataSync() as Float32Array);
-        return chunk.map((_, b) => perLayer.map((data) => data.slice(b * F, (b + 1) * F)));
+        return tf.stack(wanted.map((l) => activations[l]));
       }),
+    );
+    const F = this.ffnWidth;
+    return parts.flatMap((chunk, p) =>
+      chunk.map((_, b) => wanted.map((_, k) => data[p].slice((k * chunk.length + b) * F, (k * chunk.length + b + 1) * F))),
     );
   }
 
   // ---- prompt contexts ----------------------------------------------------------------------
 
-  prepare(ids: readonly number[], position?: number): PromptContext {
-    return this.prepareCached(ids, position);
+  async prepare(ids: readonly number[], position?: number): Promise<PromptContext> {
+    const ctx = this.openPrompt(ids, position);
+    try {
+      await ctx.load();
+    } catch (err) {
+      ctx.dispose();
+      throw err;
+    }
+    return ctx;
   }
 
-  private prepareCached(ids: readonly number[], position?: number): CachedPrompt<C> {
+  /** The prompt pass, dispatched but not read back (callers that need no host copy skip it). */
+  private openPrompt(ids: readonly number[], position?: number): CachedPrompt<C> {
     const { seq, position: pos } = this.sequence(ids, position);
     return new CachedPrompt(this.network, this.network.prepare(seq, pos), [...ids], pos, () => this.weightsVersion);
   }
@@ -245,12 +295,14 @@ export class TransformerModel<C extends PromptCache> implements LanguageModel {
     return groups;
   }
 
-  getValueVectors(neurons: readonly Neuron[]): Float32Array[] {
+  async getValueVectors(neurons: readonly Neuron[]): Promise<Float32Array[]> {
+    const groups = [...this.byLayer(neurons)];
+    if (!groups.length) return [];
+    // every layer's rows gathered into one [N, hidden] tensor: one read-back
+    const data = await readOnce(tf.tidy(() => tf.concat(groups.map(([layer, ks]) => this.network.valueProjection(layer).rows(ks.map((k) => neurons[k][1]))), 0)));
+    const rows = splitRows(data, neurons.length);
     const out: Float32Array[] = new Array(neurons.length);
-    for (const [layer, ks] of this.byLayer(neurons)) {
-      const rows = this.network.valueProjection(layer).getRows(ks.map((k) => neurons[k][1]));
-      ks.forEach((k, j) => (out[k] = rows[j]));
-    }
+    groups.flatMap(([, ks]) => ks).forEach((k, j) => (out[k] = rows[j]));
     return out;
   }
 
@@ -263,9 +315,10 @@ export class TransformerModel<C extends PromptCache> implements LanguageModel {
     this.weightsVersion++;
   }
 
-  wordEmbedding(tokenId: number): Float32Array {
+  async wordEmbedding(tokenId: number): Promise<Float32Array> {
     checkToken(this, tokenId);
-    return tidyHost(() => tf.slice(this.network.wordEmbeddings, [tokenId, 0], [1, this.hidden]).dataSync() as Float32Array).slice();
+    // a copy: on cpu a contiguous slice can share the embedding table's buffer
+    return (await readOnce(tf.tidy(() => tf.slice(this.network.wordEmbeddings, [tokenId, 0], [1, this.hidden])))).slice();
   }
 
   dispose(): void {
@@ -273,9 +326,14 @@ export class TransformerModel<C extends PromptCache> implements LanguageModel {
   }
 }
 
+/** Host copies of a prompt's unpatched distribution and activations. */
+interface HostPrompt {
+  probabilities: Float32Array;
+  activations: Float32Array[];
+}
+
 class CachedPrompt<C extends PromptCache> implements PromptContext {
-  readonly probabilities: Float32Array;
-  readonly activations: readonly Float32Array[];
+  private host: HostPrompt | null = null;
   private readonly version: number;
   private disposed = false;
 
@@ -287,10 +345,30 @@ class CachedPrompt<C extends PromptCache> implements PromptContext {
     private readonly currentVersion: () => number,
   ) {
     this.version = currentVersion();
-    this.probabilities = tidyHost(() => tf.softmax(cache.logits).dataSync() as Float32Array).slice();
-    const acts = cache.activations.dataSync() as Float32Array;
-    const F = network.ffnWidth;
-    this.activations = Array.from({ length: network.nLayers }, (_, l) => acts.slice(l * F, (l + 1) * F));
+  }
+
+  /** Reads the distribution and every layer's activation back in one copy ([V] then [L·F]). */
+  async load(): Promise<void> {
+    const V = this.network.vocabSize;
+    const data = await readOnce(tf.tidy(() => tf.concat([tf.softmax(this.cache.logits), tf.reshape(this.cache.activations, [-1])])));
+    const F = this.network.ffnWidth;
+    this.host = {
+      probabilities: data.slice(0, V),
+      activations: Array.from({ length: this.network.nLayers }, (_, l) => data.slice(V + l * F, V + (l + 1) * F)),
+    };
+  }
+
+  private loaded(): HostPrompt {
+    if (!this.host) throw new Error("prompt context read before load()");
+    return this.host;
+  }
+
+  get probabilities(): Float32Array {
+    return this.loaded().probabilities;
+  }
+
+  get activations(): readonly Float32Array[] {
+    return this.loaded().activations;
   }
 
   private check(): void {
@@ -304,64 +382,78 @@ class CachedPrompt<C extends PromptCache> implements PromptContext {
     return Math.max(1, Math.floor(budget / tokensPerRow));
   }
 
-  patchedGradient(layer: number, rows: readonly Float32Array[], targetId: number): PatchedGradient {
+  async patchedGradient(layer: number, rows: readonly Float32Array[], targetId: number): Promise<PatchedGradient> {
     this.check();
     checkLayer(this.network, layer);
     checkRows(this.network, rows);
     checkToken(this.network, targetId);
-    const probs = new Float32Array(rows.length);
-    const grads: Float32Array[] = [];
-    const F = this.network.ffnWidth;
-    for (const part of chunks(rows, this.rowsPerPass(GRADIENT_TOKENS))) {
-      const [p, g] = tidyHost(() => {
+    const parts = chunks(rows, this.rowsPerPass(GRADIENT_TOKENS));
+    // per chunk one read-back of [B, 1 + F]: P(target) then its gradient
+    const data = await pipelined(parts, (part) =>
+      tf.tidy(() => {
         // rows do not interact, so the gradient of Σ_b P_b gives every row its own gradient
         const f = (z: tf.Tensor2D) => targetProbability(this.network.logitsFromActivation(this.cache, layer, z), targetId);
         const { value, grad } = tf.valueAndGrad(f)(rowsTensor(this.network, part), tf.ones([part.length]));
-        return [value.dataSync() as Float32Array, grad.dataSync() as Float32Array];
-      });
-      probs.set(p, grads.length);
-      for (let b = 0; b < part.length; b++) grads.push(g.slice(b * F, (b + 1) * F));
+        return tf.concat([tf.reshape(value, [-1, 1]), grad], 1);
+      }),
+    );
+    const probs = new Float32Array(rows.length);
+    const grads: Float32Array[] = [];
+    for (const [p, part] of parts.entries()) {
+      for (const row of splitRows(data[p], part.length)) {
+        probs[grads.length] = row[0];
+        grads.push(row.subarray(1));
+      }
     }
     return { probs, grads };
   }
 
-  patchedProbabilities(layer: number, rows: readonly Float32Array[], targetIds?: readonly number[]): Float32Array[] {
+  async patchedProbabilities(layer: number, rows: readonly Float32Array[], targetIds?: readonly number[]): Promise<Float32Array[]> {
     this.check();
     checkLayer(this.network, layer);
     checkRows(this.network, rows);
-    return chunks(rows, this.rowsPerPass(FORWARD_TOKENS)).flatMap((part) =>
-      tidyHost(() => readProbabilities(this.network, this.network.logitsFromActivation(this.cache, layer, rowsTensor(this.network, part)), targetIds)),
+    targetIds?.forEach((id) => checkToken(this.network, id));
+    const parts = chunks(rows, this.rowsPerPass(FORWARD_TOKENS));
+    const data = await pipelined(parts, (part) =>
+      tf.tidy(() => probabilitiesTensor(this.network, this.network.logitsFromActivation(this.cache, layer, rowsTensor(this.network, part)), targetIds)),
     );
+    return parts.flatMap((part, p) => splitRows(data[p], part.length));
   }
 
-  scaledProbabilities(scaleSets: ReadonlyArray<readonly Neuron[]>, factor: number, targetIds?: readonly number[]): Float32Array[] {
+  scaledProbabilities(scaleSets: ReadonlyArray<readonly Neuron[]>, factor: number, targetIds?: readonly number[]): Promise<Float32Array[]> {
     return this.scaledProbabilitiesEach(scaleSets.map((neurons) => ({ neurons, factor })), targetIds);
   }
 
   /** Each request with its own (optional) scale; probabilitiesBatch uses it for repeated prompts. */
-  scaledProbabilitiesEach(scales: ReadonlyArray<NeuronScale | undefined>, targetIds?: readonly number[]): Float32Array[] {
+  async scaledProbabilitiesEach(scales: ReadonlyArray<NeuronScale | undefined>, targetIds?: readonly number[]): Promise<Float32Array[]> {
     this.check();
     targetIds?.forEach((id) => checkToken(this.network, id));
     const results: Float32Array[] = new Array(scales.length);
-    // Unscaled requests read the cached distribution. The others run from their lowest scaled
+    // Unscaled requests read the unpatched distribution. The others run from their lowest scaled
     // layer up; sorting by that layer lets each chunk start as high as possible.
+    const unscaled: number[] = [];
     const scaled: number[] = [];
-    scales.forEach((s, i) => {
-      if (firstScaledLayer(s) !== Infinity) scaled.push(i);
-      else results[i] = targetIds ? Float32Array.from(targetIds, (id) => this.probabilities[id]) : this.probabilities.slice();
-    });
+    scales.forEach((s, i) => (firstScaledLayer(s) !== Infinity ? scaled : unscaled).push(i));
     scaled.sort((a, b) => firstScaledLayer(scales[b]) - firstScaledLayer(scales[a]));
-    for (const part of chunks(scaled, this.rowsPerPass(FORWARD_TOKENS))) {
-      const out = tidyHost(() => {
+    const pick = (p: Float32Array) => (targetIds ? Float32Array.from(targetIds, (id) => p[id]) : p.slice());
+    let unpatched: Float32Array | null = this.host?.probabilities ?? null;
+    const parts: number[][] = chunks(scaled, this.rowsPerPass(FORWARD_TOKENS));
+    // a context that was never read back computes its unpatched distribution as one more part
+    const readUnpatched = unscaled.length > 0 && !unpatched;
+    const data = await pipelined<number[] | null>([...(readUnpatched ? [null] : []), ...parts], (part) =>
+      tf.tidy(() => {
+        if (!part) return tf.softmax(this.cache.logits);
         const multipliers = layerScales(this.network, part.map((i) => scales[i]));
         const start = Math.min(...part.map((i) => firstScaledLayer(scales[i])));
         // the activation at the start layer is the cached one times each item's multipliers
         const cached = tf.slice(this.cache.activations, [start, 0], [1, this.network.ffnWidth]);
         const act = tf.mul(cached, multipliers[start]!) as tf.Tensor2D;
-        return readProbabilities(this.network, this.network.logitsFromActivation(this.cache, start, act, multipliers), targetIds);
-      });
-      part.forEach((i, k) => (results[i] = out[k]));
-    }
+        return probabilitiesTensor(this.network, this.network.logitsFromActivation(this.cache, start, act, multipliers), targetIds);
+      }),
+    );
+    if (readUnpatched) unpatched = data.shift()!;
+    for (const i of unscaled) results[i] = pick(unpatched!);
+    parts.forEach((part, p) => splitRows(data[p], part.length).forEach((row, k) => (results[part[k]] = row)));
     return results;
   }
 

@@ -46,18 +46,18 @@ function argmax(p: Float32Array): number {
   return best;
 }
 
-export function evaluateFacts(model: LanguageModel, facts: readonly SeedFact[], options: EvalOptions = {}): FactResult[] {
+export async function evaluateFacts(model: LanguageModel, facts: readonly SeedFact[], options: EvalOptions = {}): Promise<FactResult[]> {
   const chunk = options.chunk ?? 256;
   const results: FactResult[] = [];
   for (let start = 0; start < facts.length; start += chunk) {
     const part = facts.slice(start, start + chunk);
-    results.push(...(model.architecture === "masked" ? evaluateMasked(model, part) : evaluateCausal(model, part)));
+    results.push(...(model.architecture === "masked" ? await evaluateMasked(model, part) : await evaluateCausal(model, part)));
     options.onProgress?.(Math.min(start + chunk, facts.length), facts.length);
   }
   return results;
 }
 
-function evaluateMasked(model: LanguageModel, facts: readonly SeedFact[]): FactResult[] {
+async function evaluateMasked(model: LanguageModel, facts: readonly SeedFact[]): Promise<FactResult[]> {
   const tok = model.tokenizer;
   const prompts: MaskedPrompt[] = facts.map((f) => buildMaskedPrompt(tok, f));
   const requests: ProbabilityRequest[] = [];
@@ -68,7 +68,7 @@ function evaluateMasked(model: LanguageModel, facts: readonly SeedFact[]): FactR
       owner.push(i);
     }),
   );
-  const distributions = model.probabilitiesBatch(requests);
+  const distributions = await model.probabilitiesBatch(requests);
   const predicted: number[][] = prompts.map(() => []);
   distributions.forEach((d, r) => predicted[owner[r]].push(argmax(d)));
   return facts.map((fact, i) => ({
@@ -80,14 +80,14 @@ function evaluateMasked(model: LanguageModel, facts: readonly SeedFact[]): FactR
   }));
 }
 
-function evaluateCausal(model: LanguageModel, facts: readonly SeedFact[]): FactResult[] {
+async function evaluateCausal(model: LanguageModel, facts: readonly SeedFact[]): Promise<FactResult[]> {
   const tok = model.tokenizer;
   const prompts: CausalPrompt[] = facts.map((f) => buildCausalPrompt(tok, f));
   const generated: number[][] = prompts.map(() => []);
   const maxSteps = Math.max(...prompts.map((p) => p.targetIds.length));
   for (let step = 0; step < maxSteps; step++) {
     const active = prompts.map((p, i) => i).filter((i) => generated[i].length < prompts[i].targetIds.length);
-    const distributions = model.probabilitiesBatch(active.map((i) => ({ ids: [...prompts[i].inputIds, ...generated[i]] })));
+    const distributions = await model.probabilitiesBatch(active.map((i) => ({ ids: [...prompts[i].inputIds, ...generated[i]] })));
     active.forEach((i, k) => generated[i].push(argmax(distributions[k])));
   }
   return facts.map((fact, i) => {

@@ -57,7 +57,11 @@ export class ToyModel implements AttributionModel {
     return g;
   }
 
-  prepare(ids: readonly number[], position = 0): PromptContext {
+  async prepare(ids: readonly number[], position = 0): Promise<PromptContext> {
+    return this.context(ids, position);
+  }
+
+  private context(ids: readonly number[], position: number): PromptContext {
     const x = this.activation(ids);
     const scaled = (neurons: readonly Neuron[], factor: number) => {
       const z = Float32Array.from(x);
@@ -70,25 +74,25 @@ export class ToyModel implements AttributionModel {
       position,
       probabilities: Float32Array.from(this.softmax(x)),
       activations: [x],
-      patchedGradient: (_layer, rows, targetId) => ({
+      patchedGradient: async (_layer, rows, targetId) => ({
         probs: Float32Array.from(rows, (r) => this.softmax(r)[targetId]),
         grads: rows.map((r) => this.gradient(r, targetId)),
       }),
-      patchedProbabilities: (_layer, rows, targetIds) => rows.map((r) => pick(Float32Array.from(this.softmax(r)), targetIds)),
-      scaledProbabilities: (sets, factor, targetIds) => sets.map((s) => pick(scaled(s, factor), targetIds)),
+      patchedProbabilities: async (_layer, rows, targetIds) => rows.map((r) => pick(Float32Array.from(this.softmax(r)), targetIds)),
+      scaledProbabilities: async (sets, factor, targetIds) => sets.map((s) => pick(scaled(s, factor), targetIds)),
       dispose() {},
     };
   }
 
-  activationsBatch(inputs: ReadonlyArray<readonly number[]>): Float32Array[][] {
+  async activationsBatch(inputs: ReadonlyArray<readonly number[]>): Promise<Float32Array[][]> {
     return inputs.map((ids) => [this.activation(ids)]);
   }
 
   probabilitiesForScaleSets(ids: readonly number[], position: number, sets: ReadonlyArray<readonly Neuron[]>, factor: number, targetIds?: readonly number[]) {
-    return this.prepare(ids, position).scaledProbabilities(sets, factor, targetIds);
+    return this.context(ids, position).scaledProbabilities(sets, factor, targetIds);
   }
 
-  probabilities(ids: readonly number[], scale?: Scale): Float32Array {
-    return this.prepare(ids).scaledProbabilities([scale?.neurons ?? []], scale?.factor ?? 1)[0];
+  async probabilities(ids: readonly number[], scale?: Scale): Promise<Float32Array> {
+    return (await this.context(ids, 0).scaledProbabilities([scale?.neurons ?? []], scale?.factor ?? 1))[0];
   }
 }

@@ -9,15 +9,24 @@
 // the blanked AMIG baseline (activationsBatch over the T blanked copies), the patched
 // forward+gradient passes (patchedGradient, per layer) and the rest (JavaScript: path points,
 // gradient sums, score arithmetic, tokenization). The PyTorch side times the same phases.
+//
+// Options: --models a,b (labels, default all); --baseline-ref <git ref> adds a table of this
+// checkout against that ref, measured in the same run: the ref is checked out in a temporary
+// `git worktree` sharing this checkout's node_modules, each tree runs in its own child process
+// (tools/bench/attribution-probe.ts), rounds alternate between the two (ABBA order), and the
+// score digests of both are compared; --compare-only skips the torch table.
 import { execFile } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { promisify } from "node:util";
+import { spawn } from "node:child_process";
+import readline from "node:readline";
+import { parseArgs, promisify } from "node:util";
 import { attributeFact } from "../../src/attribution/fact-attribution.ts";
 import { type FactModel, attributionModel } from "../../src/attribution/model-port.ts";
-import { type PromptFact, PromptError, buildPrompt } from "../../src/attribution/prompts.ts";
+import { PromptError, buildPrompt } from "../../src/attribution/prompts.ts";
 import { type LanguageModel, PROJECT_ROOT, loadModel } from "../../src/model/index.ts";
+import { type BenchPrompt, seedPrompts } from "./seed-prompts.ts";
 import { markdownTable } from "./table.ts";
 
 const METHOD = "amig-compat" as const;
@@ -25,9 +34,6 @@ const STEPS = 20;
 const PYTHON = "/usr/bin/python3";
 const BENCH_DIR = path.join(PROJECT_ROOT, "tools", "bench");
 const RANDOM_BERT_DIR = path.join(PROJECT_ROOT, ".data", "bench", "bert-base-random");
-/** Relations tried in order for the seed prompts; the first fact of each that builds a prompt. */
-const RELATIONS = ["P36", "P17", "P19", "P103", "P30", "P27", "P1412", "P138", "P159", "P176"];
-
 interface BenchModel {
   label: string;
   /** A name under models/ or a folder. */
@@ -73,50 +79,6 @@ async function run(cmd: string, args: string[], timeout: number): Promise<string
   return stdout;
 }
 
-function readJsonl(file: string): Record<string, unknown>[] {
-  if (!fs.existsSync(file)) return [];
-  return fs
-    .readFileSync(file, "utf8")
-    .split("\n")
-    .filter((l) => l.trim())
-    .map((l) => JSON.parse(l) as Record<string, unknown>);
-}
-
-interface BenchPrompt {
-  fact: PromptFact;
-  relation: string;
-  ids: number[];
-  pieces: number[];
-}
-
-/** The first fact of each relation (in RELATIONS order) that builds a prompt for this model. */
-function seedPrompts(lm: LanguageModel, fm: FactModel, languages: string[], perLanguage: number): BenchPrompt[] {
-  const out: BenchPrompt[] = [];
-  for (const language of languages) {
-    const dir = path.join(PROJECT_ROOT, "seeds", "mlama", language);
-    const templates = new Map(readJsonl(path.join(dir, "templates.jsonl")).map((r) => [String(r.relation), String(r.template)]));
-    let n = 0;
-    for (const relation of RELATIONS) {
-      if (n >= perLanguage) break;
-      const template = templates.get(relation);
-      if (!template) continue;
-      for (const rec of readJsonl(path.join(dir, `${relation}.jsonl`)).slice(0, 5)) {
-        const fact: PromptFact = { template, subject: String(rec.sub_label), object: String(rec.obj_label), language };
-        try {
-          const p = buildPrompt(fm.tokenizer, fact, lm.architecture);
-          if (p.inputIds.length + p.targetIds.length > lm.maxPositions) continue;
-          out.push({ fact, relation, ids: p.inputIds, pieces: p.targetIds });
-          n++;
-          break;
-        } catch (err) {
-          if (!(err instanceof PromptError)) throw err;
-        }
-      }
-    }
-  }
-  return out;
-}
-
 /** Wall and CPU seconds (CPU: this process, all threads; robust against other load on the machine). */
 interface Time {
   wall: number;
@@ -126,11 +88,11 @@ interface Time {
 const zero = (): Time => ({ wall: 0, cpu: 0 });
 const scale = (t: Time, k: number): Time => ({ wall: t.wall * k, cpu: t.cpu * k });
 
-function measure<T>(fn: () => T, add: (t: Time) => void): T {
+async function measure<T>(fn: () => Promise<T>, add: (t: Time) => void): Promise<T> {
   const t0 = performance.now();
   const c0 = process.cpuUsage();
   try {
-    return fn();
+    return await fn();
   } finally {
     const c = process.cpuUsage(c0);
     add({ wall: (performance.now() - t0) / 1000, cpu: (c.user + c.system) / 1e6 });
@@ -158,8 +120,8 @@ function timedModel(fm: FactModel, phases: { current: Phases }): FactModel {
   return {
     ...fm,
     activationsBatch: (inputs, position, layers) => measure(() => fm.activationsBatch(inputs, position, layers), addTo(phases.current.baseline)),
-    prepare: (ids, position) => {
-      const ctx = measure(() => fm.prepare(ids, position), addTo(phases.current.prepare));
+    prepare: async (ids, position) => {
+      const ctx = await measure(() => fm.prepare(ids, position), addTo(phases.current.prepare));
       return {
         ids: ctx.ids,
         position: ctx.position,
@@ -193,23 +155,23 @@ interface TsResult {
   tokens: number;
 }
 
-function benchTs(lm: LanguageModel, fm: FactModel, prompts: BenchPrompt[], rounds: number): TsResult {
+async function benchTs(lm: LanguageModel, fm: FactModel, prompts: BenchPrompt[], rounds: number): Promise<TsResult> {
   const phases = { current: newPhases(lm.nLayers) };
   const model = timedModel(fm, phases);
   // warm-up (not timed): layer 0 runs the patched passes through every layer above, so every
   // weight is used forward and backward once (XNNPACK packs weights on first use)
-  attributeFact(model, prompts[0].fact, { method: METHOD, steps: STEPS, layers: [0] });
+  await attributeFact(model, prompts[0].fact, { method: METHOD, steps: STEPS, layers: [0] });
   phases.current = newPhases(lm.nLayers);
   const scores: Float32Array[][] = [];
   const total = zero();
   for (let r = 0; r < rounds; r++) {
-    prompts.forEach((p, i) => {
-      const res = measure(() => attributeFact(model, p.fact, { method: METHOD, steps: STEPS, targetMode: "clean" }), addTo(total));
+    for (const [i, p] of prompts.entries()) {
+      const res = await measure(() => attributeFact(model, p.fact, { method: METHOD, steps: STEPS, targetMode: "clean" }), addTo(total));
       scores[i] = res.scores;
       if (res.inputIds.join() !== p.ids.join() || res.targetIds.join() !== p.pieces.join()) {
         throw new Error(`${lm.dir}: attributeFact tokenized ${JSON.stringify(p.fact)} differently from buildPrompt`);
       }
-    });
+    }
     log(`  TS round ${r + 1}/${rounds}: ${total.wall.toFixed(1)} s wall, ${total.cpu.toFixed(1)} s CPU so far`);
   }
   const k = 1 / (rounds * prompts.length);
@@ -345,12 +307,109 @@ function breakdown(label: string, ts: TsResult, torch: TorchResult | undefined):
 
 // --------------------------------------------------------------------------------------- main
 
+// ----------------------------------------------------------------------- baseline comparison
+
+interface ProbeRound {
+  wall: number;
+  cpu: number;
+  digest: string;
+}
+
+/** A child process measuring attributions with the code of `root` (see attribution-probe.ts). */
+class Probe {
+  private readonly lines: AsyncIterator<string>;
+  private readonly child;
+
+  constructor(root: string, spec: BenchModel) {
+    this.child = spawn(process.execPath, ["--import", "tsx", path.join(BENCH_DIR, "attribution-probe.ts"), root, spec.model,
+      spec.languages.join(","), `${spec.perLanguage}`, METHOD, `${STEPS}`], { cwd: root, stdio: ["pipe", "pipe", "inherit"] });
+    this.lines = readline.createInterface({ input: this.child.stdout! })[Symbol.asyncIterator]();
+  }
+
+  async next<T>(): Promise<T> {
+    const { value, done } = await this.lines.next();
+    if (done) throw new Error("the probe process ended early (see its error above)");
+    return JSON.parse(value) as T;
+  }
+
+  round(): Promise<ProbeRound> {
+    this.child.stdin!.write("round\n");
+    return this.next<ProbeRound>();
+  }
+
+  close(): void {
+    this.child.stdin!.end("quit\n");
+  }
+}
+
+interface CompareRow {
+  label: string;
+  shape: string;
+  prompts: number;
+  base: Time;
+  mine: Time;
+  identical: boolean;
+}
+
+/** A temporary worktree of `ref` that shares this checkout's node_modules; removed by the callback's end. */
+async function withWorktree<T>(ref: string, fn: (root: string) => Promise<T>): Promise<T> {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "kn-bench-base-"));
+  await run("git", ["-C", PROJECT_ROOT, "worktree", "add", "--detach", dir, ref], 120_000);
+  try {
+    fs.symlinkSync(path.join(PROJECT_ROOT, "node_modules"), path.join(dir, "node_modules"));
+    return await fn(dir);
+  } finally {
+    await run("git", ["-C", PROJECT_ROOT, "worktree", "remove", "--force", dir], 120_000).catch((err) => log(`could not remove ${dir}: ${(err as Error).message}`));
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+async function compareWithBaseline(ref: string, base: string, spec: BenchModel): Promise<CompareRow> {
+  const probes = { base: new Probe(base, spec), mine: new Probe(PROJECT_ROOT, spec) };
+  try {
+    type Ready = { shape: string; prompts: { ids: number[]; pieces: number[] }[] };
+    const [b, m] = [await probes.base.next<Ready>(), await probes.mine.next<Ready>()];
+    if (JSON.stringify(b.prompts) !== JSON.stringify(m.prompts)) throw new Error(`${spec.label}: ${ref} and this checkout tokenize the prompts differently`);
+    const total = { base: zero(), mine: zero() };
+    const digests = { base: new Set<string>(), mine: new Set<string>() };
+    for (let r = 0; r < spec.rounds; r++) {
+      // AB, BA, AB, ...: the order alternates so a drifting machine load hits both sides alike
+      for (const side of r % 2 === 0 ? (["base", "mine"] as const) : (["mine", "base"] as const)) {
+        const res = await probes[side].round();
+        addTo(total[side])(res);
+        digests[side].add(res.digest);
+      }
+      log(`  round ${r + 1}/${spec.rounds}: ${ref} ${total.base.wall.toFixed(1)} s, this checkout ${total.mine.wall.toFixed(1)} s so far`);
+    }
+    const k = 1 / (spec.rounds * m.prompts.length);
+    const identical = digests.base.size === 1 && digests.mine.size === 1 && [...digests.base][0] === [...digests.mine][0];
+    return { label: spec.label, shape: m.shape, prompts: m.prompts.length, base: scale(total.base, k), mine: scale(total.mine, k), identical };
+  } finally {
+    probes.base.close();
+    probes.mine.close();
+  }
+}
+
+function compareTable(ref: string, rows: CompareRow[]): string {
+  const header = ["model", "shape (L×d_ff)", "prompts", `${ref} s/prompt (CPU s)`, "this checkout s/prompt (CPU s)", "this/ref wall (CPU)", "scores bit-identical"];
+  return markdownTable(header, rows.map((r) => [r.label, r.shape, `${r.prompts}`, both(r.base), both(r.mine),
+    `${ratio(r.mine.wall, r.base.wall)} (${ratio(r.mine.cpu, r.base.cpu)})`, r.identical ? "yes" : "NO"]), 2);
+}
+
+const args = parseArgs({
+  options: { models: { type: "string" }, "baseline-ref": { type: "string" }, "compare-only": { type: "boolean", default: false }, rounds: { type: "string" } },
+}).values;
+const wanted = args.models?.split(",");
+const selected = MODELS.filter((m) => !wanted || wanted.includes(m.label)).map((m) => (args.rounds ? { ...m, rounds: Number(args.rounds) } : m));
+if (wanted && selected.length !== wanted.length) throw new Error(`unknown model in --models (known: ${MODELS.map((m) => m.label).join(", ")})`);
+const baselineRef = args["baseline-ref"];
+
 const started = performance.now();
 const startLoad = os.loadavg()[0];
 const rows: Row[] = [];
 const details: string[] = [];
 let torchVersion: string | undefined;
-for (const spec of MODELS) {
+for (const spec of args["compare-only"] ? [] : selected) {
   log(`${spec.label} ...`);
   if (spec.prepare) {
     try {
@@ -374,7 +433,11 @@ for (const spec of MODELS) {
   };
   try {
     const fm = attributionModel(lm);
-    const prompts = seedPrompts(lm, fm, spec.languages, spec.perLanguage);
+    const prompts = seedPrompts(PROJECT_ROOT, {
+      build: (fact) => buildPrompt(fm.tokenizer, fact, lm.architecture),
+      isPromptError: (err) => err instanceof PromptError,
+      maxPositions: lm.maxPositions,
+    }, spec.languages, spec.perLanguage);
     const shape = `${lm.nLayers}×${lm.ffnWidth}`;
     if (prompts.length === 0) {
       rows.push({ label: spec.label, shape, prompts: "0", note: "no seed prompt builds with this tokenizer" });
@@ -382,7 +445,7 @@ for (const spec of MODELS) {
     }
     log(`  ${shape}, d=${lm.hidden}, V=${lm.vocabSize}, loaded in ${loadSeconds.toFixed(1)} s; ${prompts.length} prompts: ` +
       prompts.map((p) => `${p.fact.language}/${p.relation} "${p.fact.subject}"→"${p.fact.object}" (${p.ids.length} tok, ${p.pieces.length} pc)`).join("; "));
-    const ts = benchTs(lm, fm, prompts, spec.rounds);
+    const ts = await benchTs(lm, fm, prompts, spec.rounds);
     const label = `${prompts.length} (${ts.pieces}, ${ts.tokens})`;
     dispose(); // free wasm memory before torch runs
     let first: TorchResult | undefined;
@@ -407,13 +470,33 @@ for (const spec of MODELS) {
   }
 }
 
+const compared: CompareRow[] = [];
+if (baselineRef) {
+  await withWorktree(baselineRef, async (base) => {
+    for (const spec of selected) {
+      await spec.prepare?.().catch((err: Error) => log(`${spec.label}: ${err.message.split("\n")[0]}`));
+      const configFile = path.join(spec.model.includes(path.sep) ? spec.model : path.join(PROJECT_ROOT, "models", spec.model), "config.json");
+      if (!fs.existsSync(configFile)) continue;
+      log(`${spec.label}: ${baselineRef} against this checkout, ${spec.rounds} round(s) each, interleaved ...`);
+      compared.push(await compareWithBaseline(baselineRef, base, spec));
+    }
+  });
+}
+
 console.log(`## AMIG attribution throughput: ${METHOD}, clean targets, ${STEPS} steps, all layers, batch ${STEPS}\n`);
 console.log(`TS: tfjs wasm backend (single thread), float32. torch: tools/golden/attribute.py, float32${torchVersion ? `, torch ${torchVersion}` : ""}. ` +
   `Machine: ${os.cpus().length} CPUs (${os.cpus()[0]?.model ?? "?"}), load average ${startLoad.toFixed(1)} at the start, ${os.loadavg()[0].toFixed(1)} at the end` +
   ` (CPU seconds, in parentheses, are this process's own and hold up better than wall time when other work shares the CPUs).` +
   ` One warm-up attribution per side is not timed; model loading is excluded.\n`);
-console.log(mainTable(rows));
-console.log("\nmax rel. diff: max |score_TS − score_torch| / max |score_torch| over the prompts (both float32).\n");
-console.log("### Where the time goes (measured per phase)\n");
-console.log(details.join("\n\n"));
+if (compared.length) {
+  console.log(`### This checkout against ${baselineRef} (tfjs wasm, same prompts, rounds interleaved)\n`);
+  console.log(compareTable(baselineRef!, compared));
+  console.log("\nscores bit-identical: the sha256 of every score matrix is the same in every round on both sides.\n");
+}
+if (rows.length) {
+  console.log(mainTable(rows));
+  console.log("\nmax rel. diff: max |score_TS − score_torch| / max |score_torch| over the prompts (both float32).\n");
+  console.log("### Where the time goes (measured per phase)\n");
+  console.log(details.join("\n\n"));
+}
 console.log(`\nbench wall time ${((performance.now() - started) / 1000).toFixed(0)} s`);

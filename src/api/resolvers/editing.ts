@@ -278,7 +278,7 @@ async function applyOnModel(ctx: ApiContext, live: LiveModel, edit: ResolvedEdit
   await checkConflicts(ctx, live, edit);
   const probes = await buildProbes(ctx, live, edit);
   const measured = probes.map((p) => p.probe);
-  const before = live.measure(measured);
+  const before = await live.measure(measured);
   const params = { ...edit.params };
   if (edit.kind === "update") {
     const source = probes.findIndex((p) => p.related && p.language === edit.sourceLanguage);
@@ -298,16 +298,16 @@ async function applyOnModel(ctx: ApiContext, live: LiveModel, edit: ResolvedEdit
   let after: FactMeasurement[] | undefined;
   let undo = () => {};
   if (isActivationKind(edit.kind)) {
-    after = live.measure(measured, { kind: edit.kind, neurons: edit.neurons });
+    after = await live.measure(measured, { kind: edit.kind, neurons: edit.neurons });
   } else {
-    const original = live.lm.getValueVectors(edit.neurons);
+    const original = await live.lm.getValueVectors(edit.neurons);
     savedWeights = packVectors(original);
-    const vectors = weightEditVectors(edit.kind as "erase" | "update", original, params, (t) => live.lm.wordEmbedding(t));
+    const vectors = await weightEditVectors(edit.kind as "erase" | "update", original, params, (t) => live.lm.wordEmbedding(t));
     live.writeWeights(key, edit.neurons, vectors, original);
     undo = () => live.restoreWeights(key);
   }
   try {
-    after ??= live.measure(measured);
+    after ??= await live.measure(measured);
     const effects = effectsOf(probes, before, after);
     await saveEdit(
       ctx.pool,
@@ -330,20 +330,20 @@ async function revertOnModel(ctx: ApiContext, live: LiveModel, id: bigint, rever
   if (!row) throw notFound("edit", id.toString());
   if (row.status !== "ACTIVE") throw conflict(`edit ${id} is not active: it was reverted by ${row.revertedBy ?? "?"} at ${row.revertedAt?.toISOString() ?? "?"}`);
   const key = id.toString();
-  let redo: () => void;
+  let redo: () => Promise<void>;
   if (row.kind === "SUPPRESS" || row.kind === "ENHANCE") {
     live.removeActivation(key);
     redo = () => live.applyStored(row);
   } else {
     const neurons = row.neurons.map(([l, u]) => [l, u] as const);
-    const edited = live.lm.getValueVectors(neurons);
+    const edited = await live.lm.getValueVectors(neurons);
     if (!live.restoreWeights(key)) throw new Error(`active edit ${id} is not applied to the live model`);
-    redo = () => live.writeWeights(key, neurons, edited, live.lm.getValueVectors(neurons));
+    redo = async () => live.writeWeights(key, neurons, edited, await live.lm.getValueVectors(neurons));
   }
   try {
     if (!(await markReverted(ctx.pool, id, revertedBy))) throw conflict(`edit ${id} is not active any more`);
   } catch (err) {
-    redo();
+    await redo();
     throw err;
   }
 }
@@ -373,7 +373,7 @@ export const editingResolvers = {
       if (!Number.isInteger(top) || top < 1 || top > MAX_PREDICT_TOP) throw badInput(`top must be an integer between 1 and ${MAX_PREDICT_TOP}`, "top");
       if (!args.text.trim()) throw badInput("text is empty", "text");
       try {
-        return await liveModelsOf(ctx).use(checkpoint, (live) => {
+        return await liveModelsOf(ctx).use(checkpoint, async (live) => {
           const tok = live.lm.tokenizer;
           const inputIds = tok.encode(args.text);
           if (live.lm.architecture === "masked" && (tok.maskId === undefined || !inputIds.includes(tok.maskId))) {
@@ -382,7 +382,7 @@ export const editingResolvers = {
           if (!inputIds.length) throw badInput("text gives no tokens", "text");
           if (inputIds.length > live.lm.maxPositions) throw badInput(`text has ${inputIds.length} tokens; ${checkpoint.name} reads at most ${live.lm.maxPositions}`, "text");
           const position = live.lm.targetPosition(inputIds);
-          const probs = live.probabilities(inputIds, position);
+          const probs = await live.probabilities(inputIds, position);
           return {
             model: checkpoint.name,
             inputIds,

@@ -67,7 +67,7 @@ export function register(program: Command): void {
       const template = templateFromText(flags.text, lm.architecture, lm.tokenizer.maskToken);
       let result;
       try {
-        result = attributeFact(model, { template, subject: "", object: flags.target, language: flags.language }, {
+        result = await attributeFact(model, { template, subject: "", object: flags.target, language: flags.language }, {
           method,
           steps,
           batchSize,

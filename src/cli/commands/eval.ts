@@ -81,7 +81,7 @@ export function register(program: Command): void {
       const model = await loadModelForCli(flags.model, flags.backend);
       const progress = createProgress("eval", seeds.facts.length, { quiet: flags.quiet, unit: " facts" });
       try {
-        const results = evaluateFacts(model, seeds.facts, { onProgress: (done) => progress.update(done) });
+        const results = await evaluateFacts(model, seeds.facts, { onProgress: (done) => progress.update(done) });
         progress.stop();
         const summary = summarize(results);
         if (flags.json) process.stdout.write(`${JSON.stringify(summary)}\n`);

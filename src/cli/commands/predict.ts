@@ -21,7 +21,7 @@ export interface Prediction {
   top: Array<{ id: number; token: string; prob: number }>;
 }
 
-export function predict(model: LanguageModel, text: string, top: number): Prediction {
+export async function predict(model: LanguageModel, text: string, top: number): Promise<Prediction> {
   const tok = model.tokenizer;
   const inputIds = tok.encode(text);
   if (inputIds.length === 0) throw new CliError("the text gives no tokens");
@@ -29,7 +29,7 @@ export function predict(model: LanguageModel, text: string, top: number): Predic
     throw new CliError(`a masked LM needs the mask token ${tok.maskToken ?? "[MASK]"} in --text`);
   }
   const position = model.targetPosition(inputIds);
-  const probs = model.probabilities(inputIds, { position });
+  const probs = await model.probabilities(inputIds, { position });
   const order = Array.from(probs.keys()).sort((a, b) => probs[b] - probs[a] || a - b);
   return {
     inputIds,
@@ -66,7 +66,7 @@ export function register(program: Command): void {
       if (!Number.isInteger(top) || top < 1) throw new CliError(`--top must be a positive integer, not ${JSON.stringify(flags.top)}`);
       const model = await loadModelForCli(flags.model, flags.backend);
       try {
-        const prediction = predict(model, flags.text, top);
+        const prediction = await predict(model, flags.text, top);
         if (flags.json) process.stdout.write(`${JSON.stringify(prediction)}\n`);
         else printTable(model, flags.text, prediction);
       } catch (err) {

@@ -131,7 +131,7 @@ export function register(program: Command): void {
       const evalProgress = createProgress("eval", seeds.facts.length, { quiet: flags.quiet, unit: " facts" });
       let summary;
       try {
-        summary = summarize(evaluateFacts(model, seeds.facts, { onProgress: (d) => evalProgress.update(d) }));
+        summary = summarize(await evaluateFacts(model, seeds.facts, { onProgress: (d) => evalProgress.update(d) }));
       } finally {
         evalProgress.stop();
         model.dispose();
