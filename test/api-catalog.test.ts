@@ -1,6 +1,7 @@
 // The catalog part of the GraphQL API over real HTTP against the test database.
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { InlineModelHost } from "../src/api/model-host.ts";
 import { type RunningServer, startApiServer } from "../src/api/server.ts";
 import { startQueue } from "../src/indexer/queue.ts";
 import { importMlama, importWrongObjects } from "../src/store/import-mlama.ts";
@@ -10,18 +11,20 @@ import { openTestStore, truncateAll } from "./helpers/store.ts";
 const SEEDS = join(import.meta.dirname, "../seeds");
 const store = openTestStore();
 let server: RunningServer;
+let modelHost: InlineModelHost;
 let url: string;
 
 beforeAll(async () => {
   await truncateAll(store.pool);
   await importMlama(store.pool, join(SEEDS, "mlama"));
   await importWrongObjects(store.pool, join(SEEDS, "wrong-objects"));
-  server = await startApiServer({ prisma: store.prisma, pool: store.pool, version: "test", apiKeys: [], queue: () => startQueue(store.url) }, { port: 0, host: "127.0.0.1", limits: { maxDepth: 6, maxCost: 3000 } });
+  server = await startApiServer({ prisma: store.prisma, pool: store.pool, version: "test", apiKeys: [], queue: () => startQueue(store.url), modelHost: (modelHost = new InlineModelHost(store.pool)) }, { port: 0, host: "127.0.0.1", limits: { maxDepth: 6, maxCost: 3000 } });
   url = server.url;
 });
 
 afterAll(async () => {
   await server?.stop();
+  await modelHost?.close();
   await store.close();
 });
 
@@ -107,9 +110,10 @@ describe("errors", () => {
   it("QUERY_TOO_DEEP beyond the depth limit (6 here), also through fragments, with nothing executed", async () => {
     const six = `{ facts { edges { node { relation { templates { language } } } } } }`;
     expect((await gql(url, six)).errors).toBeUndefined();
-    const introspection = `{ __schema { types { fields { type { ofType { name } } } } } }`; // depth 6
+    // introspection's ofType chain (a type's List/NonNull wrappers, no fan-out) adds no depth
+    const introspection = `fragment T on __Type { ofType { ofType { ofType { name } } } } { __schema { types { fields { type { ...T } } } } }`;
     expect((await gql(url, introspection)).errors).toBeUndefined();
-    const seven = `fragment T on __Type { ofType { ofType { name } } } { __schema { types { fields { type { ...T } } } } }`;
+    const seven = `fragment T on Relation { templates { language } } { neuron(model: "demo-mbert", layer: 0, index: 0) { facts { edges { node { relation { ...T } } } } } }`;
     const r = await gql(url, seven);
     expect(codes(r)).toEqual(["QUERY_TOO_DEEP"]);
     expect(r.errors![0].message).toMatch(/depth 7 exceeds the limit of 6/);

@@ -9,7 +9,8 @@ import { cleanSteps } from "../src/attribution/fact-attribution.ts";
 import type { Method } from "../src/attribution/integrated-gradients.ts";
 import { attributionModel } from "../src/attribution/model-port.ts";
 import { selectKnowledgeNeurons } from "../src/attribution/selection.ts";
-import { type LanguageModel, loadModel } from "../src/model/index.ts";
+import { type LanguageModel, loadModel, useBackend } from "../src/model/index.ts";
+import { describeBackends, parityBackends } from "./helpers/webgpu.ts";
 
 const ROOT = join(import.meta.dirname, "..");
 const GOLDEN = join(ROOT, "test/fixtures/golden");
@@ -55,8 +56,15 @@ const cases: Case[] = [
 ];
 const items = (c: Case) => (JSON.parse(readFileSync(c.fixture, "utf8")) as { items: Item[] }).items;
 
+// one model per (folder, backend), loaded on first use; tfjs has one active backend at a time,
+// so each backend's suite switches to it first
 const loaded = new Map<string, Promise<LanguageModel>>();
-const model = (dir: string) => loaded.get(dir) ?? (loaded.set(dir, loadModel(dir)), loaded.get(dir)!);
+async function model(dir: string, backend: string): Promise<LanguageModel> {
+  await useBackend(backend);
+  const key = `${backend}:${dir}`;
+  if (!loaded.has(key)) loaded.set(key, loadModel(dir, { backend }));
+  return loaded.get(key)!;
+}
 afterAll(async () => (await Promise.all(loaded.values())).forEach((m) => m.dispose()));
 
 function maxAbs(rows: ArrayLike<number>[]): number {
@@ -65,23 +73,36 @@ function maxAbs(rows: ArrayLike<number>[]): number {
   return m;
 }
 
-describe.each(cases.map((c) => [c.name, c] as const))("attribution parity: %s", (_name, c) => {
-  it.each(items(c).map((item, i) => [`${item.method} #${i} (${item.pieces.length} piece(s))`, item] as const))("%s", async (_label, item) => {
-    const lm = attributionModel(await model(c.dir));
-    const steps = cleanSteps(lm.architecture, lm.blankId, item.ids, item.pieces);
-    expect(steps.map((s) => s.position)).toEqual(item.positions);
-    const results: StepResult[] = [];
-    for (const s of steps) results.push(await attributeStep(lm, s, { method: item.method, steps: item.steps }));
-    const scores = sumScores(results.map((r) => r.scores));
-    const tol = 1e-4 * maxAbs(item.scores);
-    let worst = 0;
-    scores.forEach((row, l) => row.forEach((v, u) => (worst = Math.max(worst, Math.abs(v - item.scores[l][u])))));
-    expect(worst).toBeLessThanOrEqual(tol);
-    results.forEach((r, s) => expect(Math.abs(r.targetProb - item.targetProbs[s])).toBeLessThanOrEqual(c.probTol));
-    const kn = selectKnowledgeNeurons(scores, item.tau).map((n) => `${n.layer}:${n.unit}`);
-    expect(new Set(kn)).toEqual(new Set(item.knowledgeNeurons.map(([l, u]) => `${l}:${u}`)));
+/**
+ * The items a backend checks: all of them on wasm; on webgpu (a software adapter in CI, ~10x
+ * slower) the amig-compat ones, which run the same kernels as ig and amig-ig (only the path points
+ * differ), single- and multi-piece, on every checkpoint.
+ */
+const itemsOn = (backend: string, c: Case) =>
+  items(c)
+    .map((item, i) => [`${item.method} #${i} (${item.pieces.length} piece(s))`, item] as const)
+    .filter(([, item]) => backend !== "webgpu" || item.method === "amig-compat");
+
+describeBackends((backend) => {
+  describe.each(cases.map((c) => [c.name, c] as const))("attribution parity: %s", (_name, c) => {
+    // webgpu: the first item of a checkpoint also compiles its shaders (minutes on a loaded software adapter)
+    it.each(itemsOn(backend, c))("%s", { timeout: backend === "webgpu" ? 600_000 : undefined }, async (_label, item) => {
+      const lm = attributionModel(await model(c.dir, backend));
+      const steps = cleanSteps(lm.architecture, lm.blankId, item.ids, item.pieces);
+      expect(steps.map((s) => s.position)).toEqual(item.positions);
+      const results: StepResult[] = [];
+      for (const s of steps) results.push(await attributeStep(lm, s, { method: item.method, steps: item.steps }));
+      const scores = sumScores(results.map((r) => r.scores));
+      const tol = 1e-4 * maxAbs(item.scores);
+      let worst = 0;
+      scores.forEach((row, l) => row.forEach((v, u) => (worst = Math.max(worst, Math.abs(v - item.scores[l][u])))));
+      expect(worst).toBeLessThanOrEqual(tol);
+      results.forEach((r, s) => expect(Math.abs(r.targetProb - item.targetProbs[s])).toBeLessThanOrEqual(c.probTol));
+      const kn = selectKnowledgeNeurons(scores, item.tau).map((n) => `${n.layer}:${n.unit}`);
+      expect(new Set(kn)).toEqual(new Set(item.knowledgeNeurons.map(([l, u]) => `${l}:${u}`)));
+    });
   });
-});
+}, parityBackends().filter((b) => b !== "cpu")); // cpu: minutes per attribution, and model-parity covers it
 
 /** Runs `kn attribute --json` and checks it against a fixture item (amig-compat, tau 0.3). */
 function expectCliMatches(dir: string, item: Item, text: string, target: string, language = "en"): void {

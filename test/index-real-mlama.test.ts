@@ -23,6 +23,8 @@ const env = { ...process.env, DATABASE_URL: store.url };
 const cli = (args: string[]) => spawnSync(process.execPath, ["--import", "tsx", join(ROOT, "src/cli/main.ts"), ...args], { cwd: ROOT, env, encoding: "utf8", timeout: 300_000 });
 const GERMAN_P19 = "[X] wurde in [Y] geboren .";
 const TRICKY = "Jean $& Paul $1 $$";
+/** Stored runs with their fact uuid (f.id) and language code (l.code). */
+const RUNS = "attribution_run r JOIN fact f ON f.key = r.fact_key JOIN language l ON l.key = r.language_key";
 let dir: string;
 
 beforeAll(async () => {
@@ -54,7 +56,7 @@ async function index(model: string, languages: string[], loader: (path: string) 
   const boss = await startQueue(store.url);
   try {
     const job = await createIndexJob(store.pool, boss, {
-      checkpointId: rows[0].id, method: "amig-compat", steps: 4, targetMode: "clean", languages, relations: ["P19"], topK: 10, force: true, dkn: false,
+      checkpointId: rows[0].id, setting: { method: "amig-compat", steps: 4, targetMode: "clean" }, languages, relations: ["P19"], topK: 10, force: true, dkn: false,
     });
     await runWorker({ pool: store.pool, boss, exitWhenIdle: true, loadModel: loader });
     return job!.id;
@@ -67,7 +69,7 @@ describe("indexing real-mLAMA shapes", () => {
   it("a template with a non-final object slot: the masked model uses it, the causal model fails each item with the policy", async () => {
     const masked = await items(await index("demo-mbert", ["de"]));
     expect(masked.map((i) => i.status)).toEqual(["DONE", "DONE"]);
-    const { rows } = await store.pool.query(`SELECT prompt FROM attribution_run WHERE fact_id = 'p19-1' AND language_code = 'de'`);
+    const { rows } = await store.pool.query(`SELECT prompt FROM ${RUNS} WHERE f.id = 'p19-1' AND l.code = 'de'`);
     expect(rows[0].prompt).toMatch(/^Goethe wurde in (\[MASK\] ?)+ geboren \.$/);
 
     const causal = await items(await index("demo-mgpt", ["de"]));
@@ -85,7 +87,7 @@ describe("indexing real-mLAMA shapes", () => {
     const done = await items(await index("demo-mgpt", ["en"]));
     expect(done.map((i) => i.status)).toEqual(["DONE"]);
     const { rows } = await store.pool.query(
-      `SELECT r.prompt FROM attribution_run r JOIN checkpoint c ON c.id = r.checkpoint_id WHERE c.name = 'demo-mgpt' AND r.fact_id = 'p19-1' AND r.language_code = 'en'`,
+      `SELECT r.prompt FROM ${RUNS} JOIN checkpoint c ON c.id = r.checkpoint_id WHERE c.name = 'demo-mgpt' AND f.id = 'p19-1' AND l.code = 'en'`,
     );
     expect(rows[0].prompt).toBe(`${TRICKY} was born in`);
   });

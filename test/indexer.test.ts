@@ -6,14 +6,17 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type RunningServer, startApiServer } from "../src/api/server.ts";
 import { parseApiKeys } from "../src/api/auth.ts";
+import { ThreadModelHost } from "../src/api/model-host-thread.ts";
 import { crossLingualEditing } from "../src/analysis/cross-lingual.ts";
 import { evaluateLocalization } from "../src/analysis/localization.ts";
 import { relativeChange } from "../src/attribution/editing.ts";
 import { attributeFact, planFact, suppressedProbabilities } from "../src/attribution/fact-attribution.ts";
 import { intersectNeurons } from "../src/attribution/likn.ts";
 import { attributionModel } from "../src/attribution/model-port.ts";
+import { DEFAULT_RUN_SETTING } from "../src/attribution/run-setting.ts";
 import { startQueue } from "../src/indexer/queue.ts";
 import { loadModel } from "../src/model/index.ts";
+import { analysisStore } from "../src/store/analysis.ts";
 import { importMlama, importWrongObjects } from "../src/store/import-mlama.ts";
 import { codes, gql } from "./helpers/graphql.ts";
 import { openTestStore, truncateAll } from "./helpers/store.ts";
@@ -45,7 +48,7 @@ async function checkStoredRuns(model: string): Promise<Record<string, number>> {
   const runs = `attribution_run r JOIN checkpoint c ON c.id = r.checkpoint_id AND c.name = '${model}'`;
   const counts = {
     runs: await count(`SELECT count(*) AS n FROM ${runs}`),
-    distinct: await count(`SELECT count(DISTINCT (fact_id, language_code)) AS n FROM ${runs}`),
+    distinct: await count(`SELECT count(DISTINCT (fact_key, language_key)) AS n FROM ${runs}`),
     scores: await count(`SELECT count(*) AS n FROM neuron_score s JOIN ${runs} ON r.id = s.run_id`),
     kns: await count(`SELECT count(*) AS n FROM knowledge_neuron k JOIN ${runs} ON r.id = k.run_id`),
   };
@@ -104,13 +107,17 @@ describe("kn index", () => {
 
 describe("GraphQL over the indexed runs", () => {
   let server: RunningServer;
+  let modelHost: ThreadModelHost;
   let url: string;
   let factId: string;
   let prompt: { text: string; object: string };
 
   beforeAll(async () => {
     server = await startApiServer(
-      { prisma: store.prisma, pool: store.pool, version: "test", apiKeys: parseApiKeys("writer:w-secret:write,reader:r-secret:read"), queue: () => startQueue(store.url) },
+      {
+        prisma: store.prisma, pool: store.pool, version: "test", apiKeys: parseApiKeys("writer:w-secret:write,reader:r-secret:read"), queue: () => startQueue(store.url),
+        modelHost: (modelHost = new ThreadModelHost(store.url)),
+      },
       { port: 0, host: "127.0.0.1" },
     );
     url = server.url;
@@ -122,7 +129,10 @@ describe("GraphQL over the indexed runs", () => {
     factId = rows[0].fact_id;
     prompt = { text: rows[0].text.replace("[X]", rows[0].subject).replace("[Y]", "[MASK]"), object: rows[0].object };
   });
-  afterAll(async () => server?.stop());
+  afterAll(async () => {
+    await server?.stop();
+    await modelHost?.close();
+  });
 
   it("knowledgeNeurons and attribution equal what kn attribute computes for the same fact", async () => {
     const r = cli(["attribute", "--model", MODEL_DIR, "--text", prompt.text, "--target", prompt.object, "--language", "en", "--json"]);
@@ -156,7 +166,7 @@ describe("GraphQL over the indexed runs", () => {
 
   it("neuron(...).facts lists the facts whose knowledge neurons include it, paged", async () => {
     const { rows } = await store.pool.query(
-      `SELECT layer, unit, count(DISTINCT fact_id)::int AS n FROM knowledge_neuron GROUP BY layer, unit ORDER BY n DESC, layer, unit LIMIT 1`,
+      `SELECT layer, unit, count(DISTINCT fact_key)::int AS n FROM knowledge_neuron GROUP BY layer, unit ORDER BY n DESC, layer, unit LIMIT 1`,
     );
     const { layer, unit, n } = rows[0];
     const seen: string[] = [];
@@ -170,7 +180,11 @@ describe("GraphQL over the indexed runs", () => {
       if (!r.data!.neuron.facts.pageInfo.hasNextPage) break;
       after = r.data!.neuron.facts.pageInfo.endCursor;
     }
-    const expectedFacts = await store.pool.query(`SELECT DISTINCT fact_id FROM knowledge_neuron WHERE layer = $1 AND unit = $2 ORDER BY fact_id`, [layer, unit]);
+    // pages follow the facts' integer keys
+    const expectedFacts = await store.pool.query(
+      `SELECT f.id AS fact_id FROM (SELECT DISTINCT fact_key FROM knowledge_neuron WHERE layer = $1 AND unit = $2) k JOIN fact f ON f.key = k.fact_key ORDER BY k.fact_key`,
+      [layer, unit],
+    );
     expect(seen).toEqual(expectedFacts.rows.map((r) => r.fact_id));
     expect(codes(await gql(url, `{ neuron(model: "${MODEL}", layer: 99, index: 0) { layer } }`))).toEqual(["BAD_USER_INPUT"]);
     expect(codes(await gql(url, `{ neuron(model: "nope", layer: 0, index: 0) { layer } }`))).toEqual(["NOT_FOUND"]);
@@ -199,8 +213,9 @@ describe("GraphQL over the indexed runs", () => {
   /** The relation's en∩zh neurons over GraphQL equal the intersection of the stored per-language KNs. */
   async function expectLiknConsistent(model: string): Promise<void> {
     const { rows } = await store.pool.query(
-      `SELECT k.fact_id, k.language_code, array_agg(ARRAY[k.layer, k.unit] ORDER BY k.rank) AS neurons
-       FROM knowledge_neuron k JOIN checkpoint c ON c.id = k.checkpoint_id AND c.name = $1 GROUP BY k.fact_id, k.language_code`,
+      `SELECT f.id AS fact_id, l.code AS language_code, array_agg(ARRAY[k.layer, k.unit] ORDER BY k.rank) AS neurons
+       FROM knowledge_neuron k JOIN checkpoint c ON c.id = k.checkpoint_id AND c.name = $1
+       JOIN fact f ON f.key = k.fact_key JOIN language l ON l.key = k.language_key GROUP BY f.id, l.code`,
       [model],
     );
     const byFact = new Map<string, Map<string, [number, number][]>>();
@@ -234,10 +249,12 @@ describe("GraphQL over the indexed runs", () => {
 
   it("degenerateSets are justified: recomputing the suppressions with the model gives the stored probabilities", async () => {
     const { rows } = await store.pool.query(
-      `SELECT s.fact_id, fl.subject, fl.object, t.text FROM degenerate_set s
-       JOIN fact_label fl ON fl.fact_id = s.fact_id AND fl.language_code = s.language_code
-       JOIN template t ON t.relation_id = s.relation_id AND t.language_code = s.language_code
-       WHERE s.language_code = 'en' ORDER BY s.fact_id LIMIT 1`,
+      `SELECT f.id AS fact_id, fl.subject, fl.object, t.text FROM degenerate_set s
+       JOIN attribution_run r ON r.id = s.run_id AND r.checkpoint_id = s.checkpoint_id
+       JOIN fact f ON f.key = r.fact_key JOIN language l ON l.key = r.language_key
+       JOIN fact_label fl ON fl.fact_id = f.id AND fl.language_code = l.code
+       JOIN template t ON t.relation_id = f.relation_id AND t.language_code = l.code
+       WHERE l.code = 'en' ORDER BY f.id LIMIT 1`,
     );
     expect(rows.length, "some fact has degenerate sets").toBe(1);
     const r = await gql<{ degenerateSets: { baseProbability: number; jointProbability: number; neurons: { layer: number; index: number; aloneProbability: number }[] }[] }>(
@@ -320,15 +337,16 @@ describe("GraphQL over the indexed runs", () => {
     const lm = await loadModel(MODEL_DIR);
     const model = attributionModel(lm);
     const { rows: [cp] } = await store.pool.query(`SELECT id FROM checkpoint WHERE name = $1`, [MODEL]);
-    const results = await crossLingualEditing(store.pool, model, { checkpointId: cp.id, method: "amig-compat", source: "en", target: "zh" });
+    const results = await crossLingualEditing(analysisStore(store.pool), model, { checkpointId: cp.id, setting: DEFAULT_RUN_SETTING, source: "en", target: "zh" });
     expect(new Set(results.map((r) => r.condition))).toEqual(new Set(["likn", "src->tgt", "tgt->src", "joint"]));
     // independently: every fact with en∩zh neurons, its gold probability in zh before and with them suppressed
     const { rows } = await store.pool.query(
-      `SELECT r.fact_id, r.language_code, fl.subject, fl.object, t.text, array_agg(ARRAY[k.layer, k.unit] ORDER BY k.rank) AS neurons
+      `SELECT f.id AS fact_id, l.code AS language_code, fl.subject, fl.object, t.text, array_agg(ARRAY[k.layer, k.unit] ORDER BY k.rank) AS neurons
        FROM attribution_run r JOIN knowledge_neuron k ON k.run_id = r.id
-       JOIN fact_label fl ON fl.fact_id = r.fact_id AND fl.language_code = r.language_code
-       JOIN template t ON t.relation_id = r.relation_id AND t.language_code = r.language_code
-       WHERE r.checkpoint_id = $1 GROUP BY r.fact_id, r.language_code, fl.subject, fl.object, t.text`,
+       JOIN fact f ON f.key = r.fact_key JOIN language l ON l.key = r.language_key
+       JOIN fact_label fl ON fl.fact_id = f.id AND fl.language_code = l.code
+       JOIN template t ON t.relation_id = f.relation_id AND t.language_code = l.code
+       WHERE r.checkpoint_id = $1 GROUP BY f.id, l.code, fl.subject, fl.object, t.text`,
       [cp.id],
     );
     const byFact = new Map<string, Map<string, (typeof rows)[number]>>();
@@ -353,7 +371,7 @@ describe("GraphQL over the indexed runs", () => {
     const lm = await loadModel(MODEL_DIR);
     const model = attributionModel(lm);
     const { rows: [cp] } = await store.pool.query(`SELECT id FROM checkpoint WHERE name = $1`, [MODEL]);
-    const n = await evaluateLocalization(store.pool, model, { checkpointId: cp.id, method: "amig-compat", language: "en" });
+    const n = await evaluateLocalization(analysisStore(store.pool), model, { checkpointId: cp.id, setting: DEFAULT_RUN_SETTING, language: "en" });
     lm.dispose();
     expect(n).toBeGreaterThan(0);
     const { rows } = await store.pool.query(`SELECT suppress_related, enhance_unrelated FROM localization_result WHERE language_code = 'en'`);

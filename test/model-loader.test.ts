@@ -172,7 +172,8 @@ describe("backends", () => {
 
   it("parses backend names and reads KN_BACKEND", () => {
     expect(parseBackendName(" CPU ")).toBe("cpu");
-    expect(() => parseBackendName("webgl")).toThrow(/unknown backend "webgl"/);
+    expect(parseBackendName("WebGPU")).toBe("webgpu");
+    expect(() => parseBackendName("webgl")).toThrow(/unknown backend "webgl" \(choose wasm, cpu, webgpu, tensorflow\)/);
     const saved = process.env.KN_BACKEND;
     try {
       process.env.KN_BACKEND = "cpu";

@@ -129,7 +129,7 @@ describe("the committed migrations", () => {
     const pool = createTestPool();
     try {
       await prisma.language.create({ data: { code: "xx", name: "Test language" } });
-      expect(await prisma.language.findUnique({ where: { code: "xx" } })).toEqual({ code: "xx", name: "Test language" });
+      expect(await prisma.language.findUnique({ where: { code: "xx" } })).toMatchObject({ code: "xx", name: "Test language" });
       const { rows } = await pool.query("SELECT name FROM language WHERE code = ANY($1::text[])", [["xx"]]);
       expect(rows).toEqual([{ name: "Test language" }]);
       await truncateAll({ tables: ["language"] });

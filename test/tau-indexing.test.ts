@@ -4,6 +4,7 @@ import { spawnSync } from "node:child_process";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { attributionModel } from "../src/attribution/model-port.ts";
+import type { RunSetting } from "../src/attribution/run-setting.ts";
 import { seededOrder } from "../src/indexer/calibrate-tau.ts";
 import { createIndexJob } from "../src/indexer/jobs.ts";
 import { startQueue } from "../src/indexer/queue.ts";
@@ -18,7 +19,7 @@ const ROOT = join(import.meta.dirname, "..");
 const store = openTestStore();
 const env = { ...process.env, DATABASE_URL: store.url };
 const cli = (args: string[]) => spawnSync(process.execPath, ["--import", "tsx", join(ROOT, "src/cli/main.ts"), ...args], { cwd: ROOT, env, encoding: "utf8", timeout: 300_000 });
-const SETTING = { method: "amig-compat", steps: 4, targetMode: "clean" };
+const SETTING: RunSetting = { method: "amig-compat", steps: 4, targetMode: "clean" };
 let checkpointId: number;
 
 beforeAll(async () => {
@@ -39,7 +40,7 @@ async function indexWith(flags: Partial<TauFlags>) {
   const boss = await startQueue(store.url);
   try {
     await createIndexJob(store.pool, boss, {
-      checkpointId, ...SETTING, languages: ["en", "zh"], relations: ["P36"], topK: 10, force: true, dkn: false,
+      checkpointId, setting: SETTING, languages: ["en", "zh"], relations: ["P36"], topK: 10, force: true, dkn: false,
       selections: selections.byLanguage, defaultSelection: selections.fallback,
     });
     await runWorker({ pool: store.pool, boss, exitWhenIdle: true, loadModel: async () => lm });
@@ -51,7 +52,9 @@ async function indexWith(flags: Partial<TauFlags>) {
 
 const runs = async (language: string) =>
   (await store.pool.query<{ fact_id: string; tau: number; tau_rule: Record<string, unknown>; n_knowledge: number; max_score: number }>(
-    `SELECT fact_id, tau, tau_rule, n_knowledge, max_score FROM attribution_run WHERE checkpoint_id = $1 AND language_code = $2 ORDER BY fact_id`,
+    `SELECT f.id AS fact_id, r.tau, r.tau_rule, r.n_knowledge, r.max_score FROM attribution_run r
+     JOIN fact f ON f.key = r.fact_key JOIN language l ON l.key = r.language_key
+     WHERE r.checkpoint_id = $1 AND l.code = $2 ORDER BY f.id`,
     [checkpointId, language],
   )).rows;
 
@@ -82,8 +85,8 @@ describe("τ stored with each run", () => {
         expect(r.tau_rule).toEqual({ rule: "top-k", k: 3 });
         expect(r.n_knowledge).toBeLessThanOrEqual(3);
         const { rows } = await store.pool.query(
-          `SELECT k.score FROM knowledge_neuron k JOIN attribution_run r ON r.id = k.run_id
-           WHERE r.checkpoint_id = $1 AND r.fact_id = $2 AND r.language_code = $3 ORDER BY k.rank DESC LIMIT 1`,
+          `SELECT k.score FROM knowledge_neuron k JOIN fact f ON f.key = k.fact_key JOIN language l ON l.key = k.language_key
+           WHERE k.checkpoint_id = $1 AND f.id = $2 AND l.code = $3 ORDER BY k.rank DESC LIMIT 1`,
           [checkpointId, r.fact_id, language],
         );
         if (r.n_knowledge) expect(r.tau).toBeCloseTo(rows[0].score / r.max_score, 5);

@@ -7,10 +7,9 @@
 //                   kept only its second run here; §5.3 [R])
 // Each: Δ of suppression (×0) and enhancement (×2) on the fact and on an unrelated fact (drawn
 // uniformly from the other facts, seeded), with the fact's N applied to both.
-import type { Pool } from "pg";
 import type { FactModel, Neuron } from "../attribution/model-port.ts";
+import type { AnalysisStore, IndexedFact, RunScope } from "./analysis-store.ts";
 import { type ChangeCase, measureChanges } from "./gold-probabilities.ts";
-import { type IndexedFact, indexedFacts } from "../store/indexed-facts.ts";
 import { seededRandom } from "./random.ts";
 
 export const CONDITIONS = ["likn", "src->tgt", "tgt->src", "joint"] as const;
@@ -28,9 +27,9 @@ export interface ConditionResult {
 
 type FactInLanguage = Pick<IndexedFact, "template" | "subject" | "object" | "neurons">;
 
-async function loadFacts(pool: Pool, checkpointId: number, method: string, languages: string[]): Promise<Map<string, Map<string, FactInLanguage>>> {
+async function loadFacts(store: AnalysisStore, scope: RunScope, languages: string[]): Promise<Map<string, Map<string, FactInLanguage>>> {
   const out = new Map<string, Map<string, FactInLanguage>>();
-  for (const f of await indexedFacts(pool, { checkpointId, method, languages })) out.set(f.factId, (out.get(f.factId) ?? new Map()).set(f.language, f));
+  for (const f of await store.indexedFacts({ ...scope, languages })) out.set(f.factId, (out.get(f.factId) ?? new Map()).set(f.language, f));
   return out;
 }
 
@@ -39,11 +38,11 @@ const intersect = (a: Neuron[], b: Neuron[]) => a.filter((n) => new Set(b.map(ke
 const union = (a: Neuron[], b: Neuron[]) => [...a, ...b.filter((n) => !new Set(a.map(key)).has(key(n)))];
 
 export async function crossLingualEditing(
-  pool: Pool,
+  store: AnalysisStore,
   model: FactModel,
-  o: { checkpointId: number; method: string; source: string; target: string; seed?: number },
+  o: RunScope & { source: string; target: string; seed?: number },
 ): Promise<ConditionResult[]> {
-  const facts = [...(await loadFacts(pool, o.checkpointId, o.method, [o.source, o.target]))].filter(([, m]) => m.has(o.source) && m.has(o.target));
+  const facts = [...(await loadFacts(store, o, [o.source, o.target]))].filter(([, m]) => m.has(o.source) && m.has(o.target));
   const random = seededRandom(`${o.seed ?? 42}:${o.source}:${o.target}`);
   // per fact, partner drawn in fact order; then every (condition, language) it measures
   const cells: (ChangeCase & { key: string })[] = facts.flatMap(([, byLang], i) => {

@@ -1,7 +1,6 @@
 // Fact-checking with degenerate knowledge neurons (ALGORITHMS.md §7): per relation, the DKN
 // neurons D_r of the training facts; a candidate object is accepted when its AMIG attribution,
 // averaged over D_r, reaches τ_fc. Compared with the model's own greedy answer (§7.3, clean).
-import type { Pool } from "pg";
 import { attributeFact, planFact } from "../attribution/fact-attribution.ts";
 import { isSpacedLanguage } from "../attribution/prompts.ts";
 import {
@@ -15,17 +14,19 @@ import {
 } from "../attribution/fact-check.ts";
 import type { Method } from "../attribution/integrated-gradients.ts";
 import type { FactModel, Neuron } from "../attribution/model-port.ts";
-import { degenerateNeuronsByFact } from "../store/degenerate.ts";
+import { DEFAULT_RUN_SETTING, type RunSetting } from "../attribution/run-setting.ts";
+import type { AnalysisStore, FactCheckItem } from "./analysis-store.ts";
 import { seededShuffle } from "./random.ts";
 
 export interface FactCheckOptions {
   checkpointId: number;
   language: string;
-  method?: Method;
+  /** Whose degenerate sets form D_r (default amig-compat, 20 steps, clean); the candidates are
+   * attributed with its method and steps. */
+  setting?: RunSetting;
   threshold?: number;
   rho?: number;
   seed?: number;
-  steps?: number;
 }
 
 export interface FactCheckVerdict {
@@ -74,27 +75,6 @@ export async function directAnswerMatches(model: FactModel, template: string, su
   return normalize(model.tokenizer.decode(predicted)) === normalize(object);
 }
 
-interface Item {
-  factId: string;
-  relationId: string;
-  template: string;
-  subject: string;
-  object: string;
-  wrong: string;
-}
-
-async function loadItems(pool: Pool, language: string): Promise<Item[]> {
-  const { rows } = await pool.query<{ fact_id: string; relation_id: string; template: string; subject: string; object: string; wrong: string }>(
-    `SELECT fl.fact_id, f.relation_id, t.text AS template, fl.subject, fl.object, w.label AS wrong
-     FROM fact_label fl JOIN fact f ON f.id = fl.fact_id
-     JOIN LATERAL (SELECT text FROM template WHERE relation_id = f.relation_id AND language_code = fl.language_code ORDER BY id LIMIT 1) t ON true
-     JOIN wrong_object w ON w.fact_id = fl.fact_id AND w.language_code = fl.language_code AND w.rank = 0
-     WHERE fl.language_code = $1 ORDER BY f.relation_id, fl.fact_id`,
-    [language],
-  );
-  return rows.map((r) => ({ factId: r.fact_id, relationId: r.relation_id, template: r.template, subject: r.subject, object: r.object, wrong: r.wrong }));
-}
-
 export interface RelationResult {
   relation: string;
   neurons: number;
@@ -119,11 +99,11 @@ function add(into: FactCheckCounts, c: FactCheckCounts) {
 }
 
 /** §7.1–7.4 over the imported facts of one language: 80/20 split per relation (seeded). */
-export async function evaluateFactChecking(pool: Pool, model: FactModel, o: FactCheckOptions): Promise<FactCheckEvaluationResult> {
-  const method = o.method ?? "amig-compat";
-  const opts = { method, steps: o.steps ?? 20, threshold: o.threshold ?? DEFAULT_FACT_CHECK_THRESHOLD };
-  const items = await loadItems(pool, o.language);
-  const byRelation = new Map<string, Item[]>();
+export async function evaluateFactChecking(store: AnalysisStore, model: FactModel, o: FactCheckOptions): Promise<FactCheckEvaluationResult> {
+  const setting = o.setting ?? DEFAULT_RUN_SETTING;
+  const opts = { method: setting.method, steps: setting.steps, threshold: o.threshold ?? DEFAULT_FACT_CHECK_THRESHOLD };
+  const items = await store.factCheckItems(o.language);
+  const byRelation = new Map<string, FactCheckItem[]>();
   for (const it of items) byRelation.set(it.relationId, [...(byRelation.get(it.relationId) ?? []), it]);
   const total = { dkn: emptyCounts(), base: emptyCounts() };
   const relations: RelationResult[] = [];
@@ -133,7 +113,7 @@ export async function evaluateFactChecking(pool: Pool, model: FactModel, o: Fact
     const nTest = Math.ceil(0.2 * shuffled.length);
     const test = shuffled.slice(0, nTest);
     const train = new Set(shuffled.slice(nTest).map((i) => i.factId));
-    const sets = await degenerateNeuronsByFact(pool, { checkpointId: o.checkpointId, relationId: relation, language: o.language, method });
+    const sets = await store.degenerateNeuronsByFact({ checkpointId: o.checkpointId, setting, relationId: relation, language: o.language });
     const neurons = relationDegenerateNeurons([...sets].filter(([fact]) => train.has(fact)).map(([, s]) => s), o.rho ?? DEFAULT_DKN_FILTER);
     if (!neurons.length) {
       skipped.push(relation);
@@ -165,12 +145,12 @@ export async function evaluateFactChecking(pool: Pool, model: FactModel, o: Fact
 
 /** A live check of one statement: D_r from every stored DKN set of the relation in the language. */
 export async function checkStatement(
-  pool: Pool,
+  store: AnalysisStore,
   model: FactModel,
-  q: { checkpointId: number; relationId: string; language: string; template: string; subject: string; object: string; method?: Method; threshold?: number; rho?: number },
+  q: { checkpointId: number; relationId: string; language: string; template: string; subject: string; object: string; setting?: RunSetting; threshold?: number; rho?: number },
 ): Promise<FactCheckVerdict> {
-  const method = q.method ?? "amig-compat";
-  const sets = await degenerateNeuronsByFact(pool, { checkpointId: q.checkpointId, relationId: q.relationId, language: q.language, method });
+  const setting = q.setting ?? DEFAULT_RUN_SETTING;
+  const sets = await store.degenerateNeuronsByFact({ checkpointId: q.checkpointId, setting, relationId: q.relationId, language: q.language });
   const neurons = relationDegenerateNeurons([...sets.values()], q.rho ?? DEFAULT_DKN_FILTER);
-  return scoreCandidate(model, q.template, q.subject, q.object, q.language, neurons, { method, steps: 20, threshold: q.threshold ?? DEFAULT_FACT_CHECK_THRESHOLD });
+  return scoreCandidate(model, q.template, q.subject, q.object, q.language, neurons, { method: setting.method, steps: setting.steps, threshold: q.threshold ?? DEFAULT_FACT_CHECK_THRESHOLD });
 }

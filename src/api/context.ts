@@ -2,7 +2,7 @@ import type PgBoss from "pg-boss";
 import type { Pool } from "pg";
 import type { PrismaClient } from "../store/generated/client.ts";
 import { type ApiKey, type Principal, requireWrite } from "./auth.ts";
-import type { LiveModels } from "./live-models.ts";
+import type { ModelHost } from "./model-host.ts";
 import { type Loaders, createLoaders } from "./loaders.ts";
 
 /** What the API needs from the outside world; built once per server. */
@@ -13,22 +13,32 @@ export interface ApiDeps {
   apiKeys: readonly ApiKey[];
   /** The attribution queue, started on first use. */
   queue: () => Promise<PgBoss>;
-  /** Models that predict and are edited in this process (default: one registry per pool). */
-  liveModels?: LiveModels;
+  /** Runs all model work (predict, fact-checking, edits), off the API's event loop in the server. */
+  modelHost: ModelHost;
+}
+
+/** One HTTP request (shared by the operations of a batch). */
+export interface RequestState {
+  /** The client's address (the load balancer's X-Forwarded-For entry with KN_TRUST_PROXY). */
+  clientAddress: string;
+  /** Query cost spent by the operations of this request so far (limits.ts). */
+  costSpent: number;
 }
 
 export interface ApiContext extends ApiDeps {
   loaders: Loaders;
   principal: Principal | null;
+  request: RequestState;
   /** Throws UNAUTHENTICATED / FORBIDDEN unless the request carries a write key. */
   requireWrite(): Principal;
 }
 
-export function createContext(deps: ApiDeps, principal: Principal | null): ApiContext {
+export function createContext(deps: ApiDeps, principal: Principal | null, clientAddress: string): ApiContext {
   return {
     ...deps,
     loaders: createLoaders(deps.prisma, deps.pool),
     principal,
+    request: { clientAddress, costSpent: 0 },
     requireWrite: () => requireWrite(principal, deps.apiKeys.length > 0),
   };
 }

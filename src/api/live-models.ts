@@ -1,7 +1,7 @@
-// The live models of the API process: checkpoints loaded on first use, with the edits that are
-// ACTIVE in the database applied to them. Everything that reads or changes one model (predict,
-// applyEdit, revertEdit) runs under that checkpoint's mutex, so an edit is never half-applied
-// while a prediction runs. The mutex is per process: one API process owns the live models.
+// The live models of the model host (src/api/model-host.ts): checkpoints loaded on first use, with
+// the edits that are ACTIVE in the database applied to them. Everything that reads or changes one
+// model (predict, applyEdit, revertEdit, reconcile) runs under that checkpoint's mutex, so an edit
+// is never half-applied while a prediction runs. The mutex is per host: one host owns its models.
 //
 // Activation edits (SUPPRESS ×0, ENHANCE ×2) are not weights: they are a scale the model applies
 // at the target position of every probability pass. The runtime takes ONE factor per pass, so the
@@ -125,6 +125,14 @@ export class LiveModel {
 
 export type ModelLoader = (path: string) => Promise<LanguageModel>;
 
+/** What reconcile changed: edits applied from the database, edits reverted in memory. */
+export interface ReconcileResult {
+  /** False when the checkpoint is not loaded (it will load with the database's edits). */
+  loaded: boolean;
+  applied: string[];
+  reverted: string[];
+}
+
 export class LiveModels {
   private readonly models = new Map<number, Promise<LiveModel>>();
   /** Tail of each checkpoint's queue of work; never rejects. */
@@ -140,6 +148,38 @@ export class LiveModels {
     const run = (this.queues.get(checkpoint.id) ?? Promise.resolve()).then(async () => fn(await this.model(checkpoint)));
     this.queues.set(checkpoint.id, run.catch(() => undefined));
     return run;
+  }
+
+  /**
+   * Brings a loaded checkpoint's edits in line with the database: edits no longer ACTIVE there
+   * are reverted in memory (weights restored bit for bit), ACTIVE edits missing here are applied
+   * from their stored params and saved originals. Queued like any other work on the checkpoint.
+   */
+  reconcile(checkpoint: LiveCheckpoint): Promise<ReconcileResult> {
+    const run = (this.queues.get(checkpoint.id) ?? Promise.resolve()).then(async (): Promise<ReconcileResult> => {
+      const loading = this.models.get(checkpoint.id);
+      if (!loading) return { loaded: false, applied: [], reverted: [] };
+      return { loaded: true, ...(await this.syncEdits(await loading)) };
+    });
+    this.queues.set(checkpoint.id, run.catch(() => undefined));
+    return run;
+  }
+
+  /** The work of reconcile on a model already held (call only inside its checkpoint's queue). */
+  async syncEdits(live: LiveModel): Promise<Omit<ReconcileResult, "loaded">> {
+    const stored = await activeEdits(this.pool, live.checkpointId);
+    const storedIds = new Set(stored.map((e) => e.id.toString()));
+    const reverted = live.activeEditIds().filter((id) => !storedIds.has(id));
+    for (const id of reverted) if (!live.removeActivation(id)) live.restoreWeights(id);
+    const present = new Set(live.activeEditIds());
+    const missing = stored.filter((e) => !present.has(e.id.toString()));
+    for (const edit of missing) await live.applyStored(edit);
+    return { applied: missing.map((e) => e.id.toString()), reverted };
+  }
+
+  /** Ids of the checkpoints loaded (or loading) here. */
+  loadedCheckpoints(): number[] {
+    return [...this.models.keys()].sort((a, b) => a - b);
   }
 
   /** Loads every checkpoint that has active edits (API start-up), re-applying them. */
@@ -178,17 +218,4 @@ export class LiveModels {
     for (const model of this.models.values()) (await model.catch(() => undefined))?.lm.dispose();
     this.models.clear();
   }
-}
-
-const fallback = new WeakMap<Pool, LiveModels>();
-
-/** The server's live models: ApiDeps.liveModels, else one registry per database pool. */
-export function liveModelsOf(deps: { pool: Pool; liveModels?: LiveModels }): LiveModels {
-  if (deps.liveModels) return deps.liveModels;
-  let live = fallback.get(deps.pool);
-  if (!live) {
-    live = new LiveModels(deps.pool);
-    fallback.set(deps.pool, live);
-  }
-  return live;
 }

@@ -2,8 +2,9 @@
 import DataLoader from "dataloader";
 import type { Pool } from "pg";
 import * as catalog from "../store/catalog.ts";
+import { checkpointsByNames } from "../store/checkpoints.ts";
 import type { Checkpoint, Fact, FactLabel, PrismaClient, Relation, Template, WrongObject } from "../store/generated/client.ts";
-import { type NeuronRow, knowledgeNeuronsOfRuns, topScoresOfRuns } from "../store/neurons.ts";
+import { type NeuronRow, type RunRef, knowledgeNeuronsOfRuns, topScoresOfRuns } from "../store/neurons.ts";
 
 function groupBy<T>(rows: T[], key: (row: T) => string): Map<string, T[]> {
   const groups = new Map<string, T[]>();
@@ -16,22 +17,30 @@ function groupBy<T>(rows: T[], key: (row: T) => string): Map<string, T[]> {
   return groups;
 }
 
+const runCacheKey = (r: RunRef) => `${r.checkpointId}:${r.id}`;
+
 export function createLoaders(prisma: PrismaClient, pool: Pool) {
   return {
     checkpoint: new DataLoader<string, Checkpoint | null>(async (names) => {
-      const byName = new Map((await prisma.checkpoint.findMany({ where: { name: { in: [...names] } } })).map((c) => [c.name, c]));
+      const byName = new Map((await checkpointsByNames(pool, names)).map((c) => [c.name, c]));
       return names.map((n) => byName.get(n) ?? null);
     }),
-    knowledgeNeurons: new DataLoader<bigint, NeuronRow[]>(async (runIds) => {
-      const byRun = await knowledgeNeuronsOfRuns(pool, runIds);
-      return runIds.map((id) => byRun.get(id) ?? []);
-    }),
-    topScores: new DataLoader<bigint, NeuronRow[]>(async (runIds) => {
-      const byRun = await topScoresOfRuns(pool, runIds);
-      return runIds.map((id) => byRun.get(id) ?? []);
-    }),
+    knowledgeNeurons: new DataLoader<RunRef, NeuronRow[], string>(
+      async (runs) => {
+        const byRun = await knowledgeNeuronsOfRuns(pool, runs);
+        return runs.map((r) => byRun.get(r.id) ?? []);
+      },
+      { cacheKeyFn: runCacheKey },
+    ),
+    topScores: new DataLoader<RunRef, NeuronRow[], string>(
+      async (runs) => {
+        const byRun = await topScoresOfRuns(pool, runs);
+        return runs.map((r) => byRun.get(r.id) ?? []);
+      },
+      { cacheKeyFn: runCacheKey },
+    ),
     relation: new DataLoader<string, Relation | null>(async (ids) => {
-      const byId = new Map((await catalog.relationsByIds(prisma, ids)).map((r) => [r.id, r]));
+      const byId = new Map((await catalog.relationsByIds(pool, ids)).map((r) => [r.id, r]));
       return ids.map((id) => byId.get(id) ?? null);
     }),
     relationFactCount: new DataLoader<string, number>(async (ids) => {
@@ -43,7 +52,7 @@ export function createLoaders(prisma: PrismaClient, pool: Pool) {
       return relationIds.map((id) => groups.get(id) ?? []);
     }),
     fact: new DataLoader<string, Fact | null>(async (ids) => {
-      const byId = new Map((await catalog.factsByIds(prisma, ids)).map((f) => [f.id, f]));
+      const byId = new Map((await catalog.factsByIds(pool, ids)).map((f) => [f.id, f]));
       return ids.map((id) => byId.get(id) ?? null);
     }),
     labels: new DataLoader<string, FactLabel[]>(async (factIds) => {

@@ -3,6 +3,7 @@
 // Each command lives in src/cli/commands/<name>.ts and exports `register(program)`.
 import { Command } from "commander";
 import { generateIfStale } from "../store/generate.ts";
+import { releaseWebgpu } from "../model/webgpu.ts";
 import { CliError } from "./errors.ts";
 
 // The Prisma client is generated code (gitignored, and npm 11 runs no install scripts): make it
@@ -21,6 +22,8 @@ try {
   await program.parseAsync(process.argv);
 } catch (err) {
   process.exitCode = reportError(err);
+} finally {
+  releaseWebgpu(); // a live Dawn device keeps Node's event loop running
 }
 
 function reportError(err: unknown): number {

@@ -1,4 +1,7 @@
 // Parsers for command-line option values; bad values become CliErrors (exit code 2).
+import { TARGET_MODES, type TargetMode } from "../attribution/fact-attribution.ts";
+import { isMethod, METHODS } from "../attribution/integrated-gradients.ts";
+import { MAX_STEPS, type RunSetting } from "../attribution/run-setting.ts";
 import { CliError } from "./errors.ts";
 
 /** "en, zh,fr" -> ["en", "zh", "fr"] */
@@ -13,3 +16,17 @@ export function positiveInt(value: string, name: string): number {
   if (!Number.isInteger(n) || n < 1) throw new CliError(`--${name} must be a positive integer (got ${JSON.stringify(value)})`);
   return n;
 }
+
+/** --method, --steps and --target-mode as a run setting. */
+export function settingOption(flags: { method: string; steps: string; targetMode: string }): RunSetting {
+  if (!isMethod(flags.method)) throw new CliError(`unknown --method ${JSON.stringify(flags.method)} (expected ${METHODS.join(", ")})`);
+  if (!(TARGET_MODES as readonly string[]).includes(flags.targetMode)) {
+    throw new CliError(`unknown --target-mode ${JSON.stringify(flags.targetMode)} (expected ${TARGET_MODES.join(", ")})`);
+  }
+  const steps = positiveInt(flags.steps, "steps");
+  if (steps > MAX_STEPS) throw new CliError(`--steps must be at most ${MAX_STEPS} (got ${steps})`);
+  return { method: flags.method, steps, targetMode: flags.targetMode as TargetMode };
+}
+
+/** Help of every command's --backend option. */
+export const BACKEND_HELP = "tensor backend: wasm, cpu, webgpu or tensorflow (default: $KN_BACKEND, else wasm; `kn backends` lists them)";

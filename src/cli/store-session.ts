@@ -25,7 +25,13 @@ export interface StoreSession {
   close(): Promise<void>;
 }
 
-export async function openStore(config: AppConfig, options: { log?: (line: string) => void } = {}): Promise<StoreSession> {
+export interface OpenStoreOptions {
+  log?: (line: string) => void;
+  /** Bound every statement by KN_DB_STATEMENT_TIMEOUT_MS (the API); batch commands run unbounded. */
+  statementTimeout?: boolean;
+}
+
+export async function openStore(config: AppConfig, options: OpenStoreOptions = {}): Promise<StoreSession> {
   const log = options.log ?? ((line: string) => process.stderr.write(`${line}\n`));
   const database = await openDatabase(config);
   if (database.source === "embedded") log(`embedded PostgreSQL running (data in ${embeddedDataDir(config)})`);
@@ -37,8 +43,10 @@ export async function openStore(config: AppConfig, options: { log?: (line: strin
     throw err;
   }
   if (applied.length) log(`applied migrations: ${applied.join(", ")}`);
-  const prisma = createPrisma(database.url);
-  const pool = createPool(database.url);
+  const { poolSize, ...limits } = config.database;
+  const timeouts = { ...limits, statementTimeoutMs: options.statementTimeout ? limits.statementTimeoutMs : 0 };
+  const prisma = createPrisma(database.url, { timeouts, max: poolSize });
+  const pool = createPool(database.url, { timeouts, max: poolSize });
   let closed = false;
   return {
     url: database.url,

@@ -3,6 +3,7 @@
 // --fixed-k. The result travels with each queued job and is stored with each run.
 import type { Pool } from "pg";
 import type { FactModel } from "../attribution/model-port.ts";
+import type { RunSetting } from "../attribution/run-setting.ts";
 import { type NeuronSelection, tauFor, topKSelection } from "../attribution/selection.ts";
 import { CalibrationError, type LanguageCalibration, calibrateLanguages } from "../indexer/calibrate-tau.ts";
 import { labelledLanguages } from "../store/calibration-sample.ts";
@@ -60,7 +61,7 @@ export async function resolveSelections(
     pool: Pool;
     languages: readonly string[];
     relations: readonly string[];
-    setting: { method: string; steps: number; targetMode: string };
+    setting: RunSetting;
     model: () => Promise<FactModel>;
     onProgress?: (language: string, done: number, total: number) => void;
   },

@@ -2,20 +2,13 @@
 // language that the model can use (causal: [Y] last), attribution summed over object pieces,
 // knowledge neurons shared across templates. A NaN or ±∞ fails the run with its reason.
 import { DEFAULT_DKN, findDegenerateSets } from "../attribution/dkn.ts";
-import { type TargetMode, attributeFact, suppressedProbabilities } from "../attribution/fact-attribution.ts";
-import type { Method } from "../attribution/integrated-gradients.ts";
+import { attributeFact, suppressedProbabilities } from "../attribution/fact-attribution.ts";
 import type { FactModel } from "../attribution/model-port.ts";
 import { PromptError, usableTemplates } from "../attribution/prompts.ts";
 import { type NeuronSelection, effectiveTau, factKnowledgeNeurons, maxScore, topNeurons } from "../attribution/selection.ts";
+import type { FactContext } from "../store/index-jobs.ts";
 import type { RunRecord } from "../store/runs.ts";
 import type { AttributionJob } from "./queue.ts";
-
-export interface FactContext {
-  relationId: string;
-  subject: string;
-  object: string;
-  templates: string[];
-}
 
 export async function computeRun(
   model: FactModel,
@@ -98,7 +91,7 @@ export async function attributeTemplates(model: FactModel, settings: RunSettings
     );
   }
   const fact0 = { subject: fact.subject, object: fact.object, language: settings.language };
-  const options = { method: settings.method as Method, steps: settings.steps, targetMode: settings.targetMode as TargetMode };
+  const options = { method: settings.method, steps: settings.steps, targetMode: settings.targetMode };
   const attributions: Awaited<ReturnType<typeof attributeFact>>[] = [];
   for (const template of templates) attributions.push(await attributeFact(model, { ...fact0, template }, options));
   const scores =

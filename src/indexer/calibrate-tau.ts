@@ -10,10 +10,11 @@ import type { NeuronSelection } from "../attribution/selection.ts";
 import { type FactScores, calibratedSelection } from "../attribution/tau-calibration.ts";
 import { factsLabelledInBoth } from "../store/calibration-sample.ts";
 import { attributeTemplates } from "./attribute-job.ts";
-import { factContexts } from "./worker.ts";
+import type { RunSetting } from "../attribution/run-setting.ts";
+import { factContexts } from "../store/index-jobs.ts";
 
 export interface CalibrationRequest {
-  setting: { method: string; steps: number; targetMode: string };
+  setting: RunSetting;
   /** Languages to calibrate (the reference itself is skipped). */
   languages: readonly string[];
   relations: readonly string[];

@@ -1,12 +1,14 @@
 // Which TensorFlow.js backend runs the model. wasm is the default (fast matmul, installs offline);
-// cpu is the pure-JS reference; tensorflow is libtensorflow through @tensorflow/tfjs-node(-gpu),
-// an optional install that needs network access, so it is imported only when asked for.
+// cpu is the pure-JS reference; webgpu runs on a GPU through Dawn (webgpu.ts); tensorflow is
+// libtensorflow through @tensorflow/tfjs-node(-gpu), an optional install that needs network
+// access, so it is imported only when asked for.
 import { createRequire } from "node:module";
 import path from "node:path";
 import * as tf from "./tf.ts";
 import { ModelError } from "./errors.ts";
+import { type AdapterSummary, listAdapters, registerWebgpu, WEBGPU_INSTALL_HINT } from "./webgpu.ts";
 
-export const BACKENDS = ["wasm", "cpu", "tensorflow"] as const;
+export const BACKENDS = ["wasm", "cpu", "webgpu", "tensorflow"] as const;
 export type BackendName = (typeof BACKENDS)[number];
 
 export const TENSORFLOW_INSTALL_HINT =
@@ -57,12 +59,22 @@ async function registerTensorflow(): Promise<void> {
   );
 }
 
+/** Tail of the backend switches in progress: one at a time (two concurrent first loads raced). */
+let switching: Promise<unknown> = Promise.resolve();
+
 /** Makes `name` the process-wide tfjs backend (tfjs has one active backend per process). */
-export async function useBackend(name: BackendName | string = defaultBackendName()): Promise<BackendName> {
+export function useBackend(name: BackendName | string = defaultBackendName()): Promise<BackendName> {
+  const run = switching.then(() => switchBackend(name));
+  switching = run.catch(() => undefined);
+  return run;
+}
+
+async function switchBackend(name: BackendName | string): Promise<BackendName> {
   const backend = parseBackendName(name);
   if (tf.engine().backendName === backend) return backend;
   if (backend === "wasm") await registerWasm();
   else if (backend === "cpu") await import("@tensorflow/tfjs-backend-cpu");
+  else if (backend === "webgpu") await registerWebgpu();
   else await registerTensorflow();
   const ok = await tf.setBackend(backend);
   if (!ok) throw new ModelError("backend-unavailable", `tfjs could not initialise the ${backend} backend`);
@@ -77,4 +89,46 @@ export async function useBackend(name: BackendName | string = defaultBackendName
 /** Whether a dense layer's gradient needs its own pre-transposed weight copy (see dense.ts). */
 export function prefersPretransposedWeights(backend: string = tf.engine().backendName): boolean {
   return backend === "wasm";
+}
+
+export interface BackendStatus {
+  name: BackendName;
+  available: boolean;
+  /** What it runs on, or what to install. */
+  detail: string;
+  /** webgpu: the adapters Dawn sees, in the order KN_WEBGPU_ADAPTER indexes them. */
+  adapters?: AdapterSummary[];
+}
+
+function installed(spec: string): boolean {
+  try {
+    createRequire(import.meta.url).resolve(spec);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Which backends this machine can run, without initialising any (for `kn backends`). */
+export async function backendStatuses(): Promise<BackendStatus[]> {
+  let adapters: AdapterSummary[] = [];
+  let webgpuProblem: string | undefined;
+  try {
+    adapters = await listAdapters();
+    if (!adapters.length) webgpuProblem = `no adapter.\n${WEBGPU_INSTALL_HINT}`;
+  } catch (err) {
+    webgpuProblem = (err as Error).message;
+  }
+  const tensorflow = ["@tensorflow/tfjs-node-gpu", "@tensorflow/tfjs-node"].find(installed);
+  return [
+    { name: "wasm", available: true, detail: "WebAssembly + XNNPACK on one CPU thread (the default)" },
+    { name: "cpu", available: true, detail: "plain JavaScript (a slow reference)" },
+    {
+      name: "webgpu",
+      available: !webgpuProblem,
+      detail: webgpuProblem ?? "Dawn (npm webgpu) on the adapter below marked *; KN_WEBGPU_ADAPTER=<index|name> picks another",
+      adapters,
+    },
+    { name: "tensorflow", available: !!tensorflow, detail: tensorflow ? `libtensorflow through ${tensorflow}` : `not installed. ${TENSORFLOW_INSTALL_HINT}` },
+  ];
 }

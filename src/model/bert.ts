@@ -8,6 +8,7 @@ import type { Checkpoint, Weights } from "./checkpoint.ts";
 import type { Activation, BertConfig } from "./config.ts";
 import { Dense, type DenseGradMode } from "./dense.ts";
 import type { ForwardOptions, ForwardResult, LayerScales, Network, PromptCache } from "./network.ts";
+import { type VocabTable, vocabTable } from "./vocab-table.ts";
 import {
   LayerNorm, activate, atPosition, attend, mergeHeads, replaceAtPosition, scaleAtPosition,
   splitHeads, splitHeadsTransposed, toTensor1d, toTensor2d, tokenAndPositionEmbeddings,
@@ -112,14 +113,16 @@ export class Bert implements Network<BertCache> {
   readonly hidden: number;
   readonly ffnWidth: number;
   readonly vocabSize: number;
-  readonly wordEmbeddings: tf.Tensor2D;
+  /** The word embeddings, and the decoder's matrix (the same table when tied). */
+  private readonly wordEmbeddings: VocabTable;
+  private readonly decoder: VocabTable;
+  private readonly decoderBias: tf.Tensor1D;
   private readonly positionEmbeddings: tf.Tensor2D;
   private readonly tokenType0: tf.Tensor2D; // row 0 of token_type_embeddings: single-segment input
   private readonly embedNorm: LayerNorm;
   private readonly layers: BertLayer[];
   private readonly headTransform: Dense;
   private readonly headNorm: LayerNorm;
-  private readonly decoder: Dense;
 
   constructor(private readonly config: BertConfig, w: Weights) {
     const { hidden: d, vocabSize: v, layerNormEps: eps } = config;
@@ -128,12 +131,10 @@ export class Bert implements Network<BertCache> {
     this.ffnWidth = config.ffnWidth;
     this.vocabSize = v;
 
-    const word = w.get("embeddings.word_embeddings.weight", [v, d]);
-    const decoderWeight = config.tieWordEmbeddings ? word : w.get("cls.predictions.decoder.weight", [v, d]);
+    this.wordEmbeddings = vocabTable(w.get("embeddings.word_embeddings.weight", [v, d]));
+    this.decoder = config.tieWordEmbeddings ? this.wordEmbeddings : vocabTable(w.get("cls.predictions.decoder.weight", [v, d]));
     const decoderBias = w.has("cls.predictions.bias") ? "cls.predictions.bias" : "cls.predictions.decoder.bias";
-    this.decoder = Dense.fromLinear(toTensor2d(decoderWeight), toTensor1d(w.get(decoderBias, [v])));
-    // a tied decoder already keeps E itself as its pre-transposed copy: share it
-    this.wordEmbeddings = (config.tieWordEmbeddings && this.decoder.transposedWeight()) || toTensor2d(word);
+    this.decoderBias = toTensor1d(w.get(decoderBias, [v]));
     this.positionEmbeddings = toTensor2d(w.get("embeddings.position_embeddings.weight", [config.maxPositions, d]));
     const types = w.get("embeddings.token_type_embeddings.weight", [config.typeVocabSize, d]);
     this.tokenType0 = tf.tensor2d(types.data.subarray(0, d), [1, d]);
@@ -153,7 +154,7 @@ export class Bert implements Network<BertCache> {
 
   private head(h: tf.Tensor2D): tf.Tensor2D {
     const t = this.headNorm.apply(activate(this.headTransform.apply(h), this.config.activation));
-    return this.decoder.apply(t) as tf.Tensor2D;
+    return tf.add(this.decoder.logits(t as tf.Tensor2D), this.decoderBias);
   }
 
   forward(ids: ReadonlyArray<readonly number[]>, position: number, options: ForwardOptions = {}): ForwardResult {
@@ -231,9 +232,13 @@ export class Bert implements Network<BertCache> {
     return this.layers[layer].ffnOut;
   }
 
+  wordEmbedding(tokenId: number): tf.Tensor2D {
+    return this.wordEmbeddings.row(tokenId);
+  }
+
   dispose(): void {
-    for (const m of [...this.layers, this.embedNorm, this.headTransform, this.headNorm, this.decoder]) m.dispose();
-    // dispose is idempotent in tfjs, so a shared (tied) embedding table is safe to release twice
-    tf.dispose([this.wordEmbeddings, this.positionEmbeddings, this.tokenType0]);
+    // dispose is idempotent in tfjs, so a shared (tied) table is safe to release twice
+    for (const m of [...this.layers, this.embedNorm, this.headTransform, this.headNorm, this.decoder, this.wordEmbeddings]) m.dispose();
+    tf.dispose([this.decoderBias, this.positionEmbeddings, this.tokenType0]);
   }
 }

@@ -121,11 +121,6 @@ export class Dense {
     }
   }
 
-  /** The [out, in] copy if this layer keeps one (lets a tied embedding share it). */
-  transposedWeight(): tf.Tensor2D | null {
-    return this.wT;
-  }
-
   dispose(): void {
     tf.dispose([this.w, ...(this.wT ? [this.wT] : []), ...(this.b ? [this.b] : [])]);
   }

@@ -13,6 +13,7 @@ export type ModelErrorCode =
   | "bad-config"
   | "bad-tokenizer"
   | "backend-unavailable"
+  | "device-lost"
   | "bad-input";
 
 export class ModelError extends Error {

@@ -11,6 +11,7 @@ import type { Gpt2Config } from "./config.ts";
 import { Dense } from "./dense.ts";
 import { ModelError } from "./errors.ts";
 import type { ForwardOptions, ForwardResult, LayerScales, Network, PromptCache } from "./network.ts";
+import { type VocabTable, vocabTable } from "./vocab-table.ts";
 import {
   LayerNorm, activate, atPosition, attend, causalMask, mergeHeads, scaleAtPosition, splitHeads,
   splitHeadsTransposed, toTensor1d, toTensor2d, tokenAndPositionEmbeddings,
@@ -49,11 +50,12 @@ export class Gpt2 implements Network<Gpt2Cache> {
   readonly hidden: number;
   readonly ffnWidth: number;
   readonly vocabSize: number;
-  readonly wordEmbeddings: tf.Tensor2D;
+  /** wte, and the output layer's matrix (the same table when tied). */
+  private readonly wordEmbeddings: VocabTable;
+  private readonly lmHead: VocabTable;
   private readonly positionEmbeddings: tf.Tensor2D;
   private readonly blocks: Gpt2Block[];
   private readonly finalNorm: LayerNorm;
-  private readonly lmHead: Dense;
   private readonly nHeads: number;
 
   constructor(private readonly config: Gpt2Config, w: Weights) {
@@ -64,10 +66,8 @@ export class Gpt2 implements Network<Gpt2Cache> {
     this.vocabSize = v;
     this.nHeads = nHeads;
 
-    const wte = w.get("wte.weight", [v, d]);
-    this.lmHead = Dense.fromLinear(toTensor2d(config.tieWordEmbeddings ? wte : w.get("lm_head.weight", [v, d])), null);
-    // a tied head already keeps wte itself as its pre-transposed copy: share it
-    this.wordEmbeddings = (config.tieWordEmbeddings && this.lmHead.transposedWeight()) || toTensor2d(wte);
+    this.wordEmbeddings = vocabTable(w.get("wte.weight", [v, d]));
+    this.lmHead = config.tieWordEmbeddings ? this.wordEmbeddings : vocabTable(w.get("lm_head.weight", [v, d]));
     this.positionEmbeddings = toTensor2d(w.get("wpe.weight", [config.maxPositions, d]));
 
     const headDim = d / nHeads;
@@ -162,7 +162,7 @@ export class Gpt2 implements Network<Gpt2Cache> {
   }
 
   private head(x: tf.Tensor2D): tf.Tensor2D {
-    return this.lmHead.apply(this.finalNorm.apply(x)) as tf.Tensor2D;
+    return this.lmHead.logits(this.finalNorm.apply(x) as tf.Tensor2D);
   }
 
   private checkLast(length: number, position: number): void {
@@ -252,11 +252,16 @@ export class Gpt2 implements Network<Gpt2Cache> {
     return this.blocks[layer].proj;
   }
 
+  wordEmbedding(tokenId: number): tf.Tensor2D {
+    return this.wordEmbeddings.row(tokenId);
+  }
+
   dispose(): void {
     for (const b of this.blocks) for (const m of [b.ln1, b.qkv, b.attnProj, b.ln2, b.fc, b.proj]) m.dispose();
     this.finalNorm.dispose();
+    // dispose is idempotent in tfjs, so a shared (tied) table is safe to release twice
     this.lmHead.dispose();
-    // dispose is idempotent in tfjs, so a shared (tied) embedding table is safe to release twice
-    tf.dispose([this.wordEmbeddings, this.positionEmbeddings]);
+    this.wordEmbeddings.dispose();
+    this.positionEmbeddings.dispose();
   }
 }

@@ -62,8 +62,8 @@ export interface Network<C extends PromptCache = PromptCache> {
   /** The FFN output projection of a layer; its rows ([ffnWidth, hidden] layout) are the value vectors. */
   valueProjection(layer: number): Dense;
 
-  /** Input token embeddings [vocabSize, hidden] (GPT-2: wte, not the position table). */
-  readonly wordEmbeddings: tf.Tensor2D;
+  /** Input embedding row of a token [1, hidden] (GPT-2: wte, not the position table). */
+  wordEmbedding(tokenId: number): tf.Tensor2D;
 
   dispose(): void;
 }

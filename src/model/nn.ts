@@ -4,13 +4,16 @@
 import * as tf from "./tf.ts";
 import type { Activation } from "./config.ts";
 import type { HostTensor } from "./safetensors.ts";
+import type { VocabTable } from "./vocab-table.ts";
+import { placeOnDevice } from "./webgpu.ts";
 
+// weights go to the GPU as they are read (placeOnDevice): one host copy at a time
 export function toTensor1d(t: HostTensor): tf.Tensor1D {
-  return tf.tensor1d(t.data);
+  return placeOnDevice(tf.tensor1d(t.data));
 }
 
 export function toTensor2d(t: HostTensor): tf.Tensor2D {
-  return tf.tensor2d(t.data, [t.shape[0], t.shape[1]]);
+  return placeOnDevice(tf.tensor2d(t.data, [t.shape[0], t.shape[1]]));
 }
 
 export class LayerNorm {
@@ -49,10 +52,10 @@ export function activate(x: tf.Tensor, fn: Activation): tf.Tensor {
 }
 
 /** Word embeddings of a [B, T] batch of ids plus the first T position embeddings. */
-export function tokenAndPositionEmbeddings(word: tf.Tensor2D, positions: tf.Tensor2D, ids: ReadonlyArray<readonly number[]>): tf.Tensor3D {
+export function tokenAndPositionEmbeddings(word: VocabTable, positions: tf.Tensor2D, ids: ReadonlyArray<readonly number[]>): tf.Tensor3D {
   const t = ids[0].length;
-  const tokens = tf.gather(word, tf.tensor2d(ids.map((r) => [...r]), [ids.length, t], "int32"));
-  return tf.add(tokens, tf.slice(positions, [0, 0], [t, word.shape[1]])) as tf.Tensor3D;
+  const tokens = word.lookup(tf.tensor2d(ids.map((r) => [...r]), [ids.length, t], "int32"));
+  return tf.add(tokens, tf.slice(positions, [0, 0], [t, word.hidden])) as tf.Tensor3D;
 }
 
 /** [B, T, H·dh] -> [B, H, T, dh] */

@@ -12,11 +12,33 @@ import type {
 import type { LayerScales, Network, PromptCache } from "./network.ts";
 import { targetProbability } from "./nn.ts";
 import type { TextTokenizer } from "./tokenizer.ts";
+import { bindingLimitBytes, checkDevice } from "./webgpu.ts";
 
-/** Tokens per batched forward without gradients (bounds activation memory: ~25 MB per tensor at BERT-base). */
-const FORWARD_TOKENS = 2048;
-/** Tokens per batched forward+backward (the tape keeps every intermediate). */
-const GRADIENT_TOKENS = 1024;
+/**
+ * The row budget: tokens per batched forward+backward pass (the tape keeps every intermediate),
+ * $KN_ROW_BUDGET, default 1024 (~25 MB per activation tensor at BERT-base). Forward-only passes
+ * take twice as many. A GPU with memory to spare computes more rows per dispatch with a larger one;
+ * the numbers do not depend on it (rows are independent).
+ */
+export function rowBudget(): number {
+  const raw = process.env.KN_ROW_BUDGET;
+  if (raw === undefined || raw === "") return 1024;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < 1) throw new ModelError("bad-input", `KN_ROW_BUDGET must be a positive integer (tokens per batched pass), not ${JSON.stringify(raw)}`);
+  return n;
+}
+const gradientTokens = () => rowBudget();
+const forwardTokens = () => 2 * rowBudget();
+
+/**
+ * Rows per pass within `tokens`, and few enough that their [rows, vocabSize] logits fit one
+ * buffer binding on WebGPU (llvmpipe binds 128 MiB: 335 rows of a 100000-token vocabulary).
+ */
+function rowsWithin(s: Shape, tokens: number, tokensPerRow: number): number {
+  const binding = tf.engine().backendName === "webgpu" ? bindingLimitBytes() : undefined;
+  const byLogits = binding ? Math.floor(binding / (4 * s.vocabSize)) : Infinity;
+  return Math.max(1, Math.min(Math.floor(tokens / tokensPerRow), byLogits));
+}
 
 type Shape = Pick<Network, "nLayers" | "ffnWidth" | "vocabSize">;
 
@@ -88,6 +110,22 @@ function splitRows(data: Float32Array, count: number): Float32Array[] {
 }
 
 /**
+ * A read-back that fails loudly when the GPU device is gone: a lost device rejects the read (or,
+ * for an error nobody captured, leaves it unwritten), which becomes a DeviceLostError.
+ */
+async function readChecked(t: tf.Tensor): Promise<tf.TypedArray> {
+  let data: tf.TypedArray;
+  try {
+    data = await t.data();
+  } catch (err) {
+    checkDevice();
+    throw err;
+  }
+  checkDevice();
+  return data;
+}
+
+/**
  * Runs `dispatch` for every part and reads each result back once, dispatching part k+1 before
  * waiting for part k's read-back: on a GPU the next batch computes while the previous one copies
  * out; on wasm and cpu the work is already done at dispatch and nothing changes. At most two
@@ -102,7 +140,7 @@ export async function pipelined<P>(parts: readonly P[], dispatch: (part: P) => t
       pending = null;
       try {
         if (k + 1 < parts.length) pending = dispatch(parts[k + 1]);
-        out.push((await current.data()) as Float32Array);
+        out.push((await readChecked(current)) as Float32Array);
       } finally {
         current.dispose();
       }
@@ -202,7 +240,7 @@ export class TransformerModel<C extends PromptCache> implements LanguageModel {
       byLength.set(key, s);
     }
     const parts = [...byLength.values()].flatMap((s) => {
-      const size = Math.max(1, Math.floor(FORWARD_TOKENS / s.seqs[0].length));
+      const size = rowsWithin(this, forwardTokens(), s.seqs[0].length);
       return chunks(s.members.map((_, k) => k), size).map((ks) => ({ s, ks }));
     });
     const data = await pipelined(parts, ({ s, ks }) =>
@@ -249,7 +287,7 @@ export class TransformerModel<C extends PromptCache> implements LanguageModel {
     });
     if (wanted.length === 0) return seqs.map(() => []);
     const lastLayer = Math.max(...wanted);
-    const size = Math.max(1, Math.floor(FORWARD_TOKENS / seqs[0].length));
+    const size = rowsWithin(this, forwardTokens(), seqs[0].length);
     const parts = chunks(seqs, size);
     // one read-back per chunk: the wanted layers stacked [K, B, F]
     const data = await pipelined(parts, (chunk) =>
@@ -318,7 +356,7 @@ export class TransformerModel<C extends PromptCache> implements LanguageModel {
   async wordEmbedding(tokenId: number): Promise<Float32Array> {
     checkToken(this, tokenId);
     // a copy: on cpu a contiguous slice can share the embedding table's buffer
-    return (await readOnce(tf.tidy(() => tf.slice(this.network.wordEmbeddings, [tokenId, 0], [1, this.hidden])))).slice();
+    return (await readOnce(tf.tidy(() => this.network.wordEmbedding(tokenId)))).slice();
   }
 
   dispose(): void {
@@ -378,8 +416,7 @@ class CachedPrompt<C extends PromptCache> implements PromptContext {
 
   /** Rows per patched pass: BERT recomputes the whole sequence above the hooked layer, GPT-2 one position. */
   private rowsPerPass(budget: number): number {
-    const tokensPerRow = this.network.architecture === "masked" ? this.cache.length : 1;
-    return Math.max(1, Math.floor(budget / tokensPerRow));
+    return rowsWithin(this.network, budget, this.network.architecture === "masked" ? this.cache.length : 1);
   }
 
   async patchedGradient(layer: number, rows: readonly Float32Array[], targetId: number): Promise<PatchedGradient> {
@@ -387,7 +424,7 @@ class CachedPrompt<C extends PromptCache> implements PromptContext {
     checkLayer(this.network, layer);
     checkRows(this.network, rows);
     checkToken(this.network, targetId);
-    const parts = chunks(rows, this.rowsPerPass(GRADIENT_TOKENS));
+    const parts = chunks(rows, this.rowsPerPass(gradientTokens()));
     // per chunk one read-back of [B, 1 + F]: P(target) then its gradient
     const data = await pipelined(parts, (part) =>
       tf.tidy(() => {
@@ -413,7 +450,7 @@ class CachedPrompt<C extends PromptCache> implements PromptContext {
     checkLayer(this.network, layer);
     checkRows(this.network, rows);
     targetIds?.forEach((id) => checkToken(this.network, id));
-    const parts = chunks(rows, this.rowsPerPass(FORWARD_TOKENS));
+    const parts = chunks(rows, this.rowsPerPass(forwardTokens()));
     const data = await pipelined(parts, (part) =>
       tf.tidy(() => probabilitiesTensor(this.network, this.network.logitsFromActivation(this.cache, layer, rowsTensor(this.network, part)), targetIds)),
     );
@@ -437,7 +474,7 @@ class CachedPrompt<C extends PromptCache> implements PromptContext {
     scaled.sort((a, b) => firstScaledLayer(scales[b]) - firstScaledLayer(scales[a]));
     const pick = (p: Float32Array) => (targetIds ? Float32Array.from(targetIds, (id) => p[id]) : p.slice());
     let unpatched: Float32Array | null = this.host?.probabilities ?? null;
-    const parts: number[][] = chunks(scaled, this.rowsPerPass(FORWARD_TOKENS));
+    const parts: number[][] = chunks(scaled, this.rowsPerPass(forwardTokens()));
     // a context that was never read back computes its unpatched distribution as one more part
     const readUnpatched = unscaled.length > 0 && !unpatched;
     const data = await pipelined<number[] | null>([...(readUnpatched ? [null] : []), ...parts], (part) =>

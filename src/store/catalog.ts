@@ -1,7 +1,8 @@
 // Read queries over the fact catalog (languages, relations, templates, facts, labels), shaped
 // for batching: every "by id" function takes many ids at once so the API's DataLoaders issue
 // one query per request level, never one per row.
-import type { Fact, FactLabel, PrismaClient, Template, WrongObject } from "./generated/client.ts";
+import type { Pool } from "pg";
+import type { Fact, FactLabel, PrismaClient, Relation, Template, WrongObject } from "./generated/client.ts";
 
 export interface LanguageRow {
   code: string;
@@ -30,8 +31,10 @@ export async function listRelations(prisma: PrismaClient) {
   return rows.sort((a, b) => key(a.id) - key(b.id) || a.id.localeCompare(b.id));
 }
 
-export async function relationsByIds(prisma: PrismaClient, ids: readonly string[]) {
-  return prisma.relation.findMany({ where: { id: { in: [...ids] } } });
+/** Relations by id, through pg (see factsByIds). */
+export async function relationsByIds(pool: Pool, ids: readonly string[]): Promise<Relation[]> {
+  const { rows } = await pool.query<Relation>(`SELECT id, key, label FROM relation WHERE id = ANY($1::text[])`, [[...ids]]);
+  return rows;
 }
 
 export async function factCountsByRelation(prisma: PrismaClient, ids: readonly string[]): Promise<Map<string, number>> {
@@ -46,8 +49,13 @@ export async function templatesByRelation(prisma: PrismaClient, relationIds: rea
   });
 }
 
-export async function factsByIds(prisma: PrismaClient, ids: readonly string[]): Promise<Fact[]> {
-  return prisma.fact.findMany({ where: { id: { in: [...ids] } } });
+/** Facts by id, through pg (every fact-level API request resolves its fact here; see checkpointsByNames). */
+export async function factsByIds(pool: Pool, ids: readonly string[]): Promise<Fact[]> {
+  const { rows } = await pool.query<Fact>(
+    `SELECT id, key, relation_id AS "relationId", subject_uri AS "subjectUri", object_uri AS "objectUri" FROM fact WHERE id = ANY($1::text[])`,
+    [[...ids]],
+  );
+  return rows;
 }
 
 export async function labelsByFacts(prisma: PrismaClient, factIds: readonly string[]): Promise<FactLabel[]> {

@@ -3,6 +3,7 @@
 import { createHash } from "node:crypto";
 import { createReadStream, existsSync, readdirSync } from "node:fs";
 import { join, resolve } from "node:path";
+import type { Pool } from "pg";
 import type { Checkpoint, PrismaClient } from "./generated/client.ts";
 
 export interface CheckpointShape {
@@ -68,6 +69,24 @@ export async function findCheckpoint(prisma: PrismaClient, name: string): Promis
 
 export async function checkpointsByIds(prisma: PrismaClient, ids: readonly number[]): Promise<Checkpoint[]> {
   return prisma.checkpoint.findMany({ where: { id: { in: [...ids] } } });
+}
+
+/** Checkpoints by name, through pg: every API request resolves its model here, and a Prisma
+ * query costs about four times the CPU of the same query on the pool. */
+export async function checkpointsByNames(pool: Pool, names: readonly string[]): Promise<Checkpoint[]> {
+  const { rows } = await pool.query<Checkpoint>(
+    `SELECT id, name, architecture, model_type AS "modelType", n_layers AS "nLayers", hidden, ffn_width AS "ffnWidth",
+            vocab_size AS "vocabSize", path, content_hash AS "contentHash", created_at AS "createdAt"
+     FROM checkpoint WHERE name = ANY($1::text[])`,
+    [[...names]],
+  );
+  return rows;
+}
+
+/** The folder a checkpoint was registered from; null when the id is unknown. */
+export async function checkpointPath(pool: Pool, id: number): Promise<string | null> {
+  const { rows } = await pool.query<{ path: string }>("SELECT path FROM checkpoint WHERE id = $1", [id]);
+  return rows[0]?.path ?? null;
 }
 
 export const isCheckpointFolder = (dir: string) => existsSync(join(dir, "config.json"));

@@ -7,16 +7,51 @@ import { PrismaClient } from "./generated/client.ts";
 
 export type { PrismaClient } from "./generated/client.ts";
 
+/**
+ * Bounds on waiting for the database, so a lost server gives an error instead of a hang: opening
+ * a connection (pg's default is to wait forever) and, where set, one statement.
+ */
+export interface DatabaseTimeouts {
+  connectTimeoutMs: number;
+  /** 0: no limit (batch jobs); the API sets one (KN_DB_STATEMENT_TIMEOUT_MS). */
+  statementTimeoutMs: number;
+}
+
+export const DEFAULT_DATABASE_TIMEOUTS: DatabaseTimeouts = { connectTimeoutMs: 5_000, statementTimeoutMs: 30_000 };
+
+/** Connections of each of a process's two pools (Prisma's and the bulk-SQL pool), KN_DB_POOL_SIZE. */
+export const DEFAULT_POOL_SIZE = 10;
+
+/** A statement the server has cancelled still needs its answer to come back: this much longer. */
+const QUERY_TIMEOUT_MARGIN_MS = 2_000;
+
+/**
+ * pg connection settings for these timeouts. The statement timeout is enforced by the server;
+ * query_timeout is its client-side twin for a server that no longer answers at all (network cut):
+ * the query fails and its connection is dropped from the pool. TCP keep-alive finds dead idle
+ * connections.
+ */
+function connectionSettings(timeouts: Partial<DatabaseTimeouts> = {}): pg.PoolConfig {
+  return {
+    connectionTimeoutMillis: timeouts.connectTimeoutMs ?? DEFAULT_DATABASE_TIMEOUTS.connectTimeoutMs,
+    keepAlive: true,
+    ...(timeouts.statementTimeoutMs
+      ? { statement_timeout: timeouts.statementTimeoutMs, query_timeout: timeouts.statementTimeoutMs + QUERY_TIMEOUT_MARGIN_MS }
+      : {}),
+  };
+}
+
 export interface CreatePrismaOptions {
   /** Pool size of the adapter (pg default: 10). */
   max?: number;
   /** Log the SQL the client sends (console). */
   logQueries?: boolean;
+  timeouts?: Partial<DatabaseTimeouts>;
 }
 
 /** A Prisma client connected to url. Call $disconnect() when done. */
 export function createPrisma(url: string, options: CreatePrismaOptions = {}): PrismaClient {
-  const adapter = new PrismaPg({ connectionString: url, ...(options.max ? { max: options.max } : {}) });
+  const adapter = new PrismaPg({ connectionString: url, ...connectionSettings(options.timeouts), ...(options.max ? { max: options.max } : {}) });
   return new PrismaClient({ adapter, ...(options.logQueries ? { log: ["query" as const] } : {}) });
 }
 
@@ -24,6 +59,7 @@ export interface CreatePoolOptions {
   max?: number;
   /** Application name shown in pg_stat_activity. */
   applicationName?: string;
+  timeouts?: Partial<DatabaseTimeouts>;
 }
 
 /**
@@ -33,8 +69,9 @@ export interface CreatePoolOptions {
 export function createPool(url: string, options: CreatePoolOptions = {}): pg.Pool {
   const pool = new pg.Pool({
     connectionString: url,
-    max: options.max ?? 10,
+    max: options.max ?? DEFAULT_POOL_SIZE,
     application_name: options.applicationName ?? "knowledge-neuron-db",
+    ...connectionSettings(options.timeouts),
   });
   pool.on("error", (error) => {
     console.error(`postgres pool: idle client error: ${error.message}`);
@@ -42,18 +79,46 @@ export function createPool(url: string, options: CreatePoolOptions = {}): pg.Poo
   return pool;
 }
 
-/** Runs fn inside a transaction on one client of the pool (BEGIN / COMMIT, ROLLBACK on error). */
-export async function withTransaction<T>(pool: pg.Pool, fn: (client: pg.PoolClient) => Promise<T>): Promise<T> {
+/**
+ * Runs fn with one client of the pool. A checked-out client has no error listener of the pool's:
+ * a connection lost between two statements would be an uncaught 'error' event (a crash), so one
+ * is attached here, and a broken client is released with its error so the pool discards it.
+ */
+export async function withPoolClient<T>(pool: pg.Pool, fn: (client: pg.PoolClient, lost: () => Error | undefined) => Promise<T>): Promise<T> {
   const client = await pool.connect();
+  let lost: Error | undefined;
+  const onError = (error: Error) => (lost ??= error);
+  client.on("error", onError);
   try {
-    await client.query("BEGIN");
-    const result = await fn(client);
-    await client.query("COMMIT");
-    return result;
-  } catch (error) {
-    await client.query("ROLLBACK").catch(() => undefined);
-    throw error;
+    return await fn(client, () => lost);
   } finally {
-    client.release();
+    client.off("error", onError);
+    client.release(lost);
+  }
+}
+
+/** Runs fn inside a transaction on one client of the pool (BEGIN / COMMIT, ROLLBACK on error). */
+export function withTransaction<T>(pool: pg.Pool, fn: (client: pg.PoolClient) => Promise<T>): Promise<T> {
+  return withPoolClient(pool, async (client, lost) => {
+    try {
+      await client.query("BEGIN");
+      const result = await fn(client);
+      await client.query("COMMIT");
+      return result;
+    } catch (error) {
+      if (!lost()) await client.query("ROLLBACK").catch(() => undefined);
+      throw error;
+    }
+  });
+}
+
+/** Whether the database answers `SELECT 1` within timeoutMs (a lost server must not hang a health check). */
+export async function databaseReachable(pool: pg.Pool, timeoutMs = 2_000): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), timeoutMs)));
+  try {
+    return await Promise.race([pool.query("SELECT 1").then(() => true, () => false), timeout]);
+  } finally {
+    clearTimeout(timer);
   }
 }

@@ -1,5 +1,9 @@
 // Degenerate neuron sets as stored with their run (ALGORITHMS.md §6).
 import type { Pool } from "pg";
+import type { RunScope } from "../analysis/analysis-store.ts";
+import type { Neuron } from "../attribution/model-port.ts";
+import type { RunRef } from "./neurons.ts";
+import { settingIdSql, settingParams } from "./settings.ts";
 
 export interface DegenerateSetRow {
   baseProb: number;
@@ -8,13 +12,13 @@ export interface DegenerateSetRow {
 }
 
 /** The sets of one run, in the order they were found (pairs in rank order, then grown sets). */
-export async function degenerateSetsOfRun(pool: Pool, runId: bigint): Promise<DegenerateSetRow[]> {
+export async function degenerateSetsOfRun(pool: Pool, run: RunRef): Promise<DegenerateSetRow[]> {
   const { rows } = await pool.query<{ base_prob: number; joint_prob: number; members: { layer: number; unit: number; alone_prob: number }[] }>(
     `SELECT s.base_prob, s.joint_prob,
             json_agg(json_build_object('layer', m.layer, 'unit', m.unit, 'alone_prob', m.alone_prob) ORDER BY m.layer, m.unit) AS members
-     FROM degenerate_set s JOIN degenerate_member m ON m.set_id = s.id
-     WHERE s.run_id = $1 GROUP BY s.id ORDER BY s.id`,
-    [runId.toString()],
+     FROM degenerate_set s JOIN degenerate_member m ON m.set_id = s.id AND m.checkpoint_id = s.checkpoint_id
+     WHERE s.run_id = $1 AND s.checkpoint_id = $2 GROUP BY s.id, s.checkpoint_id ORDER BY s.id`,
+    [run.id.toString(), run.checkpointId],
   );
   return rows.map((r) => ({
     baseProb: r.base_prob,
@@ -24,20 +28,21 @@ export async function degenerateSetsOfRun(pool: Pool, runId: bigint): Promise<De
 }
 
 /** Per fact of a relation: the neurons of its degenerate sets in one language (fact-checking, §7.1). */
-export async function degenerateNeuronsByFact(
-  pool: Pool,
-  q: { checkpointId: number; relationId: string; language: string; method: string },
-): Promise<Map<string, [number, number][][]>> {
+export async function degenerateNeuronsByFact(pool: Pool, q: RunScope & { relationId: string; language: string }): Promise<Map<string, Neuron[][]>> {
   const { rows } = await pool.query<{ fact_id: string; set_id: string; layer: number; unit: number }>(
-    `SELECT s.fact_id, s.id AS set_id, m.layer, m.unit
-     FROM degenerate_set s JOIN attribution_run r ON r.id = s.run_id JOIN degenerate_member m ON m.set_id = s.id
-     WHERE s.checkpoint_id = $1 AND s.relation_id = $2 AND s.language_code = $3 AND r.method = $4
-     ORDER BY s.fact_id, s.id, m.layer, m.unit`,
-    [q.checkpointId, q.relationId, q.language, q.method],
+    `SELECT f.id AS fact_id, s.id AS set_id, m.layer, m.unit
+     FROM attribution_run r
+     JOIN degenerate_set s ON s.run_id = r.id AND s.checkpoint_id = r.checkpoint_id
+     JOIN degenerate_member m ON m.set_id = s.id AND m.checkpoint_id = s.checkpoint_id
+     JOIN fact f ON f.key = r.fact_key
+     WHERE r.checkpoint_id = $1 AND r.setting_id = ${settingIdSql(2)}
+       AND r.relation_key = (SELECT key FROM relation WHERE id = $5) AND r.language_key = (SELECT key FROM language WHERE code = $6)
+     ORDER BY f.id, s.id, m.layer, m.unit`,
+    [q.checkpointId, ...settingParams(q.setting), q.relationId, q.language],
   );
-  const out = new Map<string, Map<string, [number, number][]>>();
+  const out = new Map<string, Map<string, Neuron[]>>();
   for (const r of rows) {
-    const sets = out.get(r.fact_id) ?? new Map<string, [number, number][]>();
+    const sets = out.get(r.fact_id) ?? new Map<string, Neuron[]>();
     const set = sets.get(r.set_id) ?? [];
     set.push([r.layer, r.unit]);
     sets.set(r.set_id, set);

@@ -3,7 +3,10 @@
 // (what Prisma writes), so they are written and read through AT TIME ZONE 'UTC' and never depend
 // on the session's time zone.
 import type { Pool } from "pg";
-import { withTransaction } from "./client.ts";
+import type { RunScope } from "../analysis/analysis-store.ts";
+import { withPoolClient, withTransaction } from "./client.ts";
+import { settingIdSql, settingParams } from "./settings.ts";
+import { announceEditExpression } from "./edit-events.ts";
 
 export type EditKindName = "SUPPRESS" | "ENHANCE" | "ERASE" | "UPDATE";
 export type EditTargetName = "LIKN" | "KN" | "EXPLICIT";
@@ -13,8 +16,11 @@ export type EditStatusName = "ACTIVE" | "REVERTED";
 export interface EditParams {
   /** Activation edits: the factor applied at the target position. */
   factor?: number;
-  /** LIKN / KN targets: the attribution method whose neurons were taken. */
+  /** LIKN / KN targets: the setting of the runs whose neurons were taken (steps and targetMode are
+   * absent in edits stored before the setting was recorded; those took the method's latest run). */
   method?: string;
+  steps?: number;
+  targetMode?: string;
   /** LIKN target: the languages intersected. */
   languages?: string[];
   /** UPDATE: the new object, y_old (the model's answer then) and y_new as single token ids. */
@@ -62,24 +68,61 @@ const EDIT_COLUMNS = `e.id, e.checkpoint_id, c.name AS model, e.kind, e.target, 
   e.reverted_at AT TIME ZONE 'UTC' AS reverted_at`;
 const EDIT_FROM = `edit e JOIN checkpoint c ON c.id = e.checkpoint_id`;
 
-function toEdit(r: Record<string, unknown>): EditRow {
+interface EditDbRow {
+  id: string;
+  checkpoint_id: number;
+  model: string;
+  kind: EditKindName;
+  target: EditTargetName;
+  fact_id: string | null;
+  language_code: string | null;
+  neurons: [number, number][];
+  params: EditParams;
+  saved_weights: Buffer | null;
+  status: EditStatusName;
+  applied_by: string;
+  applied_at: Date;
+  reverted_by: string | null;
+  reverted_at: Date | null;
+}
+
+function toEdit(r: EditDbRow): EditRow {
   return {
-    id: BigInt(r.id as string),
-    checkpointId: r.checkpoint_id as number,
-    model: r.model as string,
-    kind: r.kind as EditKindName,
-    target: r.target as EditTargetName,
-    factId: r.fact_id as string | null,
-    languageCode: r.language_code as string | null,
-    neurons: r.neurons as [number, number][],
-    params: r.params as EditParams,
-    savedWeights: r.saved_weights as Buffer | null,
-    status: r.status as EditStatusName,
-    appliedBy: r.applied_by as string,
-    appliedAt: r.applied_at as Date,
-    revertedBy: r.reverted_by as string | null,
-    revertedAt: r.reverted_at as Date | null,
+    id: BigInt(r.id),
+    checkpointId: r.checkpoint_id,
+    model: r.model,
+    kind: r.kind,
+    target: r.target,
+    factId: r.fact_id,
+    languageCode: r.language_code,
+    neurons: r.neurons,
+    params: r.params,
+    savedWeights: r.saved_weights,
+    status: r.status,
+    appliedBy: r.applied_by,
+    appliedAt: r.applied_at,
+    revertedBy: r.reverted_by,
+    revertedAt: r.reverted_at,
   };
+}
+
+/** Advisory-lock class of "the edits of one checkpoint" (the object is the checkpoint id). */
+const EDIT_LOCK_CLASS = 0x6b6e; // "kn"
+
+/**
+ * Runs fn holding the database lock on a checkpoint's edits: API replicas apply and revert the
+ * edits of one checkpoint one at a time, so each sees the others' edits before it checks for a
+ * conflict. (A lock held by a lost connection is released by the server.)
+ */
+export function withCheckpointEditLock<T>(pool: Pool, checkpointId: number, fn: () => Promise<T>): Promise<T> {
+  return withPoolClient(pool, async (client, lost) => {
+    await client.query("SELECT pg_advisory_lock($1, $2)", [EDIT_LOCK_CLASS, checkpointId]);
+    try {
+      return await fn();
+    } finally {
+      if (!lost()) await client.query("SELECT pg_advisory_unlock($1, $2)", [EDIT_LOCK_CLASS, checkpointId]).catch(() => undefined);
+    }
+  });
 }
 
 /** Takes the next edit id before anything is stored, so a live model can key the edit by it. */
@@ -88,7 +131,7 @@ export async function reserveEditId(pool: Pool): Promise<bigint> {
   return BigInt(rows[0].id);
 }
 
-/** Stores an edit and its effects in one transaction. */
+/** Stores an edit and its effects in one transaction, announced to the other API replicas on commit. */
 export async function saveEdit(pool: Pool, edit: NewEdit, effects: readonly EffectRow[]): Promise<void> {
   await withTransaction(pool, async (db) => {
     await db.query(
@@ -99,6 +142,7 @@ export async function saveEdit(pool: Pool, edit: NewEdit, effects: readonly Effe
         JSON.stringify(edit.neurons), JSON.stringify(edit.params), edit.savedWeights, edit.appliedBy,
       ],
     );
+    await db.query(`SELECT ${announceEditExpression("$1", "$2", "'ACTIVE'")}`, [edit.checkpointId, edit.id.toString()]);
     if (!effects.length) return;
     await db.query(
       `INSERT INTO edit_effect (edit_id, fact_id, language_code, related, prob_before, prob_after, answer_before, answer_after)
@@ -114,13 +158,13 @@ export async function saveEdit(pool: Pool, edit: NewEdit, effects: readonly Effe
 }
 
 export async function findEdit(pool: Pool, id: bigint): Promise<EditRow | null> {
-  const { rows } = await pool.query(`SELECT ${EDIT_COLUMNS} FROM ${EDIT_FROM} WHERE e.id = $1`, [id.toString()]);
+  const { rows } = await pool.query<EditDbRow>(`SELECT ${EDIT_COLUMNS} FROM ${EDIT_FROM} WHERE e.id = $1`, [id.toString()]);
   return rows.length ? toEdit(rows[0]) : null;
 }
 
 /** A checkpoint's active edits in the order they were applied. */
 export async function activeEdits(pool: Pool, checkpointId: number): Promise<EditRow[]> {
-  const { rows } = await pool.query(`SELECT ${EDIT_COLUMNS} FROM ${EDIT_FROM} WHERE e.checkpoint_id = $1 AND e.status = 'ACTIVE' ORDER BY e.id`, [checkpointId]);
+  const { rows } = await pool.query<EditDbRow>(`SELECT ${EDIT_COLUMNS} FROM ${EDIT_FROM} WHERE e.checkpoint_id = $1 AND e.status = 'ACTIVE' ORDER BY e.id`, [checkpointId]);
   return rows.map(toEdit);
 }
 
@@ -132,13 +176,16 @@ export async function checkpointsWithActiveEdits(pool: Pool): Promise<{ id: numb
   return rows;
 }
 
-/** Marks an active edit reverted; null when it is not active (any more). */
+/** Marks an active edit reverted (and announces it, in the same statement); null when it is not active (any more). */
 export async function markReverted(pool: Pool, id: bigint, by: string): Promise<EditRow | null> {
-  const { rowCount } = await pool.query(
-    `UPDATE edit SET status = 'REVERTED', reverted_by = $2, reverted_at = now() AT TIME ZONE 'UTC' WHERE id = $1 AND status = 'ACTIVE'`,
+  const { rows } = await pool.query(
+    `WITH reverted AS (
+       UPDATE edit SET status = 'REVERTED', reverted_by = $2, reverted_at = now() AT TIME ZONE 'UTC' WHERE id = $1 AND status = 'ACTIVE'
+       RETURNING id, checkpoint_id)
+     SELECT ${announceEditExpression("checkpoint_id", "id", "'REVERTED'")} FROM reverted`,
     [id.toString(), by],
   );
-  return rowCount ? findEdit(pool, id) : null;
+  return rows.length ? findEdit(pool, id) : null;
 }
 
 /** Newest first, keyset-paged by id. */
@@ -149,7 +196,7 @@ export async function editPage(
   const filter = `($1::int IS NULL OR e.checkpoint_id = $1) AND ($2::edit_status IS NULL OR e.status = $2::edit_status)`;
   const params = [q.checkpointId ?? null, q.status ?? null];
   const [page, count] = await Promise.all([
-    pool.query(
+    pool.query<EditDbRow>(
       `SELECT ${EDIT_COLUMNS} FROM ${EDIT_FROM} WHERE ${filter} AND ($3::bigint IS NULL OR e.id < $3) ORDER BY e.id DESC LIMIT $4`,
       [...params, q.after?.toString() ?? null, q.first + 1],
     ),
@@ -162,7 +209,7 @@ export async function editPage(
 export async function effectsOfEdits(pool: Pool, ids: readonly bigint[]): Promise<Map<bigint, EffectRow[]>> {
   const out = new Map<bigint, EffectRow[]>(ids.map((id) => [id, []]));
   if (!ids.length) return out;
-  const { rows } = await pool.query(
+  const { rows } = await pool.query<{ edit_id: string; fact_id: string; language_code: string; related: boolean; prob_before: number; prob_after: number; answer_before: string; answer_after: string }>(
     `SELECT edit_id, fact_id, language_code, related, prob_before, prob_after, answer_before, answer_after FROM edit_effect
      WHERE edit_id = ANY($1::bigint[]) ORDER BY edit_id, related DESC, language_code, fact_id`,
     [ids.map(String)],
@@ -219,7 +266,8 @@ export async function unrelatedFacts(
     `SELECT fl.fact_id FROM fact_label fl JOIN fact f ON f.id = fl.fact_id
      WHERE fl.language_code = $2 AND ($3::text IS NULL OR fl.fact_id <> $3)
        AND EXISTS (SELECT 1 FROM template t WHERE t.relation_id = f.relation_id AND t.language_code = $2)
-     ORDER BY EXISTS (SELECT 1 FROM attribution_run r WHERE r.checkpoint_id = $1 AND r.fact_id = fl.fact_id) DESC,
+     ORDER BY EXISTS (SELECT 1 FROM attribution_run r WHERE r.checkpoint_id = $1 AND r.fact_key = f.key
+                        AND r.setting_id = ANY(ARRAY(SELECT id FROM run_setting))) DESC,
        md5($4 || fl.fact_id), fl.fact_id
      LIMIT $5`,
     [q.checkpointId, q.language, q.excludeFactId, q.seed, q.limit],
@@ -227,13 +275,14 @@ export async function unrelatedFacts(
   return rows.map((r) => r.fact_id);
 }
 
-/** Per language of the fact: stored runs of (checkpoint, method) and knowledge neurons selected. */
-export async function storedNeuronCounts(pool: Pool, checkpointId: number, factId: string, method: string): Promise<Map<string, { runs: number; neurons: number }>> {
+/** Per language of the fact: its stored run of (checkpoint, setting) and the knowledge neurons selected. */
+export async function storedNeuronCounts(pool: Pool, q: RunScope & { factId: string }): Promise<Map<string, { runs: number; neurons: number }>> {
   const { rows } = await pool.query<{ language_code: string; runs: number; neurons: number }>(
-    `SELECT r.language_code, count(DISTINCT r.id)::int AS runs, count(k.run_id)::int AS neurons
-     FROM attribution_run r LEFT JOIN knowledge_neuron k ON k.run_id = r.id
-     WHERE r.checkpoint_id = $1 AND r.fact_id = $2 AND r.method = $3 GROUP BY r.language_code`,
-    [checkpointId, factId, method],
+    `SELECT l.code AS language_code, count(*)::int AS runs, sum(r.n_knowledge)::int AS neurons
+     FROM attribution_run r JOIN language l ON l.key = r.language_key
+     WHERE r.checkpoint_id = $1 AND r.setting_id = ${settingIdSql(2)} AND r.fact_key = (SELECT key FROM fact WHERE id = $5)
+     GROUP BY l.code`,
+    [q.checkpointId, ...settingParams(q.setting), q.factId],
   );
   return new Map(rows.map((r) => [r.language_code, { runs: r.runs, neurons: r.neurons }]));
 }

@@ -1,4 +1,6 @@
-// Stored fact-checking evaluations and single fact checks.
+// Stored fact-checking evaluations and single fact checks, and the facts they are run on.
+import type { Pool } from "pg";
+import type { FactCheckItem } from "../analysis/analysis-store.ts";
 import type { PrismaClient } from "./generated/client.ts";
 
 export interface FactCheckSettings {
@@ -42,4 +44,17 @@ export async function saveFactCheck(
       neurons: c.neurons,
     },
   });
+}
+
+/** The facts of a language with their relation's first template and first wrong object (§7). */
+export async function factCheckItems(pool: Pool, language: string): Promise<FactCheckItem[]> {
+  const { rows } = await pool.query<{ fact_id: string; relation_id: string; template: string; subject: string; object: string; wrong: string }>(
+    `SELECT fl.fact_id, f.relation_id, t.text AS template, fl.subject, fl.object, w.label AS wrong
+     FROM fact_label fl JOIN fact f ON f.id = fl.fact_id
+     JOIN LATERAL (SELECT text FROM template WHERE relation_id = f.relation_id AND language_code = fl.language_code ORDER BY id LIMIT 1) t ON true
+     JOIN wrong_object w ON w.fact_id = fl.fact_id AND w.language_code = fl.language_code AND w.rank = 0
+     WHERE fl.language_code = $1 ORDER BY f.relation_id, fl.fact_id`,
+    [language],
+  );
+  return rows.map((r) => ({ factId: r.fact_id, relationId: r.relation_id, template: r.template, subject: r.subject, object: r.object, wrong: r.wrong }));
 }

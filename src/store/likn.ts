@@ -1,27 +1,31 @@
 // Language-independent knowledge neurons straight from knowledge_neuron (ALGORITHMS.md §5.1):
 // a neuron is language-independent for a fact when it is a knowledge neuron of the fact in every
-// requested language. Served by the (checkpoint, relation, method, layer, unit) and
-// (checkpoint, fact, language) indexes; `storeLanguageIndependentNeurons` materializes the
-// per-fact sets for export and offline analysis.
+// requested language, in runs of one setting (method, steps, target mode). Both queries are
+// index-only scans of knowledge_neuron (setting, relation, language, fact, layer, unit, rank) in
+// the checkpoint's partition, one range per language.
 import type { Pool } from "pg";
+import type { RunScope } from "../analysis/analysis-store.ts";
+import { settingIdSql, settingParams } from "./settings.ts";
 
-export interface LiknQuery {
-  checkpointId: number;
-  method: string;
+export interface LiknQuery extends RunScope {
   languages: readonly string[];
 }
 
-export const languagesKey = (languages: readonly string[]) => [...new Set(languages)].sort().join(",");
+/** Neuron rows of a checkpoint ($1), setting ($2-$4), relation (the key `relationKey` gives) and
+ * language set (codes, $6). */
+const scope = (relationKey: string) => `k.checkpoint_id = $1 AND k.setting_id = ${settingIdSql(2)} AND k.relation_key = ${relationKey}
+  AND k.language_key = ANY(ARRAY(SELECT key FROM language WHERE code = ANY($6::text[])))`;
 
 /** The fact's language-independent neurons, ranked by their best rank in any language. */
 export async function factLanguageIndependentNeurons(pool: Pool, q: LiknQuery & { factId: string }): Promise<[number, number][]> {
   const languages = [...new Set(q.languages)];
   const { rows } = await pool.query<{ layer: number; unit: number }>(
-    `SELECT layer, unit FROM knowledge_neuron
-     WHERE checkpoint_id = $1 AND fact_id = $2 AND method = $3 AND language_code = ANY($4::text[])
-     GROUP BY layer, unit HAVING count(DISTINCT language_code) = $5
-     ORDER BY min(rank), layer, unit`,
-    [q.checkpointId, q.factId, q.method, languages, languages.length],
+    `SELECT k.layer, k.unit FROM knowledge_neuron k
+     WHERE ${scope("(SELECT rel.key FROM fact f JOIN relation rel ON rel.id = f.relation_id WHERE f.id = $5)")}
+       AND k.fact_key = (SELECT key FROM fact WHERE id = $5)
+     GROUP BY k.layer, k.unit HAVING count(*) = $7
+     ORDER BY min(k.rank), k.layer, k.unit`,
+    [q.checkpointId, ...settingParams(q.setting), q.factId, languages, languages.length],
   );
   return rows.map((r) => [r.layer, r.unit]);
 }
@@ -35,30 +39,110 @@ export interface RelationNeuronRow {
 /** Per relation: each language-independent neuron and the number of facts that share it. */
 export async function relationLanguageIndependentNeurons(pool: Pool, q: LiknQuery & { relationId: string; minFacts: number }): Promise<RelationNeuronRow[]> {
   const languages = [...new Set(q.languages)];
+  // One run per (fact, language, setting) and each neuron once per run: count(*) counts languages.
   const { rows } = await pool.query<RelationNeuronRow>(
     `SELECT layer, unit, count(*)::int AS facts FROM (
-       SELECT fact_id, layer, unit FROM knowledge_neuron
-       WHERE checkpoint_id = $1 AND relation_id = $2 AND method = $3 AND language_code = ANY($4::text[])
-       GROUP BY fact_id, layer, unit HAVING count(DISTINCT language_code) = $5
+       SELECT k.fact_key, k.layer, k.unit FROM knowledge_neuron k
+       WHERE ${scope("(SELECT key FROM relation WHERE id = $5)")}
+       GROUP BY k.fact_key, k.layer, k.unit HAVING count(*) = $7
      ) shared
-     GROUP BY layer, unit HAVING count(*) >= $6
+     GROUP BY layer, unit HAVING count(*) >= $8
      ORDER BY facts DESC, layer, unit`,
-    [q.checkpointId, q.relationId, q.method, languages, languages.length, q.minFacts],
+    [q.checkpointId, ...settingParams(q.setting), q.relationId, languages, languages.length, q.minFacts],
   );
   return rows;
 }
 
-/** Materializes the per-fact sets of a checkpoint for a language set (replacing earlier ones). */
-export async function storeLanguageIndependentNeurons(pool: Pool, q: LiknQuery): Promise<number> {
+/** Knowledge neurons shared by two languages over the relation's facts with runs in both. */
+export interface PairOverlap {
+  a: string;
+  b: string;
+  /** Facts with a run in both languages. */
+  facts: number;
+  /** Σ over those facts of |KN_a ∩ KN_b| (on the diagonal |KN_a|). */
+  shared: number;
+  /** Σ over those facts of |KN_a ∪ KN_b|. */
+  union: number;
+  /** shared / union (0 when union is 0). */
+  jaccard: number;
+  /** Mean over those facts of |KN_a ∩ KN_b| / |KN_a ∪ KN_b| (facts with an empty union left out). */
+  meanJaccard: number;
+  /** Facts whose a and b neurons share at least one neuron. */
+  factsSharing: number;
+}
+
+/**
+ * The language × language overlap of a relation's knowledge neurons (every ordered pair of
+ * `languages`, diagonal included, row-major): the database returns each fact's runs (|KN| per
+ * language) and, per (fact, neuron) selected in two or more of the languages, the bit mask of
+ * those languages; the pairs are counted here. Index-only scans: attribution_run (setting,
+ * relation, language) and knowledge_neuron (setting, relation, language, fact, layer, unit).
+ */
+export async function relationLanguageOverlap(pool: Pool, q: LiknQuery & { relationId: string }): Promise<PairOverlap[]> {
   const languages = [...new Set(q.languages)];
-  const key = languagesKey(languages);
-  await pool.query(`DELETE FROM language_independent_neuron WHERE checkpoint_id = $1 AND method = $2 AND languages_key = $3`, [q.checkpointId, q.method, key]);
-  const res = await pool.query(
-    `INSERT INTO language_independent_neuron (checkpoint_id, method, fact_id, relation_id, languages_key, layer, unit)
-     SELECT $1, $2, fact_id, min(relation_id), $3, layer, unit FROM knowledge_neuron
-     WHERE checkpoint_id = $1 AND method = $2 AND language_code = ANY($4::text[])
-     GROUP BY fact_id, layer, unit HAVING count(DISTINCT language_code) = $5`,
-    [q.checkpointId, q.method, key, languages, languages.length],
-  );
-  return res.rowCount ?? 0;
+  if (languages.length > 63) throw new RangeError("at most 63 languages per overlap matrix");
+  const params = [q.checkpointId, ...settingParams(q.setting), q.relationId, languages];
+  // language keys in the order of `languages`: bit i of a mask is languages[i]
+  const keys = `ARRAY(SELECT l.key FROM unnest($6::text[]) WITH ORDINALITY AS x(code, i) JOIN language l ON l.code = x.code ORDER BY x.i)`;
+  const [runs, masks] = await Promise.all([
+    pool.query<{ fact_key: number; i: number; n: number }>(
+      `SELECT r.fact_key, array_position(${keys}, r.language_key::int) - 1 AS i, r.n_knowledge AS n FROM attribution_run r
+       WHERE r.checkpoint_id = $1 AND r.setting_id = ${settingIdSql(2)} AND r.relation_key = (SELECT key FROM relation WHERE id = $5)
+         AND r.language_key = ANY(ARRAY(SELECT key FROM language WHERE code = ANY($6::text[])))`,
+      params,
+    ),
+    pool.query<{ fact_key: number; mask: string }>(
+      `SELECT k.fact_key, bit_or(1::bigint << (array_position(${keys}, k.language_key::int) - 1))::text AS mask
+       FROM knowledge_neuron k WHERE ${scope("(SELECT key FROM relation WHERE id = $5)")}
+       GROUP BY k.fact_key, k.layer, k.unit HAVING count(*) >= 2`,
+      params,
+    ),
+  ]);
+  const n = languages.length;
+  // per fact: |KN| by language index (-1: no run)
+  const perFact = new Map<number, Int32Array>();
+  for (const r of runs.rows) {
+    let sizes = perFact.get(r.fact_key);
+    if (!sizes) perFact.set(r.fact_key, (sizes = new Int32Array(n).fill(-1)));
+    sizes[r.i] = r.n;
+  }
+  const sharedByFact = new Map<number, Int32Array>();
+  for (const m of masks.rows) {
+    let shared = sharedByFact.get(m.fact_key);
+    if (!shared) sharedByFact.set(m.fact_key, (shared = new Int32Array(n * n)));
+    const bits: number[] = [];
+    for (let i = 0, mask = BigInt(m.mask); mask; i++, mask >>= 1n) if (mask & 1n) bits.push(i);
+    for (const a of bits) for (const b of bits) if (a !== b) shared[a * n + b]++;
+  }
+  const cells = Array.from({ length: n * n }, () => ({ facts: 0, shared: 0, union: 0, jaccardSum: 0, jaccardFacts: 0, factsSharing: 0 }));
+  for (const [fact, sizes] of perFact) {
+    const shared = sharedByFact.get(fact);
+    for (let a = 0; a < n; a++) {
+      if (sizes[a] < 0) continue;
+      for (let b = 0; b < n; b++) {
+        if (sizes[b] < 0) continue;
+        const s = a === b ? sizes[a] : (shared?.[a * n + b] ?? 0);
+        const u = sizes[a] + sizes[b] - s;
+        const cell = cells[a * n + b];
+        cell.facts++;
+        cell.shared += s;
+        cell.union += u;
+        if (u > 0) {
+          cell.jaccardSum += s / u;
+          cell.jaccardFacts++;
+        }
+        if (s > 0) cell.factsSharing++;
+      }
+    }
+  }
+  return cells.map((c, i) => ({
+    a: languages[Math.floor(i / n)],
+    b: languages[i % n],
+    facts: c.facts,
+    shared: c.shared,
+    union: c.union,
+    jaccard: c.union > 0 ? c.shared / c.union : 0,
+    meanJaccard: c.jaccardFacts ? c.jaccardSum / c.jaccardFacts : 0,
+    factsSharing: c.factsSharing,
+  }));
 }

@@ -1,6 +1,10 @@
 // Read queries over stored runs and knowledge neurons, each served by an index named in README.md.
 import type { Pool } from "pg";
+import type { RunScope } from "../analysis/analysis-store.ts";
+import type { TargetMode } from "../attribution/fact-attribution.ts";
+import type { Method } from "../attribution/integrated-gradients.ts";
 import type { RunRecord } from "./runs.ts";
+import { settingIdSql, settingParams } from "./settings.ts";
 
 /** A stored run as the API reads it: the written record without its neuron lists, plus its row id. */
 export type RunRow = Omit<RunRecord, "goldProbs" | "topK" | "topNeurons" | "knowledgeNeurons" | "degenerateSets"> & {
@@ -15,58 +19,97 @@ export interface NeuronRow {
   rank: number;
 }
 
-const RUN_COLUMNS = `id, checkpoint_id, fact_id, language_code, relation_id, method, steps, target_mode, prompt, gold_token_ids,
-  gold_prob, predicted_ids, predicted_text, predicted_prob, tau, tau_rule, max_score, n_layers, ffn_width, timings, created_at`;
+/** A run with its text keys (fact uuid, language code, relation id) and setting, from its integer keys. */
+const RUN_SELECT = `SELECT r.id, r.checkpoint_id, f.id AS fact_id, l.code AS language_code, rel.id AS relation_id, s.method, s.steps,
+    s.target_mode, r.prompt, r.gold_token_ids, r.gold_prob, r.predicted_ids, r.predicted_text, r.predicted_prob, r.tau, r.tau_rule, r.max_score,
+    r.n_layers, r.ffn_width, r.timings, r.created_at
+  FROM attribution_run r
+  JOIN run_setting s ON s.id = r.setting_id
+  JOIN fact f ON f.key = r.fact_key
+  JOIN language l ON l.key = r.language_key
+  JOIN relation rel ON rel.key = r.relation_key`;
 
-function toRun(r: Record<string, unknown>): RunRow {
+interface RunDbRow {
+  id: string;
+  checkpoint_id: number;
+  fact_id: string;
+  language_code: string;
+  relation_id: string;
+  method: Method;
+  steps: number;
+  target_mode: TargetMode;
+  prompt: string;
+  gold_token_ids: number[];
+  gold_prob: number;
+  predicted_ids: number[];
+  predicted_text: string;
+  predicted_prob: number;
+  tau: number;
+  tau_rule: RunRecord["tauRule"];
+  max_score: number;
+  n_layers: number;
+  ffn_width: number;
+  timings: Record<string, number>;
+  created_at: Date;
+}
+
+function toRun(r: RunDbRow): RunRow {
   return {
-    id: BigInt(r.id as string),
-    checkpointId: r.checkpoint_id as number,
-    factId: r.fact_id as string,
-    languageCode: r.language_code as string,
-    relationId: r.relation_id as string,
-    method: r.method as string,
-    steps: r.steps as number,
-    targetMode: r.target_mode as string,
-    prompt: r.prompt as string,
-    goldTokenIds: r.gold_token_ids as number[],
-    goldProb: r.gold_prob as number,
-    predictedIds: r.predicted_ids as number[],
-    predictedText: r.predicted_text as string,
-    predictedProb: r.predicted_prob as number,
-    tau: r.tau as number,
-    tauRule: r.tau_rule as RunRecord["tauRule"],
-    maxScore: r.max_score as number,
-    nLayers: r.n_layers as number,
-    ffnWidth: r.ffn_width as number,
-    timings: r.timings as Record<string, number>,
-    createdAt: r.created_at as Date,
+    id: BigInt(r.id),
+    checkpointId: r.checkpoint_id,
+    factId: r.fact_id,
+    languageCode: r.language_code,
+    relationId: r.relation_id,
+    method: r.method,
+    steps: r.steps,
+    targetMode: r.target_mode,
+    prompt: r.prompt,
+    goldTokenIds: r.gold_token_ids,
+    goldProb: r.gold_prob,
+    predictedIds: r.predicted_ids,
+    predictedText: r.predicted_text,
+    predictedProb: r.predicted_prob,
+    tau: r.tau,
+    tauRule: r.tau_rule,
+    maxScore: r.max_score,
+    nLayers: r.n_layers,
+    ffnWidth: r.ffn_width,
+    timings: r.timings,
+    createdAt: r.created_at,
   };
 }
 
-/** The most recent run of (checkpoint, fact, language, method), any steps / target mode. */
-export async function latestRun(pool: Pool, checkpointId: number, factId: string, language: string, method: string): Promise<RunRow | null> {
-  const { rows } = await pool.query(
-    `SELECT ${RUN_COLUMNS} FROM attribution_run
-     WHERE checkpoint_id = $1 AND fact_id = $2 AND language_code = $3 AND method = $4
-     ORDER BY created_at DESC, id DESC LIMIT 1`,
-    [checkpointId, factId, language, method],
+/** The run of (checkpoint, setting, fact, language): a run key is stored at most once. */
+export async function findRun(pool: Pool, q: RunScope & { factId: string; language: string }): Promise<RunRow | null> {
+  const { rows } = await pool.query<RunDbRow>(
+    `${RUN_SELECT}
+     WHERE r.checkpoint_id = $1 AND r.setting_id = ${settingIdSql(2)}
+       AND r.fact_key = (SELECT key FROM fact WHERE id = $5) AND r.language_key = (SELECT key FROM language WHERE code = $6)`,
+    [q.checkpointId, ...settingParams(q.setting), q.factId, q.language],
   );
   return rows.length ? toRun(rows[0]) : null;
 }
 
-export async function knowledgeNeuronsOfRuns(pool: Pool, runIds: readonly bigint[]): Promise<Map<bigint, NeuronRow[]>> {
+/** A stored run as its neuron rows are found: its id within its checkpoint's partition. */
+export interface RunRef {
+  id: bigint;
+  checkpointId: number;
+}
+
+const refArrays = (runs: readonly RunRef[]) => [runs.map((r) => r.id.toString()), [...new Set(runs.map((r) => r.checkpointId))]];
+
+export async function knowledgeNeuronsOfRuns(pool: Pool, runs: readonly RunRef[]): Promise<Map<bigint, NeuronRow[]>> {
   const { rows } = await pool.query<{ run_id: string } & NeuronRow>(
-    `SELECT run_id, layer, unit, score, rank FROM knowledge_neuron WHERE run_id = ANY($1::bigint[]) ORDER BY run_id, rank`,
-    [runIds.map(String)],
+    `SELECT run_id, layer, unit, score, rank FROM knowledge_neuron WHERE run_id = ANY($1::bigint[]) AND checkpoint_id = ANY($2::int[]) ORDER BY run_id, rank`,
+    refArrays(runs),
   );
   return groupByRun(rows);
 }
 
-export async function topScoresOfRuns(pool: Pool, runIds: readonly bigint[]): Promise<Map<bigint, NeuronRow[]>> {
+export async function topScoresOfRuns(pool: Pool, runs: readonly RunRef[]): Promise<Map<bigint, NeuronRow[]>> {
   const { rows } = await pool.query<{ run_id: string } & NeuronRow>(
-    `SELECT run_id, layer, unit, score, rank FROM neuron_score WHERE run_id = ANY($1::bigint[]) ORDER BY run_id, rank`,
-    [runIds.map(String)],
+    `SELECT run_id, layer, unit, score, rank FROM neuron_score WHERE run_id = ANY($1::bigint[]) AND checkpoint_id = ANY($2::int[]) ORDER BY run_id, rank`,
+    refArrays(runs),
   );
   return groupByRun(rows);
 }
@@ -84,32 +127,54 @@ function groupByRun(rows: ({ run_id: string } & NeuronRow)[]): Map<bigint, Neuro
 
 export interface NeuronFactRow {
   factId: string;
+  /** The fact's integer key: the page order and the cursor. */
+  factKey: number;
   languages: string[];
   maxScore: number;
 }
 
 /**
- * Facts whose knowledge neurons include (layer, unit), one row per fact with the languages in
- * which it was selected; keyset-paged by fact id over the (checkpoint, layer, unit, fact) index.
+ * Facts whose knowledge neurons include (layer, unit) in runs of one setting, one row per fact with
+ * the languages in which it was selected; keyset-paged by fact key over the index
+ * (setting, layer, unit, fact, language, score) of the checkpoint's partition, index-only.
  */
 export async function factsOfNeuron(
   pool: Pool,
-  q: { checkpointId: number; layer: number; unit: number; method?: string | null; language?: string | null; after?: string | null; first: number },
+  q: RunScope & { layer: number; unit: number; language?: string | null; afterFactKey?: number | null; first: number },
 ): Promise<{ rows: NeuronFactRow[]; totalCount: number; hasNextPage: boolean }> {
-  const filter = `checkpoint_id = $1 AND layer = $2 AND unit = $3 AND ($4::text IS NULL OR method = $4) AND ($5::text IS NULL OR language_code = $5)`;
-  const params = [q.checkpointId, q.layer, q.unit, q.method ?? null, q.language ?? null];
+  const params: unknown[] = [q.checkpointId, ...settingParams(q.setting), q.layer, q.unit];
+  let filter = `k.checkpoint_id = $1 AND k.setting_id = ${settingIdSql(2)} AND k.layer = $5 AND k.unit = $6`;
+  if (q.language != null) {
+    params.push(q.language);
+    filter += ` AND k.language_key = (SELECT key FROM language WHERE code = $${params.length})`;
+  }
+  const pageParams = [...params, q.afterFactKey ?? 0, q.first + 1];
   const [page, count] = await Promise.all([
-    pool.query<{ fact_id: string; languages: string[]; max_score: number }>(
-      `SELECT fact_id, array_agg(DISTINCT language_code ORDER BY language_code) AS languages, max(score) AS max_score
-       FROM knowledge_neuron WHERE ${filter} AND ($6::text IS NULL OR fact_id > $6)
-       GROUP BY fact_id ORDER BY fact_id LIMIT $7`,
-      [...params, q.after ?? null, q.first + 1],
+    pool.query<{ fact_id: string; fact_key: number; languages: string[]; max_score: number }>(
+      `SELECT f.id AS fact_id, p.fact_key, (SELECT array_agg(l.code ORDER BY l.code) FROM language l WHERE l.key = ANY(p.language_keys)) AS languages, p.max_score
+       FROM (SELECT k.fact_key, array_agg(k.language_key) AS language_keys, max(k.score) AS max_score
+             FROM knowledge_neuron k WHERE ${filter} AND k.fact_key > $${params.length + 1}
+             GROUP BY k.fact_key ORDER BY k.fact_key LIMIT $${params.length + 2}) p
+       JOIN fact f ON f.key = p.fact_key
+       ORDER BY p.fact_key`,
+      pageParams,
     ),
-    pool.query<{ n: number }>(`SELECT count(DISTINCT fact_id)::int AS n FROM knowledge_neuron WHERE ${filter}`, params),
+    pool.query<{ n: number }>(`SELECT count(DISTINCT k.fact_key)::int AS n FROM knowledge_neuron k WHERE ${filter}`, params),
   ]);
   return {
-    rows: page.rows.slice(0, q.first).map((r) => ({ factId: r.fact_id, languages: r.languages, maxScore: r.max_score })),
+    rows: page.rows.slice(0, q.first).map((r) => ({ factId: r.fact_id, factKey: r.fact_key, languages: r.languages, maxScore: r.max_score })),
     totalCount: count.rows[0].n,
     hasNextPage: page.rows.length > q.first,
   };
+}
+
+/** Languages in which the checkpoint has runs of the setting, by code. */
+export async function languagesWithRuns(pool: Pool, q: RunScope): Promise<string[]> {
+  const { rows } = await pool.query<{ code: string }>(
+    `SELECT l.code FROM language l
+     WHERE EXISTS (SELECT 1 FROM attribution_run r WHERE r.checkpoint_id = $1 AND r.setting_id = ${settingIdSql(2)} AND r.language_key = l.key)
+     ORDER BY l.code`,
+    [q.checkpointId, ...settingParams(q.setting)],
+  );
+  return rows.map((r) => r.code);
 }

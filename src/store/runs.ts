@@ -1,7 +1,12 @@
-// Bulk storage of attribution runs: one statement per table per batch (jsonb_to_recordset for the
-// runs, unnest for the neuron rows), inside one transaction, so a crash leaves either the whole
-// run or nothing, and the unique run key keeps a re-delivered job from storing it twice.
-import type { PoolClient } from "pg";
+// Bulk storage of attribution runs, used by the indexer's workers and by `npm run bench:store`:
+// per batch one statement for the runs (jsonb_to_recordset, ON CONFLICT on the run key) and one
+// binary COPY per neuron table, inside the caller's transaction, so a crash leaves either the whole run
+// or nothing, and the unique run key keeps a re-delivered job from storing it twice.
+import type { Pool, PoolClient } from "pg";
+import type { TargetMode } from "../attribution/fact-attribution.ts";
+import type { Method } from "../attribution/integrated-gradients.ts";
+import { BinaryCopyEncoder, copyBinary } from "./binary-copy.ts";
+import { ensureSettings, settingKey } from "./settings.ts";
 
 export interface StoredNeuron {
   layer: number;
@@ -13,10 +18,11 @@ export interface RunRecord {
   checkpointId: number;
   factId: string;
   languageCode: string;
+  /** The fact's relation (the stored run takes it from the fact itself). */
   relationId: string;
-  method: string;
+  method: Method;
   steps: number;
-  targetMode: string;
+  targetMode: TargetMode;
   prompt: string;
   goldTokenIds: number[];
   goldProbs: number[];
@@ -43,21 +49,8 @@ export interface RunRecord {
   }[];
 }
 
-export const runKey = (r: { checkpointId: number; factId: string; languageCode: string; method: string; steps: number; targetMode: string }) =>
+export const runKey = (r: Pick<RunRecord, "checkpointId" | "factId" | "languageCode" | "method" | "steps" | "targetMode">) =>
   `${r.checkpointId}|${r.factId}|${r.languageCode}|${r.method}|${r.steps}|${r.targetMode}`;
-
-/** The unique key of attribution_run: a run is stored at most once per key. */
-const KEY_COLUMNS = ["checkpoint_id", "fact_id", "language_code", "method", "steps", "target_mode"] as const;
-
-const rowKey = (row: Record<string, unknown>) =>
-  runKey({
-    checkpointId: row.checkpoint_id as number,
-    factId: row.fact_id as string,
-    languageCode: row.language_code as string,
-    method: row.method as string,
-    steps: row.steps as number,
-    targetMode: row.target_mode as string,
-  });
 
 /**
  * NaN/±∞ are refused, never stored as a number: the indexer fails such a run with its reason
@@ -68,37 +61,62 @@ const finite = (x: number) => {
   return x;
 };
 
+/** For real columns: a finite float32 (a value beyond its range is refused like NaN). */
+const real = (x: number) => finite(Math.fround(x));
+
+/** The integer keys a stored run is filed under. */
+interface RunKeys {
+  checkpointId: number;
+  settingId: number;
+  factKey: number;
+  languageKey: number;
+  relationKey: number;
+}
+
+const keyString = (k: Pick<RunKeys, "checkpointId" | "settingId" | "factKey" | "languageKey">) => `${k.checkpointId}|${k.settingId}|${k.factKey}|${k.languageKey}`;
+
+export class UnknownRunTargetError extends Error {}
+
+/** The integer keys of each run's setting, fact, language and relation, in the order of `runs`. */
+async function resolveKeys(db: PoolClient, runs: readonly RunRecord[]): Promise<RunKeys[]> {
+  const settings = await ensureSettings(db, runs);
+  const { rows } = await db.query<{ fact_id: string; language_code: string; fact_key: number | null; relation_key: number | null; language_key: number | null }>(
+    `SELECT k.fact_id, k.language_code, f.key AS fact_key, rel.key AS relation_key, l.key AS language_key
+     FROM (SELECT DISTINCT * FROM unnest($1::text[], $2::text[])) AS k(fact_id, language_code)
+     LEFT JOIN fact f ON f.id = k.fact_id
+     LEFT JOIN relation rel ON rel.id = f.relation_id
+     LEFT JOIN language l ON l.code = k.language_code`,
+    [runs.map((r) => r.factId), runs.map((r) => r.languageCode)],
+  );
+  const byPair = new Map(rows.map((r) => [`${r.fact_id}|${r.language_code}`, r]));
+  return runs.map((r) => {
+    const k = byPair.get(`${r.factId}|${r.languageCode}`);
+    if (k?.fact_key == null || k.relation_key == null) throw new UnknownRunTargetError(`run of unknown fact ${JSON.stringify(r.factId)}`);
+    if (k.language_key == null) throw new UnknownRunTargetError(`run in unknown language ${JSON.stringify(r.languageCode)}`);
+    return { checkpointId: r.checkpointId, settingId: settings.get(settingKey(r))!, factKey: k.fact_key, languageKey: k.language_key, relationKey: k.relation_key };
+  });
+}
+
 /**
- * Stores runs; returns the run id for every key. With `replace`, existing runs with the same key
- * are deleted first (their neuron rows cascade); otherwise an existing run is kept and its id
- * returned, so a job delivered twice stores nothing new.
+ * Stores runs; returns the run id for every runKey. With `replace`, existing runs with the same
+ * key are deleted first (with their neuron rows and degenerate sets); otherwise an existing run
+ * is kept and its id returned, so a job delivered twice stores nothing new.
  */
 export async function saveRuns(db: PoolClient, runs: readonly RunRecord[], options: { replace?: boolean } = {}): Promise<Map<string, bigint>> {
   const ids = new Map<string, bigint>();
   if (!runs.length) return ids;
-  const keyCols = KEY_COLUMNS.join(", ");
-  const qualified = (alias: string) => KEY_COLUMNS.map((c) => `${alias}.${c}`).join(", ");
-  const keys = {
-    checkpoint: runs.map((r) => r.checkpointId),
-    fact: runs.map((r) => r.factId),
-    language: runs.map((r) => r.languageCode),
-    method: runs.map((r) => r.method),
-    steps: runs.map((r) => r.steps),
-    mode: runs.map((r) => r.targetMode),
-  };
-  const keyParams = [keys.checkpoint, keys.fact, keys.language, keys.method, keys.steps, keys.mode];
-  const keyTable = `unnest($1::int[], $2::text[], $3::text[], $4::text[], $5::int[], $6::text[]) AS k(${keyCols})`;
-  if (options.replace) {
-    await db.query(`DELETE FROM attribution_run r USING ${keyTable} WHERE (${qualified("r")}) = (${qualified("k")})`, keyParams);
-  }
-  const rows = runs.map((r) => ({
-    checkpoint_id: r.checkpointId,
-    fact_id: r.factId,
-    language_code: r.languageCode,
-    relation_id: r.relationId,
-    method: r.method,
-    steps: r.steps,
-    target_mode: r.targetMode,
+  const keys = await resolveKeys(db, runs);
+  const keyArrays = [keys.map((k) => k.checkpointId), keys.map((k) => k.settingId), keys.map((k) => k.factKey), keys.map((k) => k.languageKey)];
+  const keyTable = `unnest($1::int[], $2::smallint[], $3::int[], $4::smallint[]) AS k(checkpoint_id, setting_id, fact_key, language_key)`;
+  const sameKey = `r.checkpoint_id = k.checkpoint_id AND r.setting_id = k.setting_id AND r.fact_key = k.fact_key AND r.language_key = k.language_key`;
+  if (options.replace) await db.query(`DELETE FROM attribution_run r USING ${keyTable} WHERE ${sameKey}`, keyArrays);
+
+  const rows = runs.map((r, i) => ({
+    checkpoint_id: keys[i].checkpointId,
+    setting_id: keys[i].settingId,
+    fact_key: keys[i].factKey,
+    language_key: keys[i].languageKey,
+    relation_key: keys[i].relationKey,
     prompt: r.prompt,
     gold_token_ids: r.goldTokenIds,
     gold_probs: r.goldProbs.map(finite),
@@ -115,82 +133,86 @@ export async function saveRuns(db: PoolClient, runs: readonly RunRecord[], optio
     ffn_width: r.ffnWidth,
     timings: r.timings,
   }));
-  const inserted = await db.query<{ id: string } & Record<string, unknown>>(
-    `INSERT INTO attribution_run (${keyCols}, relation_id, prompt, gold_token_ids, gold_probs, gold_prob, predicted_ids,
-       predicted_text, predicted_prob, tau, tau_rule, max_score, top_k, n_knowledge, n_layers, ffn_width, timings)
-     SELECT ${keyCols}, relation_id, prompt, gold_token_ids, gold_probs, gold_prob, predicted_ids,
-       predicted_text, predicted_prob, tau, tau_rule, max_score, top_k, n_knowledge, n_layers, ffn_width, timings
-     FROM jsonb_to_recordset($1::jsonb) AS x(checkpoint_id int, fact_id text, language_code text, method text, steps int,
-       target_mode text, relation_id text, prompt text, gold_token_ids int[], gold_probs float8[], gold_prob float8,
-       predicted_ids int[], predicted_text text, predicted_prob float8, tau float8, tau_rule jsonb, max_score float8, top_k int,
-       n_knowledge int, n_layers int, ffn_width int, timings jsonb)
-     ON CONFLICT (${keyCols}) DO NOTHING
-     RETURNING id, ${keyCols}`,
+  const inserted = await db.query<{ id: string; checkpoint_id: number; setting_id: number; fact_key: number; language_key: number }>(
+    `INSERT INTO attribution_run (checkpoint_id, setting_id, fact_key, language_key, relation_key, prompt, gold_token_ids, gold_probs,
+       gold_prob, predicted_ids, predicted_text, predicted_prob, tau, tau_rule, max_score, top_k, n_knowledge, n_layers, ffn_width, timings)
+     SELECT checkpoint_id, setting_id, fact_key, language_key, relation_key, prompt, gold_token_ids, gold_probs,
+       gold_prob, predicted_ids, predicted_text, predicted_prob, tau, tau_rule, max_score, top_k, n_knowledge, n_layers, ffn_width, timings
+     FROM jsonb_to_recordset($1::jsonb) AS x(checkpoint_id int, setting_id smallint, fact_key int, language_key smallint, relation_key smallint,
+       prompt text, gold_token_ids int[], gold_probs float8[], gold_prob float8, predicted_ids int[], predicted_text text,
+       predicted_prob float8, tau float8, tau_rule jsonb, max_score float8, top_k int, n_knowledge int, n_layers int, ffn_width int, timings jsonb)
+     ON CONFLICT (checkpoint_id, setting_id, fact_key, language_key) DO NOTHING
+     RETURNING id, checkpoint_id, setting_id, fact_key, language_key`,
     [JSON.stringify(rows)],
   );
-  const fresh = new Set<string>();
-  for (const row of inserted.rows) {
-    const key = rowKey(row);
-    ids.set(key, BigInt(row.id));
-    fresh.add(key);
-  }
-  if (ids.size < runs.length) {
-    const existing = await db.query<{ id: string } & Record<string, unknown>>(
-      `SELECT r.id, ${qualified("r")} FROM attribution_run r JOIN ${keyTable} ON (${qualified("r")}) = (${qualified("k")})`,
-      keyParams,
+  const idOf = new Map<string, string>();
+  for (const row of inserted.rows) idOf.set(keyString({ checkpointId: row.checkpoint_id, settingId: row.setting_id, factKey: row.fact_key, languageKey: row.language_key }), row.id);
+  const fresh = new Set(idOf.keys());
+  if (idOf.size < runs.length) {
+    const existing = await db.query<{ id: string; checkpoint_id: number; setting_id: number; fact_key: number; language_key: number }>(
+      `SELECT r.id, r.checkpoint_id, r.setting_id, r.fact_key, r.language_key FROM attribution_run r JOIN ${keyTable} ON ${sameKey}`,
+      keyArrays,
     );
     for (const row of existing.rows) {
-      const key = rowKey(row);
-      if (!ids.has(key)) ids.set(key, BigInt(row.id));
+      const key = keyString({ checkpointId: row.checkpoint_id, settingId: row.setting_id, factKey: row.fact_key, languageKey: row.language_key });
+      if (!idOf.has(key)) idOf.set(key, row.id);
     }
   }
 
-  const freshRuns = runs.filter((r) => fresh.has(runKey(r)));
-  const scoreRows = { run: [] as string[], layer: [] as number[], unit: [] as number[], score: [] as number[], rank: [] as number[] };
-  const knRows = { ...structuredClone(scoreRows), fact: [] as string[], relation: [] as string[], language: [] as string[], checkpoint: [] as number[], method: [] as string[] };
-  for (const r of freshRuns) {
-    const id = ids.get(runKey(r))!.toString();
-    r.topNeurons.forEach((n, rank) => {
-      scoreRows.run.push(id);
-      scoreRows.layer.push(n.layer);
-      scoreRows.unit.push(n.unit);
-      scoreRows.score.push(finite(n.score));
-      scoreRows.rank.push(rank);
-    });
-    r.knowledgeNeurons.forEach((n, rank) => {
-      knRows.run.push(id);
-      knRows.layer.push(n.layer);
-      knRows.unit.push(n.unit);
-      knRows.score.push(finite(n.score));
-      knRows.rank.push(rank);
-      knRows.fact.push(r.factId);
-      knRows.relation.push(r.relationId);
-      knRows.language.push(r.languageCode);
-      knRows.checkpoint.push(r.checkpointId);
-      knRows.method.push(r.method);
-    });
-  }
-  if (scoreRows.run.length) {
-    await db.query(
-      `INSERT INTO neuron_score (run_id, layer, unit, score, rank)
-       SELECT * FROM unnest($1::bigint[], $2::smallint[], $3::int[], $4::real[], $5::smallint[])`,
-      [scoreRows.run, scoreRows.layer, scoreRows.unit, scoreRows.score, scoreRows.rank],
-    );
-  }
-  if (knRows.run.length) {
-    await db.query(
-      `INSERT INTO knowledge_neuron (run_id, layer, unit, score, rank, fact_id, relation_id, language_code, checkpoint_id, method)
-       SELECT * FROM unnest($1::bigint[], $2::smallint[], $3::int[], $4::real[], $5::smallint[], $6::text[], $7::text[], $8::text[], $9::int[], $10::text[])`,
-      [knRows.run, knRows.layer, knRows.unit, knRows.score, knRows.rank, knRows.fact, knRows.relation, knRows.language, knRows.checkpoint, knRows.method],
-    );
-  }
-  await saveDegenerateSets(db, freshRuns.map((r) => ({ run: r, runId: ids.get(runKey(r))! })));
+  const stored: StoredRun[] = [];
+  runs.forEach((run, i) => {
+    const key = keyString(keys[i]);
+    ids.set(runKey(run), BigInt(idOf.get(key)!));
+    if (fresh.delete(key)) stored.push({ run, keys: keys[i], id: idOf.get(key)! });
+  });
+  await copyBinary(db, "neuron_score", SCORE_COLUMNS, scoreRows(stored));
+  await copyBinary(db, "knowledge_neuron", KNOWLEDGE_COLUMNS, knowledgeRows(stored));
+  await saveDegenerateSets(db, stored);
   return ids;
 }
 
+type StoredRun = { run: RunRecord; keys: RunKeys; id: string };
+
+const SCORE_COLUMNS = ["run_id", "checkpoint_id", "rank", "layer", "unit", "score"];
+
+function scoreRows(stored: readonly StoredRun[]): BinaryCopyEncoder {
+  const encoder = new BinaryCopyEncoder(["int8", "int4", "int2", "int2", "int4", "float4"]);
+  const row = [0, 0, 0, 0, 0, 0];
+  for (const { run, keys, id } of stored) {
+    row[0] = Number(id);
+    row[1] = keys.checkpointId;
+    run.topNeurons.forEach((n, rank) => {
+      row[2] = rank;
+      row[3] = n.layer;
+      row[4] = n.unit;
+      row[5] = real(n.score);
+      encoder.row(row);
+    });
+  }
+  return encoder;
+}
+
+const KNOWLEDGE_COLUMNS = ["run_id", "checkpoint_id", "setting_id", "relation_key", "language_key", "fact_key", "layer", "unit", "score", "rank"];
+
+function knowledgeRows(stored: readonly StoredRun[]): BinaryCopyEncoder {
+  const encoder = new BinaryCopyEncoder(["int8", "int4", "int2", "int2", "int2", "int4", "int2", "int4", "float4", "int2"]);
+  const row = [0, 0, 0, 0, 0, 0, 0, 0, 0, 0];
+  for (const { run, keys, id } of stored) {
+    row.splice(0, 6, Number(id), keys.checkpointId, keys.settingId, keys.relationKey, keys.languageKey, keys.factKey);
+    run.knowledgeNeurons.forEach((n, rank) => {
+      row[6] = n.layer;
+      row[7] = n.unit;
+      row[8] = real(n.score);
+      row[9] = rank;
+      encoder.row(row);
+    });
+  }
+  return encoder;
+}
+
 /** Degenerate sets of freshly stored runs; ids are drawn first so members can reference them. */
-async function saveDegenerateSets(db: PoolClient, runs: { run: RunRecord; runId: bigint }[]): Promise<void> {
-  const sets = runs.flatMap(({ run, runId }) => run.degenerateSets.map((set) => ({ run, runId, set })));
+async function saveDegenerateSets(db: PoolClient, runs: readonly StoredRun[]): Promise<void> {
+  const sets = runs.flatMap(({ run, keys, id }) => run.degenerateSets.map((set) => ({ checkpointId: keys.checkpointId, runId: id, set })));
   if (!sets.length) return;
   const { rows } = await db.query<{ id: string }>(
     `SELECT nextval(pg_get_serial_sequence('degenerate_set', 'id'))::text AS id FROM generate_series(1, $1)`,
@@ -198,23 +220,20 @@ async function saveDegenerateSets(db: PoolClient, runs: { run: RunRecord; runId:
   );
   const setIds = rows.map((r) => r.id);
   await db.query(
-    `INSERT INTO degenerate_set (id, run_id, checkpoint_id, fact_id, relation_id, language_code, base_prob, joint_prob)
-     SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::int[], $4::text[], $5::text[], $6::text[], $7::float8[], $8::float8[])`,
-    [
-      setIds,
-      sets.map((s) => s.runId.toString()),
-      sets.map((s) => s.run.checkpointId),
-      sets.map((s) => s.run.factId),
-      sets.map((s) => s.run.relationId),
-      sets.map((s) => s.run.languageCode),
-      sets.map((s) => finite(s.set.baseProb)),
-      sets.map((s) => finite(s.set.jointProb)),
-    ],
+    `INSERT INTO degenerate_set (id, checkpoint_id, run_id, base_prob, joint_prob)
+     SELECT * FROM unnest($1::bigint[], $2::int[], $3::bigint[], $4::float8[], $5::float8[])`,
+    [setIds, sets.map((s) => s.checkpointId), sets.map((s) => s.runId), sets.map((s) => finite(s.set.baseProb)), sets.map((s) => finite(s.set.jointProb))],
   );
-  const members = sets.flatMap((s, i) => s.set.members.map((m) => ({ setId: setIds[i], ...m })));
+  const members = sets.flatMap((s, i) => s.set.members.map((m) => ({ setId: setIds[i], checkpointId: s.checkpointId, ...m })));
   await db.query(
-    `INSERT INTO degenerate_member (set_id, layer, unit, alone_prob)
-     SELECT * FROM unnest($1::bigint[], $2::smallint[], $3::int[], $4::float8[])`,
-    [members.map((m) => m.setId), members.map((m) => m.layer), members.map((m) => m.unit), members.map((m) => finite(m.aloneProb))],
+    `INSERT INTO degenerate_member (set_id, checkpoint_id, layer, unit, alone_prob)
+     SELECT * FROM unnest($1::bigint[], $2::int[], $3::smallint[], $4::int[], $5::float8[])`,
+    [members.map((m) => m.setId), members.map((m) => m.checkpointId), members.map((m) => m.layer), members.map((m) => m.unit), members.map((m) => finite(m.aloneProb))],
   );
+}
+
+/** Runs stored for a checkpoint, every setting. */
+export async function countRuns(pool: Pool, checkpointId: number): Promise<number> {
+  const { rows } = await pool.query<{ n: number }>(`SELECT count(*)::int AS n FROM attribution_run WHERE checkpoint_id = $1`, [checkpointId]);
+  return rows[0].n;
 }

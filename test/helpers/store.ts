@@ -34,3 +34,20 @@ export async function rowCounts(pool: ReturnType<typeof createPool>, tables: str
   for (const t of tables) out[t] = Number((await pool.query(`SELECT count(*) AS n FROM "${t}"`)).rows[0].n);
   return out;
 }
+
+/**
+ * A fingerprint of every row of every application table and of the queued jobs: md5 over the rows'
+ * text in a fixed order. Equal fingerprints before and after mean nothing stored changed.
+ */
+export async function tableChecksums(pool: ReturnType<typeof createPool>): Promise<Record<string, string>> {
+  const { rows: tables } = await pool.query<{ name: string }>(
+    `SELECT format('%I.%I', schemaname, tablename) AS name FROM pg_tables
+     WHERE (schemaname = 'public' AND tablename <> '_prisma_migrations') OR (schemaname = 'pgboss' AND tablename = 'job') ORDER BY 1`,
+  );
+  const out: Record<string, string> = {};
+  for (const { name } of tables) {
+    const { rows } = await pool.query<{ n: string; md5: string | null }>(`SELECT count(*) AS n, md5(string_agg(t::text, '|' ORDER BY t::text)) AS md5 FROM ${name} t`);
+    out[name] = `${rows[0].n}:${rows[0].md5 ?? "-"}`;
+  }
+  return out;
+}

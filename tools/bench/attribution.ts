@@ -10,6 +10,14 @@
 // forward+gradient passes (patchedGradient, per layer) and the rest (JavaScript: path points,
 // gradient sums, score arithmetic, tokenization). The PyTorch side times the same phases.
 //
+// Backends: --backends wasm,webgpu (default both; webgpu is skipped, with the reason, where Dawn
+// sees no adapter). GPU runs (.gpu-bench/run.sh, built by `npm run bench:gpu`): --torch-device
+// auto|cuda|cpu, --python <path>, --wasm-reference <file> (the wasm figures measured on the
+// development machine, shown beside the GPU's), --table <file> (the main table is also written
+// there), --quick (one prompt per model, one round; the 1.3 B row attributes its top layer only
+// and skips torch: llvmpipe proves it loads and attributes, a GPU runs the full row).
+// wasm rows are saved to .data/bench/attribution-wasm.json for the GPU folder.
+//
 // Options: --models a,b (labels, default all); --baseline-ref <git ref> adds a table of this
 // checkout against that ref, measured in the same run: the ref is checked out in a temporary
 // `git worktree` sharing this checkout's node_modules, each tree runs in its own child process
@@ -25,15 +33,17 @@ import { parseArgs, promisify } from "node:util";
 import { attributeFact } from "../../src/attribution/fact-attribution.ts";
 import { type FactModel, attributionModel } from "../../src/attribution/model-port.ts";
 import { PromptError, buildPrompt } from "../../src/attribution/prompts.ts";
-import { type LanguageModel, PROJECT_ROOT, loadModel } from "../../src/model/index.ts";
+import { type LanguageModel, PROJECT_ROOT, loadModel, parseBackendName } from "../../src/model/index.ts";
+import { listAdapters, releaseWebgpu, webgpuDevice } from "../../src/model/webgpu.ts";
 import { type BenchPrompt, seedPrompts } from "./seed-prompts.ts";
 import { markdownTable } from "./table.ts";
 
 const METHOD = "amig-compat" as const;
 const STEPS = 20;
-const PYTHON = "/usr/bin/python3";
 const BENCH_DIR = path.join(PROJECT_ROOT, "tools", "bench");
-const RANDOM_BERT_DIR = path.join(PROJECT_ROOT, ".data", "bench", "bert-base-random");
+const BENCH_DATA = path.join(PROJECT_ROOT, ".data", "bench");
+const RANDOM_BERT_DIR = path.join(BENCH_DATA, "bert-base-random");
+const WASM_RESULTS = path.join(BENCH_DATA, "attribution-wasm.json");
 interface BenchModel {
   label: string;
   /** A name under models/ or a folder. */
@@ -47,6 +57,27 @@ interface BenchModel {
   extraTorchThreads: number[];
   missing: string;
   prepare?: () => Promise<void>;
+  /** Backends this model is not run on, with the reason shown in the table. */
+  skip?: Partial<Record<string, string>>;
+  /** --quick: attribute only the top layer (and skip torch) for this model. */
+  quickTopLayerOnly?: boolean;
+}
+
+/** A random GPT-2-shaped checkpoint from tools/bench/make_random_gpt2.py, generated once. */
+function randomGpt2(shape: string, perLanguage: number, extra: Partial<BenchModel> = {}): BenchModel {
+  const dir = path.join(BENCH_DATA, `${shape}-random`);
+  return {
+    label: shape, model: dir, perLanguage, languages: ["en"], rounds: 1, extraTorchThreads: [], missing: "could not be generated (see above)",
+    prepare: () => generate(dir, [path.join(BENCH_DIR, "make_random_gpt2.py"), "--shape", shape, "--out", dir]),
+    ...extra,
+  };
+}
+
+async function generate(dir: string, args: string[]): Promise<void> {
+  const t0 = performance.now();
+  await run(PYTHON, args, 3_600_000);
+  const s = (performance.now() - t0) / 1000;
+  if (s > 2) log(`generated ${dir} in ${s.toFixed(1)} s`);
 }
 
 const MODELS: BenchModel[] = [
@@ -61,13 +92,12 @@ const MODELS: BenchModel[] = [
     rounds: 1,
     extraTorchThreads: [2],
     missing: "could not be generated (see above)",
-    prepare: async () => {
-      const t0 = performance.now();
-      await run(PYTHON, [path.join(BENCH_DIR, "make_random_bert.py"), "--out", RANDOM_BERT_DIR], 600_000);
-      const s = (performance.now() - t0) / 1000;
-      if (s > 2) log(`generated ${RANDOM_BERT_DIR} in ${s.toFixed(1)} s`);
-    },
+    prepare: () => generate(RANDOM_BERT_DIR, [path.join(BENCH_DIR, "make_random_bert.py"), "--out", RANDOM_BERT_DIR]),
   },
+  // GPT-2 medium's shape (24×4096, hidden 1024, vocabulary 50257): one English prompt
+  randomGpt2("gpt2-medium", 1),
+  // mGPT's shape (24×8192, hidden 2048, vocabulary 100000, 1.42 B parameters, 5.7 GB in float32)
+  randomGpt2("mgpt-1.3b", 1, { skip: { wasm: "does not fit in wasm's 4 GiB (loadModel refuses it)" }, quickTopLayerOnly: true }),
 ];
 
 // ------------------------------------------------------------------------------------ helpers
@@ -155,18 +185,19 @@ interface TsResult {
   tokens: number;
 }
 
-async function benchTs(lm: LanguageModel, fm: FactModel, prompts: BenchPrompt[], rounds: number): Promise<TsResult> {
+async function benchTs(lm: LanguageModel, fm: FactModel, prompts: BenchPrompt[], rounds: number, layers?: number[]): Promise<TsResult> {
   const phases = { current: newPhases(lm.nLayers) };
   const model = timedModel(fm, phases);
   // warm-up (not timed): layer 0 runs the patched passes through every layer above, so every
-  // weight is used forward and backward once (XNNPACK packs weights on first use)
-  await attributeFact(model, prompts[0].fact, { method: METHOD, steps: STEPS, layers: [0] });
+  // weight is used forward and backward once (XNNPACK packs weights on first use, WebGPU compiles
+  // its shaders); a run restricted to some layers warms up on those
+  await attributeFact(model, prompts[0].fact, { method: METHOD, steps: STEPS, layers: layers ?? [0] });
   phases.current = newPhases(lm.nLayers);
   const scores: Float32Array[][] = [];
   const total = zero();
   for (let r = 0; r < rounds; r++) {
     for (const [i, p] of prompts.entries()) {
-      const res = await measure(() => attributeFact(model, p.fact, { method: METHOD, steps: STEPS, targetMode: "clean" }), addTo(total));
+      const res = await measure(() => attributeFact(model, p.fact, { method: METHOD, steps: STEPS, targetMode: "clean", layers }), addTo(total));
       scores[i] = res.scores;
       if (res.inputIds.join() !== p.ids.join() || res.targetIds.join() !== p.pieces.join()) {
         throw new Error(`${lm.dir}: attributeFact tokenized ${JSON.stringify(p.fact)} differently from buildPrompt`);
@@ -193,6 +224,8 @@ async function benchTs(lm: LanguageModel, fm: FactModel, prompts: BenchPrompt[],
 
 interface TorchResult {
   threads: number;
+  /** "cpu" or the CUDA device's name. */
+  device?: string;
   version?: string;
   perPrompt?: Time;
   phases?: { prepare: Time; baseline: Time; gradients: Time };
@@ -208,9 +241,9 @@ async function benchTorch(dir: string, prompts: BenchPrompt[], arch: "masked" | 
   fs.writeFileSync(file, JSON.stringify(prompts.map((p) => ({ arch, ids: p.ids, pieces: p.pieces }))));
   try {
     const args = [path.join(BENCH_DIR, "torch_attribution.py"), "--model", dir, "--prompts", file, "--method", METHOD, "--steps", `${STEPS}`,
-      "--dtype", "float32", "--threads", `${threads}`, "--rounds", `${rounds}`];
+      "--dtype", "float32", "--threads", `${threads}`, "--rounds", `${rounds}`, "--device", TORCH_DEVICE];
     const out = JSON.parse((await run(PYTHON, args, 600_000)).trim().split("\n").pop() ?? "") as {
-      torch: string; threads: number; load_s: number; seconds: number[]; cpu_seconds: number[];
+      torch: string; threads: number; device: string; load_s: number; seconds: number[]; cpu_seconds: number[];
       phases: { prepare: Time; baseline: Time; gradients: Time }; scores: number[][];
     };
     let maxRelDiff = 0;
@@ -228,6 +261,7 @@ async function benchTorch(dir: string, prompts: BenchPrompt[], arch: "masked" | 
     const sum = (a: number[]) => a.reduce((x, y) => x + y, 0);
     return {
       threads: out.threads,
+      device: out.device,
       version: out.torch,
       perPrompt: { wall: sum(out.seconds) * k, cpu: sum(out.cpu_seconds) * k },
       phases: { prepare: scale(out.phases.prepare, k), baseline: scale(out.phases.baseline, k), gradients: scale(out.phases.gradients, k) },
@@ -249,6 +283,7 @@ interface Row {
   label: string;
   shape: string;
   prompts: string;
+  backend: string;
   ts?: TsResult;
   torch?: TorchResult;
   note?: string;
@@ -258,21 +293,31 @@ const f3 = (v: number) => (v >= 10 ? v.toFixed(1) : v >= 1 ? v.toFixed(2) : v.to
 const both = (t: Time) => `${f3(t.wall)} (${f3(t.cpu)})`;
 const ratio = (a: number, b: number) => (b > 0 ? `${(a / b).toFixed(2)}×` : "");
 
-function mainTable(rows: Row[]): string {
-  const header = ["model", "shape (L×d_ff)", "prompts (pieces, tokens)", "TS wasm s/prompt (CPU s)", "TS prompts/s", "torch fp32",
-    "torch s/prompt (CPU s)", "torch prompts/s", "ratio TS/torch wall (CPU)", "max rel. diff"];
+/** wasm seconds per prompt measured elsewhere (--wasm-reference), by model label. */
+interface WasmReference {
+  machine: string;
+  date: string;
+  rows: Array<{ label: string; wall: number; cpu: number; prompts: string }>;
+}
+
+function mainTable(rows: Row[], reference?: WasmReference): string {
+  const header = ["model", "shape (L×d_ff)", "prompts (pieces, tokens)", "backend", "TS s/prompt (CPU s)", "TS prompts/s", "torch",
+    "torch s/prompt (CPU s)", "torch prompts/s", "ratio TS/torch wall (CPU)", "max rel. diff",
+    ...(reference ? ["wasm s/prompt (reference)", "TS speed-up over wasm"] : [])];
   const cells = rows.map((r) => {
-    if (r.note) return [r.label, r.shape, r.prompts, r.note, "", "", "", "", "", ""];
+    const ref = reference?.rows.find((w) => w.label === r.label);
+    const refCells = reference ? [ref ? f3(ref.wall) : "not measured", ref && r.ts ? ratio(ref.wall, r.ts.perPrompt.wall) : ""] : [];
+    if (r.note) return [r.label, r.shape, r.prompts, r.backend, r.note, "", "", "", "", "", "", ...refCells];
     const ts = r.ts!;
     const t = r.torch!;
     const tsCells = [both(ts.perPrompt), f3(1 / ts.perPrompt.wall)];
-    const threads = `${t.threads} thread${t.threads > 1 ? "s" : ""}`;
-    if (t.error || !t.perPrompt) return [r.label, r.shape, r.prompts, ...tsCells, threads, t.error ?? "", "", "", ""];
+    const where = `${t.device && t.device !== "cpu" ? t.device : `cpu, ${t.threads} thread${t.threads > 1 ? "s" : ""}`}`;
+    if (t.error || !t.perPrompt) return [r.label, r.shape, r.prompts, r.backend, ...tsCells, where, t.error ?? "", "", "", "", ...refCells];
     const p = t.perPrompt;
-    return [r.label, r.shape, r.prompts, ...tsCells, threads, both(p), f3(1 / p.wall),
-      `${ratio(ts.perPrompt.wall, p.wall)} (${ratio(ts.perPrompt.cpu, p.cpu)})`, t.maxRelDiff!.toExponential(1)];
+    return [r.label, r.shape, r.prompts, r.backend, ...tsCells, where, both(p), f3(1 / p.wall),
+      `${ratio(ts.perPrompt.wall, p.wall)} (${ratio(ts.perPrompt.cpu, p.cpu)})`, t.maxRelDiff!.toExponential(1), ...refCells];
   });
-  return markdownTable(header, cells, 3);
+  return markdownTable(header, cells, 4);
 }
 
 function breakdown(label: string, ts: TsResult, torch: TorchResult | undefined): string {
@@ -397,17 +442,36 @@ function compareTable(ref: string, rows: CompareRow[]): string {
 }
 
 const args = parseArgs({
-  options: { models: { type: "string" }, "baseline-ref": { type: "string" }, "compare-only": { type: "boolean", default: false }, rounds: { type: "string" } },
+  options: {
+    models: { type: "string" }, "baseline-ref": { type: "string" }, "compare-only": { type: "boolean", default: false }, rounds: { type: "string" },
+    backends: { type: "string" }, "torch-device": { type: "string" }, python: { type: "string" }, "wasm-reference": { type: "string" },
+    table: { type: "string" }, quick: { type: "boolean", default: false },
+  },
 }).values;
+const PYTHON = args.python ?? "/usr/bin/python3";
+const TORCH_DEVICE = args["torch-device"] ?? "cpu";
+const QUICK = args.quick;
 const wanted = args.models?.split(",");
-const selected = MODELS.filter((m) => !wanted || wanted.includes(m.label)).map((m) => (args.rounds ? { ...m, rounds: Number(args.rounds) } : m));
+const selected = MODELS.filter((m) => !wanted || wanted.includes(m.label))
+  .map((m) => (QUICK ? { ...m, perLanguage: 1, languages: [m.languages[0]], rounds: 1, extraTorchThreads: [] } : m))
+  .map((m) => (args.rounds ? { ...m, rounds: Number(args.rounds) } : m));
 if (wanted && selected.length !== wanted.length) throw new Error(`unknown model in --models (known: ${MODELS.map((m) => m.label).join(", ")})`);
 const baselineRef = args["baseline-ref"];
+const backends = (args.backends ?? "wasm,webgpu").split(",").map((b) => parseBackendName(b));
+const reference = args["wasm-reference"] ? (JSON.parse(fs.readFileSync(args["wasm-reference"], "utf8")) as WasmReference) : undefined;
+
+/** Why a backend cannot run here (webgpu without an adapter), or undefined. */
+async function unavailable(backend: string): Promise<string | undefined> {
+  if (backend !== "webgpu") return undefined;
+  const adapters = await listAdapters().catch(() => []);
+  return adapters.length ? undefined : "no WebGPU adapter (kn backends)";
+}
 
 const started = performance.now();
 const startLoad = os.loadavg()[0];
 const rows: Row[] = [];
 const details: string[] = [];
+const devices = new Set<string>();
 let torchVersion: string | undefined;
 for (const spec of args["compare-only"] ? [] : selected) {
   log(`${spec.label} ...`);
@@ -420,54 +484,80 @@ for (const spec of args["compare-only"] ? [] : selected) {
   }
   const configFile = path.join(spec.model.includes(path.sep) ? spec.model : path.join(PROJECT_ROOT, "models", spec.model), "config.json");
   if (!fs.existsSync(configFile)) {
-    rows.push({ label: spec.label, shape: "", prompts: "", note: spec.missing });
+    rows.push({ label: spec.label, shape: "", prompts: "", backend: "", note: spec.missing });
     continue;
   }
-  const t0 = performance.now();
-  const lm = await loadModel(spec.model, { backend: "wasm" });
-  const loadSeconds = (performance.now() - t0) / 1000;
-  let disposed = false;
-  const dispose = () => {
-    if (!disposed) lm.dispose();
-    disposed = true;
-  };
-  try {
-    const fm = attributionModel(lm);
-    const prompts = seedPrompts(PROJECT_ROOT, {
-      build: (fact) => buildPrompt(fm.tokenizer, fact, lm.architecture),
-      isPromptError: (err) => err instanceof PromptError,
-      maxPositions: lm.maxPositions,
-    }, spec.languages, spec.perLanguage);
-    const shape = `${lm.nLayers}×${lm.ffnWidth}`;
-    if (prompts.length === 0) {
-      rows.push({ label: spec.label, shape, prompts: "0", note: "no seed prompt builds with this tokenizer" });
+  const topOnly = QUICK && spec.quickTopLayerOnly;
+  let measured: { ts: TsResult; prompts: BenchPrompt[]; lm: { dir: string; architecture: "masked" | "causal"; shape: string; label: string } } | undefined;
+  const ran: Row[] = [];
+  for (const backend of backends) {
+    const why = spec.skip?.[backend] ?? (await unavailable(backend));
+    if (why) {
+      ran.push({ label: spec.label, shape: "", prompts: "", backend, note: why });
       continue;
     }
-    log(`  ${shape}, d=${lm.hidden}, V=${lm.vocabSize}, loaded in ${loadSeconds.toFixed(1)} s; ${prompts.length} prompts: ` +
-      prompts.map((p) => `${p.fact.language}/${p.relation} "${p.fact.subject}"→"${p.fact.object}" (${p.ids.length} tok, ${p.pieces.length} pc)`).join("; "));
-    const ts = await benchTs(lm, fm, prompts, spec.rounds);
-    const label = `${prompts.length} (${ts.pieces}, ${ts.tokens})`;
-    dispose(); // free wasm memory before torch runs
-    let first: TorchResult | undefined;
+    const t0 = performance.now();
+    const lm = await loadModel(spec.model, { backend });
+    const loadSeconds = (performance.now() - t0) / 1000;
+    try {
+      const gpu = webgpuDevice();
+      const device = backend === "webgpu" && gpu ? `webgpu (${gpu.adapter.name})` : backend;
+      devices.add(device);
+      const fm = attributionModel(lm);
+      const prompts = seedPrompts(PROJECT_ROOT, {
+        build: (fact) => buildPrompt(fm.tokenizer, fact, lm.architecture),
+        isPromptError: (err) => err instanceof PromptError,
+        maxPositions: lm.maxPositions,
+      }, spec.languages, spec.perLanguage);
+      const shape = `${lm.nLayers}×${lm.ffnWidth}`;
+      if (prompts.length === 0) {
+        ran.push({ label: spec.label, shape, prompts: "0", backend, note: "no seed prompt builds with this tokenizer" });
+        continue;
+      }
+      log(`  ${backend}: ${shape}, d=${lm.hidden}, V=${lm.vocabSize}, loaded in ${loadSeconds.toFixed(1)} s; ${prompts.length} prompts: ` +
+        prompts.map((p) => `${p.fact.language}/${p.relation} "${p.fact.subject}"→"${p.fact.object}" (${p.ids.length} tok, ${p.pieces.length} pc)`).join("; "));
+      const ts = await benchTs(lm, fm, prompts, spec.rounds, topOnly ? [lm.nLayers - 1] : undefined);
+      const label = `${prompts.length} (${ts.pieces}, ${ts.tokens})` + (topOnly ? ", top layer only" : "");
+      ran.push({ label: spec.label, shape, prompts: label, backend: device, ts });
+      measured ??= { ts, prompts, lm: { dir: lm.dir, architecture: lm.architecture, shape, label } };
+      details.push(breakdown(`${spec.label} on ${device} (${shape}, hidden ${lm.hidden}, vocab ${lm.vocabSize}; TS load ${loadSeconds.toFixed(1)} s)`, ts, undefined));
+    } finally {
+      lm.dispose(); // free the backend's memory before the next backend and torch run
+    }
+  }
+  // torch once per model, on the same prompts; its scores are compared with the first backend's
+  if (measured && !topOnly) {
     for (const threads of [1, ...spec.extraTorchThreads]) {
       // several threads measure nothing useful while other processes hold the cores
       const load = os.loadavg()[0];
       if (threads > 1 && load > os.cpus().length) {
-        rows.push({ label: spec.label, shape, prompts: label, ts, torch: { threads, error: `skipped: machine busy (load ${load.toFixed(1)} on ${os.cpus().length} CPUs)` } });
+        rows.push({ ...ran[0], torch: { threads, error: `skipped: machine busy (load ${load.toFixed(1)} on ${os.cpus().length} CPUs)` } });
         continue;
       }
-      log(`  torch, ${threads} thread(s) ...`);
-      const torch = await benchTorch(lm.dir, prompts, lm.architecture, threads, spec.rounds, ts);
+      log(`  torch (${TORCH_DEVICE}), ${threads} thread(s) ...`);
+      const torch = await benchTorch(measured.lm.dir, measured.prompts, measured.lm.architecture, threads, spec.rounds, measured.ts);
       torchVersion ??= torch.version;
-      first ??= torch;
-      rows.push({ label: spec.label, shape, prompts: label, ts, torch });
+      if (threads === 1) for (const r of ran) r.torch = torch;
+      else rows.push({ ...ran.find((r) => r.ts)!, torch });
       if (torch.error) break;
     }
-    details.push(breakdown(`${spec.label} (${shape}, hidden ${lm.hidden}, vocab ${lm.vocabSize}; TS load ${loadSeconds.toFixed(1)} s` +
-      (first?.loadSeconds !== undefined ? `, torch load ${first.loadSeconds.toFixed(1)} s` : "") + ")", ts, first));
-  } finally {
-    dispose();
   }
+  for (const r of ran) r.torch ??= { threads: 1, error: topOnly ? "skipped (--quick)" : "not run" };
+  rows.push(...ran);
+}
+
+// wasm figures for the GPU folder's table (npm run bench:gpu carries them to the GPU machine)
+const wasmRows = rows.filter((r) => r.backend === "wasm" && r.ts);
+if (wasmRows.length && !QUICK) {
+  fs.mkdirSync(BENCH_DATA, { recursive: true });
+  const cpu = os.cpus()[0]?.model ?? "?";
+  const saved: WasmReference = {
+    machine: `${os.cpus().length} CPUs (${cpu}), load average ${startLoad.toFixed(1)} at the start`,
+    date: new Date().toISOString().slice(0, 10),
+    rows: wasmRows.map((r) => ({ label: r.label, wall: r.ts!.perPrompt.wall, cpu: r.ts!.perPrompt.cpu, prompts: r.prompts })),
+  };
+  fs.writeFileSync(WASM_RESULTS, JSON.stringify(saved, null, 2));
+  log(`wasm figures saved to ${path.relative(PROJECT_ROOT, WASM_RESULTS)}`);
 }
 
 const compared: CompareRow[] = [];
@@ -483,20 +573,27 @@ if (baselineRef) {
   });
 }
 
+const torchWhere = TORCH_DEVICE === "cpu" ? "CPU" : `device ${TORCH_DEVICE}`;
 console.log(`## AMIG attribution throughput: ${METHOD}, clean targets, ${STEPS} steps, all layers, batch ${STEPS}\n`);
-console.log(`TS: tfjs wasm backend (single thread), float32. torch: tools/golden/attribute.py, float32${torchVersion ? `, torch ${torchVersion}` : ""}. ` +
+console.log(`TS: tfjs on ${[...devices].join(", ") || backends.join(", ")} (wasm: single thread), float32. ` +
+  `torch: tools/golden/attribute.py, float32, ${torchWhere}${torchVersion ? `, torch ${torchVersion}` : ""}. ` +
   `Machine: ${os.cpus().length} CPUs (${os.cpus()[0]?.model ?? "?"}), load average ${startLoad.toFixed(1)} at the start, ${os.loadavg()[0].toFixed(1)} at the end` +
   ` (CPU seconds, in parentheses, are this process's own and hold up better than wall time when other work shares the CPUs).` +
-  ` One warm-up attribution per side is not timed; model loading is excluded.\n`);
+  ` One warm-up attribution per side is not timed; model loading is excluded.` +
+  (reference ? ` wasm (reference): measured by \`npm run bench:attribution\` on ${reference.machine}, ${reference.date}, not in this run.` : "") + "\n");
 if (compared.length) {
   console.log(`### This checkout against ${baselineRef} (tfjs wasm, same prompts, rounds interleaved)\n`);
   console.log(compareTable(baselineRef!, compared));
   console.log("\nscores bit-identical: the sha256 of every score matrix is the same in every round on both sides.\n");
 }
 if (rows.length) {
-  console.log(mainTable(rows));
-  console.log("\nmax rel. diff: max |score_TS − score_torch| / max |score_torch| over the prompts (both float32).\n");
+  const table = mainTable(rows, reference);
+  console.log(table);
+  if (args.table) fs.writeFileSync(args.table, `${table}\n`);
+  console.log("\nmax rel. diff: max |score_TS − score_torch| / max |score_torch| over the prompts (both float32; torch's scores are compared with the first backend's).\n");
   console.log("### Where the time goes (measured per phase)\n");
   console.log(details.join("\n\n"));
 }
 console.log(`\nbench wall time ${((performance.now() - started) / 1000).toFixed(0)} s`);
+releaseWebgpu();
+process.exit(); // Dawn's instances (one per adapter listed) would keep Node running

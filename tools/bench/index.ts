@@ -10,7 +10,7 @@ import { spawnSync } from "node:child_process";
 import os from "node:os";
 import path from "node:path";
 import { parseArgs } from "node:util";
-import pg from "pg";
+import { benchDatabase } from "./database.ts";
 import { PROJECT_ROOT } from "../../src/config.ts";
 import { markdownTable } from "./table.ts";
 
@@ -23,13 +23,8 @@ const { values: args } = parseArgs({
     "database-url": { type: "string", default: process.env.BENCH_DATABASE_URL ?? "postgresql://postgres@127.0.0.1:5432/postgres" },
   },
 });
-const DB = "kn_bench_index";
-const adminUrl = args["database-url"]!;
-const benchUrl = (() => {
-  const u = new URL(adminUrl);
-  u.pathname = `/${DB}`;
-  return u.toString();
-})();
+const db = benchDatabase(args["database-url"]!, "kn_bench_index");
+const benchUrl = db.url;
 
 function kn(argv: string[]): { stdout: string; seconds: number } {
   const started = process.hrtime.bigint();
@@ -44,34 +39,21 @@ function kn(argv: string[]): { stdout: string; seconds: number } {
   return { stdout: r.stdout, seconds };
 }
 
-async function admin<T>(fn: (c: pg.Client) => Promise<T>, url = adminUrl): Promise<T> {
-  const c = new pg.Client({ connectionString: url });
-  await c.connect();
-  try {
-    return await fn(c);
-  } finally {
-    await c.end();
-  }
-}
-
 async function freshDatabase(): Promise<void> {
-  await admin(async (c) => {
-    await c.query(`DROP DATABASE IF EXISTS ${DB} WITH (FORCE)`);
-    await c.query(`CREATE DATABASE ${DB}`);
-  });
+  await db.recreate();
   kn(["db:migrate"]);
   kn(["import", "mlama", path.join(PROJECT_ROOT, "seeds", "mlama")]);
 }
 
 /** What a run stored, to check that one worker and two store the same thing. */
 async function storedCounts(): Promise<string> {
-  return admin(async (c) => {
+  return db.admin(async (c) => {
     const { rows } = await c.query(`SELECT
       (SELECT count(*) FROM attribution_run) AS runs,
       (SELECT count(*) FROM knowledge_neuron) AS kns,
       (SELECT count(*) FROM neuron_score) AS scores,
       (SELECT count(*) FROM degenerate_set) AS dkn,
-      (SELECT count(*) FROM (SELECT 1 FROM attribution_run GROUP BY checkpoint_id, fact_id, language_code, method HAVING count(*) > 1) d) AS dup`);
+      (SELECT count(*) FROM (SELECT 1 FROM attribution_run GROUP BY checkpoint_id, setting_id, fact_key, language_key HAVING count(*) > 1) d) AS dup`);
     const r = rows[0];
     if (Number(r.dup) > 0) throw new Error(`${r.dup} runs stored twice`);
     return `${r.runs} runs, ${r.kns} KNs, ${r.scores} scores, ${r.dkn} DKN sets`;
@@ -101,7 +83,7 @@ for (const model of args.models!.split(",")) {
     process.stderr.write(`  ${model}, ${workers} worker(s): ${seconds.toFixed(1)} s\n`);
   }
 }
-await admin((c) => c.query(`DROP DATABASE IF EXISTS ${DB} WITH (FORCE)`));
+await db.drop();
 
 const cells = rows.map((r) => {
   const one = rows.find((o) => o.model === r.model && o.workers === 1);

@@ -151,14 +151,15 @@ def tensors():
     return out
 
 
-def complete(out):
+def complete(out, stamp=STAMP, files=FILES):
+    """The folder holds every file and its config.json says it was written by `stamp`."""
     try:
         with open(os.path.join(out, "config.json"), encoding="utf-8") as f:
-            if json.load(f).get("_generated_by") != STAMP:
+            if json.load(f).get("_generated_by") != stamp:
                 return False
     except (OSError, ValueError):
         return False
-    return all(os.path.exists(os.path.join(out, fn)) for fn in FILES)
+    return all(os.path.exists(os.path.join(out, fn)) for fn in files)
 
 
 def write_json(path, obj):

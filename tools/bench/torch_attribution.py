@@ -4,7 +4,7 @@ algorithm and caching as the TypeScript engine, see tools/golden/ATTRIBUTION.md)
 of prompts in one process so the checkpoint is loaded once.
 
     /usr/bin/python3 tools/bench/torch_attribution.py --model DIR --prompts FILE.json \\
-        [--method amig-compat] [--steps 20] [--dtype float32] [--threads 1] [--rounds 1]
+        [--method amig-compat] [--steps 20] [--dtype float32] [--threads 1] [--rounds 1] [--device cpu|cuda|auto]
 
 FILE.json: [{"arch": "masked"|"causal", "ids": [...], "pieces": [...]}, ...]. One warm-up
 attribution (steps 2, first prompt) is not timed. Prints one JSON object: torch version,
@@ -24,14 +24,17 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(
 import attribute as A  # noqa: E402
 
 PHASES = {k: {"wall": 0.0, "cpu": 0.0} for k in ("prepare", "baseline", "gradients")}
+SYNC = [lambda: None]  # torch.cuda.synchronize on a GPU: kernels run asynchronously
 
 
 def timed(phase, fn):
     def wrapper(*args, **kwargs):
+        SYNC[0]()
         t0, c0 = time.perf_counter(), time.process_time()
         try:
             return fn(*args, **kwargs)
         finally:
+            SYNC[0]()
             PHASES[phase]["wall"] += time.perf_counter() - t0
             PHASES[phase]["cpu"] += time.process_time() - c0
     return wrapper
@@ -46,12 +49,16 @@ def main():
     ap.add_argument("--dtype", default="float32", choices=sorted(A.TORCH_DTYPES))
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--rounds", type=int, default=1)
+    ap.add_argument("--device", default="cpu", help="cpu, cuda, or auto (cuda when available)")
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
+    device = ("cuda" if torch.cuda.is_available() else "cpu") if a.device == "auto" else a.device
+    if device.startswith("cuda"):
+        SYNC[0] = torch.cuda.synchronize
     with open(a.prompts, encoding="utf-8") as f:
         prompts = json.load(f)
     t0 = time.perf_counter()
-    ck = A.Checkpoint(a.model, A.TORCH_DTYPES[a.dtype])
+    ck = A.Checkpoint(a.model, A.TORCH_DTYPES[a.dtype], device=device)
     load_s = time.perf_counter() - t0
     A.attribute(ck, prompts[0]["arch"], prompts[0]["ids"], prompts[0]["pieces"], [a.method], 2)  # warm-up
     # module globals, looked up by A.attribute at call time
@@ -63,8 +70,10 @@ def main():
     scores = [None] * len(prompts)
     for _ in range(max(1, a.rounds)):
         for i, p in enumerate(prompts):
+            SYNC[0]()
             t0, c0 = time.perf_counter(), time.process_time()
             out, _, _, _ = A.attribute(ck, p["arch"], p["ids"], p["pieces"], [a.method], a.steps)
+            SYNC[0]()
             seconds[i] += time.perf_counter() - t0
             cpu[i] += time.process_time() - c0
             scores[i] = out[a.method]
@@ -72,6 +81,7 @@ def main():
     print(json.dumps({
         "torch": torch.__version__,
         "threads": torch.get_num_threads(),
+        "device": torch.cuda.get_device_name(0) if device.startswith("cuda") else "cpu",
         "load_s": load_s,
         "seconds": [s / rounds for s in seconds],
         "cpu_seconds": [s / rounds for s in cpu],

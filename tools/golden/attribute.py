@@ -115,8 +115,10 @@ def _special_id(d, key, fallback):
 
 
 class Checkpoint:
-    def __init__(self, d, dtype=torch.float64, blank_id=None):
+    def __init__(self, d, dtype=torch.float64, blank_id=None, device="cpu"):
+        """device: where the weights live and the attribution runs (the GPU benchmark uses "cuda")."""
         self.dir = d
+        self.device = torch.device(device)
         cfg = dict(_read_json(os.path.join(d, "config.json")))
         mt = cfg.get("model_type")
         if mt not in ("bert", "gpt2"):
@@ -129,13 +131,14 @@ class Checkpoint:
             W.update(st_io.read_file(fn, np_dtype))
         tied = cfg.get("tie_word_embeddings", True) is not False
         P = {}
-        for name, arr in W.items():
+        for name, arr in list(W.items()):
             c = _canonical(mt, name)
             if mt == "bert" and (c.startswith(("bert.pooler.", "cls.seq_relationship.")) or c.endswith("position_ids")):
                 continue
             if mt == "gpt2" and (c.endswith(".attn.bias") or c.endswith(".attn.masked_bias")):
                 continue
-            P[c] = torch.from_numpy(np.ascontiguousarray(arr)).to(dtype)
+            P[c] = torch.from_numpy(np.ascontiguousarray(arr)).to(dtype=dtype, device=self.device)
+            del W[name]  # one host copy at a time: the 1.3 B benchmark model is 5.7 GB
         if mt == "bert":
             if "cls.predictions.bias" not in P and "cls.predictions.decoder.bias" in P:
                 P["cls.predictions.bias"] = P["cls.predictions.decoder.bias"]
@@ -190,7 +193,7 @@ class Prompt:
     def __init__(self, ck, ids, pos):
         self.ck, self.pos, self.T = ck, pos, len(ids)
         net = ck.net
-        t = torch.tensor([ids], dtype=torch.long)
+        t = torch.tensor([ids], dtype=torch.long, device=ck.device)
         self.acts = []  # [L] tensors [F]: layer activation at pos
         with torch.no_grad():
             if ck.model_type == "bert":
@@ -245,8 +248,8 @@ class Prompt:
     def patched_probs_reference(self, ids, l, Z, target):
         """Same as patched_probs through the full forward of models.py with a patching hook."""
         pos, B = self.pos, Z.shape[0]
-        t = torch.tensor([ids], dtype=torch.long).repeat(B, 1)
-        sel = torch.zeros(1, len(ids), 1, dtype=torch.bool)
+        t = torch.tensor([ids], dtype=torch.long, device=Z.device).repeat(B, 1)
+        sel = torch.zeros(1, len(ids), 1, dtype=torch.bool, device=Z.device)
         sel[0, pos, 0] = True
 
         def hook(m, a):
@@ -259,7 +262,7 @@ def blank_baseline(ck, ids, pos):
     """b̄ for every layer: [L, F], mean over the T inputs with token j replaced by the blank id,
     read at pos, in one batched pass."""
     T = len(ids)
-    t = torch.tensor([ids], dtype=torch.long).repeat(T, 1)
+    t = torch.tensor([ids], dtype=torch.long, device=ck.device).repeat(T, 1)
     t[torch.arange(T), torch.arange(T)] = ck.blank_id
     net = ck.net
     out = []
@@ -278,7 +281,7 @@ def blank_baseline(ck, ids, pos):
 
 
 def path_points(method, x, b, N):
-    k = torch.arange(N, dtype=x.dtype)
+    k = torch.arange(N, dtype=x.dtype, device=x.device)
     if method == "ig":
         return (k / (N - 1))[:, None] * x
     return b + (k / N)[:, None] * (x - b)
@@ -286,7 +289,7 @@ def path_points(method, x, b, N):
 
 def gradient_sum(prompt, ids, l, Z, target, batch, reference=False):
     """Σ_k ∇P(z_k) over the rows of Z, in batches of `batch` rows."""
-    G = torch.zeros(Z.shape[1], dtype=Z.dtype)
+    G = torch.zeros(Z.shape[1], dtype=Z.dtype, device=Z.device)
     for s in range(0, Z.shape[0], batch):
         z = Z[s:s + batch].detach().clone().requires_grad_(True)
         p = prompt.patched_probs_reference(ids, l, z, target) if reference else prompt.patched_probs(l, z, target)
@@ -354,7 +357,7 @@ def attribute(ck, arch, ids, pieces, methods, steps, batch=None, reference=False
             part["x"] = torch.stack(prompt.acts)
             part["G"] = grads
             parts.append(part)
-    out = {m: scores[m].numpy() for m in methods}
+    out = {m: scores[m].cpu().numpy() for m in methods}
     return out, positions, target_probs, parts
 
 

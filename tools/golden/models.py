@@ -52,7 +52,7 @@ def _attention(q, k, v, n_head, scale, causal, div=1.0):
     if div != 1.0:  # GPT-2 scale_attn_by_inverse_layer_idx
         scores = scores / div
     if causal:
-        mask = torch.ones(Tq, Tk, dtype=torch.bool).tril(diagonal=Tk - Tq)
+        mask = torch.ones(Tq, Tk, dtype=torch.bool, device=q.device).tril(diagonal=Tk - Tq)
         scores = scores.masked_fill(~mask, float("-inf"))
     probs = torch.softmax(scores, dim=-1)
     ctx = probs @ v  # [B, H, Tq, hd]

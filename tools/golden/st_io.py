@@ -42,28 +42,46 @@ def round_to_dtype(a, dtype):
     return stored.astype(np.float64), raw
 
 
-def encode_file(tensors, metadata=None):
-    """tensors: list of (name, dtype, shape, raw bytes), written in the given order."""
+def _header(entries, metadata):
+    """entries: (name, dtype, shape, byte length) in file order -> the 8-byte length + JSON header."""
     header = {}
     if metadata is not None:
         header["__metadata__"] = metadata
     offset = 0
-    for name, dtype, shape, raw in tensors:
+    for name, dtype, shape, size in entries:
         n = int(np.prod(shape)) if len(shape) else 1
-        assert len(raw) == n * DTYPE_BYTES[dtype], name
-        header[name] = {"dtype": dtype, "shape": list(shape), "data_offsets": [offset, offset + len(raw)]}
-        offset += len(raw)
+        assert size == n * DTYPE_BYTES[dtype], name
+        header[name] = {"dtype": dtype, "shape": list(shape), "data_offsets": [offset, offset + size]}
+        offset += size
     hjson = json.dumps(header, separators=(",", ":")).encode("utf-8")
     hjson += b" " * ((8 - len(hjson) % 8) % 8)
-    return struct.pack("<Q", len(hjson)) + hjson + b"".join(t[3] for t in tensors)
+    return struct.pack("<Q", len(hjson)) + hjson
+
+
+def encode_file(tensors, metadata=None):
+    """tensors: list of (name, dtype, shape, raw bytes), written in the given order."""
+    return _header([(n, d, s, len(raw)) for n, d, s, raw in tensors], metadata) + b"".join(t[3] for t in tensors)
+
+
+def write_file(path, tensors, metadata=None):
+    """Streams a file too large to hold in memory: tensors is a list of (name, dtype, shape, chunks)
+    where chunks() yields the tensor's raw bytes piece by piece."""
+    entries = [(n, d, s, (int(np.prod(s)) if len(s) else 1) * DTYPE_BYTES[d]) for n, d, s, _ in tensors]
+    with open(path, "wb") as f:
+        f.write(_header(entries, metadata))
+        for (name, _, _, size), (_, _, _, chunks) in zip(entries, tensors):
+            written = 0
+            for piece in chunks():
+                f.write(piece)
+                written += len(piece)
+            assert written == size, name
 
 
 def read_file(path, dtype=np.float64):
     """Returns {name: numpy array of `dtype`} (F16/BF16/F32 are exact in float32 and float64)."""
-    with open(path, "rb") as f:
-        data = f.read()
-    (n,) = struct.unpack("<Q", data[:8])
-    header = json.loads(data[8 : 8 + n])
+    data = np.memmap(path, dtype=np.uint8, mode="r")  # tensors are copied out one at a time
+    (n,) = struct.unpack("<Q", data[:8].tobytes())
+    header = json.loads(data[8 : 8 + n].tobytes())
     base = 8 + n
     out = {}
     for name, info in header.items():

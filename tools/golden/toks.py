@@ -270,12 +270,9 @@ def gpt2_pretokenize(text):
     return ["".join(BYTE_ENC[b] for b in m.encode("utf-8")) for m in GPT2_PAT.findall(text)]
 
 
-def train_bpe(n_merges):
-    freqs = Counter()
-    for s in CORPUS:
-        # the corpus sentences are tokenized without their trailing " ." and also as continuations
-        for t in gpt2_pretokenize(s) + gpt2_pretokenize(" " + s):
-            freqs[t] += 1
+def learn_bpe(freqs, n_merges, tie_key):
+    """Byte-level BPE merges over {pre-token: count}: each round merges the most frequent pair
+    (ties broken by the largest tie_key(pair))."""
     words = {w: list(w) for w in freqs}
     merges = []
     for _ in range(n_merges):
@@ -285,9 +282,11 @@ def train_bpe(n_merges):
                 pairs[(a, b)] += freqs[w]
         if not pairs:
             break
-        best = max(pairs.items(), key=lambda kv: (kv[1], [-ord(c) for c in kv[0][0] + " " + kv[0][1]]))[0]
+        best = max(pairs.items(), key=lambda kv: (kv[1], tie_key(kv[0])))[0]
         merges.append(best)
         for w, syms in words.items():
+            if len(syms) < 2:
+                continue
             out, i = [], 0
             while i < len(syms):
                 if i + 1 < len(syms) and (syms[i], syms[i + 1]) == best:
@@ -298,6 +297,15 @@ def train_bpe(n_merges):
                     i += 1
             words[w] = out
     return merges
+
+
+def train_bpe(n_merges):
+    freqs = Counter()
+    for s in CORPUS:
+        # the corpus sentences are tokenized without their trailing " ." and also as continuations
+        for t in gpt2_pretokenize(s) + gpt2_pretokenize(" " + s):
+            freqs[t] += 1
+    return learn_bpe(freqs, n_merges, lambda pair: [-ord(c) for c in pair[0] + " " + pair[1]])
 
 
 def build_gpt2_vocab():

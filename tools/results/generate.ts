@@ -7,8 +7,9 @@ import { dirname, join } from "node:path";
 import { parseArgs } from "node:util";
 import { crossLingualEditing, type ConditionResult } from "../../src/analysis/cross-lingual.ts";
 import { evaluateFactChecking, type FactCheckEvaluationResult } from "../../src/analysis/fact-checking.ts";
-import { evaluateLocalization, summarizeLocalization, type LocalizationSummaryRow } from "../../src/analysis/localization.ts";
+import { evaluateLocalization } from "../../src/analysis/localization.ts";
 import { attributionModel } from "../../src/attribution/model-port.ts";
+import { DEFAULT_RUN_SETTING, type RunSetting } from "../../src/attribution/run-setting.ts";
 import { DEMO_MODELS, registerDemoModels } from "../../src/cli/checkpoints.ts";
 import { SEED_DIRS } from "../../src/cli/commands/import.ts";
 import { spawnWorkers } from "../../src/cli/spawn-workers.ts";
@@ -18,9 +19,13 @@ import { createIndexJob } from "../../src/indexer/jobs.ts";
 import { startQueue } from "../../src/indexer/queue.ts";
 import { runWorker } from "../../src/indexer/worker.ts";
 import { loadModel } from "../../src/model/index.ts";
+import { analysisStore } from "../../src/store/analysis.ts";
+import { listLanguages, listRelations } from "../../src/store/catalog.ts";
 import { saveFactCheckEvaluation } from "../../src/store/evaluations.ts";
 import { importMlama, importWrongObjects } from "../../src/store/import-mlama.ts";
 import { relationLanguageIndependentNeurons } from "../../src/store/likn.ts";
+import { summarizeLocalization, type LocalizationSummaryRow } from "../../src/store/localization.ts";
+import { countRuns } from "../../src/store/runs.ts";
 
 const { values: args } = parseArgs({
   options: {
@@ -33,6 +38,8 @@ const { values: args } = parseArgs({
 });
 const split = (s: string | undefined) => (s ? s.split(",").map((x) => x.trim()).filter(Boolean) : []);
 const METHODS = ["amig-compat", "ig"] as const;
+const settingOf = (method: (typeof METHODS)[number]): RunSetting => ({ ...DEFAULT_RUN_SETTING, method });
+const AMIG = settingOf("amig-compat");
 const pct = (x: number) => `${x >= 0 ? "+" : ""}${(100 * x).toFixed(1)}%`;
 const f3 = (x: number) => x.toFixed(3);
 const log = (line: string) => process.stderr.write(`results: ${line}\n`);
@@ -57,7 +64,7 @@ await withStore(loadConfig(), async (store) => {
   await registerDemoModels(store.prisma);
   const languages = split(args.languages).length
     ? split(args.languages)
-    : (await store.pool.query(`SELECT code FROM language ORDER BY code`)).rows.map((r) => r.code as string);
+    : (await listLanguages(store.prisma)).map((l) => l.code);
   const relations = split(args.relations);
   const boss = await startQueue(store.url);
   try {
@@ -68,7 +75,7 @@ await withStore(loadConfig(), async (store) => {
         continue;
       }
       for (const method of METHODS) {
-        const job = await createIndexJob(store.pool, boss, { checkpointId: checkpoint.id, method, steps: 20, targetMode: "clean", languages, relations, topK: 100, force: false, dkn: method === "amig-compat" });
+        const job = await createIndexJob(store.pool, boss, { checkpointId: checkpoint.id, setting: settingOf(method), languages, relations, topK: 100, force: false, dkn: method === "amig-compat" });
         if (!job) throw new Error("no imported fact matches --languages / --relations");
         log(`${name} ${method}: ${job.total} runs, ${job.skipped} already stored`);
         const children = spawnWorkers(Number(args.workers) - 1, store.url, {});
@@ -78,34 +85,34 @@ await withStore(loadConfig(), async (store) => {
       const lm = await loadModel(checkpoint.path);
       const model = attributionModel(lm);
       for (const method of METHODS) {
-        for (const language of languages) await evaluateLocalization(store.pool, model, { checkpointId: checkpoint.id, method, language });
+        for (const language of languages) await evaluateLocalization(analysisStore(store.pool), model, { checkpointId: checkpoint.id, setting: settingOf(method), language });
       }
       log(`${name}: localization done`);
       const localization = (await Promise.all(METHODS.map((method) => summarizeLocalization(store.pool, { checkpointId: checkpoint.id, method, byRelation: false })))).flat().filter((r) => languages.includes(r.language));
       const crossLingual: ModelResults["crossLingual"] = [];
       for (const target of languages.filter((l) => l !== "en")) {
-        const rows = await crossLingualEditing(store.pool, model, { checkpointId: checkpoint.id, method: "amig-compat", source: "en", target });
+        const rows = await crossLingualEditing(analysisStore(store.pool), model, { checkpointId: checkpoint.id, setting: AMIG, source: "en", target });
         crossLingual.push(...rows.map((r) => ({ ...r, pair: `en–${target}` })));
       }
       log(`${name}: cross-lingual editing done`);
-      const relationIds = relations.length ? relations : (await store.pool.query(`SELECT id FROM relation ORDER BY id`)).rows.map((r) => r.id as string);
+      const relationIds = relations.length ? relations : (await listRelations(store.prisma)).map((r) => r.id);
       const likn = [];
       for (const relation of relationIds) {
         const pairs: Record<string, number> = {};
         for (const target of languages.filter((l) => l !== "en")) {
-          pairs[target] = (await relationLanguageIndependentNeurons(store.pool, { checkpointId: checkpoint.id, method: "amig-compat", relationId: relation, languages: ["en", target], minFacts: 1 })).length;
+          pairs[target] = (await relationLanguageIndependentNeurons(store.pool, { checkpointId: checkpoint.id, setting: AMIG, relationId: relation, languages: ["en", target], minFacts: 1 })).length;
         }
-        const all = (await relationLanguageIndependentNeurons(store.pool, { checkpointId: checkpoint.id, method: "amig-compat", relationId: relation, languages, minFacts: 1 })).length;
+        const all = (await relationLanguageIndependentNeurons(store.pool, { checkpointId: checkpoint.id, setting: AMIG, relationId: relation, languages, minFacts: 1 })).length;
         likn.push({ relation, pairs, all });
       }
       const factChecking = [];
       for (const language of languages) {
-        const r = await evaluateFactChecking(store.pool, model, { checkpointId: checkpoint.id, language });
+        const r = await evaluateFactChecking(analysisStore(store.pool), model, { checkpointId: checkpoint.id, setting: AMIG, language });
         await saveFactCheckEvaluation(store.prisma, { checkpointId: checkpoint.id, language, method: "amig-compat", threshold: 1e-6, rho: 0.7, seed: 42 }, r);
         factChecking.push({ ...r, language });
       }
       log(`${name}: fact-checking done`);
-      const runs = Number((await store.pool.query(`SELECT count(*) AS n FROM attribution_run WHERE checkpoint_id = $1`, [checkpoint.id])).rows[0].n);
+      const runs = await countRuns(store.pool, checkpoint.id);
       results.push({ name, shape: `${checkpoint.modelType}, ${checkpoint.nLayers} layers × ${checkpoint.ffnWidth} FFN units, hidden ${checkpoint.hidden}`, runs, localization, crossLingual, likn, factChecking });
       lm.dispose();
     }

@@ -2,12 +2,12 @@
 import { degenerateSetsOfRun } from "../../store/degenerate.ts";
 import type { Fact } from "../../store/generated/client.ts";
 import { factLanguageIndependentNeurons, relationLanguageIndependentNeurons } from "../../store/likn.ts";
-import { latestRun } from "../../store/neurons.ts";
+import { findRun } from "../../store/neurons.ts";
 import type { ApiContext } from "../context.ts";
-import { methodFromApi } from "../enums.ts";
+import { settingFromApi } from "../enums.ts";
 import { badInput, notFound } from "../errors.ts";
 import { checkLanguage, checkRelationId } from "./catalog.ts";
-import { requireFact, requireModel } from "./neurons.ts";
+import { type RunArgs, requireFact, requireModel } from "./neurons.ts";
 
 function checkLanguages(languages: string[]): string[] {
   if (languages.length === 0) throw badInput("languages must list at least one language", "languages");
@@ -18,7 +18,7 @@ export const analysisResolvers = {
   Query: {
     async languageIndependentNeurons(
       _: unknown,
-      args: { model: string; relation: string; languages: string[]; minFacts?: number; method?: string },
+      args: { model: string; relation: string; languages: string[]; minFacts?: number; method?: string; steps?: number; targetMode?: string },
       ctx: ApiContext,
     ) {
       const checkpoint = await requireModel(ctx, args.model);
@@ -28,19 +28,19 @@ export const analysisResolvers = {
       if (!Number.isInteger(minFacts) || minFacts < 1) throw badInput("minFacts must be a positive integer", "minFacts");
       const rows = await relationLanguageIndependentNeurons(ctx.pool, {
         checkpointId: checkpoint.id,
+        setting: settingFromApi(args),
         relationId,
-        method: methodFromApi(args.method),
         languages: checkLanguages(args.languages),
         minFacts,
       });
       return rows.map((r) => ({ layer: r.layer, index: r.unit, facts: r.facts }));
     },
-    async degenerateSets(_: unknown, args: { model: string; fact: string; language: string; method?: string }, ctx: ApiContext) {
+    async degenerateSets(_: unknown, args: RunArgs, ctx: ApiContext) {
       const checkpoint = await requireModel(ctx, args.model);
       await requireFact(ctx, args.fact);
-      const run = await latestRun(ctx.pool, checkpoint.id, args.fact, checkLanguage(args.language), methodFromApi(args.method));
+      const run = await findRun(ctx.pool, { checkpointId: checkpoint.id, setting: settingFromApi(args), factId: args.fact, language: checkLanguage(args.language) });
       if (!run) return [];
-      return (await degenerateSetsOfRun(ctx.pool, run.id)).map((s) => ({
+      return (await degenerateSetsOfRun(ctx.pool, run)).map((s) => ({
         baseProbability: s.baseProb,
         jointProbability: s.jointProb,
         neurons: s.members.map((m) => ({ layer: m.layer, index: m.unit, aloneProbability: m.aloneProb })),
@@ -48,12 +48,12 @@ export const analysisResolvers = {
     },
   },
   Fact: {
-    async languageIndependentNeurons(fact: Fact, args: { model: string; languages: string[]; method?: string }, ctx: ApiContext) {
+    async languageIndependentNeurons(fact: Fact, args: { model: string; languages: string[]; method?: string; steps?: number; targetMode?: string }, ctx: ApiContext) {
       const checkpoint = await requireModel(ctx, args.model);
       const neurons = await factLanguageIndependentNeurons(ctx.pool, {
         checkpointId: checkpoint.id,
+        setting: settingFromApi(args),
         factId: fact.id,
-        method: methodFromApi(args.method),
         languages: checkLanguages(args.languages),
       });
       return neurons.map(([layer, index]) => ({ layer, index }));

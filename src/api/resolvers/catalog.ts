@@ -1,6 +1,7 @@
 // Resolvers of the fact catalog: languages, relations, templates, facts and their labels.
 import type { Fact, FactLabel, Relation, Template } from "../../store/generated/client.ts";
 import * as catalog from "../../store/catalog.ts";
+import { databaseReachable } from "../../store/client.ts";
 import type { ApiContext } from "../context.ts";
 import { badInput, notFound } from "../errors.ts";
 import { decodeCursor, encodeCursor, pageSize } from "../pagination.ts";
@@ -33,7 +34,7 @@ async function requireLanguage(ctx: ApiContext, code: string, argument = "langua
 export const catalogResolvers = {
   Query: {
     async health(_: unknown, __: unknown, ctx: ApiContext) {
-      const database = await ctx.pool.query("SELECT 1").then(() => true, () => false);
+      const database = await databaseReachable(ctx.pool);
       return { ok: database, database, version: ctx.version };
     },
     languages: (_: unknown, __: unknown, ctx: ApiContext) => catalog.listLanguages(ctx.prisma),

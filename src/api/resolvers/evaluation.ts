@@ -1,5 +1,5 @@
 // Stored evaluations: localization quality and fact-checking.
-import { summarizeLocalization } from "../../analysis/localization.ts";
+import { summarizeLocalization } from "../../store/localization.ts";
 import type { ApiContext } from "../context.ts";
 import { methodFromApi, methodToApi } from "../enums.ts";
 import { checkLanguage, checkRelationId } from "./catalog.ts";

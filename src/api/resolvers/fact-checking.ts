@@ -1,14 +1,12 @@
-// Fact-checking through the API, on the live model (weight edits included; activation edits are
-// a per-pass scale of predictions and do not take part in attribution).
-import { checkStatement, evaluateFactChecking } from "../../analysis/fact-checking.ts";
+// Fact-checking through the API, on the live model in the model host (weight edits included;
+// activation edits are a per-pass scale of predictions and do not take part in attribution).
 import { DEFAULT_DKN_FILTER, DEFAULT_FACT_CHECK_THRESHOLD } from "../../attribution/fact-check.ts";
-import { attributionModel } from "../../attribution/model-port.ts";
 import { saveFactCheck, saveFactCheckEvaluation } from "../../store/evaluations.ts";
 import type { ApiContext } from "../context.ts";
 import { badInput, notFound } from "../errors.ts";
-import { liveModelsOf } from "../live-models.ts";
 import { checkLanguage, checkRelationId } from "./catalog.ts";
 import { evaluationToApi } from "./evaluation.ts";
+import { hostCheckpoint } from "./editing.ts";
 import { requireModel } from "./neurons.ts";
 
 export const factCheckingResolvers = {
@@ -21,16 +19,13 @@ export const factCheckingResolvers = {
       if (!args.object.trim()) throw badInput("object is empty", "object");
       const template = await ctx.prisma.template.findFirst({ where: { relationId, languageCode: language }, orderBy: { id: "asc" } });
       if (!template) throw notFound("template", `${relationId}/${language}`);
-      const verdict = await liveModelsOf(ctx).use(checkpoint, (live) =>
-        checkStatement(ctx.pool, attributionModel(live.lm), {
-          checkpointId: checkpoint.id,
-          relationId,
-          language,
-          template: template.text,
-          subject: args.subject.trim(),
-          object: args.object.trim(),
-        }),
-      );
+      const verdict = await ctx.modelHost.checkFact(hostCheckpoint(checkpoint), {
+        relationId,
+        language,
+        template: template.text,
+        subject: args.subject.trim(),
+        object: args.object.trim(),
+      });
       if (!verdict.neurons.length) {
         throw badInput(`no degenerate neurons are stored for ${relationId} in ${language} on ${checkpoint.name}: index the relation first (kn index)`, "relation");
       }
@@ -54,7 +49,7 @@ export const factCheckingResolvers = {
       const checkpoint = await requireModel(ctx, args.model);
       const language = checkLanguage(args.language);
       const settings = { checkpointId: checkpoint.id, language, method: "amig-compat" as const, threshold: DEFAULT_FACT_CHECK_THRESHOLD, rho: DEFAULT_DKN_FILTER, seed: 42 };
-      const result = await liveModelsOf(ctx).use(checkpoint, (live) => evaluateFactChecking(ctx.pool, attributionModel(live.lm), settings));
+      const result = await ctx.modelHost.evaluateFactChecking(hostCheckpoint(checkpoint), settings);
       if (!result.relations.length) throw badInput(`no relation has degenerate neurons in ${language} on ${checkpoint.name}: index it first (kn index)`, "language");
       return evaluationToApi(checkpoint.name, await saveFactCheckEvaluation(ctx.prisma, settings, result));
     },

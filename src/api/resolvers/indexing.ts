@@ -1,7 +1,8 @@
 // Index jobs through the API: queue work for the workers, report progress.
-import { createIndexJob, jobProgress } from "../../indexer/jobs.ts";
+import { createIndexJob } from "../../indexer/jobs.ts";
+import { jobProgress } from "../../store/index-jobs.ts";
 import type { ApiContext } from "../context.ts";
-import { methodFromApi, methodToApi, targetModeFromApi } from "../enums.ts";
+import { settingFromApi } from "../enums.ts";
 import { badInput, notFound } from "../errors.ts";
 import { checkLanguage, checkRelationId } from "./catalog.ts";
 import { requireModel } from "./neurons.ts";
@@ -9,14 +10,14 @@ import { requireModel } from "./neurons.ts";
 async function progressOf(ctx: ApiContext, id: bigint) {
   const p = await jobProgress(ctx.pool, id);
   if (!p) return null;
-  const job = await ctx.prisma.indexJob.findUniqueOrThrow({ where: { id }, include: { checkpoint: true } });
-  return { ...p, id: id.toString(), model: job.checkpoint.name, method: methodToApi(job.method), steps: job.steps };
+  const job = await ctx.prisma.indexJob.findUniqueOrThrow({ where: { id }, include: { checkpoint: true, setting: true } });
+  return { ...p, id: id.toString(), model: job.checkpoint.name, method: job.setting.method, steps: job.setting.steps };
 }
 
 export const indexingResolvers = {
   Query: {
     async indexJob(_: unknown, args: { id: string }, ctx: ApiContext) {
-      if (!/^\d+$/.test(args.id)) throw badInput(`invalid job id ${JSON.stringify(args.id)}`, "id");
+      if (!/^\d{1,18}$/.test(args.id)) throw badInput(`invalid job id ${JSON.stringify(args.id)}`, "id");
       const p = await progressOf(ctx, BigInt(args.id));
       if (!p) throw notFound("index job", args.id);
       return p;
@@ -30,8 +31,7 @@ export const indexingResolvers = {
     ) {
       ctx.requireWrite();
       const checkpoint = await requireModel(ctx, args.model);
-      const steps = args.steps ?? 20;
-      if (!Number.isInteger(steps) || steps < 1 || steps > 1000) throw badInput("steps must be between 1 and 1000", "steps");
+      const setting = settingFromApi(args);
       const languages = (args.languages ?? []).map((l) => checkLanguage(l, "languages"));
       const relations = (args.relations ?? []).map((r) => checkRelationId(r, "relations"));
       const known = await ctx.prisma.language.findMany({ where: { code: { in: languages } } });
@@ -39,9 +39,7 @@ export const indexingResolvers = {
       if (unknown.length) throw notFound("language", unknown.join(","));
       const job = await createIndexJob(ctx.pool, await ctx.queue(), {
         checkpointId: checkpoint.id,
-        method: methodFromApi(args.method),
-        steps,
-        targetMode: targetModeFromApi(args.targetMode),
+        setting,
         languages,
         relations,
         topK: 100,

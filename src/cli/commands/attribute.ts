@@ -6,7 +6,7 @@ import { PromptError } from "../../attribution/prompts.ts";
 import { selectKnowledgeNeurons, tauFor } from "../../attribution/selection.ts";
 import { CliError } from "../errors.ts";
 import { loadModelForCli } from "../load-model.ts";
-import { positiveInt } from "../options.ts";
+import { positiveInt, BACKEND_HELP } from "../options.ts";
 
 interface AttributeFlags {
   model: string;
@@ -50,7 +50,7 @@ export function register(program: Command): void {
     .option("--language <code>", "language of the prompt (spacing of the object for causal LMs; default tau)", "en")
     .option("--target-mode <mode>", `${TARGET_MODES.join(" | ")}: how multi-piece objects are handled`, "clean")
     .option("--tau <x>", "selection threshold relative to the maximum (default: en 0.3, zh 0.2, others 0.3)")
-    .option("--backend <name>", "tensor backend: wasm (default), cpu or tensorflow")
+    .option("--backend <name>", BACKEND_HELP)
     .option("--json", "print one JSON object")
     .action(async (flags: AttributeFlags) => {
       if (!isMethod(flags.method)) throw new CliError(`unknown --method ${JSON.stringify(flags.method)} (expected ${METHODS.join(", ")})`);

@@ -1,12 +1,11 @@
 import type { Command } from "commander";
-import { isMethod, METHODS } from "../../attribution/integrated-gradients.ts";
+import { METHODS } from "../../attribution/integrated-gradients.ts";
 import { attributionModel } from "../../attribution/model-port.ts";
 import { TARGET_MODES } from "../../attribution/fact-attribution.ts";
 import { loadConfig } from "../../config.ts";
 import { registerDemoModels, resolveCheckpoint } from "../checkpoints.ts";
-import { CliError } from "../errors.ts";
 import { loadModelForCli } from "../load-model.ts";
-import { list, positiveInt } from "../options.ts";
+import { BACKEND_HELP, list, settingOption } from "../options.ts";
 import { withStore } from "../store-session.ts";
 import { REFERENCE_LANGUAGE, describeCalibration, resolveSelections } from "../tau-options.ts";
 
@@ -37,12 +36,10 @@ export function register(program: Command): void {
     .option("--tau <x|en=x>", `τ of ${REFERENCE_LANGUAGE}, the reference (default 0.3)`)
     .option("--facts <n>", "facts per language", "50")
     .option("--seed <s>", "seed of the sample", "42")
-    .option("--backend <name>", "tensor backend: wasm (default), cpu or tensorflow")
+    .option("--backend <name>", BACKEND_HELP)
     .option("--json", "print the calibrations as JSON")
     .action(async (flags: CalibrateFlags) => {
-      if (!isMethod(flags.method)) throw new CliError(`unknown --method ${JSON.stringify(flags.method)} (expected ${METHODS.join(", ")})`);
-      if (!(TARGET_MODES as readonly string[]).includes(flags.targetMode)) throw new CliError(`unknown --target-mode ${JSON.stringify(flags.targetMode)}`);
-      const steps = positiveInt(flags.steps, "steps");
+      const setting = settingOption(flags);
       await withStore(loadConfig(), async (store) => {
         await registerDemoModels(store.prisma);
         const checkpoint = await resolveCheckpoint(store.prisma, flags.model);
@@ -52,7 +49,7 @@ export function register(program: Command): void {
             pool: store.pool,
             languages: flags.languages ?? [],
             relations: flags.relations ?? [],
-            setting: { method: flags.method, steps, targetMode: flags.targetMode },
+            setting,
             model: async () => attributionModel(await loadModelForCli(checkpoint.path, flags.backend)),
           },
         );

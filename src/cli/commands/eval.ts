@@ -10,6 +10,7 @@ import { loadSeeds } from "../../train/seeds.ts";
 import { CliError } from "../errors.ts";
 import { loadModelForCli } from "../load-model.ts";
 import { createProgress } from "../progress.ts";
+import { BACKEND_HELP } from "../options.ts";
 
 interface EvalFlags {
   model: string;
@@ -58,7 +59,7 @@ export function register(program: Command): void {
     .option("--languages <list>", "comma-separated languages (default: every seed language)")
     .option("--relations <list>", "comma-separated relations, e.g. P17,P19 (default: all)")
     .option("--seeds <dir>", "facts in the mLAMA layout", DEFAULT_SEEDS_DIR)
-    .option("--backend <name>", "tfjs backend: wasm, cpu or tensorflow (default: $KN_BACKEND, else wasm)")
+    .option("--backend <name>", BACKEND_HELP)
     .option("--failures <n>", "list this many wrong facts (table output only)", "0")
     .option("--json", 'print one JSON object {"overall", "languages", "relations", "facts"}')
     .option("--quiet", "no progress display")

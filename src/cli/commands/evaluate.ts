@@ -1,14 +1,18 @@
 import type { Command } from "commander";
 import { evaluateFactChecking } from "../../analysis/fact-checking.ts";
-import { evaluateLocalization, summarizeLocalization } from "../../analysis/localization.ts";
-import { isMethod, METHODS } from "../../attribution/integrated-gradients.ts";
+import { evaluateLocalization } from "../../analysis/localization.ts";
+import { METHODS } from "../../attribution/integrated-gradients.ts";
 import { attributionModel } from "../../attribution/model-port.ts";
+import { DEFAULT_RUN_SETTING } from "../../attribution/run-setting.ts";
 import { loadConfig } from "../../config.ts";
+import { analysisStore } from "../../store/analysis.ts";
 import { saveFactCheckEvaluation } from "../../store/evaluations.ts";
+import { summarizeLocalization } from "../../store/localization.ts";
+import { languagesWithRuns } from "../../store/neurons.ts";
 import { registerDemoModels, resolveCheckpoint } from "../checkpoints.ts";
 import { CliError } from "../errors.ts";
 import { loadModelForCli } from "../load-model.ts";
-import { list } from "../options.ts";
+import { list, settingOption } from "../options.ts";
 import { createProgress } from "../progress.ts";
 import { withStore } from "../store-session.ts";
 
@@ -20,26 +24,26 @@ export function register(program: Command): void {
     .description("Suppress / enhance each fact's knowledge neurons: probability change on the fact and on an unrelated fact (§8)")
     .requiredOption("--model <name|dir>", "model whose runs are evaluated")
     .option("--methods <list>", `attribution methods to compare (${METHODS.join(", ")})`, list, ["amig-compat"])
-    .option("--languages <codes>", "languages (default: every language with runs)", list)
+    .option("--steps <n>", "Riemann steps N of the runs evaluated", String(DEFAULT_RUN_SETTING.steps))
+    .option("--languages <codes>", "languages (default: every language with runs of the first method)", list)
     .option("--by-relation", "one row per relation")
     .option("--json", "print JSON")
     .option("--backend <name>", "tensor backend")
-    .action(async (flags: { model: string; methods: string[]; languages?: string[]; byRelation?: boolean; json?: boolean; backend?: string }) => {
-      for (const m of flags.methods) if (!isMethod(m)) throw new CliError(`unknown method ${JSON.stringify(m)}`);
+    .action(async (flags: { model: string; methods: string[]; steps: string; languages?: string[]; byRelation?: boolean; json?: boolean; backend?: string }) => {
+      // the measurements are clean-mode probabilities, so the runs evaluated are clean-mode runs
+      const settings = flags.methods.map((method) => settingOption({ method, steps: flags.steps, targetMode: "clean" }));
       await withStore(loadConfig(), async (store) => {
         await registerDemoModels(store.prisma);
         const checkpoint = await resolveCheckpoint(store.prisma, flags.model);
         const lm = await loadModelForCli(checkpoint.path, flags.backend);
         const model = attributionModel(lm);
-        const languages =
-          flags.languages ??
-          (await store.pool.query(`SELECT DISTINCT language_code FROM attribution_run WHERE checkpoint_id = $1 ORDER BY 1`, [checkpoint.id])).rows.map((r) => r.language_code as string);
-        for (const method of flags.methods) {
+        const languages = flags.languages ?? (await languagesWithRuns(store.pool, { checkpointId: checkpoint.id, setting: settings[0] }));
+        for (const setting of settings) {
           for (const language of languages) {
-            const progress = createProgress(`localization ${method} ${language}`, 1, { quiet: flags.json, unit: " facts" });
-            await evaluateLocalization(store.pool, model, {
+            const progress = createProgress(`localization ${setting.method} ${language}`, 1, { quiet: flags.json, unit: " facts" });
+            await evaluateLocalization(analysisStore(store.pool), model, {
               checkpointId: checkpoint.id,
-              method,
+              setting,
               language,
               onProgress: (done, total) => {
                 progress.setTotal(total);
@@ -82,7 +86,7 @@ export function register(program: Command): void {
         await registerDemoModels(store.prisma);
         const checkpoint = await resolveCheckpoint(store.prisma, flags.model);
         const lm = await loadModelForCli(checkpoint.path, flags.backend);
-        const result = await evaluateFactChecking(store.pool, attributionModel(lm), { checkpointId: checkpoint.id, language: flags.language, threshold, rho });
+        const result = await evaluateFactChecking(analysisStore(store.pool), attributionModel(lm), { checkpointId: checkpoint.id, language: flags.language, threshold, rho });
         await saveFactCheckEvaluation(store.prisma, { checkpointId: checkpoint.id, language: flags.language, method: "amig-compat", threshold, rho, seed: 42 }, result);
         if (flags.json) process.stdout.write(`${JSON.stringify({ model: checkpoint.name, language: flags.language, ...result })}\n`);
         else {

@@ -1,21 +1,23 @@
 import type { Command } from "commander";
-import { isMethod, METHODS } from "../../attribution/integrated-gradients.ts";
+import { METHODS } from "../../attribution/integrated-gradients.ts";
 import { TARGET_MODES } from "../../attribution/fact-attribution.ts";
 import { loadConfig } from "../../config.ts";
-import { createIndexJob, jobProgress } from "../../indexer/jobs.ts";
+import { createIndexJob } from "../../indexer/jobs.ts";
 import { startQueue } from "../../indexer/queue.ts";
 import { runWorker } from "../../indexer/worker.ts";
 import { attributionModel } from "../../attribution/model-port.ts";
 import { type LanguageModel, loadModel } from "../../model/index.ts";
+import { DeviceLostError } from "../../model/webgpu.ts";
 import { loadModelForCli } from "../load-model.ts";
 import { type TauFlags, describeCalibration, resolveSelections } from "../tau-options.ts";
 import { registerDemoModels, resolveCheckpoint } from "../checkpoints.ts";
+import { failureGroups, jobProgress } from "../../store/index-jobs.ts";
 import { CliError } from "../errors.ts";
-import { list, positiveInt } from "../options.ts";
+import { BACKEND_HELP, list, positiveInt, settingOption } from "../options.ts";
 import { createProgress } from "../progress.ts";
 import { spawnWorkers } from "../spawn-workers.ts";
 import { withStore } from "../store-session.ts";
-
+import { outageWaitFromEnv, retryWhileUnavailable } from "../../store/unavailable.ts";
 
 interface IndexFlags extends TauFlags {
   model: string;
@@ -35,6 +37,10 @@ interface IndexFlags extends TauFlags {
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** A worker whose GPU device was lost has stored what it computed and marked the rest of its batch failed. */
+const deviceLostError = (lost: DeviceLostError) =>
+  new CliError(`${lost.message}. The affected items are marked failed; nothing stored was lost. Run the same command again to redo them.`, 3);
 
 export function register(program: Command): void {
   program
@@ -57,12 +63,10 @@ export function register(program: Command): void {
     .option("--calibration-facts <n>", "facts per language attributed for --calibrate-tau", "50")
     .option("--seed <s>", "seed of the --calibrate-tau sample", "42")
     .option("--fixed-k <k>", "select the k best neurons of each fact instead of a threshold")
-    .option("--backend <name>", "tensor backend: wasm (default), cpu or tensorflow")
+    .option("--backend <name>", BACKEND_HELP)
     .option("--quiet", "no progress bar")
     .action(async (flags: IndexFlags) => {
-      if (!isMethod(flags.method)) throw new CliError(`unknown --method ${JSON.stringify(flags.method)} (expected ${METHODS.join(", ")})`);
-      if (!(TARGET_MODES as readonly string[]).includes(flags.targetMode)) throw new CliError(`unknown --target-mode ${JSON.stringify(flags.targetMode)}`);
-      const steps = positiveInt(flags.steps, "steps");
+      const setting = settingOption(flags);
       const topK = positiveInt(flags.topK, "top-k");
       const workers = positiveInt(flags.workers, "workers");
       positiveInt(flags.batch, "batch");
@@ -77,7 +81,7 @@ export function register(program: Command): void {
           pool: store.pool,
           languages: flags.languages ?? [],
           relations: flags.relations ?? [],
-          setting: { method: flags.method, steps, targetMode: flags.targetMode },
+          setting,
           model: async () => attributionModel(await model()),
           onProgress: (language, done, total) => flags.quiet || process.stderr.write(`calibrating τ (${language}): ${done}/${total} facts\r`),
         });
@@ -88,9 +92,7 @@ export function register(program: Command): void {
             selections: selections.byLanguage,
             defaultSelection: selections.fallback,
             checkpointId: checkpoint.id,
-            method: flags.method,
-            steps,
-            targetMode: flags.targetMode,
+            setting,
             languages: flags.languages ?? [],
             relations: flags.relations ?? [],
             topK,
@@ -106,14 +108,25 @@ export function register(program: Command): void {
           const children = spawnWorkers(workers - 1, store.url, flags);
           const progress = createProgress(`index ${checkpoint.name}`, job.total - job.skipped, { quiet: flags.quiet, unit: " runs" });
           const controller = new AbortController();
+          const retry = <T>(what: string, work: () => Promise<T>) => retryWhileUnavailable(what, work, { maxWaitMs: outageWaitFromEnv() });
+          // SIGTERM/SIGINT: store the batch in hand, leave the rest queued (kn index again resumes);
+          // a second signal ends the process at once (its open transaction is rolled back)
+          const interrupted = (signal: NodeJS.Signals) => {
+            process.stderr.write(`\n${signal}: stopping after the batch in hand; run the same kn index again to resume\n`);
+            process.exitCode = signal === "SIGINT" ? 130 : 143;
+            controller.abort();
+          };
+          process.once("SIGTERM", interrupted);
+          process.once("SIGINT", interrupted);
           const poll = (async () => {
             while (!controller.signal.aborted) {
-              const p = (await jobProgress(store.pool, job.id))!;
+              const p = (await retry("reading progress", () => jobProgress(store.pool, job.id)))!;
               progress.update(p.done + p.failed - job.skipped, p.failed ? `${p.failed} failed` : "");
               if (p.pending === 0) break;
               await sleep(500);
             }
           })().finally(() => controller.abort());
+          let lost: DeviceLostError | undefined;
           try {
             await runWorker({
               pool: store.pool,
@@ -121,27 +134,28 @@ export function register(program: Command): void {
               exitWhenIdle: false,
               signal: controller.signal,
               loadModel: (path) => (path === checkpoint.path ? model() : loadModel(path, { backend: flags.backend })),
+            }).catch((err: unknown) => {
+              if (!(err instanceof DeviceLostError)) throw err;
+              lost = err;
             });
-            await poll;
+            if (!lost) await poll;
           } finally {
             controller.abort();
             await poll.catch(() => undefined);
             progress.stop();
             for (const c of children) c.kill("SIGTERM");
+            process.off("SIGTERM", interrupted);
+            process.off("SIGINT", interrupted);
           }
-          const p = (await jobProgress(store.pool, job.id))!;
-          process.stdout.write(`index job ${job.id}: ${p.done} done, ${p.failed} failed, ${p.rate.toFixed(2)} runs/s\n`);
+          const p = (await retry("reading progress", () => jobProgress(store.pool, job.id)))!;
+          process.stdout.write(`index job ${job.id}: ${p.done} done, ${p.failed} failed, ${p.pending} pending, ${p.rate.toFixed(2)} runs/s\n`);
           if (p.failed) {
-            // Grouped by reason: a policy (e.g. causal models skip templates whose [Y] is not
-            // final) fails every fact of a relation and language with the same message.
-            const { rows } = await store.pool.query<{ language_code: string; error: string; n: number; example: string }>(
-              `SELECT language_code, error, count(*)::int AS n, min(fact_id) AS example FROM index_job_item
-               WHERE job_id = $1 AND status = 'FAILED' GROUP BY language_code, error ORDER BY n DESC, language_code, error LIMIT 20`,
-              [job.id.toString()],
-            );
-            for (const r of rows) process.stderr.write(`failed ${r.n} (${r.language_code}, e.g. ${r.example}): ${r.error}\n`);
-            process.exitCode = 3;
+            for (const g of await failureGroups(store.pool, job.id, 20)) {
+              process.stderr.write(`failed ${g.count} (${g.language}, e.g. ${g.example}): ${g.error}\n`);
+            }
+            process.exitCode ??= 3;
           }
+          if (lost) throw deviceLostError(lost);
         } finally {
           await boss.stop({ graceful: false, wait: true }).catch(() => undefined);
         }
@@ -153,7 +167,7 @@ export function register(program: Command): void {
     .description("Work the attribution queue (any number of workers, on any machine sharing DATABASE_URL)")
     .option("--batch <n>", "jobs fetched and stored together", "4")
     .option("--exit-when-idle", "exit once no job is waiting")
-    .option("--backend <name>", "tensor backend: wasm (default), cpu or tensorflow")
+    .option("--backend <name>", BACKEND_HELP)
     .action(async (flags: { batch: string; exitWhenIdle?: boolean; backend?: string }) => {
       const batchSize = positiveInt(flags.batch, "batch");
       await withStore(loadConfig(), async (store) => {
@@ -172,6 +186,8 @@ export function register(program: Command): void {
             loadModel: (path) => loadModel(path, { backend: flags.backend }),
           });
           process.stderr.write(`worker: ${totals.computed} computed, ${totals.skipped} already stored, ${totals.failed} failed\n`);
+        } catch (err) {
+          throw err instanceof DeviceLostError ? deviceLostError(err) : err;
         } finally {
           await boss.stop({ graceful: false, wait: true }).catch(() => undefined);
         }

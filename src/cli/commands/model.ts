@@ -1,6 +1,9 @@
 import type { Command } from "commander";
 import { loadConfig } from "../../config.ts";
+import { findCheckpoint } from "../../store/checkpoints.ts";
+import { clearCheckpointRuns } from "../../store/partitions.ts";
 import { registerFolder } from "../checkpoints.ts";
+import { CliError } from "../errors.ts";
 import { withStore } from "../store-session.ts";
 
 export function register(program: Command): void {
@@ -25,6 +28,18 @@ export function register(program: Command): void {
         const rows = await store.prisma.checkpoint.findMany({ orderBy: { name: "asc" } });
         if (flags.json) process.stdout.write(`${JSON.stringify(rows.map(({ createdAt, ...r }) => ({ ...r, createdAt: createdAt.toISOString() })))}\n`);
         else for (const c of rows) process.stdout.write(`${c.name.padEnd(16)} ${c.modelType.padEnd(5)} ${String(c.nLayers).padStart(3)} x ${String(c.ffnWidth).padEnd(6)} ${c.path}\n`);
+      });
+    });
+  cmd
+    .command("clear")
+    .description("Delete every stored run, score, knowledge neuron and degenerate set of a checkpoint (drops its partitions)")
+    .argument("<name>", "registered name")
+    .action(async (name: string) => {
+      await withStore(loadConfig(), async (store) => {
+        const checkpoint = await findCheckpoint(store.prisma, name);
+        if (!checkpoint) throw new CliError(`unknown model ${JSON.stringify(name)} (kn model list)`);
+        const dropped = await clearCheckpointRuns(store.pool, checkpoint.id);
+        process.stdout.write(`${name}: dropped ${dropped.join(", ")}; the checkpoint stays registered\n`);
       });
     });
 }

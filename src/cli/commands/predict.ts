@@ -4,6 +4,7 @@ import type { Command } from "commander";
 import { type LanguageModel, ModelError } from "../../model/index.ts";
 import { CliError } from "../errors.ts";
 import { loadModelForCli } from "../load-model.ts";
+import { BACKEND_HELP } from "../options.ts";
 
 interface PredictFlags {
   model: string;
@@ -58,7 +59,7 @@ export function register(program: Command): void {
     .requiredOption("--model <dir|name>", "checkpoint folder, or a name under models/ (e.g. demo-mbert, demo-mgpt)")
     .requiredOption("--text <text>", 'prompt; masked LMs need the mask token, e.g. "Paris is the capital of [MASK] ."')
     .option("--top <n>", "how many predictions", "20")
-    .option("--backend <name>", "tfjs backend: wasm, cpu or tensorflow (default: $KN_BACKEND, else wasm)")
+    .option("--backend <name>", BACKEND_HELP)
     .option("--json", "print one JSON object {inputIds, position, top: [{id, token, prob}]}")
     .action(async (flags: PredictFlags) => {
       if (!flags.text.trim()) throw new CliError("--text is empty");

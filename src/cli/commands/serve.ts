@@ -1,6 +1,8 @@
 import type { Command } from "commander";
 import type PgBoss from "pg-boss";
-import { LiveModels } from "../../api/live-models.ts";
+import { startEditPropagation } from "../../api/edit-propagation.ts";
+import { ThreadModelHost } from "../../api/model-host-thread.ts";
+import type { EditListener } from "../../store/edit-events.ts";
 import { startApiServer } from "../../api/server.ts";
 import { startQueue } from "../../indexer/queue.ts";
 import { registerDemoModels } from "../checkpoints.ts";
@@ -13,18 +15,25 @@ import { version } from "../version.ts";
 /** Serves GraphQL until SIGINT/SIGTERM, then closes the server and the database cleanly. */
 export async function serve(config: AppConfig, store: StoreSession): Promise<void> {
   let server;
+  let modelHost: ThreadModelHost | undefined;
+  let propagation: EditListener | undefined;
   const started: { boss?: Promise<PgBoss> } = {};
   const queue = () => (started.boss ??= startQueue(store.url));
   try {
     await registerDemoModels(store.prisma);
+    // All model work runs in the model host's worker thread, never on the API's event loop.
     // Models with ACTIVE edits are loaded now, edits re-applied, so answers after a restart match.
-    const liveModels = new LiveModels(store.pool);
-    await liveModels.restoreActiveEdits();
+    modelHost = new ThreadModelHost(store.url);
+    await modelHost.restoreActiveEdits();
+    // edits applied or reverted through other API replicas reach this one's models
+    propagation = startEditPropagation(store.url, modelHost, { connectTimeoutMs: config.database.connectTimeoutMs });
     server = await startApiServer(
-      { prisma: store.prisma, pool: store.pool, version, apiKeys: config.apiKeys, queue, liveModels },
-      { port: config.port, limits: config.limits },
+      { prisma: store.prisma, pool: store.pool, version, apiKeys: config.apiKeys, queue, modelHost },
+      { port: config.port, limits: config.limits, http: config.http, budgets: config.budgets, exposeErrors: config.exposeErrors },
     );
   } catch (err) {
+    await propagation?.close();
+    await modelHost?.close();
     await store.close();
     if ((err as NodeJS.ErrnoException).code === "EADDRINUSE") throw new CliError(`port ${config.port} is already in use (set PORT)`);
     throw err;
@@ -44,6 +53,8 @@ export async function serve(config: AppConfig, store: StoreSession): Promise<voi
   for (const w of workers) w.kill("SIGTERM");
   await Promise.all(workers.map((w) => new Promise((resolve) => (w.exitCode !== null ? resolve(null) : w.once("exit", resolve)))));
   await server.stop();
+  await propagation?.close();
+  await modelHost!.close();
   if (started.boss) await (await started.boss).stop({ graceful: false, wait: true }).catch(() => undefined);
   await store.close();
 }
@@ -66,6 +77,6 @@ export function register(program: Command): void {
         if (!Number.isInteger(port) || port < 0 || port > 65535) throw new CliError(`invalid port ${JSON.stringify(flags.port)}`);
         config.port = port;
       }
-      await serve(config, await openStore(config));
+      await serve(config, await openStore(config, { statementTimeout: true }));
     });
 }

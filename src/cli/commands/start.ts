@@ -11,7 +11,7 @@ export function register(program: Command): void {
     .description("Migrate, import the seed facts (idempotent) and serve GraphQL: what `npm start` runs")
     .action(async () => {
       const config = loadConfig();
-      const store = await openStore(config);
+      const store = await openStore(config, { statementTimeout: true });
       try {
         const dirs = SEED_DIRS(config.seedsDir);
         const facts = await importMlama(store.pool, dirs.mlama);

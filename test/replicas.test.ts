@@ -1,0 +1,232 @@
+// Many API replicas on one database. Edit changes are announced with NOTIFY in the transaction
+// that writes them and heard by every replica's listener, which reconnects (and asks for a full
+// resync) when its connection is lost. Then `kn serve` processes on one database: an edit applied
+// through one replica is answered by another, a revert likewise, a replica cut off from the
+// database catches up when it is back, a replica started later applies the active edits, and two
+// replicas applying overlapping edits at once cannot both succeed.
+import { type ChildProcess, spawn } from "node:child_process";
+import { createServer } from "node:net";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { registerDemoModels } from "../src/cli/checkpoints.ts";
+import { type EditChange, type EditListener, announceEditExpression, listenForEditChanges } from "../src/store/edit-events.ts";
+import { markReverted, reserveEditId, saveEdit } from "../src/store/edits.ts";
+import { type GraphQLResponse, codes, gql } from "./helpers/graphql.ts";
+import { openTestStore, truncateAll } from "./helpers/store.ts";
+import { startTcpProxy } from "./helpers/tcp-proxy.ts";
+
+const ROOT = join(import.meta.dirname, "..");
+const store = openTestStore();
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+async function until(what: string, check: () => boolean, ms = 15_000): Promise<void> {
+  for (const t0 = Date.now(); !check(); await sleep(20)) if (Date.now() - t0 > ms) throw new Error(`${what}: not within ${ms} ms`);
+}
+
+afterAll(async () => store.close());
+
+describe("edit notifications", () => {
+  const changes: EditChange[] = [];
+  const logged: string[] = [];
+  let resyncs = 0;
+  let listener: EditListener;
+  let checkpointId: number;
+
+  beforeAll(async () => {
+    await truncateAll(store.pool);
+    checkpointId = (await registerDemoModels(store.prisma))[0].id;
+    listener = listenForEditChanges(store.url, { onChange: (c) => changes.push(c), onResync: () => resyncs++, log: (l) => logged.push(l) }, { heartbeatMs: 500 });
+    await listener.ready;
+  });
+  afterAll(async () => listener?.close());
+
+  it("are heard once the writing transaction commits, never when it rolls back", async () => {
+    expect(resyncs).toBe(1); // the first LISTEN asks for a resync too: changes before it were not heard
+    const client = await store.pool.connect();
+    try {
+      await client.query("BEGIN");
+      await client.query(`SELECT ${announceEditExpression("$1", "'7'", "'ACTIVE'")}`, [checkpointId]);
+      await client.query("ROLLBACK");
+      await client.query("BEGIN");
+      await client.query(`SELECT ${announceEditExpression("$1", "'8'", "'ACTIVE'")}`, [checkpointId]);
+      await sleep(300);
+      expect(changes).toEqual([]); // not before COMMIT
+      await client.query("COMMIT");
+    } finally {
+      client.release();
+    }
+    await until("the committed change", () => changes.length > 0);
+    expect(changes).toEqual([{ checkpointId, editId: "8", status: "ACTIVE" }]);
+  });
+
+  it("are sent by saveEdit and markReverted", async () => {
+    changes.length = 0;
+    const id = await reserveEditId(store.pool);
+    await saveEdit(store.pool, { id, checkpointId, kind: "SUPPRESS", target: "EXPLICIT", factId: null, languageCode: null, neurons: [[0, 1]], params: { factor: 0 }, savedWeights: null, appliedBy: "test" }, []);
+    await until("the applied edit", () => changes.length === 1);
+    expect(await markReverted(store.pool, id, "test")).not.toBeNull();
+    await until("the reverted edit", () => changes.length === 2);
+    expect(await markReverted(store.pool, id, "test")).toBeNull(); // not active any more: nothing announced
+    await sleep(300);
+    expect(changes).toEqual([
+      { checkpointId, editId: id.toString(), status: "ACTIVE" },
+      { checkpointId, editId: id.toString(), status: "REVERTED" },
+    ]);
+  });
+
+  it("reconnect after the listening connection is killed, resync, and hear later changes", async () => {
+    changes.length = 0;
+    const before = resyncs;
+    const { rows } = await store.pool.query("SELECT pg_terminate_backend(pid) AS killed FROM pg_stat_activity WHERE application_name = 'kn-edit-listener' AND datname = current_database()");
+    expect(rows).toHaveLength(1);
+    await until("the resync after reconnecting", () => resyncs === before + 1);
+    expect(listener.connected()).toBe(true);
+    expect(logged.some((l) => /edit notifications: connection lost/.test(l))).toBe(true);
+    await store.pool.query(`SELECT ${announceEditExpression("$1", "'9'", "'REVERTED'")}`, [checkpointId]);
+    await until("a change after the reconnection", () => changes.length === 1);
+    expect(changes).toEqual([{ checkpointId, editId: "9", status: "REVERTED" }]);
+  });
+});
+
+function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const srv = createServer().listen(0, "127.0.0.1", () => {
+      const { port } = srv.address() as { port: number };
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+interface Replica {
+  url: string;
+  child: ChildProcess;
+  output(): string;
+}
+
+const SECRET = "replica-write-key";
+const WRITE = { authorization: `Bearer ${SECRET}` };
+const MODEL = "demo-mgpt";
+const TEXT = "The capital of France is";
+// 24 value vectors of layer 2, and 24 of layer 3 for the activation edit
+const ERASED = Array.from({ length: 24 }, (_, i) => ({ layer: 2, index: 10 * i }));
+const SUPPRESSED = Array.from({ length: 24 }, (_, i) => ({ layer: 3, index: 10 * i + 3 }));
+
+describe("kn serve replicas on one database", () => {
+  const replicas: Replica[] = [];
+  let proxy: Awaited<ReturnType<typeof startTcpProxy>>;
+
+  async function startReplica(databaseUrl: string): Promise<Replica> {
+    const port = await freePort();
+    const child = spawn(process.execPath, ["--import", "tsx", join(ROOT, "src/cli/main.ts"), "serve", "--port", String(port), "--workers", "0"], {
+      cwd: ROOT,
+      env: { ...process.env, DATABASE_URL: databaseUrl, KN_API_KEYS: `ops:${SECRET}:write`, KN_DB_CONNECT_TIMEOUT_MS: "1000" },
+    });
+    let out = "";
+    child.stdout!.on("data", (d: Buffer) => (out += d.toString()));
+    child.stderr!.on("data", (d: Buffer) => (out += d.toString()));
+    const replica = { url: `http://127.0.0.1:${port}/graphql`, child, output: () => out };
+    replicas.push(replica);
+    await until(`replica on port ${port} ready`, () => /GraphQL ready at/.test(out) || child.exitCode !== null, 120_000);
+    expect(child.exitCode, out).toBeNull();
+    return replica;
+  }
+
+  interface Prediction {
+    top: { id: number; probability: number }[];
+    activeEdits: string[];
+  }
+  const predict = async (r: Replica): Promise<Prediction> => {
+    const answer = await gql<{ predict: Prediction }>(r.url, `query($t: String!) { predict(model: "${MODEL}", text: $t, top: 5) { top { id probability } activeEdits } }`, { t: TEXT });
+    expect(answer.errors, JSON.stringify(answer.errors)).toBeUndefined();
+    return answer.data!.predict;
+  };
+  /** Polls a replica until its model has exactly these active edits; returns that prediction. */
+  const predictWith = async (r: Replica, edits: string[]): Promise<Prediction> => {
+    let last: Prediction | undefined;
+    for (const t0 = Date.now(); Date.now() - t0 < 20_000; await sleep(100)) {
+      last = await predict(r);
+      if (JSON.stringify(last.activeEdits) === JSON.stringify(edits)) return last;
+    }
+    throw new Error(`replica never had edits [${edits}] (last: [${last?.activeEdits}])\n${r.output()}`);
+  };
+  const apply = (r: Replica, kind: string, neurons: { layer: number; index: number }[]) =>
+    gql<{ applyEdit: { id: string } }>(r.url, `mutation($n: [NeuronInput!]) { applyEdit(input: { model: "${MODEL}", kind: ${kind}, target: EXPLICIT, neurons: $n, unrelatedSample: 0 }) { id } }`, { n: neurons }, WRITE);
+  const revert = (r: Replica, id: string) => gql<{ revertEdit: { status: string } }>(r.url, `mutation($id: ID!) { revertEdit(id: $id) { status } }`, { id }, WRITE);
+
+  let a: Replica;
+  let b: Replica;
+  let original: Prediction;
+
+  beforeAll(async () => {
+    await truncateAll(store.pool);
+    const target = new URL(store.url);
+    proxy = await startTcpProxy(target.hostname, Number(target.port || 5432));
+    // replica B reaches the database through a proxy the test can cut
+    [a, b] = await Promise.all([startReplica(store.url), startReplica(proxy.url(store.url))]);
+    original = await predict(a);
+    expect(await predict(b)).toEqual(original);
+  }, 240_000);
+
+  afterAll(async () => {
+    for (const r of replicas) r.child.kill("SIGKILL");
+    await proxy?.close();
+  });
+
+  it("an edit applied through one replica is answered by the other; a revert through the other is answered by the first", async () => {
+    const applied = await apply(a, "ERASE", ERASED);
+    expect(applied.errors).toBeUndefined();
+    const id = applied.data!.applyEdit.id;
+    const onA = await predictWith(a, [id]);
+    expect(onA.top).not.toEqual(original.top); // the edit changes the answer
+    expect(await predictWith(b, [id])).toEqual(onA); // the same edited model on B, bit for bit
+    expect((await revert(b, id)).data).toEqual({ revertEdit: { status: "REVERTED" } });
+    expect(await predictWith(a, [])).toEqual(original); // weights restored bit for bit on A too
+    expect(await predictWith(b, [])).toEqual(original);
+  }, 120_000);
+
+  it("a replica cut off from the database catches up when its connection is back (missed notifications are reconciled)", async () => {
+    proxy.setMode("refuse");
+    const applied = await apply(a, "SUPPRESS", SUPPRESSED);
+    expect(applied.errors).toBeUndefined();
+    const id = applied.data!.applyEdit.id;
+    const onA = await predictWith(a, [id]);
+    expect(onA.top).not.toEqual(original.top);
+    // B cannot hear of it, nor answer (its database is gone)
+    const cut = await gql(b.url, `{ predict(model: "${MODEL}", text: "${TEXT}") { activeEdits } }`);
+    expect(codes(cut)).toEqual(["DATABASE_UNAVAILABLE"]);
+    proxy.setMode("forward");
+    expect(await predictWith(b, [id])).toEqual(onA);
+    expect(b.output()).toMatch(/edit notifications: connection lost/);
+    expect(b.output()).toMatch(new RegExp(`checkpoint \\d+: edits \\+${id} taken from the database`));
+  }, 120_000);
+
+  it("a replica started later answers with the active edits from its first prediction", async () => {
+    const active = (await predict(a)).activeEdits;
+    expect(active).toHaveLength(1);
+    const late = await startReplica(store.url);
+    const first = await predict(late);
+    expect(first.activeEdits).toEqual(active);
+    expect(first).toEqual(await predict(a));
+  }, 180_000);
+
+  it("two replicas applying overlapping weight edits at the same moment: one applies, the other is a CONFLICT", async () => {
+    const before = (await predict(a)).activeEdits;
+    // storing an edit takes 2 s now: without a lock across replicas, both would pass their
+    // conflict check in that time and both edits would be stored
+    await store.pool.query(`CREATE FUNCTION kn_test_slow_edit() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN PERFORM pg_sleep(2); RETURN NEW; END $$`);
+    await store.pool.query(`CREATE TRIGGER kn_test_slow_edit BEFORE INSERT ON edit FOR EACH ROW EXECUTE FUNCTION kn_test_slow_edit()`);
+    let onA: GraphQLResponse<{ applyEdit: { id: string } }>, onB: GraphQLResponse<{ applyEdit: { id: string } }>;
+    try {
+      [onA, onB] = await Promise.all([apply(a, "ERASE", ERASED), (async () => (await sleep(300), apply(b, "ERASE", ERASED.slice(0, 12))))()]);
+    } finally {
+      await store.pool.query("DROP TRIGGER kn_test_slow_edit ON edit; DROP FUNCTION kn_test_slow_edit()");
+    }
+    const results = [onA, onB].map((r: GraphQLResponse) => (r.errors ? codes(r)[0] : "APPLIED"));
+    expect(results.sort()).toEqual(["APPLIED", "CONFLICT"]);
+    const winner = (onA.data?.applyEdit ?? onB.data?.applyEdit)!.id;
+    const { rows } = await store.pool.query("SELECT id::text FROM edit WHERE status = 'ACTIVE' AND kind = 'ERASE'");
+    expect(rows).toEqual([{ id: winner }]);
+    const expected = [...before, winner].sort((x, y) => Number(x) - Number(y));
+    expect(await predictWith(a, expected)).toEqual(await predictWith(b, expected));
+  }, 120_000);
+});

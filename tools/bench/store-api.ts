@@ -1,0 +1,44 @@
+// The GraphQL API as `npm run bench:store` load-tests it: N replicas (separate Node processes, each
+// with its own Prisma client and pg pool, as on separate machines) behind one port, Node's cluster
+// module handing each incoming connection to the next replica in turn.
+//   node --import tsx tools/bench/store-api.ts <database url> <port> <replicas>
+// Prints "ready" once every replica listens.
+import cluster from "node:cluster";
+import { InlineModelHost } from "../../src/api/model-host.ts";
+import { startApiServer } from "../../src/api/server.ts";
+import { createPool, createPrisma } from "../../src/store/client.ts";
+
+const [url, port, replicas] = [process.argv[2], Number(process.argv[3]), Number(process.argv[4] ?? 1)];
+
+if (cluster.isPrimary) {
+  cluster.schedulingPolicy = cluster.SCHED_RR;
+  let ready = 0;
+  for (let i = 0; i < replicas; i++) {
+    cluster.fork().on("message", (m) => {
+      if (m === "ready" && ++ready === replicas) process.stdout.write("ready\n");
+    });
+  }
+  cluster.on("exit", (worker, code, signal) => {
+    if (code !== 0 && signal !== "SIGKILL") {
+      process.stderr.write(`replica ${worker.process.pid} exited with ${code}\n`);
+      process.exit(1);
+    }
+  });
+  process.on("SIGTERM", () => {
+    const workers = Object.values(cluster.workers ?? {}).filter((w) => w !== undefined);
+    let left = workers.length;
+    if (!left) process.exit(0);
+    for (const w of workers) {
+      w.once("exit", () => --left === 0 && process.exit(0));
+      w.process.kill("SIGKILL");
+    }
+  });
+} else {
+  const pool = createPool(url, { max: 8, applicationName: "kn-bench-api" });
+  const prisma = createPrisma(url, { max: 4 });
+  await startApiServer(
+    { prisma, pool, version: "bench", apiKeys: [], queue: () => Promise.reject(new Error("no queue in the benchmark")), modelHost: new InlineModelHost(pool) },
+    { port, host: "127.0.0.1" },
+  );
+  process.send?.("ready");
+}

@@ -1,0 +1,493 @@
+// npm run bench:store — the store at the real workload's scale. Fills a separate database
+// (kn_bench_store on the server of --database-url) with synthetic but realistically shaped runs
+// (tools/bench/store-data.ts: a BERT-base-sized and an mGPT-sized checkpoint, 53 languages, by
+// default 100 million top-K score rows with their runs, knowledge neurons and degenerate sets)
+// THROUGH saveRuns, the indexer's own bulk writer, and reports the ingest rate and the disk used;
+// saves EXPLAIN (ANALYZE, BUFFERS) of the store's SQL for each key query; then load-tests the
+// GraphQL API over real HTTP with autocannon, 1 and 2 API processes, at several concurrency levels,
+// and prints p50/p95/p99 latency and throughput per key query. Not part of CI.
+//
+//   npm run bench:store -- [--score-rows 100000000] [--writers 2] [--batch 250]
+//                          [--concurrency 1,4,16,32] [--replicas 1,2] [--duration 10]
+//                          [--resume] [--skip-fill] [--keep] [--explain docs/bench-store-explain.md]
+//                          [--database-url postgresql://postgres@127.0.0.1:5432/postgres]
+// --resume stores what an interrupted fill left out (same rows: the data are a function of their
+// indices); --skip-fill load-tests the database as it is; --keep leaves the database in place.
+import { spawn, type ChildProcess } from "node:child_process";
+import { writeFileSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { Readable } from "node:stream";
+import { pipeline } from "node:stream/promises";
+import { parseArgs } from "node:util";
+import autocannon from "autocannon";
+import pg from "pg";
+import { from as copyFrom } from "pg-copy-streams";
+import { DEFAULT_RUN_SETTING } from "../../src/attribution/run-setting.ts";
+import { PROJECT_ROOT } from "../../src/config.ts";
+import { createPool, withTransaction } from "../../src/store/client.ts";
+import { degenerateSetsOfRun } from "../../src/store/degenerate.ts";
+import { factLanguageIndependentNeurons, relationLanguageIndependentNeurons, relationLanguageOverlap } from "../../src/store/likn.ts";
+import { applyMigrations } from "../../src/store/migrate.ts";
+import { factsOfNeuron, findRun, knowledgeNeuronsOfRuns, topScoresOfRuns } from "../../src/store/neurons.ts";
+import { type RunRecord, saveRuns } from "../../src/store/runs.ts";
+import { seededRandom } from "../../src/analysis/random.ts";
+import { BENCH_CHECKPOINTS, LANGUAGES, MEAN_LANGUAGES, RELATIONS, TOP_K, benchRun, fact } from "./store-data.ts";
+import { benchDatabase } from "./database.ts";
+import { markdownTable } from "./table.ts";
+
+const { values: args } = parseArgs({
+  options: {
+    "score-rows": { type: "string", default: "100000000" },
+    writers: { type: "string", default: "2" },
+    batch: { type: "string", default: "250" },
+    concurrency: { type: "string", default: "1,4,16,32" },
+    replicas: { type: "string", default: "1,2" },
+    duration: { type: "string", default: "10" },
+    resume: { type: "boolean", default: false },
+    "skip-fill": { type: "boolean", default: false },
+    keep: { type: "boolean", default: false },
+    explain: { type: "string", default: path.join(PROJECT_ROOT, "docs", "bench-store-explain.md") },
+    "database-url": { type: "string", default: process.env.BENCH_DATABASE_URL ?? "postgresql://postgres@127.0.0.1:5432/postgres" },
+  },
+});
+const db = benchDatabase(args["database-url"]!, "kn_bench_store");
+const benchUrl = db.url;
+const scoreRows = Number(args["score-rows"]);
+const runsPerCheckpoint = Math.ceil(scoreRows / TOP_K / BENCH_CHECKPOINTS.length);
+const log = (line: string) => process.stderr.write(`bench:store: ${line}\n`);
+
+// ---------------------------------------------------------------------------------------------
+// Fill
+
+/** The facts needed for runsPerCheckpoint (fact, language) pairs, and the pairs themselves. */
+function plan(): { facts: ReturnType<typeof fact>[]; pairs: number } {
+  const facts = [];
+  let pairs = 0;
+  for (let i = 0; pairs < runsPerCheckpoint; i++) {
+    const f = fact(i);
+    facts.push(f);
+    pairs += f.languages.length;
+  }
+  return { facts, pairs: Math.min(pairs, runsPerCheckpoint) };
+}
+
+async function copyRows(pool: pg.Pool, table: string, columns: string[], rows: Iterable<string[]>): Promise<void> {
+  const client = await pool.connect();
+  try {
+    const stream = client.query(copyFrom(`COPY ${table} (${columns.join(", ")}) FROM STDIN`));
+    const lines = (function* () {
+      for (const r of rows) yield `${r.map((v) => v.replace(/[\\\t\n]/g, " ")).join("\t")}\n`;
+    })();
+    await pipeline(Readable.from(lines), stream);
+  } finally {
+    client.release();
+  }
+}
+
+/** Languages, relations, templates, facts and labels (what `kn import mlama` would have stored). */
+async function fillCatalog(pool: pg.Pool, facts: ReturnType<typeof fact>[]): Promise<void> {
+  await copyRows(pool, "language", ["code", "name"], LANGUAGES.map((l) => [l, `language ${l}`]));
+  await copyRows(pool, "relation", ["id", "label"], RELATIONS.map((r) => [r, `relation ${r}`]));
+  await copyRows(pool, "template", ["relation_id", "language_code", "text"], (function* () {
+    for (const r of RELATIONS) for (const l of LANGUAGES) yield [r, l, `[X] ${r} [Y] .`];
+  })());
+  await copyRows(pool, "fact", ["id", "relation_id", "subject_uri", "object_uri"], facts.map((f) => [f.uuid, f.relation, `Q${f.index}`, `Q${f.index + 1_000_000}`]));
+  await copyRows(pool, "fact_label", ["fact_id", "language_code", "subject", "object"], (function* () {
+    for (const f of facts) for (const l of f.languages) yield [f.uuid, LANGUAGES[l], `subject ${f.index}`, `object ${f.index}`];
+  })());
+}
+
+interface FillResult {
+  runs: number;
+  scoreRows: number;
+  knowledgeRows: number;
+  degenerateSets: number;
+  seconds: number;
+}
+
+/** Every run, batch by batch, through saveRuns on `writers` connections at once. */
+async function fillRuns(pool: pg.Pool, facts: ReturnType<typeof fact>[], checkpointIds: number[]): Promise<FillResult> {
+  const batchSize = Number(args.batch);
+  function* batches(): Generator<RunRecord[]> {
+    for (const [ci, checkpointId] of checkpointIds.entries()) {
+      let left = runsPerCheckpoint;
+      let batch: RunRecord[] = [];
+      for (const f of facts) {
+        for (const l of f.languages) {
+          if (left-- <= 0) break;
+          batch.push(benchRun(checkpointId, ci, f, l, DEFAULT_RUN_SETTING));
+          if (batch.length === batchSize) {
+            yield batch;
+            batch = [];
+          }
+        }
+      }
+      if (batch.length) yield batch;
+    }
+  }
+  const total = runsPerCheckpoint * checkpointIds.length;
+  const done = { runs: 0, scoreRows: 0, knowledgeRows: 0, degenerateSets: 0 };
+  const started = performance.now();
+  let lastLog = started;
+  const source = batches();
+  const writer = async () => {
+    for (let next = source.next(); !next.done; next = source.next()) {
+      const batch = next.value;
+      await withTransaction(pool, (db) => saveRuns(db, batch));
+      done.runs += batch.length;
+      for (const r of batch) {
+        done.scoreRows += r.topNeurons.length;
+        done.knowledgeRows += r.knowledgeNeurons.length;
+        done.degenerateSets += r.degenerateSets.length;
+      }
+      const now = performance.now();
+      if (now - lastLog > 10_000) {
+        lastLog = now;
+        const rate = (done.scoreRows + done.knowledgeRows) / ((now - started) / 1000);
+        const eta = ((total - done.runs) / done.runs) * ((now - started) / 1000);
+        log(`${done.runs} / ${total} runs, ${(rate / 1000).toFixed(1)} k neuron rows/s, ETA ${Math.round(eta / 60)} min (load ${os.loadavg()[0].toFixed(1)})`);
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Number(args.writers) }, writer));
+  return { ...done, seconds: (performance.now() - started) / 1000 };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Sizes
+
+interface TableSize {
+  table: string;
+  rows: number;
+  heap: number;
+  indexes: number;
+}
+
+async function tableSizes(pool: pg.Pool): Promise<TableSize[]> {
+  const { rows } = await pool.query<{ table: string; rows: string; heap: string; indexes: string }>(
+    `SELECT p.relname AS table,
+            sum(c.reltuples)::bigint::text AS rows,
+            sum(pg_table_size(c.oid))::bigint::text AS heap,
+            sum(pg_indexes_size(c.oid))::bigint::text AS indexes
+     FROM pg_class p JOIN pg_inherits i ON i.inhparent = p.oid JOIN pg_class c ON c.oid = i.inhrelid
+     WHERE p.relkind = 'p' GROUP BY p.relname ORDER BY p.relname`,
+  );
+  return rows.map((r) => ({ table: r.table, rows: Number(r.rows), heap: Number(r.heap), indexes: Number(r.indexes) }));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Samples of arguments for the key queries (drawn from what is stored)
+
+interface Samples {
+  checkpoints: { id: number; name: string }[];
+  runs: { model: string; checkpointId: number; fact: string; language: string }[];
+  relations: string[];
+  languageSets: string[][];
+  neurons: { model: string; checkpointId: number; layer: number; unit: number; facts: number; deepCursor: string; deepKey: number }[];
+}
+
+async function drawSamples(pool: pg.Pool): Promise<Samples> {
+  const checkpoints = (await pool.query<{ id: number; name: string }>(`SELECT id, name FROM checkpoint ORDER BY id`)).rows;
+  const name = new Map(checkpoints.map((c) => [c.id, c.name]));
+  const runs = (
+    await pool.query<{ checkpoint_id: number; fact: string; language: string }>(
+      `SELECT r.checkpoint_id, f.id AS fact, l.code AS language FROM attribution_run r TABLESAMPLE SYSTEM (1) REPEATABLE (42)
+       JOIN fact f ON f.key = r.fact_key JOIN language l ON l.key = r.language_key LIMIT 5000`,
+    )
+  ).rows.map((r) => ({ model: name.get(r.checkpoint_id)!, checkpointId: r.checkpoint_id, fact: r.fact, language: r.language }));
+  // well-covered languages: the sets users compare (en with one to three others)
+  const top = LANGUAGES.slice(0, 12);
+  const r = seededRandom("language sets");
+  const languageSets = Array.from({ length: 200 }, () => ["en", ...top.slice(1).filter(() => r() < 0.2).slice(0, 3)]).map((s) => (s.length > 1 ? s : ["en", "de"]));
+  // neurons that many facts use (what the explorer's neuron page shows), with a cursor half-way
+  const neurons: Samples["neurons"] = [];
+  for (const c of checkpoints) {
+    // candidates: the neurons most frequent in a 1 % sample; then their real fact counts
+    const { rows } = await pool.query<{ layer: number; unit: number; facts: number; deep_key: number }>(
+      `SELECT n.layer, n.unit, c.facts,
+              (SELECT DISTINCT fact_key FROM knowledge_neuron k WHERE k.checkpoint_id = $1 AND k.layer = n.layer AND k.unit = n.unit
+               ORDER BY fact_key OFFSET c.facts / 2 LIMIT 1) AS deep_key
+       FROM (SELECT layer, unit FROM knowledge_neuron TABLESAMPLE SYSTEM (1) REPEATABLE (42)
+             WHERE checkpoint_id = $1 GROUP BY layer, unit ORDER BY count(*) DESC, layer, unit LIMIT 100) n,
+       LATERAL (SELECT count(DISTINCT fact_key)::int AS facts FROM knowledge_neuron k
+                WHERE k.checkpoint_id = $1 AND k.layer = n.layer AND k.unit = n.unit) c`,
+      [c.id],
+    );
+    for (const n of rows) {
+      neurons.push({ model: c.name, checkpointId: c.id, layer: n.layer, unit: n.unit, facts: n.facts, deepKey: n.deep_key, deepCursor: Buffer.from(`neuron-fact:${n.deep_key}`).toString("base64url") });
+    }
+  }
+  return { checkpoints, runs, relations: [...RELATIONS], languageSets, neurons };
+}
+
+// ---------------------------------------------------------------------------------------------
+// The key queries, as GraphQL requests and as the store's SQL
+
+interface KeyQuery {
+  name: string;
+  /** A GraphQL request body with arguments drawn from the samples. */
+  body(r: () => number): string;
+}
+
+const pick = <T>(xs: readonly T[], r: () => number) => xs[Math.floor(r() * xs.length)];
+
+function keyQueries(s: Samples): KeyQuery[] {
+  const body = (query: string, variables: Record<string, unknown>) => JSON.stringify({ query, variables });
+  return [
+    {
+      name: "LIKN of a relation over a language set",
+      body: (r) =>
+        body(`query($m: String!, $r: ID!, $l: [String!]!) { languageIndependentNeurons(model: $m, relation: $r, languages: $l) { layer index facts } }`, {
+          m: pick(s.checkpoints, r).name,
+          r: pick(s.relations, r),
+          l: pick(s.languageSets, r),
+        }),
+    },
+    {
+      name: "knowledge neurons of a fact",
+      body: (r) => {
+        const run = pick(s.runs, r);
+        return body(`query($m: String!, $f: ID!, $l: String!) { knowledgeNeurons(model: $m, fact: $f, language: $l) { tau goldProbability neurons { layer index score } } }`, {
+          m: run.model,
+          f: run.fact,
+          l: run.language,
+        });
+      },
+    },
+    {
+      name: "facts of a neuron, first page",
+      body: (r) => {
+        const n = pick(s.neurons, r);
+        return body(`query($m: String!, $l: Int!, $u: Int!) { neuron(model: $m, layer: $l, index: $u) { facts(first: 20) { totalCount edges { node { id } languages score } pageInfo { endCursor } } } }`, {
+          m: n.model,
+          l: n.layer,
+          u: n.unit,
+        });
+      },
+    },
+    {
+      name: "facts of a neuron, deep page",
+      body: (r) => {
+        const n = pick(s.neurons, r);
+        return body(`query($m: String!, $l: Int!, $u: Int!, $a: String) { neuron(model: $m, layer: $l, index: $u) { facts(first: 20, after: $a) { totalCount edges { node { id } languages score } pageInfo { endCursor } } } }`, {
+          m: n.model,
+          l: n.layer,
+          u: n.unit,
+          a: n.deepCursor,
+        });
+      },
+    },
+    {
+      name: "attribution of a fact",
+      body: (r) => {
+        const run = pick(s.runs, r);
+        return body(`query($m: String!, $f: ID!, $l: String!) { attribution(model: $m, fact: $f, language: $l) { maxScore layers width topNeurons { layer index score } knowledgeNeurons { layer index score } } }`, {
+          m: run.model,
+          f: run.fact,
+          l: run.language,
+        });
+      },
+    },
+  ];
+}
+
+/** A pg.Pool stand-in that EXPLAINs (ANALYZE, BUFFERS) each statement instead of returning rows. */
+function explainingPool(pool: pg.Pool, plans: string[]): pg.Pool {
+  const query = async (sql: string, params?: unknown[]) => {
+    const { rows } = await pool.query<{ "QUERY PLAN": string }>(`EXPLAIN (ANALYZE, BUFFERS) ${sql}`, params);
+    plans.push(`\`\`\`sql\n${sql.replace(/\n\s+/g, "\n  ").trim()}\n\`\`\`\n\nparameters: \`${JSON.stringify(params ?? [])}\`\n\n\`\`\`\n${rows.map((r) => r["QUERY PLAN"]).join("\n")}\n\`\`\`\n`);
+    return { rows: [], rowCount: 0 };
+  };
+  return { query } as unknown as pg.Pool;
+}
+
+async function explainAll(pool: pg.Pool, s: Samples, fill: string): Promise<void> {
+  const setting = DEFAULT_RUN_SETTING;
+  const run = s.runs[0];
+  const neuron = s.neurons.find((n) => n.checkpointId === s.checkpoints[1].id) ?? s.neurons[0];
+  const stored = await findRun(pool, { checkpointId: run.checkpointId, setting, factId: run.fact, language: run.language });
+  const sections: [string, (p: pg.Pool) => Promise<unknown>][] = [
+    [`LIKN of a relation over a language set (${s.relations[0]}, en+de+fr, ${s.checkpoints[1].name})`, (p) => relationLanguageIndependentNeurons(p, { checkpointId: s.checkpoints[1].id, setting, relationId: s.relations[0], languages: ["en", "de", "fr"], minFacts: 1 })],
+    [`LIKN of a fact over a language set (the fact of the next queries, en+de)`, (p) => factLanguageIndependentNeurons(p, { checkpointId: run.checkpointId, setting, factId: run.fact, languages: ["en", "de"] })],
+    [`knowledge neurons of a fact: the run by its key`, (p) => findRun(p, { checkpointId: run.checkpointId, setting, factId: run.fact, language: run.language })],
+    [`knowledge neurons of a fact: its neurons`, (p) => knowledgeNeuronsOfRuns(p, [stored!])],
+    [`attribution of a fact: its top-${TOP_K} scores`, (p) => topScoresOfRuns(p, [stored!])],
+    [`degenerate sets of a fact`, (p) => degenerateSetsOfRun(p, stored!)],
+    [`facts of a neuron, first page ((${neuron.layer}, ${neuron.unit}) of ${neuron.model}: ${neuron.facts} facts)`, (p) => factsOfNeuron(p, { checkpointId: neuron.checkpointId, setting, layer: neuron.layer, unit: neuron.unit, first: 20 })],
+    [`facts of a neuron, deep page (after fact key ${neuron.deepKey}, half-way)`, (p) => factsOfNeuron(p, { checkpointId: neuron.checkpointId, setting, layer: neuron.layer, unit: neuron.unit, afterFactKey: neuron.deepKey, first: 20 })],
+    [`language-overlap matrix of a relation (${s.relations[0]}, 8 languages)`, (p) => relationLanguageOverlap(p, { checkpointId: s.checkpoints[1].id, setting, relationId: s.relations[0], languages: LANGUAGES.slice(0, 8) })],
+  ];
+  const out: string[] = [
+    `# EXPLAIN (ANALYZE, BUFFERS) of the store's key queries`,
+    ``,
+    `Written by \`npm run bench:store\` (${new Date().toISOString().slice(0, 10)}) on the filled benchmark database: ${fill}.`,
+    `Each block is the SQL a store function sends, with the parameters it sent, and PostgreSQL's plan.`,
+    ``,
+  ];
+  for (const [title, fn] of sections) {
+    const plans: string[] = [];
+    await fn(explainingPool(pool, plans)).catch(() => undefined);
+    out.push(`## ${title}`, "", ...plans);
+  }
+  writeFileSync(args.explain!, `${out.join("\n")}\n`);
+  log(`EXPLAIN output written to ${path.relative(PROJECT_ROOT, args.explain!)}`);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Load test
+
+async function startApi(replicas: number, port: number): Promise<ChildProcess> {
+  const child = spawn(process.execPath, ["--import", "tsx", path.join(PROJECT_ROOT, "tools/bench/store-api.ts"), benchUrl, String(port), String(replicas)], {
+    cwd: PROJECT_ROOT,
+    stdio: ["ignore", "pipe", "inherit"],
+  });
+  await new Promise<void>((resolve, reject) => {
+    child.stdout!.on("data", (d: Buffer) => d.toString().includes("ready") && resolve());
+    child.once("exit", (code) => reject(new Error(`API replicas exited with ${code}`)));
+  });
+  return child;
+}
+
+interface LoadResult {
+  query: string;
+  replicas: number;
+  clients: number;
+  requests: number;
+  rps: number;
+  p50: number;
+  p95: number;
+  p99: number;
+  errors: number;
+}
+
+const percentile = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? NaN;
+
+async function load(url: string, q: KeyQuery, clients: number, seconds: number): Promise<Omit<LoadResult, "query" | "replicas" | "clients">> {
+  const r = seededRandom(`${q.name}|${clients}`);
+  const latencies: number[] = [];
+  let errors = 0;
+  let finish!: (r: autocannon.Result) => void;
+  let fail!: (e: unknown) => void;
+  const done = new Promise<autocannon.Result>((resolve, reject) => ((finish = resolve), (fail = reject)));
+  const instance = autocannon({
+    url,
+    connections: clients,
+    duration: seconds,
+    headers: { "content-type": "application/json" },
+    requests: [
+      {
+        method: "POST",
+        setupRequest: (req) => ({ ...req, body: q.body(r) }),
+        onResponse: (status, body) => {
+          if (status !== 200 || body.includes('"errors"')) errors++;
+        },
+      },
+    ],
+  }, (err, result) => (err ? fail(err) : finish(result)));
+  instance.on("response", (_client, _status, _bytes, responseTime) => latencies.push(responseTime));
+  const result = await done;
+  latencies.sort((a, b) => a - b);
+  return {
+    requests: latencies.length,
+    rps: latencies.length / (result.duration || seconds),
+    p50: percentile(latencies, 50),
+    p95: percentile(latencies, 95),
+    p99: percentile(latencies, 99),
+    errors: errors + result.non2xx + result.errors,
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+
+const started = Date.now();
+log(`${os.cpus().length} cores, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB, load average ${os.loadavg()[0].toFixed(1)} at start`);
+if (!args["skip-fill"] && !args.resume) await db.recreate();
+await applyMigrations(benchUrl);
+const pool = createPool(benchUrl, { max: Number(args.writers) + 2, applicationName: "kn-bench-store" });
+const { facts, pairs } = plan();
+let fillLine = "";
+if (!args["skip-fill"]) {
+  if (!args.resume) {
+    log(`catalog: ${LANGUAGES.length} languages, ${RELATIONS.length} relations, ${facts.length} facts (${MEAN_LANGUAGES.toFixed(1)} languages per fact on average)`);
+    await fillCatalog(pool, facts);
+    for (const c of BENCH_CHECKPOINTS) {
+      await pool.query(
+        `INSERT INTO checkpoint (name, architecture, model_type, n_layers, hidden, ffn_width, vocab_size, path, content_hash)
+         VALUES ($1, $2::architecture, $3, $4, $5, $6, 250000, '/bench', 'bench')`,
+        [c.name, c.architecture, c.modelType, c.nLayers, c.hidden, c.ffnWidth],
+      );
+    }
+  }
+  const checkpointIds = (await pool.query<{ id: number }>(`SELECT id FROM checkpoint ORDER BY id`)).rows.map((r) => r.id);
+  log(`filling ${pairs * checkpointIds.length} runs (${(pairs * checkpointIds.length * TOP_K / 1e6).toFixed(1)} M score rows) with ${args.writers} writer(s), ${args.batch} runs per transaction`);
+  const fill = await fillRuns(pool, facts, checkpointIds);
+  const neuronRows = fill.scoreRows + fill.knowledgeRows;
+  fillLine = `${fill.runs} runs, ${fill.scoreRows} score rows, ${fill.knowledgeRows} knowledge-neuron rows, ${fill.degenerateSets} degenerate sets in ${(fill.seconds / 60).toFixed(1)} min: ${Math.round(neuronRows / fill.seconds)} neuron rows/s (${Math.round(fill.runs / fill.seconds)} runs/s), ${args.writers} writers`;
+  log(fillLine);
+  log("VACUUM (ANALYZE)");
+  await pool.query(`VACUUM (ANALYZE) attribution_run, neuron_score, knowledge_neuron, degenerate_set, degenerate_member, fact, language, relation, run_setting`);
+}
+const sizes = await tableSizes(pool);
+const runs = sizes.find((t) => t.table === "attribution_run")!.rows;
+const dbSize = Number((await pool.query<{ n: string }>(`SELECT pg_database_size(current_database())::text AS n`)).rows[0].n);
+const gb = (b: number) => (b / 2 ** 30).toFixed(2);
+const sizeTable = markdownTable(
+  ["table", "rows", "heap GiB", "indexes GiB", "GiB per million runs"],
+  [
+    ...sizes.map((t) => [t.table, t.rows.toLocaleString("en"), gb(t.heap), gb(t.indexes), gb(((t.heap + t.indexes) / runs) * 1e6)]),
+    ["whole database", "", "", "", `${gb((dbSize / runs) * 1e6)} (${gb(dbSize)} GiB in all)`],
+  ],
+  1,
+);
+console.log(`\n${fillLine ? `Fill: ${fillLine}.\n\n` : ""}${sizeTable}\n`);
+
+const samples = await drawSamples(pool);
+await explainAll(pool, samples, fillLine || `${runs} runs`);
+
+const queries = keyQueries(samples);
+const results: LoadResult[] = [];
+let port = 4100;
+for (const replicas of args.replicas!.split(",").map(Number)) {
+  const api = await startApi(replicas, ++port);
+  try {
+    const url = `http://127.0.0.1:${port}/graphql`;
+    for (const q of queries) {
+      await load(url, q, 1, 2); // warm-up: connections, plan caches
+      for (const clients of args.concurrency!.split(",").map(Number)) {
+        const r = await load(url, q, clients, Number(args.duration));
+        results.push({ query: q.name, replicas, clients, ...r });
+        log(`${q.name}, ${replicas} replica(s), ${clients} clients: ${r.rps.toFixed(0)} req/s, p99 ${r.p99.toFixed(1)} ms`);
+      }
+    }
+  } finally {
+    api.kill("SIGTERM");
+  }
+}
+
+// the overlap matrix has no GraphQL field on this branch: the store function, timed in process
+const overlap: number[] = [];
+const r = seededRandom("overlap");
+for (let i = 0; i < 50; i++) {
+  const t = performance.now();
+  const c = pick(samples.checkpoints, r);
+  await relationLanguageOverlap(pool, { checkpointId: c.id, setting: DEFAULT_RUN_SETTING, relationId: pick(samples.relations, r), languages: LANGUAGES.slice(0, 8) });
+  overlap.push(performance.now() - t);
+}
+overlap.sort((a, b) => a - b);
+
+const ms = (x: number) => x.toFixed(1);
+console.log(
+  markdownTable(
+    ["key query", "API processes", "clients", "req/s", "p50 ms", "p95 ms", "p99 ms", "errors"],
+    results.map((x) => [x.query, String(x.replicas), String(x.clients), x.rps.toFixed(0), ms(x.p50), ms(x.p95), ms(x.p99), String(x.errors)]),
+    1,
+  ),
+);
+console.log(
+  `\nlanguage-overlap matrix of a relation (8 languages; store function in process, no HTTP, one client, ${overlap.length} relations): ` +
+    `p50 ${ms(percentile(overlap, 50))} ms, p95 ${ms(percentile(overlap, 95))} ms, p99 ${ms(percentile(overlap, 99))} ms`,
+);
+console.log(`\n${os.cpus().length} cores, load average ${os.loadavg().map((x) => x.toFixed(1)).join(" / ")} at the end; ${((Date.now() - started) / 60000).toFixed(0)} min in all.`);
+await pool.end();
+if (!args.keep) await db.drop();
