@@ -13,7 +13,7 @@ import { type FactProbe, factProbe, measureFacts, updatedValueVector } from "../
 import { attributionModel } from "../src/attribution/model-port.ts";
 import { objectPieces } from "../src/attribution/prompts.ts";
 import { DEFAULT_RUN_SETTING } from "../src/attribution/run-setting.ts";
-import { tauFor } from "../src/attribution/selection.ts";
+import { paperSelection } from "../src/attribution/selection.ts";
 import { registerFolder } from "../src/cli/checkpoints.ts";
 import { computeRun } from "../src/indexer/attribute-job.ts";
 import { startQueue } from "../src/indexer/queue.ts";
@@ -84,7 +84,7 @@ function runRecord(checkpoint: Checkpoint, factId: string, language: string, neu
   return {
     checkpointId: checkpoint.id, factId, languageCode: language, relationId: "P36", method: "amig-compat", steps: 20, targetMode: "clean",
     prompt: "", goldTokenIds: [1], goldProbs: [0.1], goldProb: 0.1, predictedIds: [1], predictedText: "", predictedProb: 0.1,
-    tau: 0.3, maxScore: 1, topK: kn.length, nLayers: checkpoint.nLayers, ffnWidth: checkpoint.ffnWidth, timings: {},
+    tau: 0.3, tauRule: { rule: "paper" }, maxScore: 1, topK: kn.length, nLayers: checkpoint.nLayers, ffnWidth: checkpoint.ffnWidth, timings: {},
     topNeurons: kn, knowledgeNeurons: kn, degenerateSets: [],
   };
 }
@@ -569,7 +569,7 @@ async function indexFact(lm: LanguageModel, checkpoint: Checkpoint, fact: KnownF
   for (const language of fact.languages) {
     const p = fact.prompts.find((x) => x.languageCode === language)!;
     const job = { checkpointId: checkpoint.id, factId: fact.id, language, ...DEFAULT_RUN_SETTING, topK: 100, replace: true, dkn: false };
-    runs.push(await computeRun(model, job, { relationId: p.relationId, subject: p.subject, object: p.object, templates: [p.template] }, tauFor(language), { nLayers: lm.nLayers, ffnWidth: lm.ffnWidth }));
+    runs.push(await computeRun(model, job, { relationId: p.relationId, subject: p.subject, object: p.object, templates: [p.template] }, paperSelection(language), { nLayers: lm.nLayers, ffnWidth: lm.ffnWidth }));
   }
   await withTransaction(store.pool, (db) => saveRuns(db, runs, { replace: true }));
 }

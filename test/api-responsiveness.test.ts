@@ -37,7 +37,7 @@ async function storeDegenerateSets(checkpoint: { id: number; nLayers: number; ff
   );
   const runs: RunRecord[] = rows.map((r) => ({
     checkpointId: checkpoint.id, factId: r.fact_id, languageCode: "en", relationId: r.relation_id, method: "amig-compat", steps: 20, targetMode: "clean",
-    prompt: "", goldTokenIds: [1], goldProbs: [0.5], goldProb: 0.5, predictedIds: [1], predictedText: "", predictedProb: 0.5,
+    prompt: "", goldTokenIds: [1], goldProbs: [0.5], goldProb: 0.5, predictedIds: [1], predictedText: "", predictedProb: 0.5, tauRule: { rule: "paper" },
     tau: 0.3, maxScore: 1, topK: 2, nLayers: checkpoint.nLayers, ffnWidth: checkpoint.ffnWidth, timings: {},
     topNeurons: [{ layer: 1, unit: 5, score: 1 }, { layer: 2, unit: 7, score: 0.9 }],
     knowledgeNeurons: [{ layer: 1, unit: 5, score: 1 }, { layer: 2, unit: 7, score: 0.9 }],

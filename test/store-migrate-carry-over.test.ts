@@ -13,7 +13,7 @@ import { InlineModelHost } from "../src/api/model-host.ts";
 import { type RunningServer, startApiServer } from "../src/api/server.ts";
 import { attributionModel } from "../src/attribution/model-port.ts";
 import { DEFAULT_RUN_SETTING, type RunSetting } from "../src/attribution/run-setting.ts";
-import { tauFor } from "../src/attribution/selection.ts";
+import { paperSelection } from "../src/attribution/selection.ts";
 import { computeRun } from "../src/indexer/attribute-job.ts";
 import { startQueue } from "../src/indexer/queue.ts";
 import { loadModel } from "../src/model/index.ts";
@@ -52,7 +52,7 @@ async function computeRuns(pool: pg.Pool, model: string, checkpointId: number, s
     const runs: RunRecord[] = [];
     for (const p of pairs) {
       const job = { checkpointId, factId: p.factId, language: p.language, ...setting, topK: 100, replace: false, dkn };
-      runs.push(await computeRun(m, job, contexts.get(`${p.factId}|${p.language}`)!, tauFor(p.language), { nLayers: lm.nLayers, ffnWidth: lm.ffnWidth }));
+      runs.push(await computeRun(m, job, contexts.get(`${p.factId}|${p.language}`)!, paperSelection(p.language), { nLayers: lm.nLayers, ffnWidth: lm.ffnWidth }));
     }
     return runs;
   } finally {

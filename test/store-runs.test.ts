@@ -24,7 +24,7 @@ function run(checkpointId: number, factId: string, languageCode: string, kn: [nu
   return {
     checkpointId, factId, languageCode, relationId: "P1", ...setting,
     prompt: `${factId} in ${languageCode}`, goldTokenIds: [5], goldProbs: [0.5], goldProb: 0.5, predictedIds: [5], predictedText: "x", predictedProb: 0.5,
-    tau: 0.3, maxScore: 1, topK: knowledgeNeurons.length + others.length, nLayers: 4, ffnWidth: 256, timings: { totalMs: 1 },
+    tau: 0.3, tauRule: { rule: "paper" }, maxScore: 1, topK: knowledgeNeurons.length + others.length, nLayers: 4, ffnWidth: 256, timings: { totalMs: 1 },
     topNeurons: [...knowledgeNeurons, ...others], knowledgeNeurons,
     degenerateSets: kn.length >= 2 ? [{ baseProb: 0.5, jointProb: 0.1, members: kn.slice(0, 2).map(([layer, unit]) => ({ layer, unit, aloneProb: 0.45 })) }] : [],
   };

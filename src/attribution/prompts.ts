@@ -4,18 +4,23 @@
 //
 // Masked LM: the template with [X] = subject and [Y] = k mask tokens for a k-piece object, where
 // the pieces are the tokenizer's encoding of the object label without special tokens. The
-// target positions are the k mask positions (in order).
+// target positions are the k mask positions (in order). Any position of [Y] works.
 // Causal LM: the template cut at [Y] (text before [Y], trailing whitespace trimmed) with [X] =
-// subject; the object is encoded with a leading space for languages written with spaces (not for
-// zh, ja, th). Greedy continuation of len(object pieces) tokens, decoded and trimmed, must equal
-// the object label.
+// subject; a template whose [Y] is not final is refused (policy: README "Templates whose object
+// slot is not final"). The object follows with a leading space where the template puts
+// whitespace before [Y] in a language written with spaces (not after an elided "d'", not in zh,
+// ja, th). Prompt and object are tokenized as ONE string and split at the prompt boundary, so
+// the object pieces are the ones the model sees in the sentence. Greedy continuation of
+// len(object pieces) tokens, decoded and trimmed, must equal the object text.
 import { UNSPACED_LANGUAGES } from "../data/languages.ts";
+import { OBJECT_SLOT, SUBJECT_SLOT, causalTemplateProblem, fillSlot, fillTemplate, slotOrderProblem, spaceBeforeObject } from "../data/templates.ts";
 
 export type LmKind = "masked" | "causal";
 
 /** The part of a tokenizer the prompt builders need (src/model's TextTokenizer satisfies it). */
 export interface PromptTokenizer {
   encode(text: string, options?: { addSpecialTokens?: boolean }): number[];
+  decode(ids: readonly number[], options?: { skipSpecialTokens?: boolean; cleanUpSpaces?: boolean }): string;
 }
 
 export interface MaskedPromptTokenizer extends PromptTokenizer {
@@ -45,14 +50,22 @@ export interface MaskedPrompt {
 
 export interface CausalPrompt {
   kind: "causal";
-  /** Template text before [Y], subject filled in, trailing whitespace trimmed. */
+  /**
+   * The prompt text the model reads: the template before [Y], subject filled in, trailing
+   * whitespace trimmed; shorter by `promptTail` when the boundary falls inside a token.
+   */
   text: string;
   /** Token ids of the prompt (no special tokens): the target position is the last one. */
   inputIds: number[];
-  /** Gold object pieces, in generation order. */
+  /** Gold object pieces, in generation order: the whole string's tokens after the prompt. */
   targetIds: number[];
-  /** The object text whose encoding gives targetIds (with its leading space where one applies). */
+  /** What targetIds spell: promptTail + the object (with its leading space where one applies). */
   objectText: string;
+  /**
+   * End of the prompt text that shares a token with the object in the whole string's
+   * tokenization, and so belongs to the first target piece ("" almost always).
+   */
+  promptTail: string;
 }
 
 export type Prompt = MaskedPrompt | CausalPrompt;
@@ -69,47 +82,96 @@ export function isSpacedLanguage(language: string): boolean {
   return !UNSPACED_LANGUAGES.has(language);
 }
 
-/** The object as a causal model continues a prompt with it: " Paris" (en), "巴黎" (zh). */
-export function causalObjectText(object: string, language: string): string {
-  return isSpacedLanguage(language) ? ` ${object}` : object;
+/**
+ * The object as a causal model continues a prompt with it: " Paris" (en), "巴黎" (zh),
+ * "Italie" after the French "d'[Y]". Without a template, a spaced language gets the space.
+ */
+export function causalObjectText(object: string, language: string, template?: string): string {
+  const spaced = isSpacedLanguage(language) && (template === undefined || spaceBeforeObject(template));
+  return spaced ? ` ${object}` : object;
 }
 
-/** Object pieces for the given kind of model (no special tokens). */
-export function objectPieces(tokenizer: PromptTokenizer, object: string, language: string, kind: LmKind): number[] {
-  const text = kind === "causal" ? causalObjectText(object, language) : object;
+/**
+ * Object pieces for the given kind of model (no special tokens), the object encoded on its own.
+ * Causal prompts take their pieces from the whole sentence instead (buildCausalPrompt).
+ */
+export function objectPieces(tokenizer: PromptTokenizer, object: string, language: string, kind: LmKind, template?: string): number[] {
+  const text = kind === "causal" ? causalObjectText(object, language, template) : object;
   return tokenizer.encode(text, { addSpecialTokens: false });
 }
 
-/** Whether [Y] closes the template (only punctuation and spaces after it). */
-export function objectSlotIsFinal(template: string): boolean {
-  const at = template.indexOf("[Y]");
-  if (at < 0) return false;
-  return /^[\s\p{P}]*$/u.test(template.slice(at + 3));
+/** The templates a model of this kind can use, in their order (causal: [Y] final, [X] before it). */
+export function usableTemplates(templates: readonly string[], kind: LmKind): string[] {
+  return kind === "masked" ? [...templates] : templates.filter((t) => causalTemplateProblem(t) === null);
 }
 
 /** Template text with [X] filled and k mask tokens in [Y] (space-separated where words are). */
 export function maskedPromptText(template: string, subject: string, maskToken: string, k: number, language: string): string {
   if (k < 1) throw new PromptError("an object needs at least one mask token");
   const masks = Array.from({ length: k }, () => maskToken).join(isSpacedLanguage(language) ? " " : "");
-  return template.replace("[X]", subject).replace("[Y]", masks);
+  return fillTemplate(template, subject, masks);
 }
 
 /**
- * Causal prompt text: the template cut at [Y], trailing whitespace trimmed, [X] filled.
- * A template whose [Y] is not final keeps its prefix only (what follows [Y] is dropped).
+ * Causal prompt text: the template cut at [Y], trailing whitespace trimmed, [X] filled. A
+ * template whose [Y] is not final is refused: its prefix would no longer state the relation.
  */
 export function causalPromptText(template: string, subject: string): string {
-  const at = template.indexOf("[Y]");
-  if (at < 0) throw new PromptError(`template has no [Y]: ${JSON.stringify(template)}`);
-  const prefix = template.slice(0, at).trimEnd();
-  if (!prefix.includes("[X]")) throw new PromptError(`the subject [X] must come before [Y] for a causal prompt: ${JSON.stringify(template)}`);
-  return prefix.replace("[X]", subject);
+  const problem = causalTemplateProblem(template);
+  if (problem) throw new PromptError(problem);
+  return templatePrefix(template, subject);
+}
+
+/**
+ * The sentence up to [Y] (trimmed, [X] filled) wherever [Y] sits: the context of the object in a
+ * language-model training sequence, which goes on with the rest of the sentence. Not a probe.
+ */
+export function templatePrefix(template: string, subject: string): string {
+  const problem = slotOrderProblem(template);
+  if (problem) throw new PromptError(problem);
+  return fillSlot(template.slice(0, template.indexOf(OBJECT_SLOT)).trimEnd(), SUBJECT_SLOT, subject);
 }
 
 /** Text that follows the object in the full sentence (" ." or "。"), for training sequences. */
 export function templateSuffix(template: string): string {
-  const at = template.indexOf("[Y]");
-  return at < 0 ? "" : template.slice(at + 3);
+  const at = template.indexOf(OBJECT_SLOT);
+  return at < 0 ? "" : template.slice(at + OBJECT_SLOT.length);
+}
+
+/**
+ * Teacher forcing on the tokenization of the whole string prompt + object, split at the prompt
+ * boundary. Encoding the object on its own and appending it would give a segmentation the model
+ * never sees where BPE merges across the boundary (zh, whose characters form one pre-token).
+ * When the prompt's own tokens are a prefix of the whole string's, they are the input and the
+ * rest are the object pieces. Otherwise the boundary falls inside a token: the input is the
+ * longest run of the whole string's tokens that spells a prefix of the prompt, and the token
+ * that straddles the boundary is the first object piece (it carries `promptTail`, the end of the
+ * prompt). A prompt that merges with the object into its very first token is refused.
+ */
+export function splitAtPromptBoundary(
+  tokenizer: PromptTokenizer,
+  promptText: string,
+  objectText: string,
+): { inputIds: number[]; targetIds: number[]; promptTail: string } {
+  const noSpecials = { addSpecialTokens: false };
+  const whole = tokenizer.encode(promptText + objectText, noSpecials);
+  const prompt = tokenizer.encode(promptText, noSpecials);
+  if (prompt.length > 0 && prompt.length < whole.length && prompt.every((id, i) => whole[i] === id)) {
+    return { inputIds: prompt, targetIds: whole.slice(prompt.length), promptTail: "" };
+  }
+  let cut = 0;
+  let covered = "";
+  for (let j = 1; j < whole.length; j++) {
+    const text = tokenizer.decode(whole.slice(0, j), { skipSpecialTokens: false, cleanUpSpaces: false });
+    if (text.length <= promptText.length && promptText.startsWith(text)) {
+      cut = j;
+      covered = text;
+    }
+  }
+  if (cut === 0 || covered === "") {
+    throw new PromptError(`prompt ${JSON.stringify(promptText)} and object ${JSON.stringify(objectText)} share their first token; no prompt position is left to read`);
+  }
+  return { inputIds: whole.slice(0, cut), targetIds: whole.slice(cut), promptTail: promptText.slice(covered.length) };
 }
 
 export function buildMaskedPrompt(tokenizer: MaskedPromptTokenizer, fact: PromptFact): MaskedPrompt {
@@ -129,14 +191,25 @@ export function buildMaskedPrompt(tokenizer: MaskedPromptTokenizer, fact: Prompt
   return { kind: "masked", text, inputIds, targetPositions, targetIds };
 }
 
+/** The causal probe of a fact: the policy on [Y]'s position, then buildCausalSentence. */
 export function buildCausalPrompt(tokenizer: PromptTokenizer, fact: PromptFact): CausalPrompt {
-  const text = causalPromptText(fact.template, fact.subject);
-  const inputIds = tokenizer.encode(text, { addSpecialTokens: false });
-  if (inputIds.length === 0) throw new PromptError(`prompt ${JSON.stringify(text)} encodes to no tokens`);
-  const objectText = causalObjectText(fact.object, fact.language);
-  const targetIds = tokenizer.encode(objectText, { addSpecialTokens: false });
-  if (targetIds.length === 0) throw new PromptError(`object ${JSON.stringify(fact.object)} encodes to no tokens`);
-  return { kind: "causal", text, inputIds, targetIds, objectText };
+  const problem = causalTemplateProblem(fact.template);
+  if (problem) throw new PromptError(problem);
+  return buildCausalSentence(tokenizer, fact);
+}
+
+/**
+ * Context and object pieces of a sentence, [Y] anywhere after [X]: for training sequences (the
+ * template's suffix follows the object there); probes go through buildCausalPrompt.
+ */
+export function buildCausalSentence(tokenizer: PromptTokenizer, fact: PromptFact): CausalPrompt {
+  const fullPrompt = templatePrefix(fact.template, fact.subject);
+  if (tokenizer.encode(fullPrompt, { addSpecialTokens: false }).length === 0) throw new PromptError(`prompt ${JSON.stringify(fullPrompt)} encodes to no tokens`);
+  const object = causalObjectText(fact.object, fact.language, fact.template);
+  if (tokenizer.encode(object, { addSpecialTokens: false }).length === 0) throw new PromptError(`object ${JSON.stringify(fact.object)} encodes to no tokens`);
+  const { inputIds, targetIds, promptTail } = splitAtPromptBoundary(tokenizer, fullPrompt, object);
+  const text = fullPrompt.slice(0, fullPrompt.length - promptTail.length);
+  return { kind: "causal", text, inputIds, targetIds, objectText: promptTail + object, promptTail };
 }
 
 export function buildPrompt(tokenizer: MaskedPromptTokenizer, fact: PromptFact, kind: LmKind): Prompt {
@@ -148,7 +221,7 @@ export function maskedPredictionCorrect(prompt: MaskedPrompt, predictedIds: read
   return predictedIds.length === prompt.targetIds.length && prompt.targetIds.every((id, i) => predictedIds[i] === id);
 }
 
-/** Causal LM: the decoded greedy continuation (len(object pieces) tokens), trimmed, equals the label. */
-export function causalContinuationCorrect(decodedContinuation: string, object: string): boolean {
-  return decodedContinuation.trim() === object.trim();
+/** Causal LM: the decoded greedy continuation (len(object pieces) tokens), trimmed, equals what the pieces spell. */
+export function causalContinuationCorrect(decodedContinuation: string, prompt: Pick<CausalPrompt, "objectText">): boolean {
+  return decodedContinuation.trim() === prompt.objectText.trim();
 }

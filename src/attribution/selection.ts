@@ -14,6 +14,67 @@ export function tauFor(language: string, overrides: Readonly<Record<string, numb
   return overrides[language] ?? DEFAULT_TAU[language] ?? FALLBACK_TAU;
 }
 
+/** How a run's τ (or k) was chosen; stored with the run (attribution_run.tau_rule). */
+export type TauRule =
+  /** en 0.3, zh 0.2 (the paper's), 0.3 for every other language */
+  | { rule: "paper" }
+  /** given by the user (--tau) */
+  | { rule: "given" }
+  /** bisection on τ so that the language's mean |KN| on a seeded sample matches the reference's (§13.6) */
+  | {
+      rule: "calibrated";
+      reference: string;
+      referenceTau: number;
+      /** mean |KN| of the reference language at referenceTau, and of this language at τ, on the sample */
+      referenceMeanKn: number;
+      meanKn: number;
+      facts: number;
+      seed: string;
+    }
+  /** the k best neurons with a positive score, whatever their share of the maximum */
+  | { rule: "top-k"; k: number };
+
+/** A knowledge-neuron selection: strictly above τ·max, or the top k (rule "top-k"). */
+export interface NeuronSelection {
+  tau: number;
+  rule: TauRule;
+}
+
+export function paperSelection(language: string): NeuronSelection {
+  return { tau: tauFor(language), rule: { rule: "paper" } };
+}
+
+export function topKSelection(k: number): NeuronSelection {
+  if (!(Number.isInteger(k) && k >= 1)) throw new RangeError(`k must be a positive integer (got ${k})`);
+  return { tau: 0, rule: { rule: "top-k", k } };
+}
+
+/**
+ * The knowledge neurons of one prompt under a selection. Top-k takes the k highest scores among
+ * the positive ones (none when the maximum is not positive, as for τ).
+ */
+export function selectNeurons(scores: readonly Float32Array[], selection: NeuronSelection): ScoredNeuron[] {
+  if (selection.rule.rule === "top-k") return selectKnowledgeNeurons(scores, 0).slice(0, selection.rule.k);
+  return selectKnowledgeNeurons(scores, selection.tau);
+}
+
+/**
+ * The knowledge neurons of a fact from its prompts' score matrices: each prompt selected, then
+ * shared across prompts (§4.2); top-k keeps k after sharing.
+ */
+export function factKnowledgeNeurons(perPrompt: readonly (readonly Float32Array[])[], selection: NeuronSelection): ScoredNeuron[] {
+  const shared = shareFilter(perPrompt.map((scores) => selectNeurons(scores, selection)));
+  return selection.rule.rule === "top-k" ? shared.slice(0, selection.rule.k) : shared;
+}
+
+/**
+ * The τ stored with a top-k run: the kept neurons hold at least this share of the maximum score
+ * (the last kept neuron's score / max; 0 when none is kept).
+ */
+export function effectiveTau(neurons: readonly ScoredNeuron[], max: number): number {
+  return neurons.length && max > 0 ? neurons[neurons.length - 1].score / max : 0;
+}
+
 export function maxScore(scores: readonly Float32Array[]): number {
   let max = Number.NEGATIVE_INFINITY;
   for (const row of scores) for (let i = 0; i < row.length; i++) if (row[i] > max) max = row[i];

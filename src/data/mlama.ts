@@ -5,6 +5,7 @@ import { createReadStream } from "node:fs";
 import { readdir, stat } from "node:fs/promises";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
+import { convertStrings } from "./chinese.ts";
 
 export interface TemplateRecord {
   language: string;
@@ -78,10 +79,15 @@ export async function listLanguageFolders(root: string, filter: MlamaFilter = {}
   return folders;
 }
 
-/** Yields parsed JSON objects of a .jsonl file with their 1-based line numbers; bad JSON becomes a Problem. */
+/**
+ * Yields parsed JSON objects of a .jsonl file with their 1-based line numbers; bad JSON becomes a
+ * Problem. With `convert`, every string of the object goes through it (zh: traditional →
+ * simplified), and `converted` says whether that changed the line.
+ */
 export async function* readJsonLines(
   file: string,
-): AsyncGenerator<{ line: number; value: Record<string, unknown> } | { line: number; problem: string }> {
+  convert?: ((text: string) => string) | null,
+): AsyncGenerator<{ line: number; value: Record<string, unknown>; converted: boolean } | { line: number; problem: string }> {
   const lines = createInterface({ input: createReadStream(file, { encoding: "utf8" }), crlfDelay: Infinity });
   let n = 0;
   for await (const raw of lines) {
@@ -93,7 +99,15 @@ export async function* readJsonLines(
       if (value === null || typeof value !== "object" || Array.isArray(value)) {
         yield { line: n, problem: "not a JSON object" };
       } else {
-        yield { line: n, value: value as Record<string, unknown> };
+        let converted = false;
+        const record = convert
+          ? convertStrings(value as Record<string, unknown>, (s) => {
+              const out = convert(s);
+              converted ||= out !== s;
+              return out;
+            })
+          : (value as Record<string, unknown>);
+        yield { line: n, value: record, converted };
       }
     } catch (err) {
       yield { line: n, problem: `invalid JSON (${(err as Error).message})` };
@@ -165,9 +179,4 @@ export function parseWrongObjects(language: string, relation: string, obj: Recor
     labels: labels.map((l: string) => l.trim()),
     uris: Array.isArray(uris) ? uris.map((u) => (typeof u === "string" ? u : null)) : labels.map(() => null),
   };
-}
-
-/** Fills a template for one fact: masked LMs get [MASK] in the object slot (ALGORITHMS.md §2.3). */
-export function fillTemplate(template: string, subject: string, object = "[MASK]"): string {
-  return template.replace("[X]", subject).replace("[Y]", object);
 }

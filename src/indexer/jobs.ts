@@ -2,6 +2,7 @@
 // and setting. The job's items (src/store/index-jobs.ts) record progress; the queue carries the work.
 import type PgBoss from "pg-boss";
 import type { Pool } from "pg";
+import type { NeuronSelection } from "../attribution/selection.ts";
 import { finishJobIfComplete, type IndexSelection, insertIndexJob } from "../store/index-jobs.ts";
 import { type AttributionJob, enqueue } from "./queue.ts";
 
@@ -9,6 +10,10 @@ export interface IndexRequest extends IndexSelection {
   topK: number;
   /** Search degenerate neuron sets with each run (default true). */
   dkn?: boolean;
+  /** Knowledge-neuron selection per language (kn index --tau / --calibrate-tau / --fixed-k)… */
+  selections?: Readonly<Record<string, NeuronSelection>>;
+  /** …and for the languages without one (absent: the paper's τ of the language). */
+  defaultSelection?: NeuronSelection | null;
 }
 
 export interface CreatedJob {
@@ -36,8 +41,14 @@ export async function createIndexJob(pool: Pool, boss: PgBoss, req: IndexRequest
     topK: req.topK,
     replace: req.force,
     dkn: req.dkn ?? true,
+    ...selectionFor(req, r.language),
   }));
   await enqueue(boss, jobs);
   if (!pending.length) await finishJobIfComplete(pool, id);
   return { id, total: items.length, skipped: items.length - pending.length, queued: pending.length };
+}
+
+function selectionFor(req: IndexRequest, language: string): { selection?: NeuronSelection } {
+  const selection = req.selections?.[language] ?? req.defaultSelection;
+  return selection ? { selection } : {};
 }

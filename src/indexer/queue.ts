@@ -6,6 +6,7 @@
 import PgBoss from "pg-boss";
 import type { TargetMode } from "../attribution/fact-attribution.ts";
 import type { Method } from "../attribution/integrated-gradients.ts";
+import type { NeuronSelection } from "../attribution/selection.ts";
 import { runKeyOf } from "../store/index-jobs.ts";
 
 export const ATTRIBUTION_QUEUE = "kn-attribution";
@@ -23,6 +24,8 @@ export interface AttributionJob {
   replace: boolean;
   /** Also search the degenerate neuron sets of the fact (§6.2). */
   dkn: boolean;
+  /** Knowledge-neuron selection of the job's language (absent: the paper's τ). */
+  selection?: NeuronSelection;
 }
 
 /** The run key of a job: a job whose key is already waiting is not queued again. */

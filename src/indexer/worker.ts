@@ -11,14 +11,14 @@ import type PgBoss from "pg-boss";
 import type { Pool } from "pg";
 import { attributionModel, type FactModel } from "../attribution/model-port.ts";
 import { PromptError } from "../attribution/prompts.ts";
-import { tauFor } from "../attribution/selection.ts";
+import { paperSelection } from "../attribution/selection.ts";
 import type { LanguageModel } from "../model/index.ts";
 import { DeviceLostError } from "../model/webgpu.ts";
 import { checkpointPath } from "../store/checkpoints.ts";
 import { withTransaction } from "../store/client.ts";
 import { factContexts, finishJobIfComplete, markItems, storedRunKeys } from "../store/index-jobs.ts";
 import { type RunRecord, saveRuns } from "../store/runs.ts";
-import { computeRun } from "./attribute-job.ts";
+import { NonFiniteError, computeRun } from "./attribute-job.ts";
 import { type OutageOptions, outageWaitFromEnv, retryWhileUnavailable } from "../store/unavailable.ts";
 import { ATTRIBUTION_QUEUE, type AttributionJob, type QueueSettings, jobKey, queueSettings, waitingJobs } from "./queue.ts";
 
@@ -30,7 +30,6 @@ export interface WorkerOptions {
   batchSize?: number;
   /** Return once the queue has no waiting job (kn index, tests); otherwise poll forever. */
   exitWhenIdle?: boolean;
-  tauOverrides?: Record<string, number>;
   /** Stops after the batch in hand is stored. */
   signal?: AbortSignal;
   onBatch?: (stats: { computed: number; skipped: number; failed: number }) => void;
@@ -113,14 +112,14 @@ export async function runWorker(options: WorkerOptions): Promise<{ computed: num
         if (!fact) throw new PromptError(`fact ${job.factId} has no label in language ${job.language}`);
         if (!fact.templates.length) throw new PromptError(`relation ${fact.relationId} has no template in language ${job.language}`);
         const { model, shape } = await loadFor(job.checkpointId);
-        computed.push({ job, run: await computeRun(model, job, fact, tauFor(job.language, options.tauOverrides), shape) });
+        computed.push({ job, run: await computeRun(model, job, fact, job.selection ?? paperSelection(job.language), shape) });
       } catch (err) {
         const message = err instanceof Error ? err.message : String(err);
         const attempt = fetchedJob.retryCount + 1;
-        // a bad input fails the same way every time, and a lost device stops this worker; anything
-        // else may be passing (a file, memory)
+        // a bad input, or a NaN/∞ of a deterministic computation, fails the same way every time,
+        // and a lost device stops this worker; anything else may be passing (a file, memory)
         if (err instanceof DeviceLostError) deviceLost = err;
-        if (err instanceof PromptError || err instanceof DeviceLostError) failed.push({ job, error: message });
+        if (err instanceof PromptError || err instanceof NonFiniteError || err instanceof DeviceLostError) failed.push({ job, error: message });
         else if (attempt >= settings.maxAttempts) failed.push({ job, error: `failed ${attempt} times; the last: ${message}` });
         else again.push({ id: fetchedJob.id, error: message });
       }

@@ -12,7 +12,8 @@ export interface EncodeOptions {
 
 export interface TextTokenizer {
   encode(text: string, options?: EncodeOptions): number[];
-  decode(ids: readonly number[], options?: { skipSpecialTokens?: boolean }): string;
+  /** cleanUpSpaces false: exact text (no " ." → "." clean-up, whatever tokenizer_config says). */
+  decode(ids: readonly number[], options?: { skipSpecialTokens?: boolean; cleanUpSpaces?: boolean }): string;
   idToToken(id: number): string | undefined;
   tokenToId(token: string): number | undefined;
   /** Masked LMs: the mask token string (e.g. "[MASK]") and its id. */
@@ -56,7 +57,11 @@ export function createTokenizer(
 
   return {
     encode: (text, options) => tok.encode(text, { add_special_tokens: options?.addSpecialTokens ?? true }).ids,
-    decode: (ids, options) => tok.decode([...ids], { skip_special_tokens: options?.skipSpecialTokens ?? false }),
+    decode: (ids, options) =>
+      tok.decode([...ids], {
+        skip_special_tokens: options?.skipSpecialTokens ?? false,
+        ...(options?.cleanUpSpaces === undefined ? {} : { clean_up_tokenization_spaces: options.cleanUpSpaces }),
+      }),
     idToToken: (id) => tok.id_to_token(id),
     tokenToId: (token) => tok.token_to_id(token),
     maskToken: mask.token,

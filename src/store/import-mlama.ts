@@ -6,6 +6,7 @@ import { stat } from "node:fs/promises";
 import { join } from "node:path";
 import type { Pool, PoolClient } from "pg";
 import { withTransaction } from "./client.ts";
+import { scriptConverter } from "../data/chinese.ts";
 import { languageName } from "../data/languages.ts";
 import {
   type FactRecord,
@@ -19,6 +20,7 @@ import {
   readJsonLines,
 } from "../data/mlama.ts";
 import { relationLabel } from "../data/relations.ts";
+import { objectSlotIsFinal } from "../data/templates.ts";
 
 export interface ImportProgress {
   bytesDone: number;
@@ -31,6 +33,23 @@ export interface ImportOptions extends MlamaFilter {
   onProgress?: (p: ImportProgress) => void;
 }
 
+/**
+ * Templates of one relation and language whose [Y] is not final. Masked models use them;
+ * causal models skip them (README "Templates whose object slot is not final"), so the facts of
+ * the relation have no causal prompt in that language unless another template ends with [Y].
+ */
+export interface NonFinalObjectSlot {
+  language: string;
+  relation: string;
+  /** Templates of the relation in the language (this import), and how many have [Y] not final. */
+  templates: number;
+  nonFinal: number;
+  /** Fact lines of the relation imported in the language. */
+  facts: number;
+  /** True when every template is non-final: causal models have no prompt for these facts. */
+  noCausalTemplate: boolean;
+}
+
 export interface ImportSummary {
   languages: number;
   relations: number;
@@ -38,6 +57,9 @@ export interface ImportSummary {
   facts: { seen: number; inserted: number };
   labels: { seen: number; inserted: number; updated: number };
   wrongObjects: { seen: number; inserted: number };
+  /** zh lines read and how many of them traditional → simplified conversion changed (OpenCC t2s). */
+  simplified: { lines: number; converted: number };
+  objectSlotNotFinal: NonFinalObjectSlot[];
   problems: Problem[];
 }
 
@@ -54,8 +76,22 @@ function emptySummary(): ImportSummary {
     facts: { seen: 0, inserted: 0 },
     labels: { seen: 0, inserted: 0, updated: 0 },
     wrongObjects: { seen: 0, inserted: 0 },
+    simplified: { lines: 0, converted: 0 },
+    objectSlotNotFinal: [],
     problems: [],
   };
+}
+
+/** The lines of a file, converted to simplified characters for zh and counted in the summary. */
+async function* readLines(file: string, language: string, summary: ImportSummary) {
+  const convert = scriptConverter(language);
+  for await (const item of readJsonLines(file, convert)) {
+    if (convert && "value" in item) {
+      summary.simplified.lines++;
+      if (item.converted) summary.simplified.converted++;
+    }
+    yield item;
+  }
 }
 
 async function upsertLanguagesAndRelations(db: Pool | PoolClient, languages: string[], relations: string[]): Promise<void> {
@@ -98,13 +134,15 @@ export async function importMlama(pool: Pool, root: string, options: ImportOptio
   summary.languages = folders.length;
 
   for (const folder of folders) {
+    let templates: { relation: string; template: string }[] = [];
     if (folder.templatesFile) {
-      await importTemplates(pool, folder.language, folder.templatesFile, options, summary, relationIds);
+      templates = await importTemplates(pool, folder.language, folder.templatesFile, options, summary, relationIds);
       await fileDone(folder.templatesFile);
     }
     for (const { relation, file } of folder.relationFiles) {
+      const factsBefore = summary.facts.seen;
       let batch: { rec: FactRecord; line: number }[] = [];
-      for await (const item of readJsonLines(file)) {
+      for await (const item of readLines(file, folder.language, summary)) {
         if ("problem" in item) {
           summary.problems.push({ file, line: item.line, reason: item.problem });
           continue;
@@ -121,11 +159,24 @@ export async function importMlama(pool: Pool, root: string, options: ImportOptio
         }
       }
       if (batch.length) await writeFactBatch(pool, file, batch, summary);
+      countNonFinalSlots(summary, folder.language, relation, templates, summary.facts.seen - factsBefore);
       await fileDone(file);
     }
   }
   summary.relations = relationIds.size;
   return summary;
+}
+
+function countNonFinalSlots(
+  summary: ImportSummary,
+  language: string,
+  relation: string,
+  templates: readonly { relation: string; template: string }[],
+  facts: number,
+): void {
+  const own = templates.filter((t) => t.relation === relation);
+  const nonFinal = own.filter((t) => !objectSlotIsFinal(t.template)).length;
+  if (nonFinal) summary.objectSlotNotFinal.push({ language, relation, templates: own.length, nonFinal, facts, noCausalTemplate: nonFinal === own.length });
 }
 
 async function importTemplates(
@@ -135,10 +186,10 @@ async function importTemplates(
   filter: MlamaFilter,
   summary: ImportSummary,
   relationIds: Set<string>,
-): Promise<void> {
+): Promise<{ relation: string; template: string }[]> {
   const wanted = filter.relations ? new Set(filter.relations) : null;
   const rows: { relation: string; template: string }[] = [];
-  for await (const item of readJsonLines(file)) {
+  for await (const item of readLines(file, language, summary)) {
     if ("problem" in item) {
       summary.problems.push({ file, line: item.line, reason: item.problem });
       continue;
@@ -151,7 +202,7 @@ async function importTemplates(
     if (wanted && !wanted.has(rec.relation)) continue;
     rows.push(rec);
   }
-  if (!rows.length) return;
+  if (!rows.length) return rows;
   const newRelations = [...new Set(rows.map((r) => r.relation))].filter((r) => !relationIds.has(r));
   await upsertLanguagesAndRelations(pool, [], newRelations);
   newRelations.forEach((r) => relationIds.add(r));
@@ -163,6 +214,7 @@ async function importTemplates(
   );
   summary.templates.seen += rows.length;
   summary.templates.inserted += res.rowCount ?? 0;
+  return rows;
 }
 
 async function writeFactBatch(
@@ -240,7 +292,7 @@ export async function importWrongObjects(pool: Pool, root: string, options: Impo
   for (const folder of folders) {
     for (const { relation, file } of folder.relationFiles) {
       const batch: { rec: WrongObjectRecord; line: number }[] = [];
-      for await (const item of readJsonLines(file)) {
+      for await (const item of readLines(file, folder.language, summary)) {
         if ("problem" in item) {
           summary.problems.push({ file, line: item.line, reason: item.problem });
           continue;

@@ -139,19 +139,27 @@ export async function finishJobIfComplete(pool: Pool, id: bigint | null): Promis
   );
 }
 
-export interface FailedItem {
-  factId: string;
+/** Failed items of a job with the same reason in the same language, counted. */
+export interface FailureGroup {
   language: string;
   error: string | null;
+  count: number;
+  /** The first fact id of the group. */
+  example: string;
 }
 
-/** The first failed items of a job, by fact id. */
-export async function failedItems(pool: Pool, jobId: bigint, limit: number): Promise<FailedItem[]> {
-  const { rows } = await pool.query<{ fact_id: string; language_code: string; error: string | null }>(
-    `SELECT fact_id, language_code, error FROM index_job_item WHERE job_id = $1 AND status = 'FAILED' ORDER BY fact_id, language_code LIMIT $2`,
+/**
+ * A job's failures grouped by language and reason, the largest groups first: a policy (causal
+ * models skip templates whose [Y] is not final) fails every fact of a relation and language
+ * with the same message.
+ */
+export async function failureGroups(pool: Pool, jobId: bigint, limit: number): Promise<FailureGroup[]> {
+  const { rows } = await pool.query<{ language_code: string; error: string | null; n: number; example: string }>(
+    `SELECT language_code, error, count(*)::int AS n, min(fact_id) AS example FROM index_job_item
+     WHERE job_id = $1 AND status = 'FAILED' GROUP BY language_code, error ORDER BY n DESC, language_code, error LIMIT $2`,
     [jobId.toString(), limit],
   );
-  return rows.map((r) => ({ factId: r.fact_id, language: r.language_code, error: r.error }));
+  return rows.map((r) => ({ language: r.language_code, error: r.error, count: r.n, example: r.example }));
 }
 
 /** unnest($1..$6) of run keys as a table k(checkpoint_id, fact_id, language_code, method, steps,

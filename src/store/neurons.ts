@@ -21,7 +21,7 @@ export interface NeuronRow {
 
 /** A run with its text keys (fact uuid, language code, relation id) and setting, from its integer keys. */
 const RUN_SELECT = `SELECT r.id, r.checkpoint_id, f.id AS fact_id, l.code AS language_code, rel.id AS relation_id, s.method, s.steps,
-    s.target_mode, r.prompt, r.gold_token_ids, r.gold_prob, r.predicted_ids, r.predicted_text, r.predicted_prob, r.tau, r.max_score,
+    s.target_mode, r.prompt, r.gold_token_ids, r.gold_prob, r.predicted_ids, r.predicted_text, r.predicted_prob, r.tau, r.tau_rule, r.max_score,
     r.n_layers, r.ffn_width, r.timings, r.created_at
   FROM attribution_run r
   JOIN run_setting s ON s.id = r.setting_id
@@ -45,6 +45,7 @@ interface RunDbRow {
   predicted_text: string;
   predicted_prob: number;
   tau: number;
+  tau_rule: RunRecord["tauRule"];
   max_score: number;
   n_layers: number;
   ffn_width: number;
@@ -69,6 +70,7 @@ function toRun(r: RunDbRow): RunRow {
     predictedText: r.predicted_text,
     predictedProb: r.predicted_prob,
     tau: r.tau,
+    tauRule: r.tau_rule,
     maxScore: r.max_score,
     nLayers: r.n_layers,
     ffnWidth: r.ffn_width,

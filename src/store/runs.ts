@@ -31,6 +31,8 @@ export interface RunRecord {
   predictedText: string;
   predictedProb: number;
   tau: number;
+  /** How tau (or k) was chosen (src/attribution/selection.ts TauRule). */
+  tauRule: { rule: string } & Record<string, unknown>;
   maxScore: number;
   topK: number;
   nLayers: number;
@@ -50,10 +52,16 @@ export interface RunRecord {
 export const runKey = (r: Pick<RunRecord, "checkpointId" | "factId" | "languageCode" | "method" | "steps" | "targetMode">) =>
   `${r.checkpointId}|${r.factId}|${r.languageCode}|${r.method}|${r.steps}|${r.targetMode}`;
 
-/** JSON cannot carry NaN/Infinity. */
-const finite = (x: number) => (Number.isFinite(x) ? x : 0);
+/**
+ * NaN/±∞ are refused, never stored as a number: the indexer fails such a run with its reason
+ * before it gets here (nonFiniteProblem in src/indexer/attribute-job.ts).
+ */
+const finite = (x: number) => {
+  if (!Number.isFinite(x)) throw new RangeError(`refusing to store the non-finite value ${x}`);
+  return x;
+};
 
-/** For real columns: a finite float32 (beyond its range: 0, like NaN). */
+/** For real columns: a finite float32 (a value beyond its range is refused like NaN). */
 const real = (x: number) => finite(Math.fround(x));
 
 /** The integer keys a stored run is filed under. */
@@ -116,7 +124,8 @@ export async function saveRuns(db: PoolClient, runs: readonly RunRecord[], optio
     predicted_ids: r.predictedIds,
     predicted_text: r.predictedText,
     predicted_prob: finite(r.predictedProb),
-    tau: r.tau,
+    tau: finite(r.tau),
+    tau_rule: r.tauRule,
     max_score: finite(r.maxScore),
     top_k: r.topK,
     n_knowledge: r.knowledgeNeurons.length,
@@ -126,12 +135,12 @@ export async function saveRuns(db: PoolClient, runs: readonly RunRecord[], optio
   }));
   const inserted = await db.query<{ id: string; checkpoint_id: number; setting_id: number; fact_key: number; language_key: number }>(
     `INSERT INTO attribution_run (checkpoint_id, setting_id, fact_key, language_key, relation_key, prompt, gold_token_ids, gold_probs,
-       gold_prob, predicted_ids, predicted_text, predicted_prob, tau, max_score, top_k, n_knowledge, n_layers, ffn_width, timings)
+       gold_prob, predicted_ids, predicted_text, predicted_prob, tau, tau_rule, max_score, top_k, n_knowledge, n_layers, ffn_width, timings)
      SELECT checkpoint_id, setting_id, fact_key, language_key, relation_key, prompt, gold_token_ids, gold_probs,
-       gold_prob, predicted_ids, predicted_text, predicted_prob, tau, max_score, top_k, n_knowledge, n_layers, ffn_width, timings
+       gold_prob, predicted_ids, predicted_text, predicted_prob, tau, tau_rule, max_score, top_k, n_knowledge, n_layers, ffn_width, timings
      FROM jsonb_to_recordset($1::jsonb) AS x(checkpoint_id int, setting_id smallint, fact_key int, language_key smallint, relation_key smallint,
        prompt text, gold_token_ids int[], gold_probs float8[], gold_prob float8, predicted_ids int[], predicted_text text,
-       predicted_prob float8, tau float8, max_score float8, top_k int, n_knowledge int, n_layers int, ffn_width int, timings jsonb)
+       predicted_prob float8, tau float8, tau_rule jsonb, max_score float8, top_k int, n_knowledge int, n_layers int, ffn_width int, timings jsonb)
      ON CONFLICT (checkpoint_id, setting_id, fact_key, language_key) DO NOTHING
      RETURNING id, checkpoint_id, setting_id, fact_key, language_key`,
     [JSON.stringify(rows)],

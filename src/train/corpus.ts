@@ -8,15 +8,15 @@
 //   * alias sentences joining one entity's labels in several languages (cross-lingual anchors).
 // Each epoch draws a fresh sample with a seeded generator; the same seed gives the same corpus.
 import {
-  buildCausalPrompt,
+  buildCausalSentence,
   buildMaskedPrompt,
   causalObjectText,
-  causalPromptText,
+  templatePrefix,
   templateSuffix,
   type LmKind,
   type MaskedPromptTokenizer,
 } from "../attribution/prompts.ts";
-import { fillTemplate } from "../data/mlama.ts";
+import { fillSlot, fillTemplate } from "../data/templates.ts";
 import { ALIAS_END, ALIAS_SEPARATOR, DISTRACTORS, PARAPHRASES } from "./paraphrases.ts";
 import type { Rng } from "./rng.ts";
 import type { SeedFact, SeedSet } from "./seeds.ts";
@@ -92,7 +92,7 @@ export function tokenizerTexts(seeds: SeedSet, kind: LmKind): string[] {
   for (const f of seeds.facts) {
     for (const t of factTemplates(f)) {
       if (kind === "masked") texts.push(fillTemplate(t, f.subject, f.object));
-      else texts.push(causalPromptText(t, f.subject), causalObjectText(f.object, f.language), templateSuffix(t));
+      else texts.push(templatePrefix(t, f.subject), causalObjectText(f.object, f.language, t), templateSuffix(t));
     }
   }
   // every label once more inside a distractor frame, and the alias separators
@@ -108,7 +108,7 @@ export function tokenizerTexts(seeds: SeedSet, kind: LmKind): string[] {
     const frames = DISTRACTORS[lang] ?? DISTRACTORS.en;
     labels.forEach((label, i) => {
       const frame = frames[i % frames.length];
-      texts.push(frame.replace("[A]", label).replace("[B]", labels[(i + 1) % labels.length]));
+      texts.push(fillSlot(fillSlot(frame, "[A]", label), "[B]", labels[(i + 1) % labels.length]));
     });
   }
   texts.push(`a${ALIAS_SEPARATOR}b${ALIAS_END}`);
@@ -169,7 +169,7 @@ export class CorpusSampler {
         sequences.push({ ids: p.inputIds, objectStart: p.targetPositions[0], objectLength: p.targetIds.length });
         full.push(this.tok.encode(fillTemplate(template, fact.subject, fact.object), { addSpecialTokens: true }));
       } else {
-        const p = buildCausalPrompt(this.tok, pf);
+        const p = buildCausalSentence(this.tok, pf);
         const suffix = this.tok.encode(templateSuffix(template), { addSpecialTokens: false });
         const ids = [...p.inputIds, ...p.targetIds, ...suffix, this.eos()];
         sequences.push({ ids, objectStart: p.inputIds.length, objectLength: p.targetIds.length });
@@ -235,7 +235,7 @@ export class CorpusSampler {
     const maskToken = this.tok.maskToken!;
     const k = c.subjectPieces.length;
     const masks = Array.from({ length: k }, () => maskToken).join(" ");
-    const text = c.templates[j].replace("[X]", masks).replace("[Y]", c.fact.object);
+    const text = fillTemplate(c.templates[j], masks, c.fact.object);
     const ids = this.tok.encode(text, { addSpecialTokens: true });
     const positions: number[] = [];
     ids.forEach((id, i) => id === this.tok.maskId && positions.push(i));
@@ -279,7 +279,7 @@ export class CorpusSampler {
     const lang = rng.pick(langs);
     const labels = this.labelsByLanguage.get(lang) ?? [];
     const frames = DISTRACTORS[lang] ?? DISTRACTORS.en;
-    return rng.pick(frames).replace("[A]", rng.pick(labels)).replace("[B]", rng.pick(labels));
+    return fillSlot(fillSlot(rng.pick(frames), "[A]", rng.pick(labels)), "[B]", rng.pick(labels));
   }
 
   private aliasLabels(rng: Rng): string[] {

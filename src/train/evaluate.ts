@@ -94,7 +94,7 @@ async function evaluateCausal(model: LanguageModel, facts: readonly SeedFact[]):
     const text = tok.decode(generated[i], { skipSpecialTokens: false });
     return {
       fact,
-      correct: causalContinuationCorrect(text, fact.object),
+      correct: causalContinuationCorrect(text, prompts[i]),
       predictedIds: generated[i],
       predicted: text,
       pieces: prompts[i].targetIds.length,

@@ -1,4 +1,5 @@
 // Loads the seed facts (mLAMA layout) for training and evaluation of the demo models.
+import { scriptConverter } from "../data/chinese.ts";
 import { listLanguageFolders, parseFact, parseTemplate, readJsonLines, type MlamaFilter } from "../data/mlama.ts";
 
 export interface SeedFact {
@@ -23,7 +24,10 @@ export interface SeedSet {
   problems: string[];
 }
 
-/** Reads every (fact, language) of a seeds folder; facts without a template are skipped and reported. */
+/**
+ * Reads every (fact, language) of a seeds folder, zh converted to simplified characters as on
+ * import; facts without a template are skipped and reported.
+ */
 export async function loadSeeds(root: string, filter: MlamaFilter = {}): Promise<SeedSet> {
   const folders = await listLanguageFolders(root, filter);
   const templates = new Map<string, Map<string, string>>();
@@ -34,7 +38,7 @@ export async function loadSeeds(root: string, filter: MlamaFilter = {}): Promise
     const byRelation = new Map<string, string>();
     templates.set(folder.language, byRelation);
     if (folder.templatesFile) {
-      for await (const row of readJsonLines(folder.templatesFile)) {
+      for await (const row of readJsonLines(folder.templatesFile, scriptConverter(folder.language))) {
         if ("problem" in row) {
           problems.push(`${folder.templatesFile}:${row.line}: ${row.problem}`);
           continue;
@@ -51,7 +55,7 @@ export async function loadSeeds(root: string, filter: MlamaFilter = {}): Promise
         continue;
       }
       relations.add(relation);
-      for await (const row of readJsonLines(file)) {
+      for await (const row of readJsonLines(file, scriptConverter(folder.language))) {
         if ("problem" in row) {
           problems.push(`${file}:${row.line}: ${row.problem}`);
           continue;

@@ -148,6 +148,7 @@ export function benchRun(checkpointId: number, ci: number, f: BenchFact, languag
     predictedText: `object ${f.index}`,
     predictedProb: goldProb,
     tau,
+    tauRule: { rule: "paper" },
     maxScore: max,
     topK: TOP_K,
     nLayers: c.nLayers,

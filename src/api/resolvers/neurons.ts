@@ -83,6 +83,7 @@ export const neuronResolvers = {
   KnowledgeNeuronSet: {
     ...runFields,
     tau: (r: RunResult) => r.run.tau,
+    tauRule: (r: RunResult) => r.run.tauRule.rule,
     neurons: async (r: RunResult, _: unknown, ctx: ApiContext) => scored(await ctx.loaders.knowledgeNeurons.load(r.run)),
   },
   Attribution: {

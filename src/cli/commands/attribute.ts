@@ -30,7 +30,8 @@ interface AttributeFlags {
  */
 function templateFromText(text: string, architecture: "masked" | "causal", maskToken: string | undefined): string {
   if (!text.trim()) throw new CliError("--text is empty");
-  if (architecture === "causal") return `[X]${text} [Y]`;
+  // The object follows after a space, unless the text ends in one or in an elided "l'", "d'".
+  if (architecture === "causal") return `[X]${text}${/[\s'’ʼ]$/u.test(text) ? "" : " "}[Y]`;
   const count = maskToken ? text.split(maskToken).length - 1 : 0;
   if (count !== 1) throw new CliError(`a masked-LM prompt must contain the mask token ${maskToken ?? "[MASK]"} exactly once (found ${count})`);
   return `[X]${text.replace(maskToken!, "[Y]")}`;

@@ -1,6 +1,7 @@
 import { join } from "node:path";
 import type { Command } from "commander";
 import { loadConfig } from "../../config.ts";
+import { SIMPLIFIED_CHINESE_RULE } from "../../data/chinese.ts";
 import { type ImportSummary, importMlama, importWrongObjects } from "../../store/import-mlama.ts";
 import { CliError } from "../errors.ts";
 import { list } from "../options.ts";
@@ -27,6 +28,16 @@ function printSummary(summary: ImportSummary, flags: ImportFlags): void {
     lines.push(`fact lines: ${s.facts.seen} read; facts: ${s.facts.inserted} new; labels: ${s.labels.inserted} new, ${s.labels.updated} updated`);
   }
   if (s.wrongObjects.seen) lines.push(`wrong objects: ${s.wrongObjects.seen} facts, ${s.wrongObjects.inserted} candidates written`);
+  if (s.simplified.lines) {
+    lines.push(`zh lines converted from traditional to simplified characters (${SIMPLIFIED_CHINESE_RULE}): ${s.simplified.converted} of ${s.simplified.lines}`);
+  }
+  if (s.objectSlotNotFinal.length) {
+    lines.push("templates whose object slot [Y] is not final (masked models use them, causal models skip them):");
+    for (const n of s.objectSlotNotFinal) {
+      const effect = n.noCausalTemplate ? `no causal prompt for its ${n.facts} facts` : `${n.templates - n.nonFinal} other template(s) serve causal models`;
+      lines.push(`  ${n.language} ${n.relation}: ${n.nonFinal} of ${n.templates} template(s); ${effect}`);
+    }
+  }
   lines.push(`malformed lines skipped: ${s.problems.length}`);
   process.stdout.write(`${lines.join("\n")}\n`);
 }

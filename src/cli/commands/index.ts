@@ -1,6 +1,7 @@
 import type { Command } from "commander";
 import * as attribute from "./attribute.ts";
 import * as backends from "./backends.ts";
+import * as calibrateTau from "./calibrate-tau.ts";
 import * as db from "./db.ts";
 import * as evalCmd from "./eval.ts";
 import * as evaluate from "./evaluate.ts";
@@ -17,4 +18,4 @@ export interface CommandModule {
 }
 
 // One line per command module; keep alphabetical.
-export const commandModules: CommandModule[] = [attribute, backends, db, evalCmd, evaluate, importCmd, indexer, model, predict, serve, start, trainDemo];
+export const commandModules: CommandModule[] = [attribute, backends, calibrateTau, db, evalCmd, evaluate, importCmd, indexer, model, predict, serve, start, trainDemo];

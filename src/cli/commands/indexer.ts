@@ -5,10 +5,13 @@ import { loadConfig } from "../../config.ts";
 import { createIndexJob } from "../../indexer/jobs.ts";
 import { startQueue } from "../../indexer/queue.ts";
 import { runWorker } from "../../indexer/worker.ts";
-import { loadModel } from "../../model/index.ts";
+import { attributionModel } from "../../attribution/model-port.ts";
+import { type LanguageModel, loadModel } from "../../model/index.ts";
 import { DeviceLostError } from "../../model/webgpu.ts";
+import { loadModelForCli } from "../load-model.ts";
+import { type TauFlags, describeCalibration, resolveSelections } from "../tau-options.ts";
 import { registerDemoModels, resolveCheckpoint } from "../checkpoints.ts";
-import { failedItems, jobProgress } from "../../store/index-jobs.ts";
+import { failureGroups, jobProgress } from "../../store/index-jobs.ts";
 import { CliError } from "../errors.ts";
 import { BACKEND_HELP, list, positiveInt, settingOption } from "../options.ts";
 import { createProgress } from "../progress.ts";
@@ -16,7 +19,7 @@ import { spawnWorkers } from "../spawn-workers.ts";
 import { withStore } from "../store-session.ts";
 import { outageWaitFromEnv, retryWhileUnavailable } from "../../store/unavailable.ts";
 
-interface IndexFlags {
+interface IndexFlags extends TauFlags {
   model: string;
   languages?: string[];
   relations?: string[];
@@ -55,6 +58,11 @@ export function register(program: Command): void {
     .option("--force", "recompute runs that are already stored")
     .option("--no-dkn", "skip the degenerate-neuron search that follows each attribution")
     .option("--detach", "only queue the work; `kn worker` processes (anywhere) do it")
+    .option("--tau <x|lang=x,…>", "selection threshold relative to the maximum: one value, or per language (default: en 0.3, zh 0.2, others 0.3)")
+    .option("--calibrate-tau", "set τ of every selected language but en so that its mean |KN| on a seeded sample matches en's (ALGORITHMS.md §13.6)")
+    .option("--calibration-facts <n>", "facts per language attributed for --calibrate-tau", "50")
+    .option("--seed <s>", "seed of the --calibrate-tau sample", "42")
+    .option("--fixed-k <k>", "select the k best neurons of each fact instead of a threshold")
     .option("--backend <name>", BACKEND_HELP)
     .option("--quiet", "no progress bar")
     .action(async (flags: IndexFlags) => {
@@ -66,9 +74,23 @@ export function register(program: Command): void {
       await withStore(config, async (store) => {
         await registerDemoModels(store.prisma);
         const checkpoint = await resolveCheckpoint(store.prisma, flags.model);
+        // Loaded once: calibration attributes with it, and the in-process worker reuses it.
+        let loaded: Promise<LanguageModel> | null = null;
+        const model = () => (loaded ??= loadModelForCli(checkpoint.path, flags.backend));
+        const selections = await resolveSelections(flags, {
+          pool: store.pool,
+          languages: flags.languages ?? [],
+          relations: flags.relations ?? [],
+          setting,
+          model: async () => attributionModel(await model()),
+          onProgress: (language, done, total) => flags.quiet || process.stderr.write(`calibrating τ (${language}): ${done}/${total} facts\r`),
+        });
+        for (const c of selections.calibrations) process.stderr.write(`calibrated ${describeCalibration(c)}\n`);
         const boss = await startQueue(store.url);
         try {
           const job = await createIndexJob(store.pool, boss, {
+            selections: selections.byLanguage,
+            defaultSelection: selections.fallback,
             checkpointId: checkpoint.id,
             setting,
             languages: flags.languages ?? [],
@@ -106,12 +128,16 @@ export function register(program: Command): void {
           })().finally(() => controller.abort());
           let lost: DeviceLostError | undefined;
           try {
-            await runWorker({ pool: store.pool, boss, exitWhenIdle: false, signal: controller.signal, loadModel: (path) => loadModel(path, { backend: flags.backend }) }).catch(
-              (err: unknown) => {
-                if (!(err instanceof DeviceLostError)) throw err;
-                lost = err;
-              },
-            );
+            await runWorker({
+              pool: store.pool,
+              boss,
+              exitWhenIdle: false,
+              signal: controller.signal,
+              loadModel: (path) => (path === checkpoint.path ? model() : loadModel(path, { backend: flags.backend })),
+            }).catch((err: unknown) => {
+              if (!(err instanceof DeviceLostError)) throw err;
+              lost = err;
+            });
             if (!lost) await poll;
           } finally {
             controller.abort();
@@ -124,7 +150,9 @@ export function register(program: Command): void {
           const p = (await retry("reading progress", () => jobProgress(store.pool, job.id)))!;
           process.stdout.write(`index job ${job.id}: ${p.done} done, ${p.failed} failed, ${p.pending} pending, ${p.rate.toFixed(2)} runs/s\n`);
           if (p.failed) {
-            for (const r of await failedItems(store.pool, job.id, 10)) process.stderr.write(`failed ${r.factId} (${r.language}): ${r.error}\n`);
+            for (const g of await failureGroups(store.pool, job.id, 20)) {
+              process.stderr.write(`failed ${g.count} (${g.language}, e.g. ${g.example}): ${g.error}\n`);
+            }
             process.exitCode ??= 3;
           }
           if (lost) throw deviceLostError(lost);
