@@ -9,12 +9,12 @@ import {
   buildCausalPrompt,
   buildCausalSentence,
   buildMaskedPrompt,
-  causalContinuationCorrect,
   causalObjectText,
   causalPromptText,
   maskedPromptText,
   usableTemplates,
 } from "../src/attribution/prompts.ts";
+import { answersObject } from "../src/attribution/answer.ts";
 import { fillTemplate, objectSlotIsFinal } from "../src/data/templates.ts";
 import { openCheckpoint } from "../src/model/checkpoint.ts";
 import { createTokenizer } from "../src/model/tokenizer.ts";
@@ -120,8 +120,10 @@ describe("causal teacher forcing tokenizes the whole string", () => {
     expect(p.text).toBe("法国的首都");
     expect(p.objectText).toBe("是巴黎");
     expect(tok.decode([p.targetIds[0]])).toBe("是巴");
-    expect(causalContinuationCorrect("是巴黎", p)).toBe(true);
-    expect(causalContinuationCorrect("巴黎", p)).toBe(false);
+    // the answer rule compares with what the object pieces spell, the merged 是 included
+    const pieces = (text: string) => tok.encode(text, { addSpecialTokens: false });
+    expect(answersObject(tok, "zh", pieces("是巴黎"), p.targetIds)).toBe(true);
+    expect(answersObject(tok, "zh", pieces("巴黎"), p.targetIds)).toBe(false);
 
     // a prompt that merges with the object into its first token leaves nothing to read
     expect(() => buildCausalPrompt(tok, { template: "[X][Y]。", subject: "是", object: "巴黎", language: "zh" })).toThrow(/share their first token/);

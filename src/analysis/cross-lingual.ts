@@ -7,7 +7,7 @@
 //                   kept only its second run here; §5.3 [R])
 // Each: Δ of suppression (×0) and enhancement (×2) on the fact and on an unrelated fact (drawn
 // uniformly from the other facts, seeded), with the fact's N applied to both.
-import type { FactModel, Neuron } from "../attribution/model-port.ts";
+import { type FactModel, type Neuron, neuronKey as key } from "../attribution/model-port.ts";
 import type { AnalysisStore, IndexedFact, RunScope } from "./analysis-store.ts";
 import { type ChangeCase, measureChanges } from "./gold-probabilities.ts";
 import { seededRandom } from "./random.ts";
@@ -33,7 +33,6 @@ async function loadFacts(store: AnalysisStore, scope: RunScope, languages: strin
   return out;
 }
 
-const key = (n: Neuron) => `${n[0]}:${n[1]}`;
 const intersect = (a: Neuron[], b: Neuron[]) => a.filter((n) => new Set(b.map(key)).has(key(n)));
 const union = (a: Neuron[], b: Neuron[]) => [...a, ...b.filter((n) => !new Set(a.map(key)).has(key(n)))];
 

@@ -2,7 +2,7 @@
 // neurons D_r of the training facts; a candidate object is accepted when its AMIG attribution,
 // averaged over D_r, reaches τ_fc. Compared with the model's own greedy answer (§7.3, clean).
 import { attributeFact, planFact } from "../attribution/fact-attribution.ts";
-import { isSpacedLanguage } from "../attribution/prompts.ts";
+import { answersObject, decodeGreedy } from "../attribution/answer.ts";
 import {
   DEFAULT_DKN_FILTER,
   DEFAULT_FACT_CHECK_THRESHOLD,
@@ -54,25 +54,15 @@ export async function scoreCandidate(
 }
 
 /**
- * §7.3 clean: the model accepts c when its greedy answer over len(pieces(c)) tokens is c: the same
- * pieces, or a text equal to c. In languages written without spaces the comparison ignores
- * whitespace, since a WordPiece decoder joins Chinese characters with spaces ("都 柏 林").
+ * §7.3 clean: the model accepts c when its greedy answer over len(pieces(c)) tokens is c, by the
+ * one rule of answer.ts (the same pieces, or the same text; whitespace ignored in languages
+ * written without spaces).
  */
 export async function directAnswerMatches(model: FactModel, template: string, subject: string, object: string, language: string): Promise<boolean> {
   const plan = await planFact(model, { template, subject, object, language });
-  const predicted: number[] = [];
-  for (const step of plan.steps) {
-    // causal: continue from the model's own previous answers, not the gold pieces
-    const ids = model.architecture === "causal" ? [...plan.inputIds, ...predicted] : step.ids;
-    const ctx = await model.prepare(ids, model.architecture === "causal" ? ids.length - 1 : step.position);
-    let best = 0;
-    for (let i = 1; i < ctx.probabilities.length; i++) if (ctx.probabilities[i] > ctx.probabilities[best]) best = i;
-    ctx.dispose();
-    predicted.push(best);
-  }
-  if (predicted.every((id, s) => id === plan.steps[s].targetId)) return true;
-  const normalize = (text: string) => (isSpacedLanguage(language) ? text.trim() : text.replace(/\s+/gu, ""));
-  return normalize(model.tokenizer.decode(predicted)) === normalize(object);
+  const probe = { targetIds: plan.steps.map((s) => s.targetId), steps: plan.steps };
+  const [{ answerIds }] = await decodeGreedy(model, [probe]);
+  return answersObject(model.tokenizer, language, answerIds, probe.targetIds);
 }
 
 export interface RelationResult {

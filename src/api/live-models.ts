@@ -18,7 +18,7 @@ import {
   type ActivationKind, type ActiveActivationEdit, type CombinedScale, type FactMeasurement, type FactProbe,
   combineActivationEdits, measureFacts, unpackVectors, weightEditVectors,
 } from "../attribution/editing.ts";
-import { type LanguageModel, type Neuron, type NeuronScale, loadModel } from "../model/index.ts";
+import { type LanguageModel, type Neuron, type NeuronScale, loadModel, neuronKey } from "../model/index.ts";
 import { type EditRow, activeEdits, checkpointsWithActiveEdits } from "../store/edits.ts";
 
 export interface LiveCheckpoint {
@@ -84,7 +84,7 @@ export class LiveModel {
   /** Neuron "layer:unit" -> id of the active weight edit that holds it. */
   heldNeurons(): Map<string, string> {
     const out = new Map<string, string>();
-    for (const [id, held] of this.weights) for (const n of held.neurons) out.set(`${n[0]}:${n[1]}`, id);
+    for (const [id, held] of this.weights) for (const n of held.neurons) out.set(neuronKey(n), id);
     return out;
   }
 

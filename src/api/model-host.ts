@@ -16,7 +16,7 @@ import {
   type EditKind, type FactMeasurement, type FactProbe, factProbe, isActivationKind, newObjectTokenId, packVectors, weightEditVectors,
 } from "../attribution/editing.ts";
 import { attributionModel } from "../attribution/model-port.ts";
-import type { Neuron } from "../model/index.ts";
+import { type Neuron, neuronKey } from "../model/index.ts";
 import { analysisStore } from "../store/analysis.ts";
 import { type EditParams, type EditRow, type EditTargetName, type EffectRow, type FactPromptRow, activeEdits, factPrompts, findEdit, markReverted, reserveEditId, saveEdit, unrelatedFacts } from "../store/edits.ts";
 import { apiError, badInput, notFound } from "./errors.ts";
@@ -191,12 +191,12 @@ export class InlineModelHost implements ModelHost {
     }
     const held = new Map<string, string>();
     for (const e of await activeEdits(this.pool, edit.checkpoint.id)) {
-      if (e.kind === "ERASE" || e.kind === "UPDATE") for (const [l, u] of e.neurons) held.set(`${l}:${u}`, `${e.kind} edit ${e.id}`);
+      if (e.kind === "ERASE" || e.kind === "UPDATE") for (const n of e.neurons) held.set(neuronKey(n), `${e.kind} edit ${e.id}`);
     }
     for (const [k, by] of live.heldNeurons()) held.set(k, held.get(k) ?? `edit ${by}`);
-    const taken = edit.neurons.filter((n) => held.has(`${n[0]}:${n[1]}`));
+    const taken = edit.neurons.filter((n) => held.has(neuronKey(n)));
     if (taken.length) {
-      throw conflict(`neuron(s) ${taken.slice(0, 5).map(neuronText).join(", ")}${taken.length > 5 ? ", ..." : ""} already held by active ${held.get(`${taken[0][0]}:${taken[0][1]}`)}; revert it first`);
+      throw conflict(`neuron(s) ${taken.slice(0, 5).map(neuronText).join(", ")}${taken.length > 5 ? ", ..." : ""} already held by active ${held.get(neuronKey(taken[0]))}; revert it first`);
     }
   }
 

@@ -7,7 +7,8 @@
 //   masked LM: k masks for a k-piece object, piece s read at mask s (other masks stay masks);
 //   causal LM: teacher-forced, piece s read after prompt ⊕ y_1..y_{s-1}.
 // An activation scale applies at every step's read position, as in the cross-lingual experiment.
-import type { LanguageModel, Neuron, NeuronScale, ProbabilityRequest } from "../model/language-model.ts";
+import { type LanguageModel, type Neuron, type NeuronScale, neuronKey } from "../model/language-model.ts";
+import { answerText, decodeGreedy } from "./answer.ts";
 import { cleanSteps } from "./fact-attribution.ts";
 import { type PromptFact, buildPrompt, objectPieces } from "./prompts.ts";
 
@@ -42,7 +43,7 @@ export interface FactMeasurement {
   /** Product over the object pieces of P(piece) at its step. */
   probability: number;
   pieceProbabilities: number[];
-  /** Greedy answer: argmax at each mask (masked), greedy continuation of k tokens (causal). */
+  /** The greedy answer (answer.ts). */
   answerIds: number[];
   /** The answer decoded without special tokens, trimmed. */
   answer: string;
@@ -65,52 +66,13 @@ export function factProbe(model: EditingModel, fact: PromptFact): FactProbe | { 
   }
 }
 
-export function argmax(p: Float32Array): number {
-  let best = 0;
-  for (let i = 1; i < p.length; i++) if (p[i] > p[best]) best = i;
-  return best;
-}
-
-const samePrefix = (a: readonly number[], b: readonly number[], n: number) => a.slice(0, n).every((x, i) => x === b[i]);
-
-/**
- * Measures many probes in few batched passes. Gold steps run together; a causal greedy answer
- * that leaves the gold prefix needs its own passes, one per further token (batched per depth).
- */
+/** Gold probability and greedy answer of many probes in few batched passes (answer.ts decodes). */
 export async function measureFacts(model: EditingModel, probes: readonly FactProbe[], scale?: NeuronScale): Promise<FactMeasurement[]> {
-  const requests: ProbabilityRequest[] = [];
-  const index = probes.map((p) => p.steps.map((s) => requests.push({ ids: s.ids, position: s.position, scale }) - 1));
-  const dists = requests.length ? await model.probabilitiesBatch(requests) : [];
-  const pieceProbabilities = probes.map((p, k) => p.steps.map((s, j) => dists[index[k][j]][s.targetId]));
-  const answers = probes.map((p, k) => (p.steps.length ? [argmax(dists[index[k][0]])] : []));
-  if (model.architecture === "masked") {
-    probes.forEach((p, k) => (answers[k] = p.steps.map((_, j) => argmax(dists[index[k][j]]))));
-  } else {
-    const prompts = probes.map((p) => p.steps[0]?.ids ?? []);
-    for (let depth = 1; probes.some((p) => p.steps.length > depth); depth++) {
-      const off: number[] = [];
-      probes.forEach((p, k) => {
-        if (p.steps.length <= depth) return;
-        // on the gold path the teacher-forced pass already holds this distribution
-        if (samePrefix(answers[k], p.targetIds, depth)) answers[k].push(argmax(dists[index[k][depth]]));
-        else off.push(k);
-      });
-      if (!off.length) continue;
-      const extra = await model.probabilitiesBatch(
-        off.map((k) => {
-          const ids = [...prompts[k], ...answers[k]];
-          return { ids, position: ids.length - 1, scale };
-        }),
-      );
-      off.forEach((k, j) => answers[k].push(argmax(extra[j])));
-    }
-  }
-  return probes.map((_, k) => ({
-    probability: pieceProbabilities[k].reduce((a, b) => a * b, 1),
-    pieceProbabilities: pieceProbabilities[k],
-    answerIds: answers[k],
-    // special tokens (a causal model's <|endoftext|>, BERT's [SEP]) are not part of an answer
-    answer: model.tokenizer.decode(answers[k], { skipSpecialTokens: true }).trim(),
+  return (await decodeGreedy(model, probes, scale)).map((d) => ({
+    probability: d.pieceProbabilities.reduce((a, b) => a * b, 1),
+    pieceProbabilities: d.pieceProbabilities,
+    answerIds: d.answerIds,
+    answer: answerText(model.tokenizer, d.answerIds),
   }));
 }
 
@@ -166,8 +128,6 @@ export interface ActiveActivationEdit {
 }
 
 export type CombinedScale = { ok: true; scale: NeuronScale | undefined } | { ok: false; reason: string };
-
-const neuronKey = (n: Neuron) => `${n[0]}:${n[1]}`;
 
 /**
  * The one scale that applies every active activation edit. Per neuron: ×0 if any active edit

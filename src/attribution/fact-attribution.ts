@@ -7,6 +7,7 @@
 //           special tokens (BERT: [CLS] … [SEP] count as pieces), one [MASK], the ORIGINAL
 //           prompt's argmax appended as text once more at every step, and the multiplier x taken
 //           from the original prompt.
+import { argmax } from "./answer.ts";
 import { type AttributionOptions, type AttributionStep, type StepResult, attributeStep, sumScores } from "./attribute.ts";
 import type { FactModel, Neuron } from "./model-port.ts";
 import { type PromptFact, PromptError, buildPrompt, causalPromptText, maskedPromptText } from "./prompts.ts";
@@ -32,12 +33,6 @@ export interface FactAttribution {
 
 export interface PlannedStep extends AttributionStep {
   ids: number[];
-}
-
-function argmax(p: Float32Array): number {
-  let best = 0;
-  for (let i = 1; i < p.length; i++) if (p[i] > p[best]) best = i;
-  return best;
 }
 
 /** Gold probability (product over pieces) with each neuron set suppressed, batched per step. */

@@ -1,5 +1,5 @@
 // Fact-checking with degenerate knowledge neurons (ALGORITHMS.md §7).
-import type { Neuron } from "./model-port.ts";
+import { type Neuron, neuronKey } from "./model-port.ts";
 
 /** τ_fc: a candidate is flagged wrong when its mean attribution over D_r is below this. */
 export const DEFAULT_FACT_CHECK_THRESHOLD = 1e-6;
@@ -12,7 +12,7 @@ export function relationDegenerateNeurons(setsPerFact: readonly (readonly (reado
   for (const sets of setsPerFact) {
     for (const set of sets) {
       for (const n of set) {
-        const k = `${n[0]}:${n[1]}`;
+        const k = neuronKey(n);
         const e = counts.get(k) ?? { n: [n[0], n[1]] as Neuron, count: 0 };
         e.count++;
         counts.set(k, e);

@@ -1,8 +1,6 @@
 // Language-independent knowledge neurons (ALGORITHMS.md §5.1): per fact, the knowledge neurons
 // shared by every chosen language; per relation, how many facts share each such neuron.
-import type { Neuron } from "./model-port.ts";
-
-const key = (n: Neuron) => `${n[0]}:${n[1]}`;
+import { type Neuron, neuronKey as key } from "./model-port.ts";
 
 /** Intersection of per-language neuron lists, in the order of the first list; [] if any is empty. */
 export function intersectNeurons(perLanguage: readonly (readonly Neuron[])[]): Neuron[] {

@@ -5,6 +5,7 @@ import type { LanguageModel } from "../model/language-model.ts";
 import type { MaskedPromptTokenizer } from "./prompts.ts";
 
 export type { Architecture, Neuron, PromptContext } from "../model/language-model.ts";
+export { neuronKey } from "../model/language-model.ts";
 
 export type AttributionModel = Pick<
   LanguageModel,
@@ -17,7 +18,7 @@ export type AttributionModel = Pick<
 /** Fact-level work also builds prompts, reads predictions back as text and measures in batches. */
 export type FactModel = AttributionModel &
   Pick<LanguageModel, "probabilitiesBatch"> & {
-    readonly tokenizer: MaskedPromptTokenizer & { decode(ids: readonly number[]): string };
+    readonly tokenizer: MaskedPromptTokenizer & { decode(ids: readonly number[], options?: { skipSpecialTokens?: boolean }): string };
   };
 
 export function attributionModel(lm: LanguageModel): FactModel {

@@ -215,13 +215,3 @@ export function buildCausalSentence(tokenizer: PromptTokenizer, fact: PromptFact
 export function buildPrompt(tokenizer: MaskedPromptTokenizer, fact: PromptFact, kind: LmKind): Prompt {
   return kind === "masked" ? buildMaskedPrompt(tokenizer, fact) : buildCausalPrompt(tokenizer, fact);
 }
-
-/** Masked LM: top-1 correct when every mask's argmax is its gold piece. */
-export function maskedPredictionCorrect(prompt: MaskedPrompt, predictedIds: readonly number[]): boolean {
-  return predictedIds.length === prompt.targetIds.length && prompt.targetIds.every((id, i) => predictedIds[i] === id);
-}
-
-/** Causal LM: the decoded greedy continuation (len(object pieces) tokens), trimmed, equals what the pieces spell. */
-export function causalContinuationCorrect(decodedContinuation: string, prompt: Pick<CausalPrompt, "objectText">): boolean {
-  return decodedContinuation.trim() === prompt.objectText.trim();
-}

@@ -4,6 +4,7 @@ export type {
   PromptContext,
 } from "./language-model.ts";
 export type { TextTokenizer, EncodeOptions } from "./tokenizer.ts";
+export { neuronKey } from "./language-model.ts";
 export { loadModel, type LoadOptions } from "./load.ts";
 export { resolveModelDir, registerModelResolver, PROJECT_ROOT, type ModelResolver } from "./resolve.ts";
 export { useBackend, parseBackendName, defaultBackendName, BACKENDS, TENSORFLOW_INSTALL_HINT, type BackendName } from "./backend.ts";

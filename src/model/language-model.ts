@@ -11,6 +11,9 @@ export type Architecture = "masked" | "causal";
 /** A knowledge neuron: FFN unit `unit` of layer `layer` (ALGORITHMS.md §1.2). */
 export type Neuron = readonly [layer: number, unit: number];
 
+/** The one string key of a neuron ("layer:unit"), for sets and maps. */
+export const neuronKey = (n: Neuron): string => `${n[0]}:${n[1]}`;
+
 /** Multiply these neurons' activation at the target position by `factor` (0 suppresses, 2 enhances). */
 export interface NeuronScale {
   neurons: readonly Neuron[];

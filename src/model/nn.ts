@@ -40,7 +40,10 @@ export class LayerNorm {
 }
 
 // The GELUs carry hand-written gradients (fewer wasm ops than autodiff through erf/tanh); the
-// demo-model trainer uses these same functions, so its weights depend on exactly this math.
+// demo-model trainer uses these same functions, so its weights depend on exactly this math. Their
+// gradients add +0 at the end: a zero upstream gradient times a negative slope is −0, which the
+// +0 turns into +0, as autodiff gives (an erased neuron's gradient is exactly 0); Adam cannot tell
+// the two zeros apart, so the trained weights are the same bits either way.
 const INV_SQRT_2PI = 1 / Math.sqrt(2 * Math.PI);
 const SQRT_2_OVER_PI = Math.sqrt(2 / Math.PI);
 const GELU_C = 0.044715;
@@ -54,7 +57,7 @@ export const geluErf = tf.customGrad((...args) => {
     value: tf.mul(x, cdf),
     gradFunc: (dy: tf.Tensor, [xs, c]: tf.Tensor[]) => {
       const pdf = tf.mul(tf.exp(tf.mul(tf.mul(xs, xs), -0.5)), INV_SQRT_2PI);
-      return [tf.mul(dy, tf.add(c, tf.mul(xs, pdf)))];
+      return [tf.add(tf.mul(dy, tf.add(c, tf.mul(xs, pdf))), 0)];
     },
   };
 }) as (x: tf.Tensor) => tf.Tensor;
@@ -72,7 +75,7 @@ export const geluTanh = tf.customGrad((...args) => {
       const sech2 = tf.sub(1, tf.mul(th, th));
       const inner = tf.mul(tf.add(tf.mul(xx, 3 * GELU_C), 1), 0.5 * SQRT_2_OVER_PI);
       const g = tf.add(tf.mul(tf.add(th, 1), 0.5), tf.mul(tf.mul(xs, sech2), inner));
-      return [tf.mul(dy, g)];
+      return [tf.add(tf.mul(dy, g), 0)];
     },
   };
 }) as (x: tf.Tensor) => tf.Tensor;

@@ -3,6 +3,7 @@
 // matMul with transposeA/transposeB 10-40x slower than a plain one; gathers get their gradient by
 // a scatter-add in JavaScript (wasm has no UnsortedSegmentSum kernel, which the Gather gradient
 // needs).
+import { argmax } from "../attribution/answer.ts";
 import { attend, mergeHeads, splitHeads, splitHeadsTransposed } from "../model/nn.ts";
 import tf from "../model/tf.ts";
 
@@ -137,10 +138,8 @@ export function crossEntropy(logits: tf.Tensor2D, targets: Int32Array, weights: 
       const row = i * v;
       const pt = p[row + targets[i]];
       loss -= weights[i] * Math.log(Math.max(pt, 1e-30));
-      let best = 0;
-      for (let j = 1; j < v; j++) if (p[row + j] > p[row + best]) best = j;
       rowGoldProb[i] = pt;
-      if (best === targets[i]) {
+      if (argmax(p.subarray(row, row + v)) === targets[i]) {
         correct++;
         rowCorrect[i] = 1;
       }

@@ -3,6 +3,7 @@
 // batching all draw from one seeded generator, and the wasm backend computes single-threaded.
 import fs from "node:fs";
 import path from "node:path";
+import { argmax } from "../attribution/answer.ts";
 import type { LmKind } from "../attribution/prompts.ts";
 import { useBackend } from "../model/backend.ts";
 import tf from "../model/tf.ts";
@@ -251,15 +252,8 @@ export function measureAccuracy(
       let ok = true;
       let minP = 1;
       for (let r = a; r < b; r++) {
-        const row = r * v;
-        const pGold = probs[row + packed.targets[r]];
-        minP = Math.min(minP, pGold);
-        for (let j = 0; j < v; j++) {
-          if (probs[row + j] > pGold || (probs[row + j] === pGold && j < packed.targets[r])) {
-            ok = false;
-            break;
-          }
-        }
+        minP = Math.min(minP, probs[r * v + packed.targets[r]]);
+        if (argmax(probs.subarray(r * v, (r + 1) * v)) !== packed.targets[r]) ok = false;
       }
       const { language, relation } = items[itemIndex].fact;
       total.set(language, (total.get(language) ?? 0) + 1);
