@@ -16,20 +16,15 @@
 import type { Pool } from "pg";
 import {
   type ActivationKind, type ActiveActivationEdit, type CombinedScale, type FactMeasurement, type FactProbe,
-  combineActivationEdits, measureFacts, unpackVectors, weightEditVectors,
+  combineActivationEdits, unpackVectors,
 } from "../attribution/editing.ts";
+import { KnowledgeNeurons, type WeightEdit } from "../attribution/knowledge-neurons.ts";
 import { type LanguageModel, type Neuron, type NeuronScale, loadModel, neuronKey } from "../model/index.ts";
 import { type EditRow, activeEdits, checkpointsWithActiveEdits } from "../store/edits.ts";
 
 export interface LiveCheckpoint {
   id: number;
   path: string;
-}
-
-interface HeldWeights {
-  neurons: Neuron[];
-  /** The value vectors before the edit, restored on revert. */
-  original: Float32Array[];
 }
 
 const sameBits = (a: Float32Array, b: Float32Array) =>
@@ -40,12 +35,16 @@ const byId = (a: string, b: string) => (BigInt(a) < BigInt(b) ? -1 : BigInt(a) >
 /** One loaded checkpoint and its active edits (keyed by edit id). */
 export class LiveModel {
   private readonly activation = new Map<string, ActiveActivationEdit>();
-  private readonly weights = new Map<string, HeldWeights>();
+  private readonly weights = new Map<string, WeightEdit>();
+  /** The editing verbs over this model. */
+  readonly kn: KnowledgeNeurons;
 
   constructor(
     readonly checkpointId: number,
     readonly lm: LanguageModel,
-  ) {}
+  ) {
+    this.kn = new KnowledgeNeurons(lm);
+  }
 
   activeEditIds(): string[] {
     return [...this.activation.keys(), ...this.weights.keys()].sort(byId);
@@ -65,7 +64,7 @@ export class LiveModel {
 
   /** Gold probabilities and greedy answers with every active edit applied (and `extra`). */
   measure(probes: readonly FactProbe[], extra?: ActiveActivationEdit): Promise<FactMeasurement[]> {
-    return measureFacts(this.lm, probes, this.scale(extra));
+    return this.kn.measure(probes, this.scale(extra));
   }
 
   /** The distribution at `position` with every active edit applied. */
@@ -88,19 +87,18 @@ export class LiveModel {
     return out;
   }
 
-  /** Writes an edit's value vectors; `original` is what revert writes back. */
-  writeWeights(id: string, neurons: readonly Neuron[], vectors: readonly Float32Array[], original: readonly Float32Array[]): void {
-    this.lm.setValueVectors(neurons, vectors);
-    this.weights.set(id, { neurons: neurons.map((n) => [n[0], n[1]] as const), original: original.map((v) => v.slice()) });
+  /** Records a weight edit written to the model (kn.erase / kn.update) as active edit `id`. */
+  holdWeights(id: string, edit: WeightEdit): void {
+    this.weights.set(id, edit);
   }
 
-  /** Writes the original vectors of a weight edit back; false if it holds none. */
-  restoreWeights(id: string): boolean {
+  /** Reverts active weight edit `id` (kn.revert) and returns it; undefined if it holds none. */
+  restoreWeights(id: string): WeightEdit | undefined {
     const held = this.weights.get(id);
-    if (!held) return false;
-    this.lm.setValueVectors(held.neurons, held.original);
+    if (!held) return undefined;
+    this.kn.revert(held);
     this.weights.delete(id);
-    return true;
+    return held;
   }
 
   /** Re-applies a stored ACTIVE edit (after a restart), from its params and saved originals. */
@@ -118,8 +116,7 @@ export class LiveModel {
       // the checkpoint registry hashes the weights, so this means the folder changed under us
       console.warn(`edit ${id}: the saved original value vectors differ from checkpoint ${this.checkpointId}'s; re-applying from the saved ones`);
     }
-    const vectors = await weightEditVectors(edit.kind === "ERASE" ? "erase" : "update", original, edit.params, (t) => this.lm.wordEmbedding(t));
-    this.writeWeights(id, neurons, vectors, original);
+    this.holdWeights(id, await this.kn.reapply(edit.kind === "ERASE" ? "erase" : "update", neurons, edit.params, original));
   }
 }
 

@@ -13,7 +13,7 @@ import { createHash } from "node:crypto";
 import type { Pool } from "pg";
 import { type FactCheckEvaluationResult, type FactCheckOptions, type FactCheckVerdict, checkStatement, evaluateFactChecking } from "../analysis/fact-checking.ts";
 import {
-  type EditKind, type FactMeasurement, type FactProbe, factProbe, isActivationKind, newObjectTokenId, packVectors, weightEditVectors,
+  type EditKind, type FactMeasurement, type FactProbe, factProbe, isActivationKind, newObjectTokenId, packVectors,
 } from "../attribution/editing.ts";
 import { attributionModel } from "../attribution/model-port.ts";
 import { type Neuron, neuronKey } from "../model/index.ts";
@@ -266,11 +266,10 @@ export class InlineModelHost implements ModelHost {
     if (isActivationKind(edit.kind)) {
       after = await live.measure(measured, { kind: edit.kind, neurons: edit.neurons });
     } else {
-      const original = await live.lm.getValueVectors(edit.neurons);
-      savedWeights = packVectors(original);
-      const vectors = await weightEditVectors(edit.kind as "erase" | "update", original, params, (t) => live.lm.wordEmbedding(t));
-      live.writeWeights(key, edit.neurons, vectors, original);
-      undo = () => live.restoreWeights(key);
+      const written = edit.kind === "erase" ? await live.kn.erase(edit.neurons) : await live.kn.update(edit.neurons, params);
+      live.holdWeights(key, written);
+      savedWeights = packVectors(written.original);
+      undo = () => void live.restoreWeights(key);
     }
     try {
       after ??= await live.measure(measured);
@@ -302,10 +301,12 @@ export class InlineModelHost implements ModelHost {
       live.removeActivation(key);
       redo = () => live.applyStored(row);
     } else {
-      const neurons = row.neurons.map(([l, u]) => [l, u] as const);
-      const edited = await live.lm.getValueVectors(neurons);
-      if (!live.restoreWeights(key)) throw new Error(`active edit ${id} is not applied to the live model`);
-      redo = async () => live.writeWeights(key, neurons, edited, await live.lm.getValueVectors(neurons));
+      const held = live.restoreWeights(key);
+      if (!held) throw new Error(`active edit ${id} is not applied to the live model`);
+      redo = async () => {
+        live.lm.setValueVectors(held.neurons, held.written);
+        live.holdWeights(key, held);
+      };
     }
     try {
       if (!(await markReverted(this.pool, id, revertedBy))) throw conflict(`edit ${id} is not active any more`);

@@ -2,10 +2,10 @@
 // language that the model can use (causal: [Y] last), attribution summed over object pieces,
 // knowledge neurons shared across templates. A NaN or ±∞ fails the run with its reason.
 import { DEFAULT_DKN, findDegenerateSets } from "../attribution/dkn.ts";
-import { attributeFact, suppressedProbabilities } from "../attribution/fact-attribution.ts";
+import { suppressedProbabilities } from "../attribution/fact-attribution.ts";
+import { knowledgeNeurons } from "../attribution/knowledge-neurons.ts";
 import type { FactModel } from "../attribution/model-port.ts";
-import { PromptError, usableTemplates } from "../attribution/prompts.ts";
-import { type NeuronSelection, effectiveTau, factKnowledgeNeurons, maxScore, topNeurons } from "../attribution/selection.ts";
+import { type NeuronSelection, effectiveTau, maxScore, topNeurons } from "../attribution/selection.ts";
 import type { FactContext } from "../store/index-jobs.ts";
 import type { RunRecord } from "../store/runs.ts";
 import type { AttributionJob } from "./queue.ts";
@@ -18,15 +18,15 @@ export async function computeRun(
   shape: { nLayers: number; ffnWidth: number },
 ): Promise<RunRecord> {
   const started = performance.now();
-  const { attributions, scores } = await attributeTemplates(model, job, fact);
-  const knowledgeNeurons = factKnowledgeNeurons(attributions.map((a) => a.scores), selection);
+  const found = await knowledgeNeurons(model, { ...fact, language: job.language }, { method: job.method, steps: job.steps, targetMode: job.targetMode, selection });
+  const { attributions, scores, neurons } = found;
   const first = attributions[0];
   // Degenerate neurons of the first template's prompt (§6.2: computed in the same pass as the
   // attribution, top-20 pool of the ranked knowledge neurons).
   const attributedAt = performance.now();
   const dkn = job.dkn
     ? await findDegenerateSets(
-        knowledgeNeurons.map((n) => [n.layer, n.unit] as const),
+        neurons.map((n) => [n.layer, n.unit] as const),
         (sets) => suppressedProbabilities(model, first.plan, sets),
         DEFAULT_DKN,
       )
@@ -46,7 +46,7 @@ export async function computeRun(
     predictedIds: first.predictedIds,
     predictedText: first.predictedText,
     predictedProb: first.predictedProbs.reduce((a, b) => a * b, 1),
-    tau: selection.rule.rule === "top-k" ? effectiveTau(knowledgeNeurons, maxScore(scores)) : selection.tau,
+    tau: selection.rule.rule === "top-k" ? effectiveTau(neurons, maxScore(scores)) : selection.tau,
     tauRule: selection.rule,
     maxScore: maxScore(scores),
     topK: job.topK,
@@ -67,38 +67,11 @@ export async function computeRun(
         }))
       : [],
     topNeurons: topNeurons(scores, job.topK),
-    knowledgeNeurons,
+    knowledgeNeurons: neurons,
   };
   const problem = nonFiniteProblem(attributions.map((a) => a.scores), run);
   if (problem) throw new NonFiniteError(`${problem}: the run is not stored`);
   return run;
-}
-
-/** The run's settings that decide its scores. */
-export type RunSettings = Pick<AttributionJob, "language" | "method" | "steps" | "targetMode">;
-
-/**
- * Attributes the fact with every template of its relation that the model can use (causal
- * models: [Y] last; a fact with none fails with the policy's reason); `scores` is the grid a run
- * stores and heatmaps show: the single template's, or the mean over templates.
- */
-export async function attributeTemplates(model: FactModel, settings: RunSettings, fact: FactContext) {
-  const templates = usableTemplates(fact.templates, model.architecture);
-  if (!templates.length) {
-    throw new PromptError(
-      `no template of ${fact.relationId} in ${settings.language} ends with the object slot [Y] (${fact.templates.length} skipped): ` +
-        `causal models skip templates whose object slot is not final`,
-    );
-  }
-  const fact0 = { subject: fact.subject, object: fact.object, language: settings.language };
-  const options = { method: settings.method, steps: settings.steps, targetMode: settings.targetMode };
-  const attributions: Awaited<ReturnType<typeof attributeFact>>[] = [];
-  for (const template of templates) attributions.push(await attributeFact(model, { ...fact0, template }, options));
-  const scores =
-    attributions.length === 1
-      ? attributions[0].scores
-      : attributions[0].scores.map((row, l) => row.map((_, i) => attributions.reduce((s, a) => s + a.scores[l][i], 0) / attributions.length));
-  return { attributions, scores };
 }
 
 export class NonFiniteError extends Error {

@@ -9,7 +9,7 @@ import { PromptError } from "../attribution/prompts.ts";
 import type { NeuronSelection } from "../attribution/selection.ts";
 import { type FactScores, calibratedSelection } from "../attribution/tau-calibration.ts";
 import { factsLabelledInBoth } from "../store/calibration-sample.ts";
-import { attributeTemplates } from "./attribute-job.ts";
+import { scores } from "../attribution/knowledge-neurons.ts";
 import type { RunSetting } from "../attribution/run-setting.ts";
 import { factContexts } from "../store/index-jobs.ts";
 
@@ -59,7 +59,7 @@ export async function calibrateLanguages(pool: Pool, model: FactModel, req: Cali
       const fact = contexts.get(key);
       try {
         if (!fact) throw new PromptError(`fact ${p.factId} has no label in ${p.language}`);
-        cache.set(key, (await attributeTemplates(model, { ...req.setting, language: p.language }, fact)).attributions.map((a) => a.scores));
+        cache.set(key, (await scores(model, { ...fact, language: p.language }, req.setting)).attributions.map((a) => a.scores));
       } catch (err) {
         if (!(err instanceof PromptError)) throw err;
         cache.set(key, null); // no usable template, an empty object, …: the fact is skipped

@@ -1,0 +1,148 @@
+// The science over the model port as one short list of verbs, in the spirit of EleutherAI's
+// `KnowledgeNeurons` class: the indexer, the API's model host and the CLI call these instead of
+// composing the steps themselves.
+//
+//   scores(fact)            AMIG/IG attribution of every usable template, summed over object pieces
+//   knowledgeNeurons(fact)  scores, then the selection rule, shared across templates (§4)
+//   measure(probes, edit?)  gold probability and greedy answer (answer.ts) of fact prompts
+//   answers(fact)           does the model answer the object? (the one rule of answer.ts)
+//   suppress / enhance      activation edits: ×0 / ×2 at the target position (§5.2)
+//   erase / update          weight edits: value vectors zeroed / moved to the new object (§5.5)
+//   revert(edit)            writes a weight edit's original value vectors back, bit for bit
+import type { LanguageModel, Neuron, NeuronScale } from "../model/language-model.ts";
+import { answersObject, decodeGreedy } from "./answer.ts";
+import {
+  type ActiveActivationEdit, type FactMeasurement, type FactProbe, type WeightEditParams, factProbe, measureFacts, weightEditVectors,
+} from "./editing.ts";
+import { type TargetMode, attributeFact } from "./fact-attribution.ts";
+import type { Method } from "./integrated-gradients.ts";
+import { type FactModel, attributionModel } from "./model-port.ts";
+import { type PromptFact, PromptError, usableTemplates } from "./prompts.ts";
+import { type NeuronSelection, type ScoredNeuron, factKnowledgeNeurons } from "./selection.ts";
+
+/** A fact with all its templates (the indexer attributes every one the model can use). */
+export interface TemplatedFact {
+  relationId: string;
+  templates: readonly string[];
+  subject: string;
+  object: string;
+  language: string;
+}
+
+export interface ScoreOptions {
+  method: Method;
+  steps: number;
+  targetMode?: TargetMode;
+}
+
+/** A weight edit as written: what `revert` writes back and what the database keeps. */
+export interface WeightEdit {
+  neurons: Neuron[];
+  original: Float32Array[];
+  written: Float32Array[];
+}
+
+/**
+ * Attribution of a fact with every template the model can use (causal: [Y] last; none fails with
+ * the policy's reason): per template, the scores summed over object pieces; `scores` is the single
+ * template's, or the mean over templates (what a run stores and heatmaps show).
+ */
+export async function scores(port: FactModel, fact: TemplatedFact, options: ScoreOptions) {
+  const templates = usableTemplates(fact.templates, port.architecture);
+  if (!templates.length) {
+    throw new PromptError(
+      `no template of ${fact.relationId} in ${fact.language} ends with the object slot [Y] (${fact.templates.length} skipped): ` +
+        `causal models skip templates whose object slot is not final`,
+    );
+  }
+  const attributions: Awaited<ReturnType<typeof attributeFact>>[] = [];
+  for (const template of templates) {
+    attributions.push(await attributeFact(port, { template, subject: fact.subject, object: fact.object, language: fact.language }, options));
+  }
+  const mean =
+    attributions.length === 1
+      ? attributions[0].scores
+      : attributions[0].scores.map((row, l) => row.map((_, i) => attributions.reduce((s, a) => s + a.scores[l][i], 0) / attributions.length));
+  return { attributions, scores: mean };
+}
+
+/** The fact's knowledge neurons: each template's selection, shared across templates (§4.2). */
+export async function knowledgeNeurons(port: FactModel, fact: TemplatedFact, options: ScoreOptions & { selection: NeuronSelection }) {
+  const attributed = await scores(port, fact, options);
+  const neurons: ScoredNeuron[] = factKnowledgeNeurons(attributed.attributions.map((a) => a.scores), options.selection);
+  return { ...attributed, neurons };
+}
+
+export class KnowledgeNeurons {
+  /** The attribution port of the model (what attribution and fact-checking take). */
+  readonly port: FactModel;
+
+  constructor(readonly model: LanguageModel) {
+    this.port = attributionModel(model);
+  }
+
+  /** See the module function `scores`. */
+  scores(fact: TemplatedFact, options: ScoreOptions) {
+    return scores(this.port, fact, options);
+  }
+
+  /** See the module function `knowledgeNeurons`. */
+  knowledgeNeurons(fact: TemplatedFact, options: ScoreOptions & { selection: NeuronSelection }) {
+    return knowledgeNeurons(this.port, fact, options);
+  }
+
+  /** The clean-mode probe of a fact prompt, or why it cannot be measured. */
+  probe(fact: PromptFact): FactProbe | { error: string } {
+    return factProbe(this.model, fact);
+  }
+
+  /** Gold probability and greedy answer of each probe, under an activation scale if given (combineActivationEdits). */
+  measure(probes: readonly FactProbe[], scale?: NeuronScale): Promise<FactMeasurement[]> {
+    return measureFacts(this.model, probes, scale);
+  }
+
+  /** Whether the model's greedy answer to the fact prompt is its object. */
+  async answers(fact: PromptFact): Promise<boolean> {
+    const probe = this.probe(fact);
+    if ("error" in probe) throw new PromptError(probe.error);
+    const [{ answerIds }] = await decodeGreedy(this.model, [probe]);
+    return answersObject(this.model.tokenizer, fact.language, answerIds, probe.targetIds);
+  }
+
+  /** SUPPRESS: the neurons' activation ×0 at the target position of every pass it is applied to. */
+  suppress(neurons: readonly Neuron[]): ActiveActivationEdit {
+    return { kind: "suppress", neurons };
+  }
+
+  /** ENHANCE: the neurons' activation ×2. */
+  enhance(neurons: readonly Neuron[]): ActiveActivationEdit {
+    return { kind: "enhance", neurons };
+  }
+
+  /** ERASE: the neurons' value vectors set to zero. */
+  erase(neurons: readonly Neuron[]): Promise<WeightEdit> {
+    return this.writeWeights("erase", neurons, {});
+  }
+
+  /** UPDATE: the value vectors moved from the old object's token to the new one's (§5.5, params). */
+  update(neurons: readonly Neuron[], params: WeightEditParams): Promise<WeightEdit> {
+    return this.writeWeights("update", neurons, params);
+  }
+
+  /** Re-applies a stored weight edit from its saved original vectors: the same bits are written. */
+  reapply(kind: "erase" | "update", neurons: readonly Neuron[], params: WeightEditParams, original: readonly Float32Array[]): Promise<WeightEdit> {
+    return this.writeWeights(kind, neurons, params, original);
+  }
+
+  /** Writes a weight edit's original value vectors back. */
+  revert(edit: WeightEdit): void {
+    this.model.setValueVectors(edit.neurons, edit.original);
+  }
+
+  private async writeWeights(kind: "erase" | "update", neurons: readonly Neuron[], params: WeightEditParams, saved?: readonly Float32Array[]): Promise<WeightEdit> {
+    const original = saved ? saved.map((v) => v.slice()) : await this.model.getValueVectors(neurons);
+    const written = await weightEditVectors(kind, original, params, (t) => this.model.wordEmbedding(t));
+    this.model.setValueVectors(neurons, written);
+    return { neurons: neurons.map((n) => [n[0], n[1]] as const), original, written };
+  }
+}
