@@ -141,3 +141,8 @@ describe("kn attribute (CLI) equals the PyTorch golden values", () => {
     },
   );
 });
+
+// A fixture that went missing must fail, not drop its case from the list above.
+it("the attribution fixtures are present", () => {
+  for (const name of ["bert-tied-f32", "gpt2-tied-f32", "demo-mbert", "demo-mgpt"]) expect(cases.map((c) => c.name), name).toContain(name);
+});

@@ -14,8 +14,7 @@ import { answersObject, decodeGreedy } from "./answer.ts";
 import {
   type ActiveActivationEdit, type FactMeasurement, type FactProbe, type WeightEditParams, factProbe, measureFacts, weightEditVectors,
 } from "./editing.ts";
-import { type TargetMode, attributeFact } from "./fact-attribution.ts";
-import type { Method } from "./integrated-gradients.ts";
+import { attributeFact } from "./fact-attribution.ts";
 import { type FactModel, attributionModel } from "./model-port.ts";
 import { type PromptFact, PromptError, usableTemplates } from "./prompts.ts";
 import { type NeuronSelection, type ScoredNeuron, factKnowledgeNeurons } from "./selection.ts";
@@ -29,11 +28,8 @@ export interface TemplatedFact {
   language: string;
 }
 
-export interface ScoreOptions {
-  method: Method;
-  steps: number;
-  targetMode?: TargetMode;
-}
+/** What attributeFact takes: method, steps, target mode (clean or compat), … */
+export type ScoreOptions = Parameters<typeof attributeFact>[2];
 
 /** A weight edit as written: what `revert` writes back and what the database keeps. */
 export interface WeightEdit {

@@ -1,4 +1,5 @@
 // Knowledge-neuron selection (ALGORITHMS.md §4).
+import { neuronKey } from "./model-port.ts";
 
 export interface ScoredNeuron {
   layer: number;
@@ -118,7 +119,7 @@ export function shareFilter(perPrompt: readonly ScoredNeuron[][], p = 0.3): Scor
   const acc = new Map<string, { layer: number; unit: number; sum: number; count: number }>();
   for (const list of perPrompt) {
     for (const n of list) {
-      const key = `${n.layer}:${n.unit}`;
+      const key = neuronKey([n.layer, n.unit]);
       const e = acc.get(key) ?? { layer: n.layer, unit: n.unit, sum: 0, count: 0 };
       e.sum += n.score;
       e.count++;

@@ -1,9 +1,10 @@
 import type { Command } from "commander";
-import { attributeFact, TARGET_MODES, type TargetMode } from "../../attribution/fact-attribution.ts";
+import { TARGET_MODES, type TargetMode } from "../../attribution/fact-attribution.ts";
+import { knowledgeNeurons } from "../../attribution/knowledge-neurons.ts";
 import { isMethod, METHODS, type Method } from "../../attribution/integrated-gradients.ts";
 import { attributionModel } from "../../attribution/model-port.ts";
 import { PromptError } from "../../attribution/prompts.ts";
-import { selectKnowledgeNeurons, tauFor } from "../../attribution/selection.ts";
+import { tauFor } from "../../attribution/selection.ts";
 import { CliError } from "../errors.ts";
 import { loadModelForCli } from "../load-model.ts";
 import { positiveInt, BACKEND_HELP } from "../options.ts";
@@ -67,17 +68,14 @@ export function register(program: Command): void {
       const template = templateFromText(flags.text, lm.architecture, lm.tokenizer.maskToken);
       let result;
       try {
-        result = await attributeFact(model, { template, subject: "", object: flags.target, language: flags.language }, {
-          method,
-          steps,
-          batchSize,
-          targetMode: flags.targetMode as TargetMode,
-        });
+        const fact = { relationId: "", templates: [template], subject: "", object: flags.target, language: flags.language };
+        const found = await knowledgeNeurons(model, fact, { method, steps, batchSize, targetMode: flags.targetMode as TargetMode, selection: { tau, rule: { rule: "given" } } });
+        result = { ...found.attributions[0], knowledgeNeurons: found.neurons };
       } catch (err) {
         if (err instanceof PromptError) throw new CliError(err.message);
         throw err;
       }
-      const kn = selectKnowledgeNeurons(result.scores, tau);
+      const kn = result.knowledgeNeurons;
       const out = {
         model: lm.dir,
         inputIds: result.inputIds,
