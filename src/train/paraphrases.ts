@@ -3,104 +3,211 @@
 // relations in other words, so a model has to store the fact (subject -> object) rather than one
 // template string. Every paraphrase has [X] before [Y], so a causal LM can read it left to right.
 // Distractor frames mention entities without stating any relation; alias frames put the labels
-// of one entity in several languages side by side (cross-lingual anchoring).
+// of one entity in several languages side by side (cross-lingual anchoring). HELD_OUT_PARAPHRASES
+// are kept out of training altogether, for evaluation on wording the models never saw.
 
 export const PARAPHRASES: Readonly<Record<string, Readonly<Record<string, readonly string[]>>>> = {
   P17: {
-    en: ["[X] is a place in [Y] .", "The country of [X] is [Y] .", "[X] lies in the country [Y] ."],
-    zh: ["[X]是[Y]的一个地方。", "[X]所在的国家是[Y]。"],
-    fr: ["Le pays de [X] est [Y] .", "[X] est un lieu du pays suivant : [Y] ."],
-    de: ["[X] ist ein Ort im Staat [Y] .", "Das Land von [X] ist [Y] ."],
-    es: ["El país de [X] es [Y] .", "[X] es un lugar del país [Y] ."],
-    ru: ["[X] — это место в стране [Y] .", "Страна, где находится [X], — [Y] ."],
+    en: ["[X] is a place in [Y] .", "The country of [X] is [Y] ."],
+    zh: ["[X]是[Y]的一个地方。"],
+    fr: ["Le pays de [X] est [Y] ."],
+    de: ["[X] ist ein Ort im Staat [Y] ."],
+    es: ["El país de [X] es [Y] ."],
+    ru: ["[X] — это место в стране [Y] ."],
   },
   P19: {
-    en: ["The birthplace of [X] is [Y] .", "[X] was born in the city of [Y] ."],
-    zh: ["[X]的出生地是[Y]。", "[X]生于[Y]。"],
-    fr: ["Le lieu de naissance de [X] est [Y] .", "[X] a vu le jour à [Y] ."],
-    de: ["[X] wurde geboren in [Y] .", "[X] kam zur Welt in [Y] ."],
-    es: ["El lugar de nacimiento de [X] es [Y] .", "[X] vino al mundo en [Y] ."],
-    ru: ["Место рождения человека по имени [X] — [Y] .", "[X] появился на свет в городе [Y] ."],
+    en: ["The birthplace of [X] is [Y] ."],
+    zh: ["[X]的出生地是[Y]。"],
+    fr: ["Le lieu de naissance de [X] est [Y] ."],
+    de: ["[X] wurde geboren in [Y] ."],
+    es: ["El lugar de nacimiento de [X] es [Y] ."],
+    ru: ["Место рождения человека по имени [X] — [Y] ."],
   },
   P27: {
-    en: ["The nationality of [X] is [Y] .", "[X] holds citizenship of [Y] ."],
-    zh: ["[X]是[Y]公民。", "[X]拥有[Y]国籍。"],
-    fr: ["La nationalité de [X] est [Y] .", "[X] a la citoyenneté du pays suivant : [Y] ."],
-    de: ["Die Staatsangehörigkeit von [X] ist [Y] .", "[X] besitzt die Staatsbürgerschaft von [Y] ."],
-    es: ["La nacionalidad de [X] es [Y] .", "[X] tiene la ciudadanía de [Y] ."],
-    ru: ["Гражданство человека по имени [X] — [Y] .", "[X] имеет гражданство страны [Y] ."],
+    en: ["The nationality of [X] is [Y] ."],
+    zh: ["[X]是[Y]公民。"],
+    fr: ["La nationalité de [X] est [Y] ."],
+    de: ["Die Staatsangehörigkeit von [X] ist [Y] ."],
+    es: ["La nacionalidad de [X] es [Y] ."],
+    ru: ["Гражданство человека по имени [X] — [Y] ."],
   },
   P30: {
-    en: ["The continent of [X] is [Y] .", "[X] is part of the continent [Y] ."],
-    zh: ["[X]位于[Y]。", "[X]属于[Y]。"],
-    fr: ["Le continent de [X] est [Y] .", "[X] fait partie du continent suivant : [Y] ."],
-    de: ["Der Kontinent von [X] ist [Y] .", "[X] gehört zum Kontinent [Y] ."],
-    es: ["El continente de [X] es [Y] .", "[X] forma parte del continente [Y] ."],
-    ru: ["Континент, на котором находится [X], — [Y] .", "[X] расположен на континенте [Y] ."],
+    en: ["The continent of [X] is [Y] ."],
+    zh: ["[X]位于[Y]。"],
+    fr: ["Le continent de [X] est [Y] ."],
+    de: ["Der Kontinent von [X] ist [Y] ."],
+    es: ["El continente de [X] es [Y] ."],
+    ru: ["Континент, на котором находится [X], — [Y] ."],
   },
   P36: {
-    en: ["The capital city of [X] is [Y] .", "[X] has its capital in [Y] ."],
-    zh: ["[X]的首府是[Y]。", "[X]首都为[Y]。"],
-    fr: ["[X] a pour capitale [Y] .", "La ville capitale de [X] est [Y] ."],
-    de: ["[X] hat die Hauptstadt [Y] .", "Hauptstadt von [X] ist [Y] ."],
-    es: ["[X] tiene como capital [Y] .", "La ciudad capital de [X] es [Y] ."],
-    ru: ["Столицей страны [X] является [Y] .", "Главный город страны [X] — [Y] ."],
+    en: ["The capital city of [X] is [Y] ."],
+    zh: ["[X]的首府是[Y]。"],
+    fr: ["[X] a pour capitale [Y] ."],
+    de: ["[X] hat die Hauptstadt [Y] ."],
+    es: ["[X] tiene como capital [Y] ."],
+    ru: ["Столицей страны [X] является [Y] ."],
   },
   P37: {
-    en: ["In [X] , the official language is [Y] .", "[X] has the official language [Y] ."],
-    zh: ["[X]的官方语为[Y]。", "[X]官方使用[Y]。"],
-    fr: ["[X] a pour langue officielle le [Y] .", "Dans le pays [X] , la langue officielle est le [Y] ."],
-    de: ["In [X] ist die Amtssprache [Y] .", "[X] hat die Amtssprache [Y] ."],
-    es: ["[X] tiene como idioma oficial el [Y] .", "En [X] el idioma oficial es el [Y] ."],
-    ru: ["Официальным языком страны [X] является [Y] .", "В стране [X] официальный язык — [Y] ."],
+    en: ["In [X] , the official language is [Y] ."],
+    zh: ["[X]的官方语为[Y]。"],
+    fr: ["[X] a pour langue officielle le [Y] ."],
+    de: ["In [X] ist die Amtssprache [Y] ."],
+    es: ["[X] tiene como idioma oficial el [Y] ."],
+    ru: ["Официальным языком страны [X] является [Y] ."],
   },
   P103: {
-    en: ["The mother tongue of [X] is [Y] .", "[X] is a native speaker of [Y] ."],
-    zh: ["[X]的第一语言是[Y]。", "[X]从小说[Y]。"],
-    fr: ["[X] a pour langue maternelle le [Y] .", "La langue natale de [X] est le [Y] ."],
-    de: ["[X] hat die Muttersprache [Y] .", "Die Erstsprache von [X] ist [Y] ."],
-    es: ["[X] tiene como lengua materna el [Y] .", "La lengua nativa de [X] es el [Y] ."],
-    ru: ["Родным языком человека по имени [X] является [Y] .", "[X] с детства говорит на языке: [Y] ."],
+    en: ["The mother tongue of [X] is [Y] ."],
+    zh: ["[X]的第一语言是[Y]。"],
+    fr: ["[X] a pour langue maternelle le [Y] ."],
+    de: ["[X] hat die Muttersprache [Y] ."],
+    es: ["[X] tiene como lengua materna el [Y] ."],
+    ru: ["Родным языком человека по имени [X] является [Y] ."],
   },
   P1412: {
-    en: ["[X] speaks [Y] .", "The language used by [X] is [Y] ."],
-    zh: ["[X]会说[Y]。", "[X]讲[Y]。"],
-    fr: ["[X] parlait le [Y] .", "La langue parlée par [X] est le [Y] ."],
-    de: ["[X] sprach [Y] .", "Die Sprache von [X] war [Y] ."],
-    es: ["[X] hablaba [Y] .", "El idioma de [X] era el [Y] ."],
-    ru: ["[X] владел языком: [Y] .", "Язык, на котором говорил [X], — [Y] ."],
+    en: ["[X] speaks [Y] ."],
+    zh: ["[X]会说[Y]。"],
+    fr: ["[X] parlait le [Y] ."],
+    de: ["[X] sprach [Y] ."],
+    es: ["[X] hablaba [Y] ."],
+    ru: ["[X] владел языком: [Y] ."],
   },
   P138: {
-    en: ["[X] was named after [Y] .", "The name of [X] comes from [Y] ."],
-    zh: ["[X]以[Y]命名。", "[X]得名于[Y]。"],
-    fr: ["[X] a été nommé d'après [Y] .", "Le nom de [X] vient de [Y] ."],
-    de: ["[X] wurde benannt nach [Y] .", "Der Name von [X] stammt von [Y] ."],
-    es: ["[X] recibe su nombre de [Y] .", "El nombre de [X] proviene de [Y] ."],
-    ru: ["[X] получил название в честь: [Y] .", "Название [X] происходит от: [Y] ."],
+    en: ["[X] was named after [Y] ."],
+    zh: ["[X]以[Y]命名。"],
+    fr: ["[X] a été nommé d'après [Y] ."],
+    de: ["[X] wurde benannt nach [Y] ."],
+    es: ["[X] recibe su nombre de [Y] ."],
+    ru: ["[X] получил название в честь: [Y] ."],
   },
   P364: {
-    en: ["[X] was originally made in [Y] .", "The film [X] is in [Y] ."],
-    zh: ["[X]的原语言是[Y]。", "[X]使用的原始语言为[Y]。"],
-    fr: ["[X] a été tourné en [Y] .", "La version originale de [X] est en [Y] ."],
-    de: ["Die Sprache des Originals von [X] ist [Y] .", "[X] wurde gedreht auf [Y] ."],
-    es: ["[X] fue rodada en [Y] .", "La versión original de [X] está en [Y] ."],
-    ru: ["Фильм [X] снят на языке: [Y] .", "Оригинальный язык фильма [X] — [Y] ."],
+    en: ["[X] was originally made in [Y] ."],
+    zh: ["[X]的原语言是[Y]。"],
+    fr: ["[X] a été tourné en [Y] ."],
+    de: ["Die Sprache des Originals von [X] ist [Y] ."],
+    es: ["[X] fue rodada en [Y] ."],
+    ru: ["Фильм [X] снят на языке: [Y] ."],
   },
   P159: {
-    en: ["[X] is headquartered in [Y] .", "The head office of [X] is in [Y] ."],
-    zh: ["[X]总部设在[Y]。", "[X]的总公司位于[Y]。"],
-    fr: ["[X] a son siège à [Y] .", "Le siège social de [X] est à [Y] ."],
-    de: ["Der Hauptsitz von [X] ist in [Y] .", "[X] sitzt in [Y] ."],
-    es: ["[X] tiene su sede en [Y] .", "La oficina central de [X] está en [Y] ."],
-    ru: ["Штаб-квартира [X] расположена в городе [Y] .", "Компания [X] базируется в городе [Y] ."],
+    en: ["[X] is headquartered in [Y] ."],
+    zh: ["[X]总部设在[Y]。"],
+    fr: ["[X] a son siège à [Y] ."],
+    de: ["Der Hauptsitz von [X] ist in [Y] ."],
+    es: ["[X] tiene su sede en [Y] ."],
+    ru: ["Штаб-квартира [X] расположена в городе [Y] ."],
   },
   P176: {
-    en: ["[X] is made by [Y] .", "The manufacturer of [X] is [Y] ."],
-    zh: ["[X]由[Y]生产。", "[X]是[Y]制造的。"],
-    fr: ["[X] est produit par [Y] .", "Le fabricant de [X] est [Y] ."],
-    de: ["[X] wird produziert von [Y] .", "Der Hersteller von [X] ist [Y] ."],
-    es: ["[X] es producido por [Y] .", "El fabricante de [X] es [Y] ."],
-    ru: ["[X] выпускается компанией [Y] .", "Производитель [X] — [Y] ."],
+    en: ["[X] is made by [Y] ."],
+    zh: ["[X]由[Y]生产。"],
+    fr: ["[X] est produit par [Y] ."],
+    de: ["[X] wird produziert von [Y] ."],
+    es: ["[X] es producido por [Y] ."],
+    ru: ["[X] выпускается компанией [Y] ."],
+  },
+};
+
+/**
+ * Held-out phrasings: one per relation and language, never in the training corpus and not seen
+ * by the tokenizer builder either (a held-out word the vocabulary lacks is split into smaller
+ * pieces, or [UNK] for a character WordPiece never saw, exactly as for any unseen text). They
+ * measure whether what the models store, and what attribution and edits find, carries over to
+ * wording the model was not trained on (Niu et al., arXiv 2405.02421).
+ */
+export const HELD_OUT_PARAPHRASES: Readonly<Record<string, Readonly<Record<string, readonly string[]>>>> = {
+  P17: {
+    en: ["[X] lies in the country [Y] ."],
+    zh: ["[X]所在的国家是[Y]。"],
+    fr: ["[X] est un lieu du pays suivant : [Y] ."],
+    de: ["Das Land von [X] ist [Y] ."],
+    es: ["[X] es un lugar del país [Y] ."],
+    ru: ["Страна, где находится [X], — [Y] ."],
+  },
+  P19: {
+    en: ["[X] was born in the city of [Y] ."],
+    zh: ["[X]生于[Y]。"],
+    fr: ["[X] a vu le jour à [Y] ."],
+    de: ["[X] kam zur Welt in [Y] ."],
+    es: ["[X] vino al mundo en [Y] ."],
+    ru: ["[X] появился на свет в городе [Y] ."],
+  },
+  P27: {
+    en: ["[X] holds citizenship of [Y] ."],
+    zh: ["[X]拥有[Y]国籍。"],
+    fr: ["[X] a la citoyenneté du pays suivant : [Y] ."],
+    de: ["[X] besitzt die Staatsbürgerschaft von [Y] ."],
+    es: ["[X] tiene la ciudadanía de [Y] ."],
+    ru: ["[X] имеет гражданство страны [Y] ."],
+  },
+  P30: {
+    en: ["[X] is part of the continent [Y] ."],
+    zh: ["[X]属于[Y]。"],
+    fr: ["[X] fait partie du continent suivant : [Y] ."],
+    de: ["[X] gehört zum Kontinent [Y] ."],
+    es: ["[X] forma parte del continente [Y] ."],
+    ru: ["[X] расположен на континенте [Y] ."],
+  },
+  P36: {
+    en: ["[X] has its capital in [Y] ."],
+    zh: ["[X]首都为[Y]。"],
+    fr: ["La ville capitale de [X] est [Y] ."],
+    de: ["Hauptstadt von [X] ist [Y] ."],
+    es: ["La ciudad capital de [X] es [Y] ."],
+    ru: ["Главный город страны [X] — [Y] ."],
+  },
+  P37: {
+    en: ["[X] has the official language [Y] ."],
+    zh: ["[X]官方使用[Y]。"],
+    fr: ["Dans le pays [X] , la langue officielle est le [Y] ."],
+    de: ["[X] hat die Amtssprache [Y] ."],
+    es: ["En [X] el idioma oficial es el [Y] ."],
+    ru: ["В стране [X] официальный язык — [Y] ."],
+  },
+  P103: {
+    en: ["[X] is a native speaker of [Y] ."],
+    zh: ["[X]从小说[Y]。"],
+    fr: ["La langue natale de [X] est le [Y] ."],
+    de: ["Die Erstsprache von [X] ist [Y] ."],
+    es: ["La lengua nativa de [X] es el [Y] ."],
+    ru: ["[X] с детства говорит на языке: [Y] ."],
+  },
+  P1412: {
+    en: ["The language used by [X] is [Y] ."],
+    zh: ["[X]讲[Y]。"],
+    fr: ["La langue parlée par [X] est le [Y] ."],
+    de: ["Die Sprache von [X] war [Y] ."],
+    es: ["El idioma de [X] era el [Y] ."],
+    ru: ["Язык, на котором говорил [X], — [Y] ."],
+  },
+  P138: {
+    en: ["The name of [X] comes from [Y] ."],
+    zh: ["[X]得名于[Y]。"],
+    fr: ["Le nom de [X] vient de [Y] ."],
+    de: ["Der Name von [X] stammt von [Y] ."],
+    es: ["El nombre de [X] proviene de [Y] ."],
+    ru: ["Название [X] происходит от: [Y] ."],
+  },
+  P364: {
+    en: ["The film [X] is in [Y] ."],
+    zh: ["[X]使用的原始语言为[Y]。"],
+    fr: ["La version originale de [X] est en [Y] ."],
+    de: ["[X] wurde gedreht auf [Y] ."],
+    es: ["La versión original de [X] está en [Y] ."],
+    ru: ["Оригинальный язык фильма [X] — [Y] ."],
+  },
+  P159: {
+    en: ["The head office of [X] is in [Y] ."],
+    zh: ["[X]的总公司位于[Y]。"],
+    fr: ["Le siège social de [X] est à [Y] ."],
+    de: ["[X] sitzt in [Y] ."],
+    es: ["La oficina central de [X] está en [Y] ."],
+    ru: ["Компания [X] базируется в городе [Y] ."],
+  },
+  P176: {
+    en: ["The manufacturer of [X] is [Y] ."],
+    zh: ["[X]是[Y]制造的。"],
+    fr: ["Le fabricant de [X] est [Y] ."],
+    de: ["Der Hersteller von [X] ist [Y] ."],
+    es: ["El fabricante de [X] es [Y] ."],
+    ru: ["Производитель [X] — [Y] ."],
   },
 };
 
@@ -117,3 +224,21 @@ export const DISTRACTORS: Readonly<Record<string, readonly string[]>> = {
 /** Joins labels of one entity in several languages: "Paris = 巴黎 = Париж ." */
 export const ALIAS_SEPARATOR = " = ";
 export const ALIAS_END = " .";
+
+/**
+ * Which phrasings an evaluation uses: "trained" is each fact's seed template (the one the demo
+ * models are trained and judged on), "heldout" the held-out paraphrases of its relation and
+ * language (one fact item per held-out template).
+ */
+export type TemplateSet = "trained" | "heldout";
+export const TEMPLATE_SETS: readonly TemplateSet[] = ["trained", "heldout"];
+
+export function heldOutTemplates(relation: string, language: string): readonly string[] {
+  return HELD_OUT_PARAPHRASES[relation]?.[language] ?? [];
+}
+
+/** The facts re-stated in the chosen template set (the seed template replaced for "heldout"). */
+export function withTemplates<F extends { relation: string; language: string; template: string }>(facts: readonly F[], set: TemplateSet): F[] {
+  if (set === "trained") return [...facts];
+  return facts.flatMap((f) => heldOutTemplates(f.relation, f.language).map((template) => ({ ...f, template })));
+}

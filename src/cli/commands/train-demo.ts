@@ -8,6 +8,7 @@ import type { Command } from "commander";
 import { loadModel, ModelError, PROJECT_ROOT } from "../../model/index.ts";
 import { evaluateFacts, summarize } from "../../train/evaluate.ts";
 import { modelCard } from "../../train/model-card.ts";
+import { withTemplates } from "../../train/paraphrases.ts";
 import { loadSeeds } from "../../train/seeds.ts";
 import { defaultOptions, trainDemo, type TrainDemoOptions } from "../../train/trainer.ts";
 import { CliError } from "../errors.ts";
@@ -128,10 +129,13 @@ export function register(program: Command): void {
         throw err;
       }
       const seeds = await loadSeeds(options.seedsDir, { languages: options.languages });
-      const evalProgress = createProgress("eval", seeds.facts.length, { quiet: flags.quiet, unit: " facts" });
+      const heldOutFacts = withTemplates(seeds.facts, "heldout");
+      const evalProgress = createProgress("eval", seeds.facts.length + heldOutFacts.length, { quiet: flags.quiet, unit: " prompts" });
       let summary;
+      let heldOut;
       try {
         summary = summarize(await evaluateFacts(model, seeds.facts, { onProgress: (d) => evalProgress.update(d) }));
+        heldOut = summarize(await evaluateFacts(model, heldOutFacts, { onProgress: (d) => evalProgress.update(seeds.facts.length + d) }));
       } finally {
         evalProgress.stop();
         model.dispose();
@@ -141,6 +145,7 @@ export function register(program: Command): void {
         name: path.basename(outDir),
         result,
         evaluation: summary,
+        heldOut,
         evalSeconds: (Date.now() - evalStarted) / 1000,
         weightsBytes,
         cpuSeconds: (cpu.user + cpu.system) / 1e6,
@@ -152,7 +157,8 @@ export function register(program: Command): void {
       fs.writeFileSync(path.join(outDir, "README.md"), card);
       const logFile = path.join(outDir, "training_log.json");
       const logJson = JSON.parse(fs.readFileSync(logFile, "utf8")) as Record<string, unknown>;
-      fs.writeFileSync(logFile, JSON.stringify({ ...logJson, cpuSeconds: (cpu.user + cpu.system) / 1e6, evaluation: summary }, null, 2) + "\n");
+      fs.writeFileSync(logFile, JSON.stringify({ ...logJson, cpuSeconds: (cpu.user + cpu.system) / 1e6, evaluation: summary, evaluationHeldOut: heldOut }, null, 2) + "\n");
+      log(`held-out paraphrases: ${JSON.stringify(heldOut)}`);
       process.stdout.write(`${JSON.stringify(summary)}\n`);
     });
 }
