@@ -8,7 +8,7 @@ import type { Command } from "commander";
 import { loadModel, ModelError, PROJECT_ROOT } from "../../model/index.ts";
 import { evaluateFacts, summarize } from "../../train/evaluate.ts";
 import { modelCard } from "../../train/model-card.ts";
-import { withTemplates } from "../../train/paraphrases.ts";
+import { withTemplates } from "../../data/template-sets.ts";
 import { loadSeeds } from "../../train/seeds.ts";
 import { defaultOptions, trainDemo, type TrainDemoOptions } from "../../train/trainer.ts";
 import { CliError } from "../errors.ts";
@@ -129,7 +129,7 @@ export function register(program: Command): void {
         throw err;
       }
       const seeds = await loadSeeds(options.seedsDir, { languages: options.languages });
-      const heldOutFacts = withTemplates(seeds.facts, "heldout");
+      const heldOutFacts = withTemplates(seeds.facts, "heldout", (f) => f.relation);
       const evalProgress = createProgress("eval", seeds.facts.length + heldOutFacts.length, { quiet: flags.quiet, unit: " prompts" });
       let summary;
       let heldOut;
