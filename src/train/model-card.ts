@@ -109,7 +109,7 @@ export function modelCard(c: CardInput): string {
     "",
     "## Measured accuracy",
     "",
-    `\`npm run --silent kn -- eval --model ${out} --json\` (top-1, ${task}):`,
+    `\`npm run --silent kn -- eval --model ${out} --templates trained --json\` (top-1, ${task}):`,
     "",
     "```json",
     JSON.stringify(e),
@@ -131,7 +131,7 @@ export function modelCard(c: CardInput): string {
     "",
     "```sh",
     `npm run --silent kn -- train-demo --arch ${arch} --out ${out} --seed ${o.seed}`,
-    `npm run --silent kn -- eval --model ${out} --json`,
+    `npm run --silent kn -- eval --model ${out}`,
     `npm run --silent kn -- eval --model ${out} --templates heldout --json`,
     masked
       ? `npm run --silent kn -- predict --model ${out} --text "The capital of France is [MASK] ."`
