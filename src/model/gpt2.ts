@@ -238,8 +238,9 @@ export class Gpt2 implements Network<Gpt2Cache> {
     };
   }
 
-  logitsFromActivation(cache: Gpt2Cache, layer: number, activation: tf.Tensor2D, scales?: LayerScales): tf.Tensor2D {
-    let x = tf.add(cache.mids[layer], this.mlp(this.blocks[layer], activation)) as tf.Tensor2D;
+  logitsFromActivation(cache: Gpt2Cache, layer: number, activation: tf.Tensor2D, scales?: LayerScales, outputShift?: tf.Tensor2D): tf.Tensor2D {
+    const mid = outputShift ? tf.add(cache.mids[layer], outputShift) : cache.mids[layer];
+    let x = tf.add(mid, this.mlp(this.blocks[layer], activation)) as tf.Tensor2D;
     for (let l = layer + 1; l < this.nLayers; l++) {
       // a tidy per layer bounds memory in forward-only use; under tf.grad the tape keeps what it needs
       const input = x;
