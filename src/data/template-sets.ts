@@ -4,7 +4,8 @@
 // attribution and edits find, carries over to wording it never saw (Niu et al., arXiv 2405.02421).
 
 /**
- * One phrasing per relation and language, never in the training corpus and not seen by the
+ * One phrasing per relation and language, [Y] final (a causal model reads the prompt up to it),
+ * never in the training corpus and not seen by the
  * tokenizer builder either: a held-out word the vocabulary lacks is split into smaller pieces
  * (or is [UNK] for a character WordPiece never saw), as any unseen text would be.
  */
@@ -27,7 +28,7 @@ export const HELD_OUT_PARAPHRASES: Readonly<Record<string, Readonly<Record<strin
   },
   P27: {
     en: ["[X] holds citizenship of [Y] ."],
-    zh: ["[X]拥有[Y]国籍。"],
+    zh: ["[X]持有的国籍为[Y]。"],
     fr: ["[X] a la citoyenneté du pays suivant : [Y] ."],
     de: ["[X] besitzt die Staatsbürgerschaft von [Y] ."],
     es: ["[X] tiene la ciudadanía de [Y] ."],
@@ -99,7 +100,7 @@ export const HELD_OUT_PARAPHRASES: Readonly<Record<string, Readonly<Record<strin
   },
   P176: {
     en: ["The manufacturer of [X] is [Y] ."],
-    zh: ["[X]是[Y]制造的。"],
+    zh: ["[X]的生产商为[Y]。"],
     fr: ["Le fabricant de [X] est [Y] ."],
     de: ["Der Hersteller von [X] ist [Y] ."],
     es: ["El fabricante de [X] es [Y] ."],

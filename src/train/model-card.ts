@@ -12,7 +12,8 @@ export interface CardInput {
   /** Seconds spent by `kn eval` on the saved checkpoint. */
   evalSeconds: number;
   weightsBytes: number;
-  cpuSeconds: number;
+  /** Undefined when the training process did not record it. */
+  cpuSeconds: number | undefined;
   languages: string[];
   relations: string[];
   node: string;
@@ -102,7 +103,7 @@ export function modelCard(c: CardInput): string {
     `| seed | ${o.seed} |`,
     `| corpus mix | ${JSON.stringify(o.mix)} |`,
     `| backend | TensorFlow.js wasm, one CPU thread (${c.cpuModel}), Node ${c.node} |`,
-    `| training time | ${fmtTime(r.seconds)} wall clock, ${fmtTime(c.cpuSeconds)} CPU |`,
+    `| training time | ${fmtTime(r.seconds)} wall clock, ${c.cpuSeconds === undefined ? "CPU time not recorded" : `${fmtTime(c.cpuSeconds)} CPU`} (on a machine shared with other work) |`,
     `| weights sha256 | \`${r.weightsSha256}\` |`,
     "",
     "Training is deterministic: the same seed and seeds folder give the same weights (same sha256).",
