@@ -19,8 +19,6 @@ export type EditEvalModel = EditingModel & UpdateModel & Pick<LanguageModel, "ge
 export interface EditEvalOptions extends RunScope {
   /** Language whose knowledge neurons are edited and where the new object is chosen. */
   sourceLanguage: string;
-  /** Languages measured (those with runs: a fact is measured in each language it has a run in). */
-  languages: readonly string[];
   rules: readonly UpdateRule[];
   strengths: readonly number[];
   /** Phrasings measured (the edit itself is always computed at the trained prompt). */
@@ -100,14 +98,16 @@ const sameIds = (a: readonly number[], b: readonly number[]) => a.length === b.l
 
 export async function evaluateEditing(store: AnalysisStore, model: EditEvalModel, o: EditEvalOptions): Promise<EditEvaluation> {
   const seed = o.seed ?? "42";
-  const rows = await store.indexedFacts({ checkpointId: o.checkpointId, setting: o.setting, languages: o.languages });
+  // neurons from the source language's runs; the facts' labels in every language, runs or not
+  const sourceRows = await store.indexedFacts({ checkpointId: o.checkpointId, setting: o.setting, languages: [o.sourceLanguage] });
+  const rows = await store.factLabels(sourceRows.map((r) => r.factId));
   const languages = [...new Set(rows.map((r) => r.language))].sort();
   const byFact = new Map<string, Map<string, IndexedFact>>();
   for (const r of rows) byFact.set(r.factId, (byFact.get(r.factId) ?? new Map()).set(r.language, r));
   const measured = (f: IndexedFact) => withTemplates([f], o.templates, (x) => x.relationId);
 
   // facts answered correctly at the trained source prompt: only those have an answer to replace
-  const sources = rows.filter((r) => r.language === o.sourceLanguage && r.neurons.length > 0);
+  const sources = sourceRows.filter((r) => r.neurons.length > 0);
   const sourceProbes = sources.map((f) => probeOf(model, f));
   const base = await measureFacts(model, sourceProbes.filter((p): p is FactProbe => p !== null));
   let k = 0;
@@ -118,7 +118,7 @@ export async function evaluateEditing(store: AnalysisStore, model: EditEvalModel
   const byRelation = new Map<string, IndexedFact[]>();
   for (const f of correct) byRelation.set(f.relationId, [...(byRelation.get(f.relationId) ?? []), f]);
   for (const [relation, facts] of [...byRelation].sort(([a], [b]) => a.localeCompare(b))) {
-    const pool = rows.filter((r) => r.relationId === relation && r.language === o.sourceLanguage);
+    const pool = sourceRows.filter((r) => r.relationId === relation);
     for (const fact of seededShuffle(facts, `${seed}:${relation}`).slice(0, o.factsPerRelation)) {
       const byLanguage = byFact.get(fact.factId)!;
       const options = seededShuffle(pool.filter((p) => p.object !== fact.object && p.factId !== fact.factId), `${seed}:${fact.factId}`);

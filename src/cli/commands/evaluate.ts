@@ -135,14 +135,13 @@ export function register(program: Command): void {
         await withStore(loadConfig(), async (store) => {
           await registerDemoModels(store.prisma);
           const checkpoint = await resolveCheckpoint(store.prisma, flags.model);
-          const languages = await languagesWithRuns(store.pool, { checkpointId: checkpoint.id, setting });
-          if (!languages.includes(flags.source)) throw new CliError(`${checkpoint.name} has no stored ${flags.method} runs in ${JSON.stringify(flags.source)}: index it first`);
+          if (!(await languagesWithRuns(store.pool, { checkpointId: checkpoint.id, setting })).includes(flags.source)) throw new CliError(`${checkpoint.name} has no stored ${flags.method} runs in ${JSON.stringify(flags.source)}: index it first`);
           const lm = await loadModelForCli(checkpoint.path, flags.backend);
           const progress = createProgress(`editing ${checkpoint.name}`, 1, { quiet: flags.json, unit: " edits" });
           let result: EditEvaluation;
           try {
             result = await evaluateEditing(analysisStore(store.pool), lm, {
-              checkpointId: checkpoint.id, setting, sourceLanguage: flags.source, languages, rules, strengths, templates, factsPerRelation, unrelatedPerLanguage,
+              checkpointId: checkpoint.id, setting, sourceLanguage: flags.source, rules, strengths, templates, factsPerRelation, unrelatedPerLanguage,
               onProgress: (done, total) => {
                 progress.setTotal(total);
                 progress.update(done);
