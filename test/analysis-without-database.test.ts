@@ -5,6 +5,8 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { AnalysisStore, IndexedFact, LocalizationMeasureRecord, LocalizationRecord, RunScope } from "../src/analysis/analysis-store.ts";
 import { checkStatement } from "../src/analysis/fact-checking.ts";
 import { layerCounts, randomPerLayer, topPerLayer } from "../src/analysis/controls.ts";
+import { degenerateValidity, layerDistributions } from "../src/analysis/degenerate.ts";
+import { findDegenerateSets } from "../src/attribution/dkn.ts";
 import { evaluateLocalization, measureLocalization } from "../src/analysis/localization.ts";
 import { seededRandom } from "../src/analysis/random.ts";
 import { relativeChange } from "../src/attribution/editing.ts";
@@ -150,5 +152,53 @@ describe("localization measures with controls (§13.2)", () => {
     const drawn = randomPerLayer([0, 3, 1], 4, seededRandom("t"));
     expect(layerCounts(drawn, 3)).toEqual([0, 3, 1]);
     expect(new Set(drawn.map(([l, i]) => `${l}:${i}`)).size).toBe(4);
+  });
+});
+
+describe("degenerate neurons: validity and layer distributions (§13.4)", () => {
+  let lm: LanguageModel;
+  let model: FactModel;
+  beforeAll(async () => {
+    lm = await loadModel(join(import.meta.dirname, "..", "models", "demo-mbert"));
+    model = attributionModel(lm);
+  });
+  afterAll(() => lm?.dispose());
+
+  it("tests every pair of the fact's pool, another fact's pool and random units of the same layers", async () => {
+    const facts: IndexedFact[] = [];
+    for (const [factId, subject, object] of CAPITALS) {
+      const a = await attributeFact(model, { template: TEMPLATE, subject, object, language: "en" }, { method: "amig-compat", steps: 4 });
+      // a fixed pool of the 6 best neurons keeps the pair counts known: C(6,2) = 15 per pool
+      const neurons = selectKnowledgeNeurons(a.scores, 0).slice(0, 6).map((n) => [n.layer, n.unit] as const);
+      facts.push({ factId, relationId: "P36", language: "en", template: TEMPLATE, subject, object, neurons });
+    }
+    const { store } = memoryStore(facts, new Map());
+    const v = await degenerateValidity(store, model, { checkpointId: 1, setting: DEFAULT_RUN_SETTING, language: "en", maxSetSize: 3 });
+    expect(v.outcomes.map((o) => `${o.pool}:${o.criterion}:${o.facts}:${o.pairs}`)).toEqual(
+      ["knowledge", "shuffled", "random"].flatMap((p) => ["threshold", "superadditive"].map((c) => `${p}:${c}:4:60`)),
+    );
+    // the facts' own pools: as many passing pairs as the §6.2 search finds (pairs only)
+    let found = 0;
+    for (const f of facts) found += (await findDegenerateSets(f.neurons, async (sets) => suppressedProbabilities(model, await planFact(model, f), sets))).sets.length;
+    const own = v.outcomes.find((o) => o.pool === "knowledge" && o.criterion === "threshold")!;
+    expect(Math.round(own.pairRate!.estimate * 60)).toBe(found);
+    // the superadditive criterion is stricter
+    for (const pool of ["knowledge", "shuffled", "random"]) {
+      const [t, s] = ["threshold", "superadditive"].map((c) => v.outcomes.find((o) => o.pool === pool && o.criterion === c)!.pairRate!.estimate);
+      expect(s).toBeLessThanOrEqual(t);
+    }
+  });
+
+  it("counts knowledge, en∩x and degenerate neurons per layer", async () => {
+    const f = (factId: string, language: string, neurons: [number, number][]): IndexedFact => ({ factId, relationId: "P36", language, template: TEMPLATE, subject: "s", object: "o", neurons });
+    const facts = [f("a", "en", [[0, 1], [3, 2], [3, 5]]), f("a", "de", [[3, 2], [3, 5], [1, 1]]), f("b", "en", [[2, 0]])];
+    const { store } = memoryStore(facts, new Map([["a", [[[3, 2], [1, 1]]]]]));
+    const rows = await layerDistributions(store, { checkpointId: 1, setting: DEFAULT_RUN_SETTING, languages: ["en", "de"], nLayers: 4 });
+    const of = (kind: string, group: string) => [0, 1, 2, 3].map((l) => rows.find((r) => r.kind === kind && r.group === group && r.layer === l)?.count ?? 0);
+    expect(of("knowledge", "en")).toEqual([1, 0, 1, 2]);
+    expect(of("knowledge", "de")).toEqual([0, 1, 0, 2]);
+    expect(of("language-independent", "en∩de")).toEqual([0, 0, 0, 2]);
+    // the memory store returns the same sets for every (relation, language): once per language
+    expect(of("degenerate", "en")).toEqual([0, 1, 0, 1]);
   });
 });

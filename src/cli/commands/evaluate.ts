@@ -1,5 +1,7 @@
 import type { Command } from "commander";
+import { type DegenerateValidity, type LayerCount, degenerateValidity, layerDistributions } from "../../analysis/degenerate.ts";
 import { type FactCheckStatistics, evaluateFactChecking } from "../../analysis/fact-checking.ts";
+import { DEFAULT_SUPERADDITIVE_MARGIN } from "../../attribution/dkn.ts";
 import { DEFAULT_RANDOM_DRAWS, DEFAULT_UNRELATED_SEEDS, evaluateLocalization, measureLocalization } from "../../analysis/localization.ts";
 import { type LocalizationReport, localizationReport } from "../../analysis/localization-report.ts";
 import type { ClassificationMetrics, Estimate } from "../../analysis/statistics.ts";
@@ -69,6 +71,54 @@ export function register(program: Command): void {
         const report = localizationReport(rows);
         if (flags.json) process.stdout.write(`${JSON.stringify({ model: checkpoint.name, ...report })}\n`);
         else process.stdout.write(formatLocalizationReport(report));
+      });
+    });
+
+  cmd
+    .command("degenerate")
+    .description("Degenerate neurons: false-positive rate of the pair test on other facts' pools and random units, the superadditive criterion, greedy sets of any size, per-layer distributions (§13.4)")
+    .requiredOption("--model <name|dir>", "model whose runs are evaluated")
+    .option("--method <method>", `attribution method of the runs (${METHODS.join(", ")})`, "amig-compat")
+    .option("--steps <n>", "Riemann steps N of the runs", String(DEFAULT_RUN_SETTING.steps))
+    .option("--languages <codes>", "languages (default: every language with runs)", list)
+    .option("--max-facts <n>", "facts tested per language (seeded sample)", "100")
+    .option("--margin <x>", "margin of the superadditive criterion", String(DEFAULT_SUPERADDITIVE_MARGIN))
+    .option("--max-set-size <n>", "greedy growth of the facts' own sets up to this size", "4")
+    .option("--json", "print JSON")
+    .option("--backend <name>", "tensor backend")
+    .action(async (flags: { model: string; method: string; steps: string; languages?: string[]; maxFacts: string; margin: string; maxSetSize: string; json?: boolean; backend?: string }) => {
+      const setting = settingOption({ method: flags.method, steps: flags.steps, targetMode: "clean" });
+      const maxFacts = positiveInt(flags.maxFacts, "max-facts");
+      const maxSetSize = positiveInt(flags.maxSetSize, "max-set-size");
+      const margin = Number(flags.margin);
+      if (!(margin >= 0 && margin < 1)) throw new CliError(`--margin must be in [0, 1) (got ${JSON.stringify(flags.margin)})`);
+      await withStore(loadConfig(), async (store) => {
+        await registerDemoModels(store.prisma);
+        const checkpoint = await resolveCheckpoint(store.prisma, flags.model);
+        const languages = flags.languages ?? (await languagesWithRuns(store.pool, { checkpointId: checkpoint.id, setting }));
+        const lm = await loadModelForCli(checkpoint.path, flags.backend);
+        const model = attributionModel(lm);
+        const validity = [];
+        try {
+          for (const language of languages) {
+            const progress = createProgress(`degenerate ${language}`, 1, { quiet: flags.json, unit: " facts" });
+            validity.push(
+              await degenerateValidity(analysisStore(store.pool), model, {
+                checkpointId: checkpoint.id, setting, language, maxFacts, maxSetSize, dkn: { margin },
+                onProgress: (done, total) => {
+                  progress.setTotal(total);
+                  progress.update(done);
+                },
+              }),
+            );
+            progress.stop();
+          }
+        } finally {
+          lm.dispose();
+        }
+        const layers = await layerDistributions(analysisStore(store.pool), { checkpointId: checkpoint.id, setting, languages, nLayers: checkpoint.nLayers });
+        if (flags.json) process.stdout.write(`${JSON.stringify({ model: checkpoint.name, validity, layers })}\n`);
+        else process.stdout.write(formatDegenerate(validity, layers));
       });
     });
 
@@ -159,4 +209,25 @@ function formatFactCheck(s: FactCheckStatistics, threshold: number): string {
     rule("random (p=½, seeded)", s.random),
     s.bestF1 ? `best F1 over the τ_fc sweep (chosen on these candidates, optimistic): ${s.bestF1.f1?.toFixed(3)} at τ_fc=${s.bestF1.threshold.toPrecision(3)}\n` : "",
   ].join("");
+}
+
+function formatDegenerate(validity: DegenerateValidity[], layers: LayerCount[]): string {
+  const lines = ["lang pool       criterion      facts  pairs  pairs passing                   facts with a passing pair"];
+  for (const v of validity) {
+    for (const o of v.outcomes) {
+      lines.push(`${v.language.padEnd(4)} ${o.pool.padEnd(10)} ${o.criterion.padEnd(14)} ${String(o.facts).padStart(5)} ${String(o.pairs).padStart(6)}  ${formatEstimate(o.pairRate).padEnd(31)} ${formatEstimate(o.factRate)}`);
+    }
+    const sizes = Object.entries(v.setSizes).map(([k, n]) => `${n} of size ${k}`).join(", ");
+    lines.push(`${v.language.padEnd(4)} greedy growth up to ${v.maxSetSize}: ${sizes || "no degenerate set"}`);
+  }
+  lines.push("", "per-layer occurrences (kind group: layer 0, 1, ...)");
+  const groups = new Map<string, number[]>();
+  for (const r of layers) {
+    const k = `${r.kind} ${r.group}`;
+    const counts = groups.get(k) ?? [];
+    counts[r.layer] = r.count;
+    groups.set(k, counts);
+  }
+  for (const [k, counts] of groups) lines.push(`${k}: ${Array.from(counts, (c) => c ?? 0).join(", ")}`);
+  return `${lines.join("\n")}\n`;
 }
