@@ -10,6 +10,8 @@ it("AUROC, the rule at τ_fc, the direct answer and both baselines come from the
   expect(s.n).toBe(5);
   // pairs (positive, negative): 0.3 beats all 3; 0.1 beats 0.05, ties 0.1 (½), loses to 0.2 → U = 4.5 of 6
   expect(s.auroc).toEqual({ auroc: 0.75, u: 4.5, nPositive: 2, nNegative: 3 });
+  // every candidate belongs to fact "f": the fact bootstrap resamples that one fact, always the same AUROC
+  expect([s.aurocCI!.estimate, s.aurocCI!.low, s.aurocCI!.high, s.aurocCI!.n]).toEqual([0.75, 0.75, 0.75, 1]);
   // accept score ≥ 0.1: 0.3, 0.1 (true), 0.2, 0.1 (wrong) → tp 2, fp 2, fn 0, tn 1
   expect([s.atThreshold.tp, s.atThreshold.fp, s.atThreshold.fn, s.atThreshold.tn]).toEqual([2, 2, 0, 1]);
   expect(s.atThreshold.precision).toBe(0.5);

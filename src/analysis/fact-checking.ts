@@ -18,8 +18,8 @@ import { DEFAULT_RUN_SETTING, type RunSetting } from "../attribution/run-setting
 import type { AnalysisStore, FactCheckItem } from "./analysis-store.ts";
 import { seededShuffle } from "./random.ts";
 import {
-  type AurocResult, type ClassificationMetrics, type RandomBaseline, type SweepPoint,
-  acceptAllBaseline, auroc, classificationMetrics, confusion, randomVerdictBaseline, thresholdSweep,
+  type AurocResult, type BootstrapEstimate, type ClassificationMetrics, type RandomBaseline, type SweepPoint,
+  acceptAllBaseline, auroc, bootstrapCI, classificationMetrics, confusion, randomVerdictBaseline, thresholdSweep,
 } from "./statistics.ts";
 
 export interface FactCheckOptions {
@@ -113,6 +113,8 @@ export interface FactCheckStatistics {
   n: number;
   /** AUROC of the DKN score (null without both classes). */
   auroc: AurocResult | null;
+  /** Its bootstrap 95 % CI, resampling facts (each brings its true and its wrong candidate). */
+  aurocCI: BootstrapEstimate | null;
   /** The DKN rule at τ_fc, the model's direct answer, accepting everything, a seeded coin: Wilson intervals. */
   atThreshold: ClassificationMetrics;
   direct: ClassificationMetrics;
@@ -130,9 +132,14 @@ export function factCheckStatistics(candidates: readonly ScoredFactCandidate[], 
   const scored = candidates.map((c) => ({ score: c.score, positive: c.positive }));
   const sweep = thresholdSweep(scored);
   const bestF1 = sweep.reduce<SweepPoint | null>((best, p) => (p.f1 !== null && (best === null || p.f1 > (best.f1 ?? -1)) ? p : best), null);
+  const byFact = new Map<string, ScoredFactCandidate[]>();
+  for (const c of candidates) byFact.set(`${c.relation}\u0000${c.factId}`, [...(byFact.get(`${c.relation}\u0000${c.factId}`) ?? []), c]);
+  const paired = [...byFact.values()].filter((cs) => cs.some((c) => c.positive) && cs.some((c) => !c.positive));
+  const aurocOf = (facts: readonly ScoredFactCandidate[][]) => auroc(facts.flat().map((c) => ({ score: c.score, positive: c.positive })))!.auroc;
   return {
     n: candidates.length,
     auroc: auroc(scored),
+    aurocCI: paired.length ? bootstrapCI(paired, aurocOf, { seed }) : null,
     atThreshold: classificationMetrics(confusion(candidates.map((c) => c.score >= threshold), labels)),
     direct: classificationMetrics(confusion(candidates.map((c) => c.direct), labels)),
     acceptAll: acceptAllBaseline(labels),
