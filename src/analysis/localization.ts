@@ -3,7 +3,7 @@
 import type { FactModel, Neuron } from "../attribution/model-port.ts";
 import type { AnalysisStore, IndexedFact, LocalizationMeasureRecord, RunScope } from "./analysis-store.ts";
 import { CONTROLS, type Control, controlScores, layerCounts, randomPerLayer, topPerLayer } from "./controls.ts";
-import { type ScaleEffect, measureChanges, scaleEffects } from "./gold-probabilities.ts";
+import { type ScaleEffect, scaleEffects } from "./gold-probabilities.ts";
 import { seededRandom, seededShuffle } from "./random.ts";
 
 export interface LocalizationOptions extends RunScope {
@@ -29,8 +29,17 @@ export async function evaluateLocalization(store: AnalysisStore, model: FactMode
     while (j === i) j = Math.floor(random() * facts.length);
     pairs.push({ f, other: facts[j] });
   }
-  const changes = await measureChanges(model, pairs.map(({ f, other }) => ({ related: f, unrelated: other, neurons: f.neurons })), o.onProgress);
-  const results = pairs.map(({ f, other }, k) => ({ factId: f.factId, relationId: f.relationId, unrelatedFactId: other.factId, nNeurons: f.neurons.length, ...changes[k] }));
+  const e = await scaleEffects(model, pairs.flatMap(({ f, other }) => [{ fact: f, neurons: f.neurons }, { fact: other, neurons: f.neurons }]), o.onProgress);
+  const results = pairs.map(({ f, other }, k) => ({
+    factId: f.factId,
+    relationId: f.relationId,
+    unrelatedFactId: other.factId,
+    nNeurons: f.neurons.length,
+    suppressRelated: e[2 * k].suppressRel,
+    suppressUnrelated: e[2 * k + 1].suppressRel,
+    enhanceRelated: e[2 * k].enhanceRel,
+    enhanceUnrelated: e[2 * k + 1].enhanceRel,
+  }));
   await store.saveLocalization({ checkpointId: o.checkpointId, setting: o.setting, language: o.language }, results);
   return results.length;
 }

@@ -283,25 +283,35 @@ function localizationFindings(m: ModelResults, alpha: number): string[] {
   return lines;
 }
 
+const conditionName = (r: ModelResults["crossLingual"][number]) => r.condition.replace("src", "en").replace("tgt", r.pair.split("–")[1]);
+
 function crossLingualTable(m: ModelResults): string {
-  const rows = m.crossLingual.map((r) => {
-    const target = r.pair.split("–")[1];
-    const cond = r.condition.replace("src", "en").replace("tgt", target);
-    return `| ${r.pair} | ${cond} | ${r.language} | ${r.facts} | ${(100 * r.suppressRelated).toFixed(1)}% | ${(100 * r.suppressUnrelated).toFixed(1)}% | ${(100 * r.enhanceRelated).toFixed(1)}% | ${(100 * r.enhanceUnrelated).toFixed(1)}% |`;
-  });
-  return ["| pair | condition | measured in | n facts | suppress, related | suppress, unrelated | enhance, related | enhance, unrelated |", "|---|---|---|--:|--:|--:|--:|--:|", ...rows].join("\n");
+  const rows = m.crossLingual.map(
+    (r) =>
+      `| ${r.pair} | ${conditionName(r)} | ${r.language} | ${r.facts} | ${est(r.logp.suppressRelated, 2)} | ${est(r.logp.suppressUnrelated, 2)} | ${est(r.specificity.difference, 2)} | ${r.specificity.wilcoxon ? pValue(r.specificity.wilcoxon.p) : "–"} | ${est(r.logp.enhanceRelated, 2)} | ${est(r.logp.enhanceUnrelated, 2)} | ${(100 * r.suppressRelated).toFixed(1)}% / ${(100 * r.suppressUnrelated).toFixed(1)}% |`,
+  );
+  return [
+    "| pair | condition | measured in | n facts | suppress Δlog p, related [95% CI] | suppress Δlog p, unrelated | related − unrelated (paired) | Wilcoxon p | enhance Δlog p, related | enhance Δlog p, unrelated | suppress relative Δ related / unrelated (means) |",
+    "|---|---|---|--:|--:|--:|--:|--:|--:|--:|--:|",
+    ...rows,
+  ].join("\n");
 }
 
 function crossLingualFindings(m: ModelResults): string[] {
-  // transfer counts only where the related change exceeds the unrelated one by a factor of 2
-  const transfer = m.crossLingual.filter((r) => r.condition === "src->tgt" || r.condition === "tgt->src");
-  const beyond = transfer.filter((r) => r.suppressRelated < 2 * Math.min(r.suppressUnrelated, 0) && r.suppressRelated < -0.02);
-  const none = transfer.filter((r) => !beyond.includes(r)).map((r) => `${r.pair} ${r.condition.replace("src", "en").replace("tgt", r.pair.split("–")[1])}`);
-  return [
-    `- Transfer (one language's neurons suppressed in the other language): the related fact drops more than twice as much as the unrelated one, and by more than 2%, in ${beyond.length} of ${transfer.length} rows.` +
-      (none.length ? ` No effect beyond the unrelated control in: ${none.join("; ")}.` : ""),
-    "- These rows are means over facts of relative Δ without intervals (the cross-lingual module keeps no per-fact values); read them as descriptive.",
-  ];
+  const alpha = 0.05 / Math.max(1, m.crossLingual.length);
+  const beyond = (r: ModelResults["crossLingual"][number]) => !!r.specificity.wilcoxon && r.specificity.wilcoxon.p < alpha && !!r.specificity.difference && r.specificity.difference.high < 0;
+  const lines: string[] = [];
+  for (const [name, conditions] of [["LIKN edit (KN_en ∩ KN_x)", ["likn"]], ["transfer (one language's neurons measured in the other)", ["src->tgt", "tgt->src"]], ["joint edit (KN_en ∪ KN_x)", ["joint"]]] as const) {
+    const rows = m.crossLingual.filter((r) => (conditions as readonly string[]).includes(r.condition));
+    if (!rows.length) continue;
+    const yes = rows.filter(beyond);
+    const no = rows.filter((r) => !beyond(r)).map((r) => `${r.pair} ${conditionName(r)} in ${r.language}`);
+    lines.push(
+      `- ${name}: suppression lowers log P(gold) of the fact significantly more than of an unrelated fact (Bonferroni over ${m.crossLingual.length} rows) in ${yes.length} of ${rows.length} rows.` +
+        (no.length ? ` No effect beyond the unrelated control in: ${no.join("; ")}.` : ""),
+    );
+  }
+  return lines;
 }
 
 function liknTable(m: ModelResults): string {
