@@ -7,7 +7,7 @@ import * as tf from "./tf.ts";
 import type { Checkpoint, Weights } from "./checkpoint.ts";
 import type { Activation, BertConfig } from "./config.ts";
 import { Dense, type DenseGradMode } from "./dense.ts";
-import type { ForwardOptions, ForwardResult, LayerScales, Network, PromptCache } from "./network.ts";
+import type { FfnReadout, ForwardOptions, ForwardResult, LayerScales, Network, PromptCache } from "./network.ts";
 import { type VocabTable, vocabTable } from "./vocab-table.ts";
 import {
   LayerNorm, activate, atPosition, attend, mergeHeads, replaceAtPosition, scaleAtPosition,
@@ -72,6 +72,12 @@ export class BertLayer {
 
   ffnOutput(act: tf.Tensor, h1: tf.Tensor): tf.Tensor {
     return this.ffnNorm.apply(tf.add(this.ffnOut.apply(act), h1));
+  }
+
+  /** The output LayerNorm with the σ of the real sum h1 + FFN(act) fixed, as a function of z [R, hidden]. */
+  fixedOutputNorm(h1: tf.Tensor2D, act: tf.Tensor2D): (z: tf.Tensor2D) => tf.Tensor2D {
+    const inverseScale = this.ffnNorm.inverseScale(tf.add(this.ffnOut.apply(act), h1));
+    return (z) => this.ffnNorm.applyFixed(z, inverseScale) as tf.Tensor2D;
   }
 
   /**
@@ -216,6 +222,17 @@ export class Bert implements Network<BertCache> {
       h = tf.tidy(() => this.block(l, input, position, this.nLayers - 1, scales?.[l]).out);
     }
     return this.head(atPosition(h, 0));
+  }
+
+  /**
+   * Post-LN adaptation of §13.1 (a logit-lens variant, not the paper's method): h = h1 (the FFN
+   * input, i.e. the residual before the FFN output is added), m = GELU output; z goes through this
+   * layer's output LayerNorm with the real σ fixed, then straight into the MLM head.
+   */
+  ffnReadout(cache: BertCache, layer: number): FfnReadout {
+    const coefficients = tf.slice(cache.activations, [layer, 0], [1, this.ffnWidth]) as tf.Tensor2D;
+    const norm = this.layers[layer].fixedOutputNorm(cache.ffnInputs[layer], coefficients);
+    return { residual: cache.ffnInputs[layer], coefficients, readout: (z) => this.head(norm(z)) };
   }
 
   valueProjection(layer: number): Dense {

@@ -10,7 +10,7 @@ import type { Checkpoint, Weights } from "./checkpoint.ts";
 import type { Gpt2Config } from "./config.ts";
 import { Dense } from "./dense.ts";
 import { ModelError } from "./errors.ts";
-import type { ForwardOptions, ForwardResult, LayerScales, Network, PromptCache } from "./network.ts";
+import type { FfnReadout, ForwardOptions, ForwardResult, LayerScales, Network, PromptCache } from "./network.ts";
 import { type VocabTable, vocabTable } from "./vocab-table.ts";
 import {
   LayerNorm, activate, atPosition, attend, causalMask, mergeHeads, scaleAtPosition, splitHeads,
@@ -249,6 +249,21 @@ export class Gpt2 implements Network<Gpt2Cache> {
       x = tf.tidy(() => this.block(l, input, { past: cache, scale: scales?.[l] }).out);
     }
     return this.head(atPosition(x, 0));
+  }
+
+  /**
+   * h = mid (input plus attention output), m = GELU(pre); the final LayerNorm divides by the σ of
+   * the real final state (rebuilt from the top block's cached mid and pre), centring and γ, β kept.
+   */
+  ffnReadout(cache: Gpt2Cache, layer: number): FfnReadout {
+    const top = this.nLayers - 1;
+    const finalState = tf.add(cache.mids[top], this.mlp(this.blocks[top], tf.slice(cache.activations, [top, 0], [1, this.ffnWidth])));
+    const inverseScale = this.finalNorm.inverseScale(finalState);
+    return {
+      residual: cache.mids[layer],
+      coefficients: activate(tf.slice(cache.activations, [layer, 0], [1, this.ffnWidth]), this.config.activation) as tf.Tensor2D,
+      readout: (z) => this.lmHead.logits(this.finalNorm.applyFixed(z, inverseScale) as tf.Tensor2D),
+    };
   }
 
   valueProjection(layer: number): Dense {
