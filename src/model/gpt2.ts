@@ -257,7 +257,7 @@ export class Gpt2 implements Network<Gpt2Cache> {
    */
   ffnReadout(cache: Gpt2Cache, layer: number): FfnReadout {
     const top = this.nLayers - 1;
-    const finalState = tf.add(cache.mids[top], this.mlp(this.blocks[top], tf.slice(cache.activations, [top, 0], [1, this.ffnWidth])));
+    const finalState = this.ffnOutput(top, cache.mids[top], tf.slice(cache.activations, [top, 0], [1, this.ffnWidth]));
     const inverseScale = this.finalNorm.inverseScale(finalState);
     return {
       residual: cache.mids[layer],
