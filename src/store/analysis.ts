@@ -5,7 +5,7 @@ import { degenerateNeuronsByFact } from "./degenerate.ts";
 import { factPrompts } from "./edits.ts";
 import { factCheckItems } from "./evaluations.ts";
 import { indexedFacts } from "./indexed-facts.ts";
-import { saveLocalizationResults } from "./localization.ts";
+import { saveLocalizationMeasures, saveLocalizationResults } from "./localization.ts";
 
 export function analysisStore(pool: Pool): AnalysisStore {
   return {
@@ -15,5 +15,6 @@ export function analysisStore(pool: Pool): AnalysisStore {
       (await factPrompts(pool, ids)).map((r) => ({ factId: r.factId, relationId: r.relationId, language: r.languageCode, template: r.template, subject: r.subject, object: r.object, neurons: [] })),
     degenerateNeuronsByFact: (q) => degenerateNeuronsByFact(pool, q),
     saveLocalization: (q, results) => saveLocalizationResults(pool, q, results),
+    saveLocalizationMeasures: (q, rows) => saveLocalizationMeasures(pool, q, rows),
   };
 }
