@@ -7,6 +7,7 @@ import * as tf from "./tf.ts";
 import type { Checkpoint, Weights } from "./checkpoint.ts";
 import type { Activation, BertConfig } from "./config.ts";
 import { Dense, type DenseGradMode } from "./dense.ts";
+import { ModelError } from "./errors.ts";
 import type { ForwardOptions, ForwardResult, LayerScales, Network, PromptCache } from "./network.ts";
 import { type VocabTable, vocabTable } from "./vocab-table.ts";
 import {
@@ -226,6 +227,32 @@ export class Bert implements Network<BertCache> {
       h = tf.tidy(() => this.layers[l].forward(input, position, scales?.[l]).out);
     }
     return this.head(this.layers[top].forwardAt(h, position, scales?.[top]).out);
+  }
+
+  logitsFromPatches(cache: BertCache, patches: ReadonlyArray<{ layer: number; activation: tf.Tensor2D }>): tf.Tensor2D {
+    const { position } = cache;
+    const top = this.nLayers - 1;
+    let h: tf.Tensor3D | null = null; // rows below the top layer: whole sequences
+    let atTop: tf.Tensor2D | null = null; // the top layer's output at the position
+    for (let l = patches[0].layer, k = 0; l <= top; l++) {
+      if (h) {
+        const input: tf.Tensor3D = h;
+        if (l < top) h = tf.tidy(() => this.layers[l].forward(input, position).out);
+        else atTop = this.layers[top].forwardAt(input, position).out;
+      }
+      const joining: tf.Tensor2D[] = [];
+      for (; k < patches.length && patches[k].layer === l; k++) joining.push(patches[k].activation);
+      if (k < patches.length && patches[k].layer < l) throw new ModelError("bad-input", "patches must be sorted by layer");
+      if (!joining.length) continue;
+      // rows patched here: only the FFN output at the position changes in this layer
+      const out = this.layers[l].ffnOutput(joining.length === 1 ? joining[0] : tf.concat(joining, 0), cache.ffnInputs[l]) as tf.Tensor2D;
+      if (l === top) atTop = atTop ? tf.concat([atTop, out], 0) : out;
+      else {
+        const joined = replaceAtPosition(cache.outputs[l], position, out);
+        h = h ? tf.concat([h, joined], 0) : joined;
+      }
+    }
+    return this.head(atTop!);
   }
 
   valueProjection(layer: number): Dense {

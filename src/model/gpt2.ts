@@ -248,6 +248,24 @@ export class Gpt2 implements Network<Gpt2Cache> {
     return this.head(x);
   }
 
+  logitsFromPatches(cache: Gpt2Cache, patches: ReadonlyArray<{ layer: number; activation: tf.Tensor2D }>): tf.Tensor2D {
+    let x: tf.Tensor2D | null = null;
+    for (let l = patches[0].layer, k = 0; l < this.nLayers; l++) {
+      if (x) {
+        const input: tf.Tensor2D = x;
+        x = tf.tidy(() => this.step(l, input, cache, undefined));
+      }
+      const joining: tf.Tensor2D[] = [];
+      for (; k < patches.length && patches[k].layer === l; k++) joining.push(patches[k].activation);
+      if (k < patches.length && patches[k].layer < l) throw new ModelError("bad-input", "patches must be sorted by layer");
+      if (!joining.length) continue;
+      // rows patched here: this layer's output from the cached residual stream
+      const joined = tf.add(cache.mids[l], this.mlp(this.blocks[l], joining.length === 1 ? joining[0] : tf.concat(joining, 0))) as tf.Tensor2D;
+      x = x ? tf.concat([x, joined], 0) : joined;
+    }
+    return this.head(x!);
+  }
+
   valueProjection(layer: number): Dense {
     return this.blocks[layer].proj;
   }
