@@ -169,7 +169,7 @@ interface Segment {
  * costs its prompt's tokensPerRow) and, on WebGPU, few enough rows that their logits fit one buffer
  * binding; a request may be split across passes. A row larger than the budget gets a pass alone.
  */
-function packRows(s: Shape, items: ReadonlyArray<{ request: number; rows: number; tokensPerRow: number }>, budget: number): Segment[][] {
+export function packRows(s: Shape, items: ReadonlyArray<{ request: number; rows: number; tokensPerRow: number }>, budget: number): Segment[][] {
   const maxRows = rowsWithin(s, Infinity, 1);
   const parts: Segment[][] = [];
   let part: Segment[] = [];

@@ -137,7 +137,7 @@ export function register(program: Command): void {
               batchSize,
               exitWhenIdle: false,
               signal: controller.signal,
-              loadModel: (path) => (path === checkpoint.path ? model() : loadModel(path, { backend: flags.backend })),
+              loadModel: (path) => (path === checkpoint.path ? model() : loadModel(path, { backend: flags.backend, rowBudget })),
             }).catch((err: unknown) => {
               if (!(err instanceof DeviceLostError)) throw err;
               lost = err;
