@@ -81,7 +81,7 @@ describeBackends((backend) => {
       expect(new Set(items.map((i) => i.steps)).size).toBe(1);
 
       // the reference: one prompt and one layer per call (each a single pass of N path points)
-      const single = [];
+      const single: Float32Array[][] = [];
       for (const step of steps) {
         const rows: Float32Array[] = [];
         for (let l = 0; l < lm.nLayers; l++) rows.push((await attributeSteps(lm, [step], { ...options, layers: [l] }))[0].scores[l]);
