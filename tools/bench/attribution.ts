@@ -289,7 +289,8 @@ const ratio = (a: number, b: number) => (b > 0 ? `${(a / b).toFixed(2)}×` : "")
 interface WasmReference {
   machine: string;
   date: string;
-  rows: Array<{ label: string; wall: number; cpu: number; prompts: string }>;
+  /** Per row, where and when it was measured (rows of earlier runs are kept). */
+  rows: Array<{ label: string; wall: number; cpu: number; prompts: string; machine?: string; date?: string }>;
 }
 
 function mainTable(rows: Row[], reference?: WasmReference): string {
@@ -555,10 +556,15 @@ const wasmRows = rows.filter((r) => r.backend === "wasm" && r.ts);
 if (wasmRows.length && !QUICK) {
   fs.mkdirSync(BENCH_DATA, { recursive: true });
   const cpu = os.cpus()[0]?.model ?? "?";
+  // rows of models not run this time are kept (a slow model can be measured in its own run)
+  const previous = fs.existsSync(WASM_RESULTS) ? (JSON.parse(fs.readFileSync(WASM_RESULTS, "utf8")) as WasmReference).rows : [];
+  const machine = `${os.cpus().length} CPUs (${cpu}), load average ${startLoad.toFixed(1)} at the start`;
+  const date = new Date().toISOString().slice(0, 10);
+  const fresh = wasmRows.map((r) => ({ label: r.label, wall: r.ts!.perPrompt.wall, cpu: r.ts!.perPrompt.cpu, prompts: r.prompts, machine, date }));
   const saved: WasmReference = {
-    machine: `${os.cpus().length} CPUs (${cpu}), load average ${startLoad.toFixed(1)} at the start`,
-    date: new Date().toISOString().slice(0, 10),
-    rows: wasmRows.map((r) => ({ label: r.label, wall: r.ts!.perPrompt.wall, cpu: r.ts!.perPrompt.cpu, prompts: r.prompts })),
+    machine,
+    date,
+    rows: [...previous.filter((p) => !fresh.some((f) => f.label === p.label)), ...fresh],
   };
   fs.writeFileSync(WASM_RESULTS, JSON.stringify(saved, null, 2));
   log(`wasm figures saved to ${path.relative(PROJECT_ROOT, WASM_RESULTS)}`);
@@ -591,7 +597,8 @@ console.log(`TS: tfjs on ${[...devices].join(", ") || backends.join(", ")} (wasm
   `Machine: ${os.cpus().length} CPUs (${os.cpus()[0]?.model ?? "?"}), load average ${startLoad.toFixed(1)} at the start, ${os.loadavg()[0].toFixed(1)} at the end` +
   ` (CPU seconds, in parentheses, are this process's own and hold up better than wall time when other work shares the CPUs).` +
   ` One warm-up attribution per side is not timed; model loading is excluded.` +
-  (reference ? ` wasm (reference): measured by \`npm run bench:attribution\` on ${reference.machine}, ${reference.date}, not in this run.` : "") + "\n");
+  (reference ? ` wasm (reference): measured by \`npm run bench:attribution\`, not in this run: ` +
+    reference.rows.map((r) => `${r.label} on ${r.machine ?? reference.machine}, ${r.date ?? reference.date}`).join("; ") + "." : "") + "\n");
 if (compared.length) {
   console.log(`### This checkout against ${baselineRef} (same prompts, same backend, rounds interleaved)\n`);
   console.log(compareTable(baselineRef!, compared));
