@@ -365,7 +365,7 @@ export class TransformerModel<C extends PromptCache> implements LanguageModel {
 
   async patchedGradients(requests: readonly PatchedGradientRequest[]): Promise<PatchedGradient[]> {
     const contexts = requests.map((r) => {
-      if (!(r.context instanceof CachedPrompt) || r.context.model !== this) throw badInput("a prompt context prepared by another model");
+      if (!(r.context instanceof CachedPrompt) || !r.context.runsOn(this.network)) throw badInput("a prompt context prepared by another model");
       const ctx = r.context as CachedPrompt<C>;
       ctx.check();
       checkLayer(this, r.layer);
@@ -480,8 +480,8 @@ class CachedPrompt<C extends PromptCache> implements PromptContext {
   private disposed = false;
 
   constructor(
-    /** The model that prepared it (patchedGradients accepts only its own contexts). */
-    readonly model: LanguageModel,
+    /** The model that prepared it: its row budget, and patchedGradient goes through its patchedGradients. */
+    private readonly model: LanguageModel,
     private readonly network: Network<C>,
     readonly cache: C,
     readonly ids: readonly number[],
@@ -518,6 +518,10 @@ class CachedPrompt<C extends PromptCache> implements PromptContext {
   check(): void {
     if (this.disposed) throw badInput("this prompt context was disposed");
     if (this.currentVersion() !== this.version) throw badInput("the model's weights changed since prepare(): prepare the prompt again");
+  }
+
+  runsOn(network: Network<PromptCache>): boolean {
+    return network === this.network;
   }
 
   /** Tokens one patched row costs: BERT recomputes the whole sequence above the hooked layer, GPT-2 one position. */
