@@ -5,7 +5,7 @@ import type { AttributionModel, PromptContext } from "./model-port.ts";
 
 export interface AttributionOptions {
   method: Method;
-  /** Riemann steps N (default 20). */
+  /** Riemann steps N (default 20; static ignores it). */
   steps: number;
   /** Restrict to these layers (fact-checking needs only the layers of its neuron set). */
   layers?: readonly number[];
@@ -58,6 +58,14 @@ export async function attributeSteps(model: AttributionModel, steps: readonly At
       contexts.push(ctx);
       prepared.push({ x: ctx.activations, baseline: usesBlankBaseline(method) ? await blankedBaseline(model, step.ids, step.position) : null });
     }
+    if (method === "static") {
+      const out: StepResult[] = [];
+      for (const [s, step] of steps.entries()) {
+        const ctx = contexts[s];
+        out.push({ ...predicted(ctx.probabilities, step.targetId), scores: await ctx.staticScores(step.targetId, layers), activations: [...prepared[s].x] });
+      }
+      return out;
+    }
     const requests = steps.flatMap((step, s) =>
       layers.map((layer) => ({
         context: contexts[s],
@@ -77,10 +85,7 @@ export async function attributeSteps(model: AttributionModel, steps: readonly At
         const multiplier = method === "amig-ig" ? x[l] : (step.multiplier?.[l] ?? x[l]);
         scores[l] = combine(method, multiplier, baseline?.[l] ?? null, gradSum, options.steps);
       });
-      const p = contexts[s].probabilities;
-      let predictedId = 0;
-      for (let i = 1; i < p.length; i++) if (p[i] > p[predictedId]) predictedId = i;
-      return { scores, targetProb: p[step.targetId], predictedId, predictedProb: p[predictedId], activations: [...x] };
+      return { ...predicted(contexts[s].probabilities, step.targetId), scores, activations: [...x] };
     });
   } finally {
     for (const ctx of contexts) ctx.dispose();
@@ -89,6 +94,12 @@ export async function attributeSteps(model: AttributionModel, steps: readonly At
 
 export async function attributeStep(model: AttributionModel, step: AttributionStep, options: AttributionOptions): Promise<StepResult> {
   return (await attributeSteps(model, [step], options))[0];
+}
+
+function predicted(p: Float32Array, targetId: number) {
+  let predictedId = 0;
+  for (let i = 1; i < p.length; i++) if (p[i] > p[predictedId]) predictedId = i;
+  return { targetProb: p[targetId], predictedId, predictedProb: p[predictedId] };
 }
 
 /** Sums per-piece attribution matrices: AMIG sums over target steps (§3.5), for every method here. */
