@@ -267,6 +267,25 @@ export class Gpt2 implements Network<Gpt2Cache> {
     };
   }
 
+  logitsFromPatches(cache: Gpt2Cache, patches: ReadonlyArray<{ layer: number; activation: tf.Tensor2D }>): tf.Tensor2D {
+    let x: tf.Tensor3D | null = null; // [B, 1, hidden]: the last position of the rows that joined below
+    for (let l = patches[0].layer, k = 0; l < this.nLayers; l++) {
+      if (x) {
+        const input: tf.Tensor3D = x;
+        x = tf.tidy(() => this.block(l, input, { past: cache }).out);
+      }
+      const joining: tf.Tensor2D[] = [];
+      for (; k < patches.length && patches[k].layer === l; k++) joining.push(patches[k].activation);
+      if (k < patches.length && patches[k].layer < l) throw new ModelError("bad-input", "patches must be sorted by layer");
+      if (!joining.length) continue;
+      // rows patched here: this block resumed after its activation, from the cached residual stream
+      const act = joining.length === 1 ? joining[0] : tf.concat(joining, 0);
+      const joined = tf.reshape(this.ffnOutput(l, cache.mids[l], act), [act.shape[0], 1, this.hidden]) as tf.Tensor3D;
+      x = x ? tf.concat([x, joined], 0) : joined;
+    }
+    return this.head(atPosition(x!, 0));
+  }
+
   valueProjection(layer: number): Dense {
     return this.blocks[layer].proj;
   }

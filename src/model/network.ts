@@ -78,6 +78,16 @@ export interface Network<C extends PromptCache = PromptCache> {
   /** §13.1's view of layer `layer` at the cached prompt's position. */
   ffnReadout(cache: C, layer: number): FfnReadout;
 
+  /**
+   * Many patched passes over one prompt in one batch, rows patched at different layers: the rows
+   * of `patches[k]` replace layer `patches[k].layer`'s activation ([B_k, ffnWidth]); logits come
+   * back [ΣB_k, vocabSize] in the order of `patches`, which must be sorted by layer. A row joins the
+   * batch at its own layer (below it, it would only recompute the cache), so every layer above the
+   * lowest one runs once for all the rows that reached it: one large matmul instead of one per
+   * layer. Row for row the same computation as logitsFromActivation; differentiable likewise.
+   */
+  logitsFromPatches(cache: C, patches: ReadonlyArray<{ layer: number; activation: tf.Tensor2D }>): tf.Tensor2D;
+
   /** The FFN output projection of a layer; its rows ([ffnWidth, hidden] layout) are the value vectors. */
   valueProjection(layer: number): Dense;
 
