@@ -7,10 +7,10 @@
 // GraphQL API over real HTTP with autocannon, 1 and 2 API processes, at several concurrency levels,
 // and prints p50/p95/p99 latency and throughput per key query. Not part of CI.
 //
-//   npm run bench:store -- [--score-rows 100000000] [--writers 2] [--batch 250]
+//   npm run bench:store -- [--score-rows 100000000] [--writers 4] [--batch 250]
 //                          [--concurrency 1,4,16,32] [--replicas 1,2] [--duration 10]
 //                          [--resume] [--skip-fill] [--keep] [--explain docs/bench-store-explain.md]
-//                          [--database-url postgresql://postgres@127.0.0.1:5432/postgres]
+//                          [--database kn_bench_store] [--database-url postgresql://postgres@127.0.0.1:5432/postgres]
 // --resume stores what an interrupted fill left out (same rows: the data are a function of their
 // indices); --skip-fill load-tests the database as it is; --keep leaves the database in place.
 import { spawn, type ChildProcess } from "node:child_process";
@@ -19,27 +19,28 @@ import os from "node:os";
 import path from "node:path";
 import { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
+import { createInterface } from "node:readline";
 import { parseArgs } from "node:util";
 import autocannon from "autocannon";
 import pg from "pg";
 import { from as copyFrom } from "pg-copy-streams";
 import { DEFAULT_RUN_SETTING } from "../../src/attribution/run-setting.ts";
 import { PROJECT_ROOT } from "../../src/config.ts";
-import { createPool, withTransaction } from "../../src/store/client.ts";
+import { createPool } from "../../src/store/client.ts";
 import { degenerateSetsOfRun } from "../../src/store/degenerate.ts";
 import { factLanguageIndependentNeurons, relationLanguageIndependentNeurons, relationLanguageOverlap } from "../../src/store/likn.ts";
 import { applyMigrations } from "../../src/store/migrate.ts";
 import { factsOfNeuron, findRun, knowledgeNeuronsOfRuns, topScoresOfRuns } from "../../src/store/neurons.ts";
-import { type RunRecord, saveRuns } from "../../src/store/runs.ts";
 import { seededRandom } from "../../src/analysis/random.ts";
-import { BENCH_CHECKPOINTS, LANGUAGES, MEAN_LANGUAGES, RELATIONS, TOP_K, benchRun, fact } from "./store-data.ts";
+import { BENCH_CHECKPOINTS, type BenchFact, LANGUAGES, MEAN_LANGUAGES, RELATIONS, TOP_K, plan } from "./store-data.ts";
 import { benchDatabase } from "./database.ts";
+import { backendPids, cpuMeter, loadAverage } from "./cpu.ts";
 import { markdownTable } from "./table.ts";
 
 const { values: args } = parseArgs({
   options: {
     "score-rows": { type: "string", default: "100000000" },
-    writers: { type: "string", default: "2" },
+    writers: { type: "string", default: "4" },
     batch: { type: "string", default: "250" },
     concurrency: { type: "string", default: "1,4,16,32" },
     replicas: { type: "string", default: "1,2" },
@@ -48,10 +49,11 @@ const { values: args } = parseArgs({
     "skip-fill": { type: "boolean", default: false },
     keep: { type: "boolean", default: false },
     explain: { type: "string", default: path.join(PROJECT_ROOT, "docs", "bench-store-explain.md") },
+    database: { type: "string", default: "kn_bench_store" },
     "database-url": { type: "string", default: process.env.BENCH_DATABASE_URL ?? "postgresql://postgres@127.0.0.1:5432/postgres" },
   },
 });
-const db = benchDatabase(args["database-url"]!, "kn_bench_store");
+const db = benchDatabase(args["database-url"]!, args.database!);
 const benchUrl = db.url;
 const scoreRows = Number(args["score-rows"]);
 const runsPerCheckpoint = Math.ceil(scoreRows / TOP_K / BENCH_CHECKPOINTS.length);
@@ -59,18 +61,6 @@ const log = (line: string) => process.stderr.write(`bench:store: ${line}\n`);
 
 // ---------------------------------------------------------------------------------------------
 // Fill
-
-/** The facts needed for runsPerCheckpoint (fact, language) pairs, and the pairs themselves. */
-function plan(): { facts: ReturnType<typeof fact>[]; pairs: number } {
-  const facts = [];
-  let pairs = 0;
-  for (let i = 0; pairs < runsPerCheckpoint; i++) {
-    const f = fact(i);
-    facts.push(f);
-    pairs += f.languages.length;
-  }
-  return { facts, pairs: Math.min(pairs, runsPerCheckpoint) };
-}
 
 async function copyRows(pool: pg.Pool, table: string, columns: string[], rows: Iterable<string[]>): Promise<void> {
   const client = await pool.connect();
@@ -86,7 +76,7 @@ async function copyRows(pool: pg.Pool, table: string, columns: string[], rows: I
 }
 
 /** Languages, relations, templates, facts and labels (what `kn import mlama` would have stored). */
-async function fillCatalog(pool: pg.Pool, facts: ReturnType<typeof fact>[]): Promise<void> {
+async function fillCatalog(pool: pg.Pool, facts: BenchFact[]): Promise<void> {
   await copyRows(pool, "language", ["code", "name"], LANGUAGES.map((l) => [l, `language ${l}`]));
   await copyRows(pool, "relation", ["id", "label"], RELATIONS.map((r) => [r, `relation ${r}`]));
   await copyRows(pool, "template", ["relation_id", "language_code", "text"], (function* () {
@@ -104,54 +94,54 @@ interface FillResult {
   knowledgeRows: number;
   degenerateSets: number;
   seconds: number;
+  /** CPU seconds of the writing processes (generateCpu of it in generating the runs) and of their PostgreSQL backends. */
+  clientCpu: number;
+  generateCpu: number;
+  serverCpu: number;
 }
 
-/** Every run, batch by batch, through saveRuns on `writers` connections at once. */
-async function fillRuns(pool: pg.Pool, facts: ReturnType<typeof fact>[], checkpointIds: number[]): Promise<FillResult> {
-  const batchSize = Number(args.batch);
-  function* batches(): Generator<RunRecord[]> {
-    for (const [ci, checkpointId] of checkpointIds.entries()) {
-      let left = runsPerCheckpoint;
-      let batch: RunRecord[] = [];
-      for (const f of facts) {
-        for (const l of f.languages) {
-          if (left-- <= 0) break;
-          batch.push(benchRun(checkpointId, ci, f, l, DEFAULT_RUN_SETTING));
-          if (batch.length === batchSize) {
-            yield batch;
-            batch = [];
-          }
-        }
-      }
-      if (batch.length) yield batch;
-    }
-  }
-  const total = runsPerCheckpoint * checkpointIds.length;
+/** Every run, batch by batch, through saveRuns, by `writers` processes at once (as indexer workers would). */
+async function fillRuns(pool: pg.Pool, checkpoints: number): Promise<FillResult> {
+  const total = runsPerCheckpoint * checkpoints;
   const done = { runs: 0, scoreRows: 0, knowledgeRows: 0, degenerateSets: 0 };
   const started = performance.now();
+  const serverCpu = cpuMeter(() => backendPids(pool));
+  await serverCpu.start();
   let lastLog = started;
-  const source = batches();
-  const writer = async () => {
-    for (let next = source.next(); !next.done; next = source.next()) {
-      const batch = next.value;
-      await withTransaction(pool, (db) => saveRuns(db, batch));
-      done.runs += batch.length;
-      for (const r of batch) {
-        done.scoreRows += r.topNeurons.length;
-        done.knowledgeRows += r.knowledgeNeurons.length;
-        done.degenerateSets += r.degenerateSets.length;
-      }
-      const now = performance.now();
-      if (now - lastLog > 10_000) {
-        lastLog = now;
-        const rate = (done.scoreRows + done.knowledgeRows) / ((now - started) / 1000);
-        const eta = ((total - done.runs) / done.runs) * ((now - started) / 1000);
-        log(`${done.runs} / ${total} runs, ${(rate / 1000).toFixed(1)} k neuron rows/s, ETA ${Math.round(eta / 60)} min (load ${os.loadavg()[0].toFixed(1)})`);
-      }
-    }
-  };
-  await Promise.all(Array.from({ length: Number(args.writers) }, writer));
-  return { ...done, seconds: (performance.now() - started) / 1000 };
+  let clientCpu = 0;
+  let generateCpu = 0;
+  const writers = Number(args.writers);
+  const writer = (i: number) =>
+    new Promise<void>((resolve, reject) => {
+      const child = spawn(
+        process.execPath,
+        ["--import", "tsx", path.join(PROJECT_ROOT, "tools/bench/store-writer.ts"), benchUrl, String(runsPerCheckpoint), args.batch!, String(i), String(writers)],
+        { cwd: PROJECT_ROOT, stdio: ["ignore", "pipe", "inherit"] },
+      );
+      createInterface({ input: child.stdout! }).on("line", (line) => {
+        const m = JSON.parse(line) as Partial<typeof done> & { cpu?: number; generateCpu?: number };
+        if (m.cpu !== undefined) {
+          clientCpu += m.cpu;
+          generateCpu += m.generateCpu ?? 0;
+          return;
+        }
+        done.runs += m.runs!;
+        done.scoreRows += m.scoreRows!;
+        done.knowledgeRows += m.knowledgeRows!;
+        done.degenerateSets += m.degenerateSets!;
+        const now = performance.now();
+        if (now - lastLog > 10_000) {
+          lastLog = now;
+          const rate = (done.scoreRows + done.knowledgeRows) / ((now - started) / 1000);
+          const eta = ((total - done.runs) / done.runs) * ((now - started) / 1000);
+          log(`${done.runs} / ${total} runs, ${(rate / 1000).toFixed(1)} k neuron rows/s, ETA ${Math.round(eta / 60)} min (load ${loadAverage()})`);
+        }
+      });
+      child.once("exit", (code) => (code === 0 ? resolve() : reject(new Error(`writer ${i} exited with ${code}`))));
+    });
+  const sampling = setInterval(() => void serverCpu.sample().catch(() => undefined), 1000);
+  await Promise.all(Array.from({ length: writers }, (_, i) => writer(i))).finally(() => clearInterval(sampling));
+  return { ...done, seconds: (performance.now() - started) / 1000, clientCpu, generateCpu, serverCpu: await serverCpu.stop() };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -404,8 +394,8 @@ const started = Date.now();
 log(`${os.cpus().length} cores, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB, load average ${os.loadavg()[0].toFixed(1)} at start`);
 if (!args["skip-fill"] && !args.resume) await db.recreate();
 await applyMigrations(benchUrl);
-const pool = createPool(benchUrl, { max: Number(args.writers) + 2, applicationName: "kn-bench-store" });
-const { facts, pairs } = plan();
+const pool = createPool(benchUrl, { max: 4, applicationName: "kn-bench-store" });
+const { facts, pairs } = plan(runsPerCheckpoint);
 let fillLine = "";
 if (!args["skip-fill"]) {
   if (!args.resume) {
@@ -420,10 +410,15 @@ if (!args["skip-fill"]) {
     }
   }
   const checkpointIds = (await pool.query<{ id: number }>(`SELECT id FROM checkpoint ORDER BY id`)).rows.map((r) => r.id);
-  log(`filling ${pairs * checkpointIds.length} runs (${(pairs * checkpointIds.length * TOP_K / 1e6).toFixed(1)} M score rows) with ${args.writers} writer(s), ${args.batch} runs per transaction`);
-  const fill = await fillRuns(pool, facts, checkpointIds);
+  log(`filling ${pairs.length * checkpointIds.length} runs (${((pairs.length * checkpointIds.length * TOP_K) / 1e6).toFixed(1)} M score rows) with ${args.writers} writer processes, ${args.batch} runs per transaction`);
+  const fill = await fillRuns(pool, checkpointIds.length);
   const neuronRows = fill.scoreRows + fill.knowledgeRows;
-  fillLine = `${fill.runs} runs, ${fill.scoreRows} score rows, ${fill.knowledgeRows} knowledge-neuron rows, ${fill.degenerateSets} degenerate sets in ${(fill.seconds / 60).toFixed(1)} min: ${Math.round(neuronRows / fill.seconds)} neuron rows/s (${Math.round(fill.runs / fill.seconds)} runs/s), ${args.writers} writers`;
+  const perMillion = (cpu: number) => ((cpu / neuronRows) * 1e6).toFixed(1);
+  fillLine =
+    `${fill.runs} runs, ${fill.scoreRows} score rows, ${fill.knowledgeRows} knowledge-neuron rows, ${fill.degenerateSets} degenerate sets in ${(fill.seconds / 60).toFixed(1)} min: ` +
+    `${Math.round(neuronRows / fill.seconds)} neuron rows/s (${Math.round(fill.runs / fill.seconds)} runs/s), ${args.writers} writer processes, ${args.batch} runs per transaction, load average ${loadAverage()} at the end; ` +
+    `CPU per million neuron rows: ${perMillion(fill.clientCpu - fill.generateCpu)} s in the writers' saveRuns (and ${perMillion(fill.generateCpu)} s generating the synthetic runs), ${perMillion(fill.serverCpu)} s in PostgreSQL; ` +
+    `${((fill.clientCpu + fill.serverCpu) / fill.seconds).toFixed(2)} of the ${os.cpus().length} cores on average`;
   log(fillLine);
   log("VACUUM (ANALYZE)");
   await pool.query(`VACUUM (ANALYZE) attribution_run, neuron_score, knowledge_neuron, degenerate_set, degenerate_member, fact, language, relation, run_setting`);
