@@ -177,12 +177,14 @@ interface Samples {
   neurons: { model: string; checkpointId: number; layer: number; unit: number; facts: number; deepCursor: string; deepKey: number }[];
 }
 
-async function drawSamples(pool: pg.Pool): Promise<Samples> {
+async function drawSamples(pool: pg.Pool, storedRuns: number): Promise<Samples> {
+  // a block sample of ~1 % at scale; all of a small database (a fill for trying the script out)
+  const percent = Math.min(100, Math.max(1, 1e6 / Math.max(1, storedRuns)));
   const checkpoints = (await pool.query<{ id: number; name: string }>(`SELECT id, name FROM checkpoint ORDER BY id`)).rows;
   const name = new Map(checkpoints.map((c) => [c.id, c.name]));
   const runs = (
     await pool.query<{ checkpoint_id: number; fact: string; language: string }>(
-      `SELECT r.checkpoint_id, f.id AS fact, l.code AS language FROM attribution_run r TABLESAMPLE SYSTEM (1) REPEATABLE (42)
+      `SELECT r.checkpoint_id, f.id AS fact, l.code AS language FROM attribution_run r TABLESAMPLE SYSTEM (${percent}) REPEATABLE (42)
        JOIN fact f ON f.key = r.fact_key JOIN language l ON l.key = r.language_key LIMIT 5000`,
     )
   ).rows.map((r) => ({ model: name.get(r.checkpoint_id)!, checkpointId: r.checkpoint_id, fact: r.fact, language: r.language }));
@@ -193,12 +195,12 @@ async function drawSamples(pool: pg.Pool): Promise<Samples> {
   // neurons that many facts use (what the explorer's neuron page shows), with a cursor half-way
   const neurons: Samples["neurons"] = [];
   for (const c of checkpoints) {
-    // candidates: the neurons most frequent in a 1 % sample; then their real fact counts
+    // candidates: the neurons most frequent in the sample; then their real fact counts
     const { rows } = await pool.query<{ layer: number; unit: number; facts: number; deep_key: number }>(
       `SELECT n.layer, n.unit, c.facts,
               (SELECT DISTINCT fact_key FROM knowledge_neuron k WHERE k.checkpoint_id = $1 AND k.layer = n.layer AND k.unit = n.unit
                ORDER BY fact_key OFFSET c.facts / 2 LIMIT 1) AS deep_key
-       FROM (SELECT layer, unit FROM knowledge_neuron TABLESAMPLE SYSTEM (1) REPEATABLE (42)
+       FROM (SELECT layer, unit FROM knowledge_neuron TABLESAMPLE SYSTEM (${percent}) REPEATABLE (42)
              WHERE checkpoint_id = $1 GROUP BY layer, unit ORDER BY count(*) DESC, layer, unit LIMIT 100) n,
        LATERAL (SELECT count(DISTINCT fact_key)::int AS facts FROM knowledge_neuron k
                 WHERE k.checkpoint_id = $1 AND k.layer = n.layer AND k.unit = n.unit) c`,
@@ -327,16 +329,17 @@ async function explainAll(pool: pg.Pool, s: Samples, fill: string): Promise<void
 // ---------------------------------------------------------------------------------------------
 // Load test
 
-async function startApi(replicas: number, port: number): Promise<ChildProcess> {
+/** Starts the API processes; resolves with the process ids of the replicas. */
+async function startApi(replicas: number, port: number): Promise<{ child: ChildProcess; pids: number[] }> {
   const child = spawn(process.execPath, ["--import", "tsx", path.join(PROJECT_ROOT, "tools/bench/store-api.ts"), benchUrl, String(port), String(replicas)], {
     cwd: PROJECT_ROOT,
     stdio: ["ignore", "pipe", "inherit"],
   });
-  await new Promise<void>((resolve, reject) => {
-    child.stdout!.on("data", (d: Buffer) => d.toString().includes("ready") && resolve());
+  const pids = await new Promise<number[]>((resolve, reject) => {
+    createInterface({ input: child.stdout! }).on("line", (line) => line.startsWith("ready ") && resolve(line.slice(6).split(",").map(Number)));
     child.once("exit", (code) => reject(new Error(`API replicas exited with ${code}`)));
   });
-  return child;
+  return { child, pids };
 }
 
 interface LoadResult {
@@ -349,12 +352,22 @@ interface LoadResult {
   p95: number;
   p99: number;
   errors: number;
+  /** CPU milliseconds per request of the API processes, of PostgreSQL, of the load generator. */
+  apiCpu: number;
+  dbCpu: number;
+  clientCpu: number;
+  /** One-minute load average at the end of the run. */
+  load: string;
 }
 
 const percentile = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? NaN;
 
-async function load(url: string, q: KeyQuery, clients: number, seconds: number): Promise<Omit<LoadResult, "query" | "replicas" | "clients">> {
+async function load(url: string, apiPids: number[], q: KeyQuery, clients: number, seconds: number): Promise<Omit<LoadResult, "query" | "replicas" | "clients">> {
   const r = seededRandom(`${q.name}|${clients}`);
+  const apiCpu = cpuMeter(() => apiPids);
+  const dbCpu = cpuMeter(() => backendPids(pool));
+  await Promise.all([apiCpu.start(), dbCpu.start()]);
+  const clientCpu = process.cpuUsage();
   const latencies: number[] = [];
   let errors = 0;
   let finish!: (r: autocannon.Result) => void;
@@ -377,6 +390,9 @@ async function load(url: string, q: KeyQuery, clients: number, seconds: number):
   }, (err, result) => (err ? fail(err) : finish(result)));
   instance.on("response", (_client, _status, _bytes, responseTime) => latencies.push(responseTime));
   const result = await done;
+  const [api, database] = await Promise.all([apiCpu.stop(), dbCpu.stop()]);
+  const client = process.cpuUsage(clientCpu);
+  const perRequest = (cpuSeconds: number) => (cpuSeconds * 1000) / Math.max(1, latencies.length);
   latencies.sort((a, b) => a - b);
   return {
     requests: latencies.length,
@@ -385,6 +401,10 @@ async function load(url: string, q: KeyQuery, clients: number, seconds: number):
     p95: percentile(latencies, 95),
     p99: percentile(latencies, 99),
     errors: errors + result.non2xx + result.errors,
+    apiCpu: perRequest(api),
+    dbCpu: perRequest(database),
+    clientCpu: perRequest((client.user + client.system) / 1e6),
+    load: loadAverage(),
   };
 }
 
@@ -437,7 +457,7 @@ const sizeTable = markdownTable(
 );
 console.log(`\n${fillLine ? `Fill: ${fillLine}.\n\n` : ""}${sizeTable}\n`);
 
-const samples = await drawSamples(pool);
+const samples = await drawSamples(pool, runs);
 await explainAll(pool, samples, fillLine || `${runs} runs`);
 
 const queries = keyQueries(samples);
@@ -448,15 +468,15 @@ for (const replicas of args.replicas!.split(",").map(Number)) {
   try {
     const url = `http://127.0.0.1:${port}/graphql`;
     for (const q of queries) {
-      await load(url, q, 1, 2); // warm-up: connections, plan caches
+      await load(url, api.pids, q, 1, 2); // warm-up: connections, plan caches
       for (const clients of args.concurrency!.split(",").map(Number)) {
-        const r = await load(url, q, clients, Number(args.duration));
+        const r = await load(url, api.pids, q, clients, Number(args.duration));
         results.push({ query: q.name, replicas, clients, ...r });
         log(`${q.name}, ${replicas} replica(s), ${clients} clients: ${r.rps.toFixed(0)} req/s, p99 ${r.p99.toFixed(1)} ms`);
       }
     }
   } finally {
-    api.kill("SIGTERM");
+    api.child.kill("SIGTERM");
   }
 }
 
@@ -474,8 +494,8 @@ overlap.sort((a, b) => a - b);
 const ms = (x: number) => x.toFixed(1);
 console.log(
   markdownTable(
-    ["key query", "API processes", "clients", "req/s", "p50 ms", "p95 ms", "p99 ms", "errors"],
-    results.map((x) => [x.query, String(x.replicas), String(x.clients), x.rps.toFixed(0), ms(x.p50), ms(x.p95), ms(x.p99), String(x.errors)]),
+    ["key query", "API processes", "clients", "req/s", "p50 ms", "p95 ms", "p99 ms", "errors", "CPU ms/req API", "PostgreSQL", "autocannon", "load avg"],
+    results.map((x) => [x.query, String(x.replicas), String(x.clients), x.rps.toFixed(0), ms(x.p50), ms(x.p95), ms(x.p99), String(x.errors), ms(x.apiCpu), ms(x.dbCpu), ms(x.clientCpu), x.load]),
     1,
   ),
 );
