@@ -194,17 +194,19 @@ async function drawSamples(pool: pg.Pool, storedRuns: number): Promise<Samples> 
   const languageSets = Array.from({ length: 200 }, () => ["en", ...top.slice(1).filter(() => r() < 0.2).slice(0, 3)]).map((s) => (s.length > 1 ? s : ["en", "de"]));
   // neurons that many facts use (what the explorer's neuron page shows), with a cursor half-way
   const neurons: Samples["neurons"] = [];
+  // the bench stores one setting; naming it lets the counts below use the (setting, layer, unit) index
+  const [{ id: settingId }] = (await pool.query<{ id: number }>(`SELECT id FROM run_setting`)).rows;
   for (const c of checkpoints) {
     // candidates: the neurons most frequent in the sample; then their real fact counts
     const { rows } = await pool.query<{ layer: number; unit: number; facts: number; deep_key: number }>(
       `SELECT n.layer, n.unit, c.facts,
-              (SELECT DISTINCT fact_key FROM knowledge_neuron k WHERE k.checkpoint_id = $1 AND k.layer = n.layer AND k.unit = n.unit
+              (SELECT DISTINCT fact_key FROM knowledge_neuron k WHERE k.checkpoint_id = $1 AND k.setting_id = $2 AND k.layer = n.layer AND k.unit = n.unit
                ORDER BY fact_key OFFSET c.facts / 2 LIMIT 1) AS deep_key
        FROM (SELECT layer, unit FROM knowledge_neuron TABLESAMPLE SYSTEM (${percent}) REPEATABLE (42)
              WHERE checkpoint_id = $1 GROUP BY layer, unit ORDER BY count(*) DESC, layer, unit LIMIT 100) n,
        LATERAL (SELECT count(DISTINCT fact_key)::int AS facts FROM knowledge_neuron k
-                WHERE k.checkpoint_id = $1 AND k.layer = n.layer AND k.unit = n.unit) c`,
-      [c.id],
+                WHERE k.checkpoint_id = $1 AND k.setting_id = $2 AND k.layer = n.layer AND k.unit = n.unit) c`,
+      [c.id, settingId],
     );
     for (const n of rows) {
       neurons.push({ model: c.name, checkpointId: c.id, layer: n.layer, unit: n.unit, facts: n.facts, deepKey: n.deep_key, deepCursor: Buffer.from(`neuron-fact:${n.deep_key}`).toString("base64url") });
