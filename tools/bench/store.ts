@@ -460,7 +460,8 @@ const sizeTable = markdownTable(
 console.log(`\n${fillLine ? `Fill: ${fillLine}.\n\n` : ""}${sizeTable}\n`);
 
 const samples = await drawSamples(pool, runs);
-await explainAll(pool, samples, fillLine || `${runs} runs`);
+const scoreRowCount = sizes.find((t) => t.table === "neuron_score")!.rows;
+await explainAll(pool, samples, fillLine || `${runs} runs, ${scoreRowCount} top-K score rows (filled by an earlier run)`);
 
 const queries = keyQueries(samples);
 const results: LoadResult[] = [];
