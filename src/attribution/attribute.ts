@@ -5,7 +5,7 @@ import type { AttributionModel } from "./model-port.ts";
 
 export interface AttributionOptions {
   method: Method;
-  /** Riemann steps N (default 20). */
+  /** Riemann steps N (default 20; static ignores it). */
   steps: number;
   /** Rows per batched forward+backward pass (default = steps). */
   batchSize?: number;
@@ -51,6 +51,7 @@ export async function attributeStep(model: AttributionModel, step: AttributionSt
   const ctx = await model.prepare(step.ids, step.position);
   try {
     const x = ctx.activations;
+    if (method === "static") return { ...predicted(ctx.probabilities, step.targetId), scores: await ctx.staticScores(step.targetId, layers), activations: [...x] };
     const baseline = usesBlankBaseline(method) ? await blankedBaseline(model, step.ids, step.position) : null;
     const scores: Float32Array[] = Array.from({ length: model.nLayers }, () => new Float32Array(model.ffnWidth));
     for (const l of layers) {
@@ -64,13 +65,16 @@ export async function attributeStep(model: AttributionModel, step: AttributionSt
       const multiplier = method === "amig-ig" ? x[l] : (step.multiplier?.[l] ?? x[l]);
       scores[l] = combine(method, multiplier, baseline?.[l] ?? null, gradSum, steps);
     }
-    const p = ctx.probabilities;
-    let predictedId = 0;
-    for (let i = 1; i < p.length; i++) if (p[i] > p[predictedId]) predictedId = i;
-    return { scores, targetProb: p[step.targetId], predictedId, predictedProb: p[predictedId], activations: [...x] };
+    return { ...predicted(ctx.probabilities, step.targetId), scores, activations: [...x] };
   } finally {
     ctx.dispose();
   }
+}
+
+function predicted(p: Float32Array, targetId: number) {
+  let predictedId = 0;
+  for (let i = 1; i < p.length; i++) if (p[i] > p[predictedId]) predictedId = i;
+  return { targetProb: p[targetId], predictedId, predictedProb: p[predictedId] };
 }
 
 /** Sums per-piece attribution matrices: AMIG sums over target steps (§3.5), for every method here. */

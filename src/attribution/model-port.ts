@@ -4,7 +4,7 @@
 import type { LanguageModel } from "../model/language-model.ts";
 import type { MaskedPromptTokenizer } from "./prompts.ts";
 
-export type { Architecture, Neuron, PromptContext } from "../model/language-model.ts";
+export type { Architecture, Neuron, ProbabilityRequest, PromptContext } from "../model/language-model.ts";
 
 export type AttributionModel = Pick<
   LanguageModel,

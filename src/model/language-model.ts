@@ -59,6 +59,12 @@ export interface PromptContext {
    * Per set: the full distribution, or the probabilities of `targetIds` in that order.
    */
   scaledProbabilities(scaleSets: ReadonlyArray<readonly Neuron[]>, factor: number, targetIds?: readonly number[]): Promise<Float32Array[]>;
+  /**
+   * Static log-probability attribution (ALGORITHMS.md §13.1), no gradients: per layer (all, or
+   * `layers`; zeros elsewhere), log p(target | h + m_i·v_i) − log p(target | h) for every unit i,
+   * read through the model's own head with the LayerNorm statistics of the real pass held fixed.
+   */
+  staticScores(targetId: number, layers?: readonly number[]): Promise<Float32Array[]>;
   dispose(): void;
 }
 

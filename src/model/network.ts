@@ -36,6 +36,20 @@ export interface ForwardResult {
   logits: tf.Tensor2D | null;
 }
 
+/**
+ * What the static log-probability attribution (ALGORITHMS.md §13.1) reads for one layer at the
+ * prompt's position. Built inside the caller's tf.tidy; valid only there.
+ */
+export interface FfnReadout {
+  /** h: the residual stream just before the layer's FFN output is added [1, hidden]. */
+  residual: tf.Tensor2D;
+  /** m: what multiplies each value vector (the post-activation value) [1, ffnWidth]. */
+  coefficients: tf.Tensor2D;
+  /** Logits [R, vocabSize] of residual states z [R, hidden] through the model's own head, with the
+   * statistics of the LayerNorm in between fixed to those of the real pass (a linear map of z). */
+  readout(z: tf.Tensor2D): tf.Tensor2D;
+}
+
 export interface Network<C extends PromptCache = PromptCache> {
   readonly architecture: Architecture;
   readonly nLayers: number;
@@ -58,6 +72,9 @@ export interface Network<C extends PromptCache = PromptCache> {
    * Differentiable with respect to `activation`. Layers below `layer` come from the cache.
    */
   logitsFromActivation(cache: C, layer: number, activation: tf.Tensor2D, scales?: LayerScales): tf.Tensor2D;
+
+  /** §13.1's view of layer `layer` at the cached prompt's position. */
+  ffnReadout(cache: C, layer: number): FfnReadout;
 
   /** The FFN output projection of a layer; its rows ([ffnWidth, hidden] layout) are the value vectors. */
   valueProjection(layer: number): Dense;

@@ -457,6 +457,30 @@ class CachedPrompt<C extends PromptCache> implements PromptContext {
     return parts.flatMap((part, p) => splitRows(data[p], part.length));
   }
 
+  async staticScores(targetId: number, layers?: readonly number[]): Promise<Float32Array[]> {
+    this.check();
+    checkToken(this.network, targetId);
+    const { nLayers, ffnWidth, vocabSize } = this.network;
+    const wanted = layers ?? Array.from({ length: nLayers }, (_, l) => l);
+    wanted.forEach((l) => checkLayer(this.network, l));
+    // each unit costs one row of logits over the vocabulary: ~16 MB of logits per part
+    const size = Math.max(1, Math.min(ffnWidth, Math.floor(2 ** 22 / vocabSize)));
+    const parts = wanted.flatMap((layer) => chunks(Array.from({ length: ffnWidth }, (_, i) => i), size).map((units) => ({ layer, units })));
+    const target = tf.tensor1d([targetId], "int32");
+    const data = await pipelined(parts, ({ layer, units }) =>
+      tf.tidy(() => {
+        const { residual, coefficients, readout } = this.network.ffnReadout(this.cache, layer);
+        const m = tf.reshape(tf.slice(coefficients, [0, units[0]], [1, units.length]), [units.length, 1]);
+        const z = tf.add(residual, tf.mul(m, this.network.valueProjection(layer).rows(units))) as tf.Tensor2D;
+        const logp = (x: tf.Tensor2D) => tf.reshape(tf.gather(tf.logSoftmax(readout(x)), target, 1), [-1]);
+        return tf.sub(logp(z), logp(residual));
+      }),
+    ).finally(() => target.dispose());
+    const out = Array.from({ length: nLayers }, () => new Float32Array(ffnWidth));
+    parts.forEach(({ layer, units }, p) => out[layer].set(data[p], units[0]));
+    return out;
+  }
+
   scaledProbabilities(scaleSets: ReadonlyArray<readonly Neuron[]>, factor: number, targetIds?: readonly number[]): Promise<Float32Array[]> {
     return this.scaledProbabilitiesEach(scaleSets.map((neurons) => ({ neurons, factor })), targetIds);
   }

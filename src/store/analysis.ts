@@ -4,7 +4,7 @@ import type { AnalysisStore } from "../analysis/analysis-store.ts";
 import { degenerateNeuronsByFact } from "./degenerate.ts";
 import { factCheckItems } from "./evaluations.ts";
 import { indexedFacts } from "./indexed-facts.ts";
-import { saveLocalizationResults } from "./localization.ts";
+import { saveLocalizationMeasures, saveLocalizationResults } from "./localization.ts";
 
 export function analysisStore(pool: Pool): AnalysisStore {
   return {
@@ -12,5 +12,6 @@ export function analysisStore(pool: Pool): AnalysisStore {
     factCheckItems: (language) => factCheckItems(pool, language),
     degenerateNeuronsByFact: (q) => degenerateNeuronsByFact(pool, q),
     saveLocalization: (q, results) => saveLocalizationResults(pool, q, results),
+    saveLocalizationMeasures: (q, rows) => saveLocalizationMeasures(pool, q, rows),
   };
 }

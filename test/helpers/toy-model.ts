@@ -80,6 +80,12 @@ export class ToyModel implements AttributionModel {
       }),
       patchedProbabilities: async (_layer, rows, targetIds) => rows.map((r) => pick(Float32Array.from(this.softmax(r)), targetIds)),
       scaledProbabilities: async (sets, factor, targetIds) => sets.map((s) => pick(scaled(s, factor), targetIds)),
+      // §13.1 on the toy: residual h = 0, value vector of unit i = e_i, head z -> softmax(W·z + c)
+      staticScores: async (targetId) => {
+        const logp = (z: Float32Array) => Math.log(this.softmax(z)[targetId]);
+        const zero = new Float32Array(this.ffnWidth);
+        return [Float32Array.from(x, (xi, i) => logp(Float32Array.from(zero, (_, j) => (j === i ? xi : 0))) - logp(zero))];
+      },
       dispose() {},
     };
   }

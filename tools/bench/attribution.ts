@@ -168,6 +168,7 @@ function timedModel(fm: FactModel, phases: { current: Phases }): FactModel {
             },
           ),
         patchedProbabilities: (layer, rows, targetIds) => ctx.patchedProbabilities(layer, rows, targetIds),
+        staticScores: (targetId, layers) => ctx.staticScores(targetId, layers),
         scaledProbabilities: (sets, factor, targetIds) => ctx.scaledProbabilities(sets, factor, targetIds),
         dispose: () => ctx.dispose(),
       };
