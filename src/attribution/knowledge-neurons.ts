@@ -14,7 +14,7 @@ import { answersObject, decodeGreedy } from "./answer.ts";
 import {
   type ActiveActivationEdit, type FactMeasurement, type FactProbe, type WeightEditParams, factProbe, measureFacts, weightEditVectors,
 } from "./editing.ts";
-import { attributeFact } from "./fact-attribution.ts";
+import { type FactAttribution, type FactAttributionOptions, type FactPlan, type TargetMode, attributePlans, planFact } from "./fact-attribution.ts";
 import { type FactModel, attributionModel } from "./model-port.ts";
 import { type PromptFact, PromptError, usableTemplates } from "./prompts.ts";
 import { type NeuronSelection, type ScoredNeuron, factKnowledgeNeurons } from "./selection.ts";
@@ -29,7 +29,7 @@ export interface TemplatedFact {
 }
 
 /** What attributeFact takes: method, steps, target mode (clean or compat), … */
-export type ScoreOptions = Parameters<typeof attributeFact>[2];
+export type ScoreOptions = FactAttributionOptions;
 
 /** A weight edit as written: what `revert` writes back and what the database keeps. */
 export interface WeightEdit {
@@ -39,11 +39,10 @@ export interface WeightEdit {
 }
 
 /**
- * Attribution of a fact with every template the model can use (causal: [Y] last; none fails with
- * the policy's reason): per template, the scores summed over object pieces; `scores` is the single
- * template's, or the mean over templates (what a run stores and heatmaps show).
+ * The plans of every template of the fact's relation that the model can use (causal models: [Y]
+ * last; a fact with none fails with the policy's reason).
  */
-export async function scores(port: FactModel, fact: TemplatedFact, options: ScoreOptions) {
+export async function planTemplates(port: FactModel, fact: TemplatedFact, targetMode?: TargetMode): Promise<FactPlan[]> {
   const templates = usableTemplates(fact.templates, port.architecture);
   if (!templates.length) {
     throw new PromptError(
@@ -51,15 +50,25 @@ export async function scores(port: FactModel, fact: TemplatedFact, options: Scor
         `causal models skip templates whose object slot is not final`,
     );
   }
-  const attributions: Awaited<ReturnType<typeof attributeFact>>[] = [];
-  for (const template of templates) {
-    attributions.push(await attributeFact(port, { template, subject: fact.subject, object: fact.object, language: fact.language }, options));
-  }
-  const mean =
-    attributions.length === 1
-      ? attributions[0].scores
-      : attributions[0].scores.map((row, l) => row.map((_, i) => attributions.reduce((s, a) => s + a.scores[l][i], 0) / attributions.length));
-  return { attributions, scores: mean };
+  const plans: FactPlan[] = [];
+  for (const template of templates) plans.push(await planFact(port, { subject: fact.subject, object: fact.object, language: fact.language, template }, targetMode));
+  return plans;
+}
+
+/** The grid a run stores and heatmaps show: the single template's scores, or the mean over templates. */
+export function meanScores(attributions: readonly FactAttribution[]): Float32Array[] {
+  return attributions.length === 1
+    ? attributions[0].scores
+    : attributions[0].scores.map((row, l) => row.map((_, i) => attributions.reduce((s, a) => s + a.scores[l][i], 0) / attributions.length));
+}
+
+/**
+ * Attribution of a fact with every template the model can use, all prompts in one batch: per
+ * template the scores summed over object pieces, and `scores`, their mean (meanScores).
+ */
+export async function scores(port: FactModel, fact: TemplatedFact, options: ScoreOptions) {
+  const attributions = await attributePlans(port, await planTemplates(port, fact, options.targetMode), options);
+  return { attributions, scores: meanScores(attributions) };
 }
 
 /** The fact's knowledge neurons: each template's selection, shared across templates (§4.2). */

@@ -2,31 +2,84 @@
 // language that the model can use (causal: [Y] last), attribution summed over object pieces,
 // knowledge neurons shared across templates. A NaN or ±∞ fails the run with its reason.
 import { DEFAULT_DKN, findDegenerateSets } from "../attribution/dkn.ts";
-import { suppressedProbabilities } from "../attribution/fact-attribution.ts";
-import { knowledgeNeurons } from "../attribution/knowledge-neurons.ts";
+import { type FactAttribution, type FactPlan, attributePlans, suppressedProbabilities } from "../attribution/fact-attribution.ts";
+import { meanScores, planTemplates } from "../attribution/knowledge-neurons.ts";
 import type { FactModel } from "../attribution/model-port.ts";
-import { type NeuronSelection, effectiveTau, maxScore, topNeurons } from "../attribution/selection.ts";
+import { type NeuronSelection, effectiveTau, factKnowledgeNeurons, maxScore, topNeurons } from "../attribution/selection.ts";
 import type { FactContext } from "../store/index-jobs.ts";
 import type { RunRecord } from "../store/runs.ts";
 import type { AttributionJob } from "./queue.ts";
 
-export async function computeRun(
-  model: FactModel,
-  job: AttributionJob,
-  fact: FactContext,
-  selection: NeuronSelection,
-  shape: { nLayers: number; ffnWidth: number },
-): Promise<RunRecord> {
+/** One run to compute: the queued job, its fact, and the selection rule its neurons follow. */
+export interface RunInput {
+  job: AttributionJob;
+  fact: FactContext;
+  selection: NeuronSelection;
+}
+
+export async function computeRun(model: FactModel, job: AttributionJob, fact: FactContext, selection: NeuronSelection, shape: RunShape): Promise<RunRecord> {
+  const [result] = await computeRuns(model, [{ job, fact, selection }], shape);
+  if ("error" in result) throw result.error;
+  return result.run;
+}
+
+type RunShape = { nLayers: number; ffnWidth: number };
+
+/**
+ * Computes several queued runs together: the prompts of every run that shares a setting (method,
+ * steps, target mode) are attributed in one batch (the model packs their rows across prompts and
+ * layers), then each run selects its neurons and searches its degenerate sets alone. Per input,
+ * the run or why it failed: a bad prompt or a NaN fails only its own run; an error of the shared
+ * attribution fails every run of that batch.
+ */
+export async function computeRuns(model: FactModel, inputs: readonly RunInput[], shape: RunShape): Promise<({ run: RunRecord } | { error: unknown })[]> {
+  const out: ({ run: RunRecord } | { error: unknown })[] = new Array(inputs.length);
+  const groups = new Map<string, { index: number; plans: FactPlan[] }[]>();
+  for (const [index, { job, fact }] of inputs.entries()) {
+    try {
+      const plans = await planTemplates(model, { ...fact, language: job.language }, job.targetMode);
+      const key = `${job.method}|${job.steps}|${job.targetMode}`;
+      groups.set(key, [...(groups.get(key) ?? []), { index, plans }]);
+    } catch (error) {
+      out[index] = { error };
+    }
+  }
+  for (const members of groups.values()) {
+    const { job } = inputs[members[0].index];
+    const started = performance.now();
+    let attributions: Awaited<ReturnType<typeof attributePlans>>;
+    try {
+      attributions = await attributePlans(model, members.flatMap((m) => m.plans), { method: job.method, steps: job.steps });
+    } catch (error) {
+      for (const m of members) out[m.index] = { error };
+      continue;
+    }
+    // the batch's attribution time, shared out by prompts
+    const msPerPrompt = (performance.now() - started) / attributions.length;
+    let next = 0;
+    for (const m of members) {
+      const own = attributions.slice(next, (next += m.plans.length));
+      try {
+        out[m.index] = { run: await finishRun(model, inputs[m.index], own, meanScores(own), msPerPrompt * own.length, shape) };
+      } catch (error) {
+        out[m.index] = { error };
+      }
+    }
+  }
+  return out;
+}
+
+type Attribution = FactAttribution & { plan: FactPlan };
+
+async function finishRun(model: FactModel, { job, fact, selection }: RunInput, attributions: Attribution[], scores: Float32Array[], attributionMs: number, shape: RunShape): Promise<RunRecord> {
   const started = performance.now();
-  const found = await knowledgeNeurons(model, { ...fact, language: job.language }, { method: job.method, steps: job.steps, targetMode: job.targetMode, selection });
-  const { attributions, scores, neurons } = found;
+  const knowledgeNeurons = factKnowledgeNeurons(attributions.map((a) => a.scores), selection);
   const first = attributions[0];
   // Degenerate neurons of the first template's prompt (§6.2: computed in the same pass as the
   // attribution, top-20 pool of the ranked knowledge neurons).
-  const attributedAt = performance.now();
   const dkn = job.dkn
     ? await findDegenerateSets(
-        neurons.map((n) => [n.layer, n.unit] as const),
+        knowledgeNeurons.map((n) => [n.layer, n.unit] as const),
         (sets) => suppressedProbabilities(model, first.plan, sets),
         DEFAULT_DKN,
       )
@@ -46,16 +99,16 @@ export async function computeRun(
     predictedIds: first.predictedIds,
     predictedText: first.predictedText,
     predictedProb: first.predictedProbs.reduce((a, b) => a * b, 1),
-    tau: selection.rule.rule === "top-k" ? effectiveTau(neurons, maxScore(scores)) : selection.tau,
+    tau: selection.rule.rule === "top-k" ? effectiveTau(knowledgeNeurons, maxScore(scores)) : selection.tau,
     tauRule: selection.rule,
     maxScore: maxScore(scores),
     topK: job.topK,
     nLayers: shape.nLayers,
     ffnWidth: shape.ffnWidth,
     timings: {
-      attributionMs: Math.round(attributedAt - started),
-      dknMs: Math.round(performance.now() - attributedAt),
-      totalMs: Math.round(performance.now() - started),
+      attributionMs: Math.round(attributionMs),
+      dknMs: Math.round(performance.now() - started),
+      totalMs: Math.round(attributionMs + performance.now() - started),
       prompts: attributions.length,
       dknEvaluations: dkn?.evaluations ?? 0,
     },
@@ -67,7 +120,7 @@ export async function computeRun(
         }))
       : [],
     topNeurons: topNeurons(scores, job.topK),
-    knowledgeNeurons: neurons,
+    knowledgeNeurons,
   };
   const problem = nonFiniteProblem(attributions.map((a) => a.scores), run);
   if (problem) throw new NonFiniteError(`${problem}: the run is not stored`);

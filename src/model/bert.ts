@@ -7,7 +7,8 @@ import * as tf from "./tf.ts";
 import type { Checkpoint, Weights } from "./checkpoint.ts";
 import type { Activation, BertConfig } from "./config.ts";
 import { Dense, type DenseGradMode } from "./dense.ts";
-import type { ForwardOptions, ForwardResult, LayerScales, Network, PromptCache } from "./network.ts";
+import { ModelError } from "./errors.ts";
+import type { FfnReadout, ForwardOptions, ForwardResult, LayerScales, Network, PromptCache } from "./network.ts";
 import { type VocabTable, vocabTable } from "./vocab-table.ts";
 import {
   LayerNorm, activate, atPosition, attend, mergeHeads, replaceAtPosition, scaleAtPosition,
@@ -72,6 +73,12 @@ export class BertLayer {
 
   ffnOutput(act: tf.Tensor, h1: tf.Tensor): tf.Tensor {
     return this.ffnNorm.apply(tf.add(this.ffnOut.apply(act), h1));
+  }
+
+  /** The output LayerNorm with the σ of the real sum h1 + FFN(act) fixed, as a function of z [R, hidden]. */
+  fixedOutputNorm(h1: tf.Tensor2D, act: tf.Tensor2D): (z: tf.Tensor2D) => tf.Tensor2D {
+    const inverseScale = this.ffnNorm.inverseScale(tf.add(this.ffnOut.apply(act), h1));
+    return (z) => this.ffnNorm.applyFixed(z, inverseScale) as tf.Tensor2D;
   }
 
   /**
@@ -203,10 +210,12 @@ export class Bert implements Network<BertCache> {
     };
   }
 
-  logitsFromActivation(cache: BertCache, layer: number, activation: tf.Tensor2D, scales?: LayerScales): tf.Tensor2D {
+  logitsFromActivation(cache: BertCache, layer: number, activation: tf.Tensor2D, scales?: LayerScales, outputShift?: tf.Tensor2D): tf.Tensor2D {
     const { position } = cache;
-    // resume the hooked layer after its activation: only its output at the position changes
-    const out = this.layers[layer].ffnOutput(activation, cache.ffnInputs[layer]) as tf.Tensor2D;
+    // resume the hooked layer after its activation: only its output at the position changes (a
+    // shift adds to the FFN output, before the LayerNorm)
+    const residual = outputShift ? tf.add(cache.ffnInputs[layer], outputShift) : cache.ffnInputs[layer];
+    const out = this.layers[layer].ffnOutput(activation, residual) as tf.Tensor2D;
     if (layer === this.nLayers - 1) return this.head(out);
     // attention spreads the change to every position in the layers above
     let h = replaceAtPosition(cache.outputs[layer], position, out);
@@ -216,6 +225,39 @@ export class Bert implements Network<BertCache> {
       h = tf.tidy(() => this.block(l, input, position, this.nLayers - 1, scales?.[l]).out);
     }
     return this.head(atPosition(h, 0));
+  }
+
+  /**
+   * Post-LN adaptation of §13.1 (a logit-lens variant, not the paper's method): h = h1 (the FFN
+   * input, i.e. the residual before the FFN output is added), m = GELU output; z goes through this
+   * layer's output LayerNorm with the real σ fixed, then straight into the MLM head.
+   */
+  ffnReadout(cache: BertCache, layer: number): FfnReadout {
+    const coefficients = tf.slice(cache.activations, [layer, 0], [1, this.ffnWidth]) as tf.Tensor2D;
+    const norm = this.layers[layer].fixedOutputNorm(cache.ffnInputs[layer], coefficients);
+    return { residual: cache.ffnInputs[layer], coefficients, readout: (z) => this.head(norm(z)) };
+  }
+
+  logitsFromPatches(cache: BertCache, patches: ReadonlyArray<{ layer: number; activation: tf.Tensor2D }>): tf.Tensor2D {
+    const { position } = cache;
+    const top = this.nLayers - 1;
+    // the rows that joined below: whole sequences, [B, 1, hidden] once through the top layer
+    let h: tf.Tensor3D | null = null;
+    for (let l = patches[0].layer, k = 0; l <= top; l++) {
+      if (h) {
+        const input: tf.Tensor3D = h;
+        h = tf.tidy(() => this.block(l, input, position, top).out);
+      }
+      const joining: tf.Tensor2D[] = [];
+      for (; k < patches.length && patches[k].layer === l; k++) joining.push(patches[k].activation);
+      if (k < patches.length && patches[k].layer < l) throw new ModelError("bad-input", "patches must be sorted by layer");
+      if (!joining.length) continue;
+      // rows patched here: only the FFN output at the position changes in this layer
+      const out = this.layers[l].ffnOutput(joining.length === 1 ? joining[0] : tf.concat(joining, 0), cache.ffnInputs[l]) as tf.Tensor2D;
+      const joined = l === top ? (tf.reshape(out, [out.shape[0], 1, this.hidden]) as tf.Tensor3D) : replaceAtPosition(cache.outputs[l], position, out);
+      h = h ? tf.concat([h, joined], 0) : joined;
+    }
+    return this.head(atPosition(h!, 0));
   }
 
   valueProjection(layer: number): Dense {

@@ -34,6 +34,17 @@ export class LayerNorm {
     return layerNorm(x, this.gamma, this.beta, this.eps);
   }
 
+  /** 1/σ this norm divides by for x [R, d] -> [R, 1]. */
+  inverseScale(x: tf.Tensor): tf.Tensor {
+    const centred = tf.sub(x, tf.mean(x, -1, true));
+    return tf.rsqrt(tf.add(tf.mean(tf.mul(centred, centred), -1, true), this.eps));
+  }
+
+  /** The norm with its division fixed (ALGORITHMS.md §13.1): γ ⊙ (x − mean(x))·inverseScale + β, linear in x. */
+  applyFixed(x: tf.Tensor, inverseScale: tf.Tensor): tf.Tensor {
+    return tf.add(tf.mul(tf.mul(tf.sub(x, tf.mean(x, -1, true)), inverseScale), this.gamma), this.beta);
+  }
+
   dispose(): void {
     tf.dispose([this.gamma, this.beta]);
   }
