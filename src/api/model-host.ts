@@ -266,7 +266,7 @@ export class InlineModelHost implements ModelHost {
     let after: FactMeasurement[] | undefined;
     let undo = () => {};
     if (isActivationKind(edit.kind)) {
-      after = await live.measure(measured, { kind: edit.kind, neurons: edit.neurons });
+      after = await live.measure(measured, edit.kind === "suppress" ? live.kn.suppress(edit.neurons) : live.kn.enhance(edit.neurons));
     } else {
       const written = edit.kind === "erase" ? await live.kn.erase(edit.neurons) : await live.kn.update(edit.neurons, params);
       live.holdWeights(key, written);

@@ -4,11 +4,12 @@
 //
 //   scores(fact)            AMIG/IG attribution of every usable template, summed over object pieces
 //   knowledgeNeurons(fact)  scores, then the selection rule, shared across templates (§4)
-//   measure(probes, edit?)  gold probability and greedy answer (answer.ts) of fact prompts
+//   measure(probes, scale?) gold probability and greedy answer (answer.ts) of fact prompts
 //   answers(fact)           does the model answer the object? (the one rule of answer.ts)
 //   suppress / enhance      activation edits: ×0 / ×2 at the target position (§5.2)
 //   erase / update          weight edits: value vectors zeroed / moved to the new object (§5.5)
-//   revert(edit)            writes a weight edit's original value vectors back, bit for bit
+//   reapply / revert        a stored weight edit written again from its saved originals / undone,
+//                           bit for bit
 import type { LanguageModel, Neuron, NeuronScale } from "../model/language-model.ts";
 import { answersObject, decodeGreedy } from "./answer.ts";
 import {
@@ -129,7 +130,7 @@ export class KnowledgeNeurons {
     return this.writeWeights("erase", neurons, {});
   }
 
-  /** UPDATE: the value vectors moved from the old object's token to the new one's (§5.5, params). */
+  /** UPDATE: the value vectors moved from the old object's token to the new one's (§5.5; params: rule, λ, signs). */
   update(neurons: readonly Neuron[], params: WeightEditParams): Promise<WeightEdit> {
     return this.writeWeights("update", neurons, params);
   }
