@@ -2,7 +2,7 @@
 // batched passes: the evaluations (§5.3, §8, §13.2) ask for thousands of them, and on small models
 // a forward pass costs little next to the fixed cost of a call, so they are asked all at once.
 import { relativeChange } from "../attribution/editing.ts";
-import { type FactPlan, planFact } from "../attribution/fact-attribution.ts";
+import { type FactPlan, argmax, planFact } from "../attribution/fact-attribution.ts";
 import type { FactModel, Neuron, ProbabilityRequest } from "../attribution/model-port.ts";
 import type { PromptFact } from "../attribution/prompts.ts";
 
@@ -34,12 +34,6 @@ export interface ScaleEffect {
 export const PROBABILITY_FLOOR = 1e-30;
 
 export const logChange = (before: number, after: number) => Math.log(Math.max(after, PROBABILITY_FLOOR)) - Math.log(Math.max(before, PROBABILITY_FLOOR));
-
-function argmax(p: Float32Array): number {
-  let best = 0;
-  for (let i = 1; i < p.length; i++) if (p[i] > p[best]) best = i;
-  return best;
-}
 
 /**
  * ScaleEffect of every (fact, neurons) case. Full distributions are read (the answer's argmax is

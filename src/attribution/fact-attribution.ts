@@ -34,7 +34,7 @@ export interface PlannedStep extends AttributionStep {
   ids: number[];
 }
 
-function argmax(p: Float32Array): number {
+export function argmax(p: Float32Array): number {
   let best = 0;
   for (let i = 1; i < p.length; i++) if (p[i] > p[best]) best = i;
   return best;

@@ -49,6 +49,7 @@ export function register(program: Command): void {
         if (!flags.reportOnly) {
           const lm = await loadModelForCli(checkpoint.path, flags.backend);
           const model = attributionModel(lm);
+          const scoreCache = new Map();
           try {
             for (const setting of settings) {
               for (const language of languages) {
@@ -59,7 +60,7 @@ export function register(program: Command): void {
                 };
                 const scope = { checkpointId: checkpoint.id, setting, language };
                 await evaluateLocalization(analysisStore(store.pool), model, { ...scope, onProgress });
-                await measureLocalization(analysisStore(store.pool), model, { ...scope, seeds, randomDraws, maxFacts, onProgress });
+                await measureLocalization(analysisStore(store.pool), model, { ...scope, seeds, randomDraws, maxFacts, scoreCache, onProgress });
                 progress.stop();
               }
             }
