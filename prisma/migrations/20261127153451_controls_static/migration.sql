@@ -11,7 +11,6 @@ CREATE TABLE "localization_measure" (
     "fact_id" TEXT NOT NULL,
     "relation_id" TEXT NOT NULL,
     "language_code" TEXT NOT NULL,
-    "template_set" TEXT NOT NULL DEFAULT 'trained',
     "target" TEXT NOT NULL,
     "seed" INTEGER NOT NULL,
     "target_fact_id" TEXT NOT NULL,
@@ -28,7 +27,7 @@ CREATE TABLE "localization_measure" (
 );
 
 -- CreateIndex
-CREATE INDEX "localization_measure_checkpoint_id_method_language_code_tem_idx" ON "localization_measure"("checkpoint_id", "method", "language_code", "template_set");
+CREATE INDEX "localization_measure_checkpoint_id_method_language_code_idx" ON "localization_measure"("checkpoint_id", "method", "language_code");
 
 -- AddForeignKey
 ALTER TABLE "localization_measure" ADD CONSTRAINT "localization_measure_checkpoint_id_fkey" FOREIGN KEY ("checkpoint_id") REFERENCES "checkpoint"("id") ON DELETE RESTRICT ON UPDATE CASCADE;
