@@ -7,6 +7,7 @@ import * as tf from "./tf.ts";
 import type { Checkpoint, Weights } from "./checkpoint.ts";
 import type { Activation, BertConfig } from "./config.ts";
 import { Dense, type DenseGradMode } from "./dense.ts";
+import { ModelError } from "./errors.ts";
 import type { FfnReadout, ForwardOptions, ForwardResult, LayerScales, Network, PromptCache } from "./network.ts";
 import { type VocabTable, vocabTable } from "./vocab-table.ts";
 import {
@@ -209,10 +210,12 @@ export class Bert implements Network<BertCache> {
     };
   }
 
-  logitsFromActivation(cache: BertCache, layer: number, activation: tf.Tensor2D, scales?: LayerScales): tf.Tensor2D {
+  logitsFromActivation(cache: BertCache, layer: number, activation: tf.Tensor2D, scales?: LayerScales, outputShift?: tf.Tensor2D): tf.Tensor2D {
     const { position } = cache;
-    // resume the hooked layer after its activation: only its output at the position changes
-    const out = this.layers[layer].ffnOutput(activation, cache.ffnInputs[layer]) as tf.Tensor2D;
+    // resume the hooked layer after its activation: only its output at the position changes (a
+    // shift adds to the FFN output, before the LayerNorm)
+    const residual = outputShift ? tf.add(cache.ffnInputs[layer], outputShift) : cache.ffnInputs[layer];
+    const out = this.layers[layer].ffnOutput(activation, residual) as tf.Tensor2D;
     if (layer === this.nLayers - 1) return this.head(out);
     // attention spreads the change to every position in the layers above
     let h = replaceAtPosition(cache.outputs[layer], position, out);
@@ -233,6 +236,28 @@ export class Bert implements Network<BertCache> {
     const coefficients = tf.slice(cache.activations, [layer, 0], [1, this.ffnWidth]) as tf.Tensor2D;
     const norm = this.layers[layer].fixedOutputNorm(cache.ffnInputs[layer], coefficients);
     return { residual: cache.ffnInputs[layer], coefficients, readout: (z) => this.head(norm(z)) };
+  }
+
+  logitsFromPatches(cache: BertCache, patches: ReadonlyArray<{ layer: number; activation: tf.Tensor2D }>): tf.Tensor2D {
+    const { position } = cache;
+    const top = this.nLayers - 1;
+    // the rows that joined below: whole sequences, [B, 1, hidden] once through the top layer
+    let h: tf.Tensor3D | null = null;
+    for (let l = patches[0].layer, k = 0; l <= top; l++) {
+      if (h) {
+        const input: tf.Tensor3D = h;
+        h = tf.tidy(() => this.block(l, input, position, top).out);
+      }
+      const joining: tf.Tensor2D[] = [];
+      for (; k < patches.length && patches[k].layer === l; k++) joining.push(patches[k].activation);
+      if (k < patches.length && patches[k].layer < l) throw new ModelError("bad-input", "patches must be sorted by layer");
+      if (!joining.length) continue;
+      // rows patched here: only the FFN output at the position changes in this layer
+      const out = this.layers[l].ffnOutput(joining.length === 1 ? joining[0] : tf.concat(joining, 0), cache.ffnInputs[l]) as tf.Tensor2D;
+      const joined = l === top ? (tf.reshape(out, [out.shape[0], 1, this.hidden]) as tf.Tensor3D) : replaceAtPosition(cache.outputs[l], position, out);
+      h = h ? tf.concat([h, joined], 0) : joined;
+    }
+    return this.head(atPosition(h!, 0));
   }
 
   valueProjection(layer: number): Dense {

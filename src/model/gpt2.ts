@@ -239,10 +239,11 @@ export class Gpt2 implements Network<Gpt2Cache> {
     };
   }
 
-  logitsFromActivation(cache: Gpt2Cache, layer: number, activation: tf.Tensor2D, scales?: LayerScales): tf.Tensor2D {
-    // resume the hooked block after its activation, then run the blocks above on the last position
+  logitsFromActivation(cache: Gpt2Cache, layer: number, activation: tf.Tensor2D, scales?: LayerScales, outputShift?: tf.Tensor2D): tf.Tensor2D {
+    // resume the hooked block after its activation (a shift adds to the FFN output), then run the blocks above on the last position
     const B = activation.shape[0];
-    let x = tf.reshape(this.ffnOutput(layer, cache.mids[layer], activation), [B, 1, this.hidden]) as tf.Tensor3D;
+    const mid = outputShift ? tf.add(cache.mids[layer], outputShift) : cache.mids[layer];
+    let x = tf.reshape(this.ffnOutput(layer, mid, activation), [B, 1, this.hidden]) as tf.Tensor3D;
     for (let l = layer + 1; l < this.nLayers; l++) {
       // a tidy per layer bounds memory in forward-only use; under tf.grad the tape keeps what it needs
       const input = x;
@@ -264,6 +265,25 @@ export class Gpt2 implements Network<Gpt2Cache> {
       coefficients: activate(tf.slice(cache.activations, [layer, 0], [1, this.ffnWidth]), this.config.activation) as tf.Tensor2D,
       readout: (z) => this.lmHead.logits(this.finalNorm.applyFixed(z, inverseScale) as tf.Tensor2D),
     };
+  }
+
+  logitsFromPatches(cache: Gpt2Cache, patches: ReadonlyArray<{ layer: number; activation: tf.Tensor2D }>): tf.Tensor2D {
+    let x: tf.Tensor3D | null = null; // [B, 1, hidden]: the last position of the rows that joined below
+    for (let l = patches[0].layer, k = 0; l < this.nLayers; l++) {
+      if (x) {
+        const input: tf.Tensor3D = x;
+        x = tf.tidy(() => this.block(l, input, { past: cache }).out);
+      }
+      const joining: tf.Tensor2D[] = [];
+      for (; k < patches.length && patches[k].layer === l; k++) joining.push(patches[k].activation);
+      if (k < patches.length && patches[k].layer < l) throw new ModelError("bad-input", "patches must be sorted by layer");
+      if (!joining.length) continue;
+      // rows patched here: this block resumed after its activation, from the cached residual stream
+      const act = joining.length === 1 ? joining[0] : tf.concat(joining, 0);
+      const joined = tf.reshape(this.ffnOutput(l, cache.mids[l], act), [act.shape[0], 1, this.hidden]) as tf.Tensor3D;
+      x = x ? tf.concat([x, joined], 0) : joined;
+    }
+    return this.head(atPosition(x!, 0));
   }
 
   valueProjection(layer: number): Dense {

@@ -2,6 +2,7 @@
 // activation a(ids) = mean of per-token embedding rows (so blanking a token changes it),
 // one FFN layer per layer index, probabilities = softmax(W · z + c) read from the LAST layer's z.
 import type { AttributionModel, Neuron, PromptContext } from "../../src/attribution/model-port.ts";
+import type { PatchedGradient, PatchedGradientRequest } from "../../src/model/language-model.ts";
 
 type Scale = { neurons: readonly Neuron[]; factor: number };
 
@@ -88,6 +89,11 @@ export class ToyModel implements AttributionModel {
       },
       dispose() {},
     };
+  }
+
+  /** One request at a time: the toy has no batching to test. */
+  async patchedGradients(requests: readonly PatchedGradientRequest[]): Promise<PatchedGradient[]> {
+    return Promise.all(requests.map((r) => r.context.patchedGradient(r.layer, r.rows, r.targetId)));
   }
 
   async activationsBatch(inputs: ReadonlyArray<readonly number[]>): Promise<Float32Array[][]> {
