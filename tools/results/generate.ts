@@ -80,6 +80,8 @@ interface Cache {
 interface ModelResults {
   name: string;
   checkpoint: string;
+  /** Content hash of models/<name> in this tree (null when absent): differs when --models-dir pointed elsewhere. */
+  treeHash: string | null;
   shape: string;
   runs: number;
   nLayers: number;
@@ -117,6 +119,8 @@ await withStore(config, async (store) => {
         continue;
       }
       const hash = (await checkpointContentHash(dir)).slice(0, 12);
+      const inTree = join(PROJECT_ROOT, "models", name);
+      const treeHash = existsSync(join(inTree, "config.json")) ? (await checkpointContentHash(inTree)).slice(0, 12) : null;
       const checkpoint = await registerFolder(store.prisma, `${name}@${hash}`, dir);
       const cacheFile = join(cacheDir, `${checkpoint.name}.json`);
       const cache: Cache = !args.fresh && existsSync(cacheFile) ? JSON.parse(readFileSync(cacheFile, "utf8")) : { indexed: {}, localization: {}, crossLingual: {}, factChecking: {}, degenerate: {} };
@@ -199,7 +203,7 @@ await withStore(config, async (store) => {
       const layers = await layerDistributions(analyses, { checkpointId: checkpoint.id, setting: AMIG, languages, nLayers: checkpoint.nLayers });
       const runs = await countRuns(store.pool, checkpoint.id);
       results.push({
-        name, checkpoint: checkpoint.name, nLayers: checkpoint.nLayers, runs, localization, crossLingual, likn, factChecking, degenerate, layers,
+        name, checkpoint: checkpoint.name, treeHash, nLayers: checkpoint.nLayers, runs, localization, crossLingual, likn, factChecking, degenerate, layers,
         shape: `${checkpoint.modelType}, ${checkpoint.nLayers} layers × ${checkpoint.ffnWidth} FFN units, hidden ${checkpoint.hidden}`,
       });
       lm.dispose();
@@ -399,8 +403,11 @@ const figures = results.map(layerFigure);
 for (const f of figures) await renderFigure(f);
 const sections = results.map((m, k) => {
   const alpha = 0.05 / Math.max(1, m.localization.comparisons.length);
+  const stale = m.treeHash && !m.checkpoint.endsWith(`@${m.treeHash}`)
+    ? `\n**These are not the weights now in models/${m.name}** (content hash ${m.treeHash}); rerun \`npm run results\` to measure those.\n`
+    : "";
   return `## ${m.name} (${m.shape}; checkpoint ${m.checkpoint}, ${m.runs} stored runs)
-
+${stale}
 ### Localization with controls (§8, §13.2)
 
 Per fact, the method's knowledge neurons (\`kn\`) and each control with the same number of neurons in every layer
