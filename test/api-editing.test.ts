@@ -355,15 +355,15 @@ describe("weight edits", () => {
       return (await m.probabilities(ids, m.lm.targetPosition(ids)))[newId];
     });
     const pNew0 = await pNew();
-    const grad = await applyEdit({ model: bert.name, kind: "UPDATE", target: "LIKN", fact: france, languages: ["en", "zh"], newObject: "Berlin", updateRule: "GRADIENT", strength: 0.5 });
-    expect(grad.errors).toBeUndefined();
-    expect(grad.data!.applyEdit).toMatchObject({ strength: 0.5, updateRule: "GRADIENT" });
-    const stored = (await store.pool.query("SELECT params FROM edit WHERE id = $1", [grad.data!.applyEdit.id])).rows[0].params;
     const expectedGradients = await live.use(bert, async (m) => {
       const ids = m.lm.tokenizer.encode(BERT_TEXT);
       const g = await m.lm.outputGradients(ids, m.lm.targetPosition(ids), [0, 1], newId);
       return LIKN.map(([l]) => Array.from(g[l].map((x) => x / Math.hypot(...g[l]))));
     });
+    const grad = await applyEdit({ model: bert.name, kind: "UPDATE", target: "LIKN", fact: france, languages: ["en", "zh"], newObject: "Berlin", updateRule: "GRADIENT", strength: 0.5 });
+    expect(grad.errors).toBeUndefined();
+    expect(grad.data!.applyEdit).toMatchObject({ strength: 0.5, updateRule: "GRADIENT" });
+    const stored = (await store.pool.query("SELECT params FROM edit WHERE id = $1", [grad.data!.applyEdit.id])).rows[0].params;
     stored.gradients.forEach((g: number[], k: number) => g.forEach((x, j) => expect(x).toBeCloseTo(expectedGradients[k][j], 6)));
     expect(await pNew()).toBeGreaterThan(pNew0);
     expect(codes(await revertEdit(grad.data!.applyEdit.id))).toEqual([]);

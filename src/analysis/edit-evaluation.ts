@@ -7,7 +7,7 @@
 //   moved off   the edited fact no longer answers its gold object;
 //   locality    a fixed seeded sample of unrelated facts in every language keeps its answers.
 // The weights are restored after each edit (bit for bit), so edits do not accumulate.
-import { factProbe, measureFacts, newObjectTokenId, type EditingModel, type FactProbe, type UpdateModel, type UpdateRule, updateDirections, weightEditVectors } from "../attribution/editing.ts";
+import { factProbe, measureFacts, newObjectTokenId, type EditingModel, type FactMeasurement, type FactProbe, type UpdateModel, type UpdateRule, updateDirections, weightEditVectors } from "../attribution/editing.ts";
 import type { LanguageModel, Neuron } from "../model/language-model.ts";
 import { type TemplateSet, withTemplates } from "../data/template-sets.ts";
 import type { AnalysisStore, IndexedFact, RunScope } from "./analysis-store.ts";
@@ -157,11 +157,22 @@ export async function evaluateEditing(store: AnalysisStore, model: EditEvalModel
     return items;
   };
 
+  // the unedited model's answers on the unrelated sample are the same for every case: measured once
+  const unrelatedBase = new Map<string, FactMeasurement>();
+  const baseKey = (i: Item) => (i.kind === "unrelated" ? `${i.language}\t${i.factId}` : null);
+  const measureBefore = async (items: readonly Item[]): Promise<FactMeasurement[]> => {
+    const fresh = items.filter((i) => !unrelatedBase.has(baseKey(i) ?? ""));
+    const measured = await measureFacts(model, fresh.map((i) => i.probe));
+    const own = new Map(fresh.map((i, k) => [i, measured[k]]));
+    fresh.forEach((i, k) => baseKey(i) && unrelatedBase.set(baseKey(i)!, measured[k]));
+    return items.map((i) => own.get(i) ?? unrelatedBase.get(baseKey(i)!)!);
+  };
+
   const records: EditRecord[] = [];
   const total = cases.length * o.rules.length * o.strengths.length;
   for (const c of cases) {
     const items = itemsOf(c);
-    const before = await measureFacts(model, items.map((i) => i.probe));
+    const before = await measureBefore(items);
     const neurons: Neuron[] = c.fact.neurons.map(([l, u]) => [l, u]);
     const sourceProbe = probeOf(model, c.fact)!;
     const oldTokenId = sourceProbe.targetIds[0];
