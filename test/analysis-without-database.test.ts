@@ -51,6 +51,17 @@ function memoryStore(facts: IndexedFact[], degenerate: Map<string, Neuron[][]>) 
   return { store, asked, saved, measures };
 }
 
+/** The capital facts with their AMIG knowledge neurons on the model (fact i in relation `relationOf(i)`). */
+async function capitalFacts(model: FactModel, steps: number, relationOf: (i: number) => string = () => "P36"): Promise<IndexedFact[]> {
+  const facts: IndexedFact[] = [];
+  for (const [i, [factId, subject, object]] of CAPITALS.entries()) {
+    const a = await attributeFact(model, { template: TEMPLATE, subject, object, language: "en" }, { method: "amig-compat", steps });
+    const neurons = selectKnowledgeNeurons(a.scores, tauFor("en")).map((n) => [n.layer, n.unit] as const);
+    facts.push({ factId, relationId: relationOf(i), language: "en", template: TEMPLATE, subject, object, neurons });
+  }
+  return facts;
+}
+
 describe("analyses without a database", () => {
   let lm: LanguageModel;
   let model: FactModel;
@@ -58,12 +69,7 @@ describe("analyses without a database", () => {
   beforeAll(async () => {
     lm = await loadModel(join(import.meta.dirname, "..", "models", "demo-mbert"));
     model = attributionModel(lm);
-    facts = [];
-    for (const [factId, subject, object] of CAPITALS) {
-      const a = await attributeFact(model, { template: TEMPLATE, subject, object, language: "en" }, { method: "amig-compat", steps: 20 });
-      const neurons = selectKnowledgeNeurons(a.scores, tauFor("en")).map((n) => [n.layer, n.unit] as const);
-      facts.push({ factId, relationId: "P36", language: "en", template: TEMPLATE, subject, object, neurons });
-    }
+    facts = await capitalFacts(model, 20);
   });
   afterAll(() => lm?.dispose());
 
@@ -132,13 +138,8 @@ describe("localization measures with controls (§13.2)", () => {
   beforeAll(async () => {
     lm = await loadModel(join(import.meta.dirname, "..", "models", "demo-mbert"));
     model = attributionModel(lm);
-    facts = [];
-    for (const [i, [factId, subject, object]] of CAPITALS.entries()) {
-      const a = await attributeFact(model, { template: TEMPLATE, subject, object, language: "en" }, { method: "amig-compat", steps: 4 });
-      const neurons = selectKnowledgeNeurons(a.scores, tauFor("en")).map((n) => [n.layer, n.unit] as const);
-      // two relations, so every fact has a same-relation and an other-relation partner
-      facts.push({ factId, relationId: i < 2 ? "P36" : "P1376", language: "en", template: TEMPLATE, subject, object, neurons });
-    }
+    // two relations, so every fact has a same-relation and an other-relation partner
+    facts = await capitalFacts(model, 4, (i) => (i < 2 ? "P36" : "P1376"));
   });
   afterAll(() => lm?.dispose());
 

@@ -49,6 +49,10 @@ describe("localization measures", () => {
       { method: "amig-compat", language: "en", ...measure("f2", -3, { target: "same-relation", seed: 44, targetFactId: "f1" }) },
     ]);
     expect(await localizationMeasures(store.pool, { checkpointId, languages: ["en"], methods: ["ig"] })).toEqual([]);
+    // held-out phrasings are a separate set: stored beside the trained rows, read only when asked for
+    await saveLocalizationMeasures(store.pool, { checkpointId, setting: amig, language: "en", templateSet: "heldout" }, [measure("f1", -0.25)]);
+    expect(await localizationMeasures(store.pool, { checkpointId, templateSet: "heldout" })).toEqual([{ method: "amig-compat", language: "en", ...measure("f1", -0.25) }]);
+    expect(await localizationMeasures(store.pool, { checkpointId })).toEqual(rows);
   });
 
   it("refuse a non-finite measure and keep what was stored", async () => {

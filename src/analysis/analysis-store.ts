@@ -58,6 +58,13 @@ export interface RunScope {
   setting: RunSetting;
 }
 
+/** Where §13.2 measures are stored: a run setting's facts in one language, phrased by one template set. */
+export interface MeasureScope extends RunScope {
+  language: string;
+  /** "trained" (default: the templates the runs used) or "heldout" (paraphrases kept out of training). */
+  templateSet?: string;
+}
+
 export interface AnalysisStore {
   /** Facts with a run of the setting in any of the languages, ordered by fact, then language. */
   indexedFacts(q: RunScope & { languages: readonly string[] }): Promise<IndexedFact[]>;
@@ -69,6 +76,6 @@ export interface AnalysisStore {
   degenerateNeuronsByFact(q: RunScope & { relationId: string; language: string }): Promise<Map<string, Neuron[][]>>;
   /** Stores localization results, replacing earlier ones of the same fact, language and method. */
   saveLocalization(q: RunScope & { language: string }, results: readonly LocalizationRecord[]): Promise<void>;
-  /** Stores §13.2 measures, replacing every earlier row of the checkpoint, method and language. */
-  saveLocalizationMeasures(q: RunScope & { language: string }, rows: readonly LocalizationMeasureRecord[]): Promise<void>;
+  /** Stores §13.2 measures, replacing every earlier row of the checkpoint, method, language and template set. */
+  saveLocalizationMeasures(q: MeasureScope, rows: readonly LocalizationMeasureRecord[]): Promise<void>;
 }

@@ -2,7 +2,7 @@
 // gold probability, enhancing them should raise it, and neither should move an unrelated fact.
 import type { FactModel, Neuron } from "../attribution/model-port.ts";
 import type { AnalysisStore, IndexedFact, LocalizationMeasureRecord, RunScope } from "./analysis-store.ts";
-import { CONTROLS, type Control, controlScores, layerCounts, randomPerLayer, topPerLayer } from "./controls.ts";
+import { CONTROLS, type Control, type ControlScores, controlScores, layerCounts, randomPerLayer, topPerLayer } from "./controls.ts";
 import { type ScaleEffect, scaleEffects } from "./gold-probabilities.ts";
 import { seededRandom, seededShuffle } from "./random.ts";
 
@@ -53,6 +53,13 @@ export interface MeasureOptions extends LocalizationOptions {
   controls?: readonly Control[];
   /** Measure at most this many facts, a seeded sample (default: all). */
   maxFacts?: number;
+  /** Stored with the measures: which templates phrase the store's facts (default "trained"). */
+  templateSet?: string;
+  /**
+   * Control scores already computed for this model, by fact prompt: the controls do not depend on
+   * the method, so the runs of several methods share them (pass the same map to each call).
+   */
+  scoreCache?: Map<string, ControlScores>;
 }
 
 export const DEFAULT_UNRELATED_SEEDS = [42, 43, 44] as const;
@@ -87,7 +94,9 @@ export async function measureLocalization(store: AnalysisStore, model: FactModel
     }
     const deterministic = controls.filter((c): c is Exclude<Control, "random"> => c !== "random");
     if (deterministic.length) {
-      const scores = await controlScores(model, f);
+      const key = JSON.stringify([f.template, f.subject, f.object, f.language]);
+      const scores = o.scoreCache?.get(key) ?? (await controlScores(model, f));
+      o.scoreCache?.set(key, scores);
       for (const c of deterministic) cases.push({ ...related, neuronSet: c, draw: 0, neurons: topPerLayer(scores[c], counts) });
     }
     const lower = f.object.toLowerCase();
@@ -103,6 +112,6 @@ export async function measureLocalization(store: AnalysisStore, model: FactModel
   }
   const effects = await scaleEffects(model, cases, o.onProgress);
   const records: LocalizationMeasureRecord[] = cases.map(({ fact: _fact, neurons: _neurons, ...c }, k) => ({ ...c, ...effects[k] }));
-  await store.saveLocalizationMeasures({ checkpointId: o.checkpointId, setting: o.setting, language: o.language }, records);
+  await store.saveLocalizationMeasures({ checkpointId: o.checkpointId, setting: o.setting, language: o.language, templateSet: o.templateSet }, records);
   return facts.length;
 }

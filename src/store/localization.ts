@@ -1,7 +1,7 @@
 // Stored localization results (ALGORITHMS.md §8): one row per fact, language and method, and the
 // summaries the CLI and the API show.
 import type { Pool } from "pg";
-import type { LocalizationMeasureRecord, LocalizationRecord, RunScope } from "../analysis/analysis-store.ts";
+import type { LocalizationMeasureRecord, LocalizationRecord, MeasureScope, RunScope } from "../analysis/analysis-store.ts";
 
 const finite = (x: number) => (Number.isFinite(x) ? x : 0);
 
@@ -88,8 +88,8 @@ const MEASURE_COLUMNS = [
   ["enhance_flip", "bool", (r: LocalizationMeasureRecord) => r.enhanceFlip],
 ] as const;
 
-/** Replaces the §13.2 measures of the checkpoint, method and language in one transaction. */
-export async function saveLocalizationMeasures(pool: Pool, q: RunScope & { language: string }, rows: readonly LocalizationMeasureRecord[]): Promise<void> {
+/** Replaces the §13.2 measures of the checkpoint, method, language and template set in one transaction. */
+export async function saveLocalizationMeasures(pool: Pool, q: MeasureScope, rows: readonly LocalizationMeasureRecord[]): Promise<void> {
   for (const r of rows) {
     for (const x of [r.pBase, r.suppressRel, r.suppressLogp, r.enhanceRel, r.enhanceLogp]) {
       if (!Number.isFinite(x)) throw new RangeError(`localization measure of ${r.factId} (${r.neuronSet} on ${r.targetFactId}) is not finite: ${x}`);
@@ -98,14 +98,17 @@ export async function saveLocalizationMeasures(pool: Pool, q: RunScope & { langu
   const client = await pool.connect();
   try {
     await client.query("BEGIN");
-    await client.query("DELETE FROM localization_measure WHERE checkpoint_id = $1 AND method = $2 AND language_code = $3", [q.checkpointId, q.setting.method, q.language]);
+    const templateSet = q.templateSet ?? "trained";
+    await client.query("DELETE FROM localization_measure WHERE checkpoint_id = $1 AND method = $2 AND language_code = $3 AND template_set = $4", [
+      q.checkpointId, q.setting.method, q.language, templateSet,
+    ]);
     const names = MEASURE_COLUMNS.map(([n]) => n).join(", ");
-    const arrays = MEASURE_COLUMNS.map(([, type], i) => `$${i + 4}::${type}[]`).join(", ");
+    const arrays = MEASURE_COLUMNS.map(([, type], i) => `$${i + 5}::${type}[]`).join(", ");
     for (let start = 0; start < rows.length; start += 20000) {
       const part = rows.slice(start, start + 20000);
       await client.query(
-        `INSERT INTO localization_measure (checkpoint_id, method, language_code, ${names}) SELECT $1, $2, $3, * FROM unnest(${arrays})`,
-        [q.checkpointId, q.setting.method, q.language, ...MEASURE_COLUMNS.map(([, , get]) => part.map((r) => (get as (r: LocalizationMeasureRecord) => unknown)(r)))],
+        `INSERT INTO localization_measure (checkpoint_id, method, language_code, template_set, ${names}) SELECT $1, $2, $3, $4, * FROM unnest(${arrays})`,
+        [q.checkpointId, q.setting.method, q.language, templateSet, ...MEASURE_COLUMNS.map(([, , get]) => part.map((r) => (get as (r: LocalizationMeasureRecord) => unknown)(r)))],
       );
     }
     await client.query("COMMIT");
@@ -117,18 +120,19 @@ export async function saveLocalizationMeasures(pool: Pool, q: RunScope & { langu
   }
 }
 
-/** Stored §13.2 measures of a checkpoint (optionally one method / language), in a stable order. */
+/** Stored §13.2 measures of a checkpoint and template set (default trained; optionally some methods / languages), in a stable order. */
 export async function localizationMeasures(
   pool: Pool,
-  q: { checkpointId: number; methods?: readonly string[]; languages?: readonly string[] },
+  q: { checkpointId: number; methods?: readonly string[]; languages?: readonly string[]; templateSet?: string },
 ): Promise<(LocalizationMeasureRecord & { method: string; language: string })[]> {
   const { rows } = await pool.query(
     `SELECT method, language_code, neuron_set, draw, fact_id, relation_id, target, seed, target_fact_id, n_neurons, p_base,
             suppress_rel, suppress_logp, suppress_flip, enhance_rel, enhance_logp, enhance_flip
      FROM localization_measure
      WHERE checkpoint_id = $1 AND ($2::text[] IS NULL OR method = ANY($2)) AND ($3::text[] IS NULL OR language_code = ANY($3))
+       AND template_set = $4
      ORDER BY method, language_code, neuron_set, target, fact_id, seed, draw`,
-    [q.checkpointId, q.methods ?? null, q.languages ?? null],
+    [q.checkpointId, q.methods ?? null, q.languages ?? null, q.templateSet ?? "trained"],
   );
   return rows.map((r) => ({
     method: r.method,

@@ -9,6 +9,7 @@
 // afresh while unchanged ones reuse their stored runs (indexing skips them) and every finished
 // measurement step, cached in $KN_DATA_DIR/results-cache/<name>@<hash>.json. --fresh ignores the cache.
 //   npm run results [-- --relations P17,P36 --languages en,zh --models demo-mbert --max-facts 200 --dkn-facts 40 --fresh]
+// (--skip-import when the seeds are already imported; --models-dir DIR reads <DIR>/<model> instead of models/)
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { dirname, join, relative } from "node:path";
 import { parseArgs } from "node:util";
@@ -43,10 +44,12 @@ const { values: args } = parseArgs({
     relations: { type: "string" },
     languages: { type: "string" },
     models: { type: "string" },
+    "models-dir": { type: "string", default: join(PROJECT_ROOT, "models") },
     workers: { type: "string", default: "2" },
     "max-facts": { type: "string", default: "150" },
     "dkn-facts": { type: "string", default: "40" },
     fresh: { type: "boolean", default: false },
+    "skip-import": { type: "boolean", default: false },
     out: { type: "string", default: join(PROJECT_ROOT, "docs/RESULTS.md") },
   },
 });
@@ -77,6 +80,8 @@ interface Cache {
 interface ModelResults {
   name: string;
   checkpoint: string;
+  /** Content hash of models/<name> in this tree (null when absent): differs when --models-dir pointed elsewhere. */
+  treeHash: string | null;
   shape: string;
   runs: number;
   nLayers: number;
@@ -97,21 +102,25 @@ mkdirSync(cacheDir, { recursive: true });
 let languagesUsed: string[] = [];
 
 await withStore(config, async (store) => {
-  const dirs = SEED_DIRS(config.seedsDir);
-  await importMlama(store.pool, dirs.mlama);
-  await importWrongObjects(store.pool, dirs.wrongObjects);
+  if (!args["skip-import"]) {
+    const dirs = SEED_DIRS(config.seedsDir);
+    await importMlama(store.pool, dirs.mlama);
+    await importWrongObjects(store.pool, dirs.wrongObjects);
+  }
   const languages = split(args.languages).length ? split(args.languages) : (await listLanguages(store.prisma)).map((l) => l.code);
   languagesUsed = languages;
   const relations = split(args.relations);
   const boss = await startQueue(store.url);
   try {
     for (const name of split(args.models).length ? split(args.models) : [...DEMO_MODELS]) {
-      const dir = join(PROJECT_ROOT, "models", name);
+      const dir = join(args["models-dir"]!, name);
       if (!existsSync(join(dir, "config.json"))) {
         log(`${name}: no checkpoint folder (train it with kn train-demo), skipped`);
         continue;
       }
       const hash = (await checkpointContentHash(dir)).slice(0, 12);
+      const inTree = join(PROJECT_ROOT, "models", name);
+      const treeHash = existsSync(join(inTree, "config.json")) ? (await checkpointContentHash(inTree)).slice(0, 12) : null;
       const checkpoint = await registerFolder(store.prisma, `${name}@${hash}`, dir);
       const cacheFile = join(cacheDir, `${checkpoint.name}.json`);
       const cache: Cache = !args.fresh && existsSync(cacheFile) ? JSON.parse(readFileSync(cacheFile, "utf8")) : { indexed: {}, localization: {}, crossLingual: {}, factChecking: {}, degenerate: {} };
@@ -134,11 +143,12 @@ await withStore(config, async (store) => {
       const model = attributionModel(lm);
       const analyses = analysisStore(store.pool);
 
+      const scoreCache = new Map();
       for (const method of METHODS) {
         for (const language of languages) {
           const key = `${method}|${language}|${MAX_FACTS}|${relations.join(",")}`;
           if (cache.localization[key] !== undefined) continue;
-          cache.localization[key] = await measureLocalization(analyses, model, { checkpointId: checkpoint.id, setting: settingOf(method), language, maxFacts: MAX_FACTS });
+          cache.localization[key] = await measureLocalization(analyses, model, { checkpointId: checkpoint.id, setting: settingOf(method), language, maxFacts: MAX_FACTS, scoreCache });
           save();
           log(`${checkpoint.name}: localization ${method} ${language}: ${cache.localization[key]} facts`);
         }
@@ -193,7 +203,7 @@ await withStore(config, async (store) => {
       const layers = await layerDistributions(analyses, { checkpointId: checkpoint.id, setting: AMIG, languages, nLayers: checkpoint.nLayers });
       const runs = await countRuns(store.pool, checkpoint.id);
       results.push({
-        name, checkpoint: checkpoint.name, nLayers: checkpoint.nLayers, runs, localization, crossLingual, likn, factChecking, degenerate, layers,
+        name, checkpoint: checkpoint.name, treeHash, nLayers: checkpoint.nLayers, runs, localization, crossLingual, likn, factChecking, degenerate, layers,
         shape: `${checkpoint.modelType}, ${checkpoint.nLayers} layers × ${checkpoint.ffnWidth} FFN units, hidden ${checkpoint.hidden}`,
       });
       lm.dispose();
@@ -393,8 +403,11 @@ const figures = results.map(layerFigure);
 for (const f of figures) await renderFigure(f);
 const sections = results.map((m, k) => {
   const alpha = 0.05 / Math.max(1, m.localization.comparisons.length);
+  const stale = m.treeHash && !m.checkpoint.endsWith(`@${m.treeHash}`)
+    ? `\n**These are not the weights now in models/${m.name}** (content hash ${m.treeHash}); rerun \`npm run results\` to measure those.\n`
+    : "";
   return `## ${m.name} (${m.shape}; checkpoint ${m.checkpoint}, ${m.runs} stored runs)
-
+${stale}
 ### Localization with controls (§8, §13.2)
 
 Per fact, the method's knowledge neurons (\`kn\`) and each control with the same number of neurons in every layer
@@ -499,11 +512,17 @@ function limits(): string {
 
 const doc = `# Results on the demo models
 
-Generated by \`npm run results\`${Object.entries(args).filter(([k, v]) => v && !["out", "workers", "fresh"].includes(k)).map(([k, v]) => ` --${k} ${v}`).join("")} (languages ${languagesUsed.join(", ")}); this run took ${Math.round((Date.now() - started) / 60000)} min on the development machine (2 shared cores, wasm backend), steps cached by earlier runs included as cached. Every number comes from the database rows the run wrote; every sentence under "What the numbers support" is a count of tests computed by tools/results/generate.ts.
+Generated by \`npm run results\`${Object.entries(args).filter(([k, v]) => v && !["out", "workers", "fresh", "models-dir", "skip-import"].includes(k)).map(([k, v]) => ` --${k} ${v}`).join("")} (languages ${languagesUsed.join(", ")}); this run took ${Math.round((Date.now() - started) / 60000)} min on the development machine (2 shared cores, wasm backend), steps cached by earlier runs included as cached. Every number comes from the database rows the run wrote; every sentence under "What the numbers support" is a count of tests computed by tools/results/generate.ts.
 
 Methods: AMIG (amig-compat, 20 steps), IG (Dai et al., 20 steps) and the static log-probability attribution (Yu & Ananiadou; one forward pass), each selecting neurons with score > τ·max, τ as stored with each run (the \`kn index\` default rule). Controls (§13.2): random units, top |activation|, one-step gradient × activation and static, each with the method's number of neurons in every layer.
 
 ${sections.join("\n")}
+## Held-out paraphrases and UPDATE edits
+
+Not part of this run: the evaluation on held-out paraphrase templates and the comparison of the UPDATE
+rules (issue 12 items 4 and 6) come with the retrained demo models, which this run did not use; every
+number above is on the trained templates of the checkpoints named in each section's title.
+
 ${limits()}`;
 writeFileSync(args.out!, doc);
 log(`wrote ${args.out} in ${Math.round((Date.now() - started) / 1000)} s`);

@@ -4,7 +4,6 @@ import { evaluateEditing, type EditEvaluation } from "../../analysis/edit-evalua
 import { type FactCheckStatistics, evaluateFactChecking } from "../../analysis/fact-checking.ts";
 import { DEFAULT_SUPERADDITIVE_MARGIN } from "../../attribution/dkn.ts";
 import { UPDATE_LAMBDA, UPDATE_RULES, type UpdateRule } from "../../attribution/editing.ts";
-import { parseTemplateSet } from "../../data/template-sets.ts";
 import { DEFAULT_RANDOM_DRAWS, DEFAULT_UNRELATED_SEEDS, evaluateLocalization, measureLocalization } from "../../analysis/localization.ts";
 import { type LocalizationReport, localizationReport } from "../../analysis/localization-report.ts";
 import type { ClassificationMetrics, Estimate } from "../../analysis/statistics.ts";
@@ -12,6 +11,8 @@ import { METHODS } from "../../attribution/integrated-gradients.ts";
 import { attributionModel } from "../../attribution/model-port.ts";
 import { DEFAULT_RUN_SETTING } from "../../attribution/run-setting.ts";
 import { loadConfig } from "../../config.ts";
+import type { AnalysisStore } from "../../analysis/analysis-store.ts";
+import { TEMPLATE_SETS, parseTemplateSet, withTemplates } from "../../data/template-sets.ts";
 import { analysisStore } from "../../store/analysis.ts";
 import { saveEditEvaluation, saveFactCheckEvaluation } from "../../store/evaluations.ts";
 import { localizationMeasures } from "../../store/localization.ts";
@@ -36,6 +37,7 @@ export function register(program: Command): void {
     .option("--seeds <list>", "seeds of the unrelated-fact draws (one same-relation and one other-relation fact each)", list, DEFAULT_UNRELATED_SEEDS.map(String))
     .option("--random-draws <n>", "draws of the random control", String(DEFAULT_RANDOM_DRAWS))
     .option("--max-facts <n>", "measure at most n facts per language and method (seeded sample)")
+    .option("--templates <set>", "prompts phrased by the trained templates or by the held-out paraphrases (trained | heldout); the neurons are always the runs' (trained templates)", "trained")
     .option("--report-only", "report the stored measures without measuring again")
     .option("--json", "print JSON")
     .option("--backend <name>", "tensor backend")
@@ -45,6 +47,8 @@ export function register(program: Command): void {
       const seeds = flags.seeds.map((s) => integer(s, "seeds"));
       const randomDraws = positiveInt(flags.randomDraws, "random-draws");
       const maxFacts = flags.maxFacts === undefined ? undefined : positiveInt(flags.maxFacts, "max-facts");
+      const templateSet = parseTemplateSet(flags.templates);
+      if (!templateSet) throw new CliError(`unknown --templates ${JSON.stringify(flags.templates)} (expected ${TEMPLATE_SETS.join(", ")})`);
       await withStore(loadConfig(), async (store) => {
         await registerDemoModels(store.prisma);
         const checkpoint = await resolveCheckpoint(store.prisma, flags.model);
@@ -52,6 +56,7 @@ export function register(program: Command): void {
         if (!flags.reportOnly) {
           const lm = await loadModelForCli(checkpoint.path, flags.backend);
           const model = attributionModel(lm);
+          const scoreCache = new Map();
           try {
             for (const setting of settings) {
               for (const language of languages) {
@@ -61,8 +66,12 @@ export function register(program: Command): void {
                   progress.update(done);
                 };
                 const scope = { checkpointId: checkpoint.id, setting, language };
-                await evaluateLocalization(analysisStore(store.pool), model, { ...scope, onProgress });
-                await measureLocalization(analysisStore(store.pool), model, { ...scope, seeds, randomDraws, maxFacts, onProgress });
+                const stored = analysisStore(store.pool);
+                // held-out: the same facts and neurons, the prompts (and the partners') re-phrased
+                const analyses: AnalysisStore =
+                  templateSet === "trained" ? stored : { ...stored, indexedFacts: async (q) => withTemplates(await stored.indexedFacts(q), templateSet, (f) => f.relationId) };
+                if (templateSet === "trained") await evaluateLocalization(analyses, model, { ...scope, onProgress });
+                await measureLocalization(analyses, model, { ...scope, seeds, randomDraws, maxFacts, scoreCache, templateSet, onProgress });
                 progress.stop();
               }
             }
@@ -70,9 +79,9 @@ export function register(program: Command): void {
             lm.dispose();
           }
         }
-        const rows = await localizationMeasures(store.pool, { checkpointId: checkpoint.id, methods: flags.methods, languages });
+        const rows = await localizationMeasures(store.pool, { checkpointId: checkpoint.id, methods: flags.methods, languages, templateSet });
         const report = localizationReport(rows);
-        if (flags.json) process.stdout.write(`${JSON.stringify({ model: checkpoint.name, ...report })}\n`);
+        if (flags.json) process.stdout.write(`${JSON.stringify({ model: checkpoint.name, templates: templateSet, ...report })}\n`);
         else process.stdout.write(formatLocalizationReport(report));
       });
     });
@@ -221,6 +230,7 @@ interface LocalizationFlags {
   seeds: string[];
   randomDraws: string;
   maxFacts?: string;
+  templates: string;
   reportOnly?: boolean;
   json?: boolean;
   backend?: string;
