@@ -4,6 +4,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { AnalysisStore, IndexedFact, LocalizationMeasureRecord, LocalizationRecord, RunScope } from "../src/analysis/analysis-store.ts";
 import { checkStatement } from "../src/analysis/fact-checking.ts";
+import { evaluateEditing } from "../src/analysis/edit-evaluation.ts";
 import { layerCounts, randomPerLayer, topPerLayer } from "../src/analysis/controls.ts";
 import { degenerateValidity, layerDistributions } from "../src/analysis/degenerate.ts";
 import { findDegenerateSets } from "../src/attribution/dkn.ts";
@@ -35,6 +36,7 @@ function memoryStore(facts: IndexedFact[], degenerate: Map<string, Neuron[][]>) 
       return facts.filter((f) => q.languages.includes(f.language));
     },
     factCheckItems: async () => [],
+    factLabels: async (ids) => facts.filter((f) => ids.includes(f.factId)).map((f) => ({ ...f, neurons: [] })),
     degenerateNeuronsByFact: async (q: RunScope) => {
       asked.push(q.setting);
       return degenerate;
@@ -95,6 +97,31 @@ describe("analyses without a database", () => {
     expect(v.neurons).toEqual([a]);
     const { scores } = await attributeFact(model, { template: TEMPLATE, subject: "Spain", object: "Madrid", language: "en" }, { method: "ig", steps: 5, layers: [3] });
     expect(v.score).toBeCloseTo(scores[3][10], 6);
+  });
+
+  it("editing evaluation: every rule × λ × fact edited once, weights restored bit for bit, the gradient rule raises log P(new) at small λ", async () => {
+    const { store } = memoryStore(facts, new Map());
+    const withNeurons = facts.filter((f) => f.neurons.length);
+    const neurons = withNeurons.flatMap((f) => f.neurons);
+    const weights0 = await lm.getValueVectors(neurons);
+    const r = await evaluateEditing(store, lm, {
+      checkpointId: 1, setting: DEFAULT_RUN_SETTING, sourceLanguage: "en", rules: ["embedding", "gradient"], strengths: [0.1, 2], templates: "trained", factsPerRelation: 10, unrelatedPerLanguage: 2,
+    });
+    expect((await lm.getValueVectors(neurons)).every((v, k) => Buffer.from(v.buffer).equals(Buffer.from(weights0[k].buffer)))).toBe(true);
+    const edited = new Set(r.records.map((x) => x.factId));
+    expect(edited.size).toBeGreaterThan(1);
+    expect(r.records).toHaveLength(edited.size * 4);
+    for (const rec of r.records) {
+      expect(rec.newObjectFactId).not.toBe(rec.factId);
+      expect(rec.outcomes.map((o) => o.language)).toEqual(["en"]);
+      expect(rec.outcomes[0].goldBefore).toBe(true); // only facts the model answers are edited
+      expect(rec.locality).toEqual([expect.objectContaining({ language: "en", n: 2 })]);
+      if (rec.rule === "gradient" && rec.strength === 0.1) expect(rec.outcomes[0].deltaLogNew).toBeGreaterThan(0);
+    }
+    const s = r.summaries.find((x) => x.rule === "gradient" && x.strength === 2)!;
+    expect(s.edits).toBe(edited.size);
+    expect(s.reliability!.n).toBe(edited.size);
+    expect(s.reliability!.successes).toBe(r.records.filter((x) => x.rule === "gradient" && x.strength === 2 && x.outcomes[0].success).length);
   });
 });
 

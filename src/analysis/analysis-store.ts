@@ -61,6 +61,8 @@ export interface RunScope {
 export interface AnalysisStore {
   /** Facts with a run of the setting in any of the languages, ordered by fact, then language. */
   indexedFacts(q: RunScope & { languages: readonly string[] }): Promise<IndexedFact[]>;
+  /** The facts in every language they are labelled in (first template), runs or not; neurons empty. Ordered by fact, then language. */
+  factLabels(factIds: readonly string[]): Promise<IndexedFact[]>;
   /** The facts of a language that have a wrong-object candidate, ordered by relation, then fact. */
   factCheckItems(language: string): Promise<FactCheckItem[]>;
   /** Per fact of the relation: the neurons of each degenerate set of its run in the language. */

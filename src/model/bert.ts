@@ -210,10 +210,12 @@ export class Bert implements Network<BertCache> {
     };
   }
 
-  logitsFromActivation(cache: BertCache, layer: number, activation: tf.Tensor2D, scales?: LayerScales): tf.Tensor2D {
+  logitsFromActivation(cache: BertCache, layer: number, activation: tf.Tensor2D, scales?: LayerScales, outputShift?: tf.Tensor2D): tf.Tensor2D {
     const { position } = cache;
-    // resume the hooked layer after its activation: only its output at the position changes
-    const out = this.layers[layer].ffnOutput(activation, cache.ffnInputs[layer]) as tf.Tensor2D;
+    // resume the hooked layer after its activation: only its output at the position changes (a
+    // shift adds to the FFN output, before the LayerNorm)
+    const residual = outputShift ? tf.add(cache.ffnInputs[layer], outputShift) : cache.ffnInputs[layer];
+    const out = this.layers[layer].ffnOutput(activation, residual) as tf.Tensor2D;
     if (layer === this.nLayers - 1) return this.head(out);
     // attention spreads the change to every position in the layers above
     let h = replaceAtPosition(cache.outputs[layer], position, out);

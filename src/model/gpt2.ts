@@ -239,10 +239,11 @@ export class Gpt2 implements Network<Gpt2Cache> {
     };
   }
 
-  logitsFromActivation(cache: Gpt2Cache, layer: number, activation: tf.Tensor2D, scales?: LayerScales): tf.Tensor2D {
-    // resume the hooked block after its activation, then run the blocks above on the last position
+  logitsFromActivation(cache: Gpt2Cache, layer: number, activation: tf.Tensor2D, scales?: LayerScales, outputShift?: tf.Tensor2D): tf.Tensor2D {
+    // resume the hooked block after its activation (a shift adds to the FFN output), then run the blocks above on the last position
     const B = activation.shape[0];
-    let x = tf.reshape(this.ffnOutput(layer, cache.mids[layer], activation), [B, 1, this.hidden]) as tf.Tensor3D;
+    const mid = outputShift ? tf.add(cache.mids[layer], outputShift) : cache.mids[layer];
+    let x = tf.reshape(this.ffnOutput(layer, mid, activation), [B, 1, this.hidden]) as tf.Tensor3D;
     for (let l = layer + 1; l < this.nLayers; l++) {
       // a tidy per layer bounds memory in forward-only use; under tf.grad the tape keeps what it needs
       const input = x;
@@ -257,7 +258,7 @@ export class Gpt2 implements Network<Gpt2Cache> {
    */
   ffnReadout(cache: Gpt2Cache, layer: number): FfnReadout {
     const top = this.nLayers - 1;
-    const finalState = tf.add(cache.mids[top], this.mlp(this.blocks[top], tf.slice(cache.activations, [top, 0], [1, this.ffnWidth])));
+    const finalState = this.ffnOutput(top, cache.mids[top], tf.slice(cache.activations, [top, 0], [1, this.ffnWidth]));
     const inverseScale = this.finalNorm.inverseScale(finalState);
     return {
       residual: cache.mids[layer],

@@ -122,6 +122,14 @@ export interface LanguageModel extends ModelInfo {
    */
   activationsBatch(idsList: ReadonlyArray<readonly number[]>, position: number, layers?: readonly number[]): Promise<Float32Array[][]>;
 
+  /**
+   * Gradient of log P(targetId) at the position with respect to each listed layer's FFN output
+   * there (what the layer adds to the residual stream; BERT: before the output LayerNorm), one
+   * Float32Array(hidden) per layer: the direction in which a value vector, scaled by its
+   * activation, raises the target through the model's own upper layers and head.
+   */
+  outputGradients(ids: readonly number[], position: number | undefined, layers: readonly number[], targetId: number): Promise<Float32Array[]>;
+
   /** Runs the prompt once and keeps what patched passes reuse. Call dispose() when done. */
   prepare(ids: readonly number[], position?: number): Promise<PromptContext>;
 

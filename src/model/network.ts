@@ -69,9 +69,11 @@ export interface Network<C extends PromptCache = PromptCache> {
   /**
    * Logits [B, vocabSize] at the prompt's position when layer `layer`'s activation there is
    * replaced by row b of `activation` [B, ffnWidth] and layers above are optionally scaled.
-   * Differentiable with respect to `activation`. Layers below `layer` come from the cache.
+   * Differentiable with respect to `activation` and `outputShift` ([B, hidden], added to the
+   * layer's FFN output at the position; BERT: before the output LayerNorm). Layers below `layer`
+   * come from the cache.
    */
-  logitsFromActivation(cache: C, layer: number, activation: tf.Tensor2D, scales?: LayerScales): tf.Tensor2D;
+  logitsFromActivation(cache: C, layer: number, activation: tf.Tensor2D, scales?: LayerScales, outputShift?: tf.Tensor2D): tf.Tensor2D;
 
   /** §13.1's view of layer `layer` at the cached prompt's position. */
   ffnReadout(cache: C, layer: number): FfnReadout;

@@ -425,6 +425,16 @@ export class TransformerModel<C extends PromptCache> implements LanguageModel {
     return out;
   }
 
+  async outputGradients(ids: readonly number[], position: number | undefined, layers: readonly number[], targetId: number): Promise<Float32Array[]> {
+    // no load(): nothing of the unpatched pass needs reading back
+    const ctx = this.openPrompt(ids, position);
+    try {
+      return await ctx.outputGradients(layers, targetId);
+    } finally {
+      ctx.dispose();
+    }
+  }
+
   // ---- weights ------------------------------------------------------------------------------
 
   /** Indices into `neurons`, grouped by layer. */
@@ -536,6 +546,30 @@ class CachedPrompt<C extends PromptCache> implements PromptContext {
 
   patchedGradient(layer: number, rows: readonly Float32Array[], targetId: number): Promise<PatchedGradient> {
     return this.model.patchedGradients([{ context: this, layer, rows, targetId }]).then((r) => r[0]);
+  }
+
+  /** LanguageModel.outputGradients on this prompt. */
+  async outputGradients(layers: readonly number[], targetId: number): Promise<Float32Array[]> {
+    this.check();
+    for (const layer of layers) checkLayer(this.network, layer);
+    checkToken(this.network, targetId);
+    if (!layers.length) return [];
+    const { ffnWidth, hidden } = this.network;
+    // one read-back of [layers, hidden]; log-softmax keeps the gradient exact when P is tiny
+    const data = await readOnce(
+      tf.tidy(() =>
+        tf.concat(
+          layers.map((layer) => {
+            const act = tf.slice(this.cache.activations, [layer, 0], [1, ffnWidth]) as tf.Tensor2D;
+            const logProb = (shift: tf.Tensor) =>
+              tf.sum(tf.slice(tf.logSoftmax(this.network.logitsFromActivation(this.cache, layer, act, undefined, shift as tf.Tensor2D)), [0, targetId], [1, 1]));
+            return tf.grad(logProb)(tf.zeros([1, hidden])) as tf.Tensor2D;
+          }),
+          0,
+        ),
+      ),
+    );
+    return splitRows(data, layers.length);
   }
 
   async patchedProbabilities(layer: number, rows: readonly Float32Array[], targetIds?: readonly number[]): Promise<Float32Array[]> {

@@ -44,6 +44,7 @@ interface EditInputArgs {
   neurons?: NeuronArg[] | null;
   newObject?: string | null;
   strength?: number | null;
+  updateRule?: string | null;
   method?: string | null;
   steps?: number | null;
   targetMode?: string | null;
@@ -127,6 +128,7 @@ async function resolveEdit(ctx: ApiContext, input: EditInputArgs): Promise<Resol
   if (kind === "update" && !input.newObject?.trim()) throw badInput("kind UPDATE needs newObject (the object the fact should get)", "newObject");
   if (kind !== "update" && input.newObject != null) throw badInput("newObject only applies to kind UPDATE", "newObject");
   if (kind !== "update" && input.strength != null) throw badInput("strength only applies to kind UPDATE", "strength");
+  if (kind !== "update" && input.updateRule != null && input.updateRule !== "EMBEDDING") throw badInput("updateRule only applies to kind UPDATE", "updateRule");
   if (input.strength != null && !(Number.isFinite(input.strength) && input.strength > 0 && input.strength <= MAX_UPDATE_STRENGTH)) {
     throw badInput(`strength must be a number in (0, ${MAX_UPDATE_STRENGTH}]`, "strength");
   }
@@ -172,6 +174,7 @@ async function resolveEdit(ctx: ApiContext, input: EditInputArgs): Promise<Resol
   if (kind === "update") {
     params.newObject = input.newObject!.trim();
     params.strength = input.strength ?? UPDATE_LAMBDA;
+    params.rule = input.updateRule === "GRADIENT" ? "gradient" : "embedding";
   }
   return { checkpoint: hostCheckpoint(checkpoint), kind, target, factId: fact?.id ?? null, sourceLanguage: language, neurons, newObject: params.newObject ?? null, unrelatedSample, params };
 }
@@ -244,6 +247,7 @@ export const editingResolvers = {
     neurons: (e: EditView) => e.neurons.map(([layer, index]) => ({ layer, index })),
     newObject: (e: EditView) => e.params.newObject ?? null,
     strength: (e: EditView) => (e.kind === "UPDATE" ? (e.params.strength ?? UPDATE_LAMBDA) : null),
+    updateRule: (e: EditView) => (e.kind === "UPDATE" ? (e.params.rule ?? "embedding").toUpperCase() : null),
     appliedAt: (e: EditView) => e.appliedAt.toISOString(),
     revertedAt: (e: EditView) => isoOrNull(e.revertedAt),
     reliability: (e: EditView) => summary(e).reliability,

@@ -1,7 +1,10 @@
 import type { Command } from "commander";
 import { type DegenerateValidity, type LayerCount, degenerateValidity, layerDistributions } from "../../analysis/degenerate.ts";
+import { evaluateEditing, type EditEvaluation } from "../../analysis/edit-evaluation.ts";
 import { type FactCheckStatistics, evaluateFactChecking } from "../../analysis/fact-checking.ts";
 import { DEFAULT_SUPERADDITIVE_MARGIN } from "../../attribution/dkn.ts";
+import { UPDATE_LAMBDA, UPDATE_RULES, type UpdateRule } from "../../attribution/editing.ts";
+import { parseTemplateSet } from "../../data/template-sets.ts";
 import { DEFAULT_RANDOM_DRAWS, DEFAULT_UNRELATED_SEEDS, evaluateLocalization, measureLocalization } from "../../analysis/localization.ts";
 import { type LocalizationReport, localizationReport } from "../../analysis/localization-report.ts";
 import type { ClassificationMetrics, Estimate } from "../../analysis/statistics.ts";
@@ -10,7 +13,7 @@ import { attributionModel } from "../../attribution/model-port.ts";
 import { DEFAULT_RUN_SETTING } from "../../attribution/run-setting.ts";
 import { loadConfig } from "../../config.ts";
 import { analysisStore } from "../../store/analysis.ts";
-import { saveFactCheckEvaluation } from "../../store/evaluations.ts";
+import { saveEditEvaluation, saveFactCheckEvaluation } from "../../store/evaluations.ts";
 import { localizationMeasures } from "../../store/localization.ts";
 import { languagesWithRuns } from "../../store/neurons.ts";
 import { registerDemoModels, resolveCheckpoint } from "../checkpoints.ts";
@@ -150,6 +153,64 @@ export function register(program: Command): void {
         lm.dispose();
       });
     });
+
+  cmd
+    .command("editing")
+    .description("UPDATE rules compared: success in the source language, generality in the fact's other languages, locality on unrelated facts in every language")
+    .requiredOption("--model <name|dir>", "model whose stored runs give the edited neurons")
+    .option("--source <code>", "language whose knowledge neurons are edited", "en")
+    .option("--rules <list>", `update rules (${UPDATE_RULES.join(", ")})`, list, [...UPDATE_RULES])
+    .option("--strengths <list>", "λ values", list, [String(UPDATE_LAMBDA)])
+    .option("--templates <set>", "phrasings measured: trained (seed template) or heldout (held-out paraphrases); the edit is computed at the trained prompt", "trained")
+    .option("--facts-per-relation <n>", "edited facts per relation (seeded sample)", "5")
+    .option("--unrelated <n>", "unrelated facts per language for locality", "5")
+    .option("--method <name>", `attribution method of the runs (${METHODS.join(", ")})`, "amig-compat")
+    .option("--steps <n>", "Riemann steps N of the runs", String(DEFAULT_RUN_SETTING.steps))
+    .option("--json", "print JSON (summaries only; every record is stored)")
+    .option("--backend <name>", "tensor backend")
+    .action(
+      async (flags: { model: string; source: string; rules: string[]; strengths: string[]; templates: string; factsPerRelation: string; unrelated: string; method: string; steps: string; json?: boolean; backend?: string }) => {
+        const rules = flags.rules.map((r) => {
+          if (!(UPDATE_RULES as readonly string[]).includes(r)) throw new CliError(`unknown rule ${JSON.stringify(r)} (expected ${UPDATE_RULES.join(", ")})`);
+          return r as UpdateRule;
+        });
+        const strengths = flags.strengths.map((x) => {
+          const v = Number(x);
+          if (!(Number.isFinite(v) && v > 0 && v <= 100)) throw new CliError(`--strengths: ${JSON.stringify(x)} is not a number in (0, 100]`);
+          return v;
+        });
+        const templates = parseTemplateSet(flags.templates);
+        if (!templates) throw new CliError(`--templates must be trained or heldout, not ${JSON.stringify(flags.templates)}`);
+        const factsPerRelation = positiveInt(flags.factsPerRelation, "facts-per-relation");
+        const unrelatedPerLanguage = positiveInt(flags.unrelated, "unrelated");
+        const setting = settingOption({ method: flags.method, steps: flags.steps, targetMode: "clean" });
+        await withStore(loadConfig(), async (store) => {
+          await registerDemoModels(store.prisma);
+          const checkpoint = await resolveCheckpoint(store.prisma, flags.model);
+          if (!(await languagesWithRuns(store.pool, { checkpointId: checkpoint.id, setting })).includes(flags.source)) throw new CliError(`${checkpoint.name} has no stored ${flags.method} runs in ${JSON.stringify(flags.source)}: index it first`);
+          const lm = await loadModelForCli(checkpoint.path, flags.backend);
+          const progress = createProgress(`editing ${checkpoint.name}`, 1, { quiet: flags.json, unit: " edits" });
+          let result: EditEvaluation;
+          try {
+            result = await evaluateEditing(analysisStore(store.pool), lm, {
+              checkpointId: checkpoint.id, setting, sourceLanguage: flags.source, rules, strengths, templates, factsPerRelation, unrelatedPerLanguage,
+              onProgress: (done, total) => {
+                progress.setTotal(total);
+                progress.update(done);
+              },
+            });
+          } finally {
+            progress.stop();
+            lm.dispose();
+          }
+          await saveEditEvaluation(store.prisma, { checkpointId: checkpoint.id, sourceLanguage: flags.source, templates, method: setting.method, steps: setting.steps, seed: "42" }, result);
+          if (flags.json) {
+            const { records: _records, ...summary } = result;
+            process.stdout.write(`${JSON.stringify({ model: checkpoint.name, ...summary })}\n`);
+          } else process.stdout.write(editingTable(checkpoint.name, result));
+        });
+      },
+    );
 }
 
 interface LocalizationFlags {
@@ -230,4 +291,20 @@ function formatDegenerate(validity: DegenerateValidity[], layers: LayerCount[]):
   }
   for (const [k, counts] of groups) lines.push(`${k}: ${Array.from(counts, (c) => c ?? 0).join(", ")}`);
   return `${lines.join("\n")}\n`;
+}
+
+/** The comparison as a text table: rates with 95 % intervals and their n. */
+export function editingTable(model: string, r: EditEvaluation): string {
+  const pct = (x: number) => `${(100 * x).toFixed(0)}%`;
+  const ci = (e: { estimate: number; low: number; high: number; n: number } | null) => (e ? `${pct(e.estimate)} [${pct(e.low)}, ${pct(e.high)}] n=${e.n}` : "–");
+  const lines = [`${model}: UPDATE on ${r.sourceLanguage} knowledge neurons, measured on ${r.templates} phrasings (${r.candidates} facts answered correctly in ${r.sourceLanguage})`, ""];
+  for (const s of r.summaries) {
+    lines.push(`rule ${s.rule}, λ = ${s.strength}: ${s.edits} edits`);
+    lines.push(`  success in ${r.sourceLanguage} (reliability)   ${ci(s.reliability)}`);
+    lines.push(`  moved off the gold answer     ${ci(s.movedOff)}`);
+    lines.push(`  success in other languages    ${ci(s.generalityPooled)}  (${s.generality.map((g) => `${g.language} ${g.rate ? pct(g.rate.estimate) : "–"}`).join(", ")})`);
+    lines.push(`  unrelated facts unchanged     ${s.locality.map((l) => `${l.language} ${ci(l.unchanged)}`).join("; ")}`);
+    lines.push("");
+  }
+  return lines.join("\n");
 }
