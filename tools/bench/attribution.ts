@@ -4,11 +4,13 @@
 // in the same run: the demo models (real seed prompts, en + zh) and a random model of BERT-base
 // shape (tools/bench/make_random_bert.py writes it to .data/bench/bert-base-random once).
 //
-// The TypeScript side runs the real attributeFact through a wrapper of the model port that times
-// its calls, so the breakdown is measured, not estimated: the unpatched prompt pass (prepare),
-// the blanked AMIG baseline (activationsBatch over the T blanked copies), the patched
-// forward+gradient passes (patchedGradient, per layer) and the rest (JavaScript: path points,
-// gradient sums, score arithmetic, tokenization). The PyTorch side times the same phases.
+// The TypeScript side runs the real attributeFacts (a model's prompts in one batch, as the
+// indexer's worker does) through a wrapper of the model port that times its calls, so the
+// breakdown is measured, not estimated: the unpatched prompt pass (prepare), the blanked AMIG
+// baseline (activationsBatch over the T blanked copies), the patched forward+gradient passes
+// (patchedGradients: every layer and prompt, packed by the row budget, --row-budget) and the rest
+// (JavaScript: path points, gradient sums, score arithmetic, tokenization). The PyTorch side
+// times the same phases.
 //
 // Backends: --backends wasm,webgpu (default both; webgpu is skipped, with the reason, where Dawn
 // sees no adapter). GPU runs (.gpu-bench/run.sh, built by `npm run bench:gpu`): --torch-device
