@@ -14,8 +14,8 @@ export interface IndexRequest extends IndexSelection {
   selections?: Readonly<Record<string, NeuronSelection>>;
   /** …and for the languages without one (absent: the paper's τ of the language). */
   defaultSelection?: NeuronSelection | null;
-  /** Queue priority of each fact's items (absent: 0 for all, taken in the order queued). */
-  priorities?: ReadonlyMap<string, number>;
+  /** Queue priority of an item (absent: 0 for all, taken in the order queued). */
+  priority?: (factId: string, language: string) => number;
 }
 
 export interface CreatedJob {
@@ -60,7 +60,7 @@ function attributionJobs(req: IndexRequest, items: readonly { factId: string; la
     replace: req.force,
     dkn: req.dkn ?? true,
     ...selectionFor(req, r.language),
-    ...(req.priorities?.has(r.factId) ? { priority: req.priorities.get(r.factId) } : {}),
+    ...(req.priority ? { priority: req.priority(r.factId, r.language) } : {}),
   }));
 }
 
