@@ -70,7 +70,8 @@ describe("kn export", () => {
       `SELECT f.id AS fact_id, l.code AS language, k.layer, k.unit, k.score, k.rank FROM knowledge_neuron k JOIN fact f ON f.key = k.fact_key JOIN language l ON l.key = k.language_key
        WHERE f.relation_id = 'P36' ORDER BY k.fact_key, k.language_key, k.rank`,
     );
-    expect(kn.map((r) => ({ fact_id: r.fact_id, language: r.language, layer: r.layer, unit: r.unit, score: r.score, rank: r.rank }))).toEqual(db.rows);
+    // scores are float32 (real) in both: the database's text form is the shortest float32 repr
+    expect(kn.map((r) => ({ fact_id: r.fact_id, language: r.language, layer: r.layer, unit: r.unit, score: r.score, rank: r.rank }))).toEqual(db.rows.map((r) => ({ ...r, score: Math.fround(r.score) })));
 
     // LIKN: per fact, the neurons selected in both en and zh
     const byFact = new Map<string, Map<string, Set<string>>>();
