@@ -45,6 +45,13 @@ const SETTING_COLUMNS: Column[] = [
   { name: "target_mode", type: "STRING", sql: "s.target_mode::text" },
 ];
 
+/** The fact, relation and language of a run. */
+const RUN_KEY_COLUMNS: Column[] = [
+  { name: "fact_id", type: "STRING", sql: "f.id" },
+  { name: "relation", type: "STRING", sql: "rel.id" },
+  { name: "language", type: "STRING", sql: "l.code" },
+];
+
 interface ExportTable {
   name: string;
   description: string;
@@ -59,9 +66,7 @@ export const EXPORT_TABLES: readonly ExportTable[] = [
     description: "one row per attribution run (fact x language)",
     columns: [
       ...SETTING_COLUMNS,
-      { name: "fact_id", type: "STRING", sql: "f.id" },
-      { name: "relation", type: "STRING", sql: "rel.id" },
-      { name: "language", type: "STRING", sql: "l.code" },
+      ...RUN_KEY_COLUMNS,
       { name: "subject_uri", type: "STRING", sql: "f.subject_uri" },
       { name: "object_uri", type: "STRING", sql: "f.object_uri" },
       { name: "prompt", type: "STRING", sql: "r.prompt" },
@@ -83,9 +88,7 @@ export const EXPORT_TABLES: readonly ExportTable[] = [
     description: "one row per knowledge neuron of a run, ranked by score",
     columns: [
       ...SETTING_COLUMNS,
-      { name: "fact_id", type: "STRING", sql: "f.id" },
-      { name: "relation", type: "STRING", sql: "rel.id" },
-      { name: "language", type: "STRING", sql: "l.code" },
+      ...RUN_KEY_COLUMNS,
       { name: "layer", type: "INT32", sql: "k.layer" },
       { name: "unit", type: "INT32", sql: "k.unit" },
       { name: "score", type: "FLOAT", sql: "k.score" },
@@ -126,9 +129,7 @@ export const EXPORT_TABLES: readonly ExportTable[] = [
     description: "one row per member of a degenerate neuron set, with the probabilities that justify the set",
     columns: [
       ...SETTING_COLUMNS,
-      { name: "fact_id", type: "STRING", sql: "f.id" },
-      { name: "relation", type: "STRING", sql: "rel.id" },
-      { name: "language", type: "STRING", sql: "l.code" },
+      ...RUN_KEY_COLUMNS,
       { name: "set_id", type: "STRING", sql: "ds.id::text" },
       { name: "layer", type: "INT32", sql: "m.layer" },
       { name: "unit", type: "INT32", sql: "m.unit" },
