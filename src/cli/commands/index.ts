@@ -5,6 +5,7 @@ import * as calibrateTau from "./calibrate-tau.ts";
 import * as db from "./db.ts";
 import * as evalCmd from "./eval.ts";
 import * as evaluate from "./evaluate.ts";
+import * as exportCmd from "./export.ts";
 import * as importCmd from "./import.ts";
 import * as indexer from "./indexer.ts";
 import * as model from "./model.ts";
@@ -18,4 +19,4 @@ export interface CommandModule {
 }
 
 // One line per command module; keep alphabetical.
-export const commandModules: CommandModule[] = [attribute, backends, calibrateTau, db, evalCmd, evaluate, importCmd, indexer, model, predict, serve, start, trainDemo];
+export const commandModules: CommandModule[] = [attribute, backends, calibrateTau, db, evalCmd, evaluate, exportCmd, importCmd, indexer, model, predict, serve, start, trainDemo];

@@ -12,15 +12,21 @@ import { CliError } from "../errors.ts";
 import { type StoreSession, openStore } from "../store-session.ts";
 import { version } from "../version.ts";
 
+export interface ServeExtras {
+  /** Runs once the API listens (npm start: queue the demo models' first-start indexing). */
+  onListening?: (deps: { queue: () => Promise<PgBoss>; demoModels: readonly { id: number; name: string }[] }) => Promise<void>;
+}
+
 /** Serves GraphQL until SIGINT/SIGTERM, then closes the server and the database cleanly. */
-export async function serve(config: AppConfig, store: StoreSession): Promise<void> {
+export async function serve(config: AppConfig, store: StoreSession, extras: ServeExtras = {}): Promise<void> {
   let server;
   let modelHost: ThreadModelHost | undefined;
   let propagation: EditListener | undefined;
   const started: { boss?: Promise<PgBoss> } = {};
   const queue = () => (started.boss ??= startQueue(store.url));
+  let demoModels: readonly { id: number; name: string }[] = [];
   try {
-    await registerDemoModels(store.prisma);
+    demoModels = await registerDemoModels(store.prisma);
     // All model work runs in the model host's worker thread, never on the API's event loop.
     // Models with ACTIVE edits are loaded now, edits re-applied, so answers after a restart match.
     modelHost = new ThreadModelHost(store.url);
@@ -42,6 +48,8 @@ export async function serve(config: AppConfig, store: StoreSession): Promise<voi
   const workers = spawnWorkers(config.workers, store.url, { exitWhenIdle: false });
   if (!config.apiKeys.length) process.stderr.write("no KN_API_KEYS: queries only, mutations are refused\n");
   process.stderr.write(`GraphQL ready at ${server.url} (${workers.length} queue worker${workers.length === 1 ? "" : "s"})\n`);
+  process.stderr.write(`open ${new URL("/", server.url).href} in a browser (the explorer)\n`);
+  await extras.onListening?.({ queue, demoModels }).catch((err: unknown) => process.stderr.write(`first-start indexing: ${(err as Error).message}\n`));
   await new Promise<void>((resolve) => {
     const shutdown = (signal: string) => {
       process.stderr.write(`${signal}: shutting down\n`);
