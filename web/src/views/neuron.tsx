@@ -19,9 +19,9 @@ interface NeuronData {
 
 const NEURON = `query Neuron($model: String!, $layer: Int!, $unit: Int!) {
   neuron(model: $model, layer: $layer, index: $unit) {
-    facts(first: 100) { totalCount edges { languages score node { id relation { id } labels(languages: ["en"]) { subject object } } } }
+    facts(first: 50) { totalCount edges { languages score node { id relation { id } labels(languages: ["en"]) { subject object } } } }
   }
-  edits(model: $model, first: 100) { edges { node { id kind status appliedAt fact { id } neurons { layer index } } } }
+  edits(model: $model, first: 30) { edges { node { id kind status appliedAt fact { id } neurons { layer index } } } }
 }`;
 
 export function NeuronView({ model, layer, unit }: { model: string; layer: number; unit: number }) {
