@@ -14,7 +14,9 @@ const ROOT = join(import.meta.dirname, "../..");
 export const WEB_DIR = join(ROOT, "web");
 const DIST_DIR = join(WEB_DIR, "dist");
 /** Inputs of the build besides web/src: a change to any of them makes the bundle stale. */
-const BUILD_INPUTS = ["web/index.html", "web/vite.config.ts", "web/tsconfig.json", "package-lock.json"];
+const BUILD_INPUTS = ["web/index.html", "web/vite.config.ts", "web/tsconfig.json", "schema.graphql", "codegen.ts", "package-lock.json"];
+/** The operation types generated from schema.graphql (npm run codegen): derived, so not hashed. */
+const GENERATED_DIR = join(WEB_DIR, "src", "gql");
 /** Old builds kept beside the current one (a page loaded before a rebuild still finds its chunks). */
 const KEEP_BUILDS = 2;
 
@@ -28,7 +30,8 @@ function listFiles(dir: string): string[] {
 /** Hash of every input of the explorer's build. */
 export function explorerSourceHash(): string {
   const hash = createHash("sha256");
-  for (const file of [...listFiles(join(WEB_DIR, "src")), ...BUILD_INPUTS.map((f) => join(ROOT, f))]) {
+  const sources = listFiles(join(WEB_DIR, "src")).filter((f) => !f.startsWith(GENERATED_DIR + sep));
+  for (const file of [...sources, ...BUILD_INPUTS.map((f) => join(ROOT, f))]) {
     hash.update(relative(ROOT, file)).update("\0");
     if (existsSync(file)) hash.update(readFileSync(file));
     hash.update("\0");
@@ -51,7 +54,14 @@ export async function ensureExplorerBuilt(): Promise<ExplorerBuild> {
   if (existsSync(join(dir, "index.html"))) return { dir, built: false, seconds: 0 };
   const tmp = join(DIST_DIR, `.tmp-${process.pid}-${Date.now()}`);
   mkdirSync(DIST_DIR, { recursive: true });
-  await runVite(tmp);
+  // the views import their typed operations from web/src/gql, generated from schema.graphql
+  await runNode(join(ROOT, "node_modules/@graphql-codegen/cli/esm/bin.js"), ["--config", join(ROOT, "codegen.ts"), "--silent"], ROOT, "graphql-codegen");
+  await runNode(join(ROOT, "node_modules/vite/bin/vite.js"), ["build", "--config", join(WEB_DIR, "vite.config.ts"), "--outDir", tmp, "--emptyOutDir", "--logLevel", "warn"], WEB_DIR, "vite build").catch(
+    (error: unknown) => {
+      rmSync(tmp, { recursive: true, force: true });
+      throw error;
+    },
+  );
   try {
     renameSync(tmp, dir);
   } catch (error) {
@@ -63,24 +73,14 @@ export async function ensureExplorerBuilt(): Promise<ExplorerBuild> {
   return { dir, built: true, seconds: (performance.now() - started) / 1000 };
 }
 
-function runVite(outDir: string): Promise<void> {
-  const vite = join(ROOT, "node_modules/vite/bin/vite.js");
+function runNode(script: string, args: string[], cwd: string, what: string): Promise<void> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [vite, "build", "--config", join(WEB_DIR, "vite.config.ts"), "--outDir", outDir, "--emptyOutDir", "--logLevel", "warn"], {
-      cwd: WEB_DIR,
-      stdio: ["ignore", "pipe", "pipe"],
-    });
+    const child = spawn(process.execPath, [script, ...args], { cwd, stdio: ["ignore", "pipe", "pipe"] });
     let output = "";
     child.stdout.on("data", (d: Buffer) => (output += d.toString()));
     child.stderr.on("data", (d: Buffer) => (output += d.toString()));
     child.on("error", reject);
-    child.on("exit", (code) => {
-      if (code === 0) resolve();
-      else {
-        rmSync(outDir, { recursive: true, force: true });
-        reject(new Error(`vite build exited with ${code}:\n${output.slice(-4000)}`));
-      }
-    });
+    child.on("exit", (code) => (code === 0 ? resolve() : reject(new Error(`${what} exited with ${code}:\n${output.slice(-4000)}`))));
   });
 }
 

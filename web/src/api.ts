@@ -1,6 +1,7 @@
 // The explorer's only way to the server: GraphQL operations POSTed to /graphql (the public API a
 // third-party frontend uses too). Errors keep the server's message and extensions.code.
-import { useEffect, useState } from "preact/hooks";
+import { useEffect, useRef, useState } from "preact/hooks";
+import type { TypedDocumentString } from "./gql/graphql.ts";
 
 export const GRAPHQL_URL = "/graphql";
 
@@ -21,14 +22,15 @@ export const apiKey = {
   set: (key: string): void => (key ? sessionStorage.setItem(KEY_STORAGE, key) : sessionStorage.removeItem(KEY_STORAGE)),
 };
 
-export type Variables = Record<string, unknown>;
+/** An operation written with graphql() (typed by `npm run codegen` from schema.graphql). */
+export type Document<T, V> = TypedDocumentString<T, V>;
 
-export async function request<T>(query: string, variables: Variables = {}, options: { key?: string; signal?: AbortSignal } = {}): Promise<T> {
+export async function request<T, V>(query: Document<T, V>, variables: V, options: { key?: string; signal?: AbortSignal } = {}): Promise<T> {
   const headers: Record<string, string> = { "content-type": "application/json" };
   if (options.key) headers.authorization = `Bearer ${options.key}`;
   let res: Response;
   try {
-    res = await fetch(GRAPHQL_URL, { method: "POST", headers, body: JSON.stringify({ query, variables }), signal: options.signal });
+    res = await fetch(GRAPHQL_URL, { method: "POST", headers, body: JSON.stringify({ query: query.toString(), variables }), signal: options.signal });
   } catch (error) {
     if ((error as Error).name === "AbortError") throw error;
     throw new ApiError(`the server does not answer (${(error as Error).message})`, "NETWORK", 0);
@@ -48,15 +50,18 @@ export async function request<T>(query: string, variables: Variables = {}, optio
 export type QueryState<T> = { status: "loading" } | { status: "error"; error: ApiError } | { status: "done"; data: T };
 
 /** Runs `query` whenever its variables change; a newer run cancels the older one. */
-export function useQuery<T>(query: string, variables: Variables, options: { skip?: boolean } = {}): QueryState<T> & { reload: () => void } {
+export function useQuery<T, V>(query: Document<T, V>, variables: V, options: { skip?: boolean } = {}): QueryState<T> & { reload: () => void } {
   const [state, setState] = useState<QueryState<T>>({ status: "loading" });
   const [generation, setGeneration] = useState(0);
   const key = JSON.stringify(variables);
+  const shown = useRef("");
   useEffect(() => {
     if (options.skip) return;
     const controller = new AbortController();
-    setState({ status: "loading" });
-    request<T>(query, variables, { signal: controller.signal }).then(
+    // a reload of the same query (polling) keeps showing the last answer until the next arrives
+    if (shown.current !== query.toString() + key) setState({ status: "loading" });
+    shown.current = query.toString() + key;
+    request(query, variables, { signal: controller.signal }).then(
       (data) => setState({ status: "done", data }),
       (error: unknown) => {
         if ((error as Error).name === "AbortError") return;

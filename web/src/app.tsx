@@ -13,7 +13,7 @@ import { SearchView } from "./views/search.tsx";
 function route(path: string, query: URLSearchParams) {
   let m: RegExpMatchArray | null;
   if (path === "/") return <OverviewView />;
-  if (path === "/search") return <SearchView q={query.get("q") ?? ""} language={query.get("lang") ?? ""} />;
+  if (path === "/search") return <SearchView q={query.get("q") ?? ""} match={query.get("match") === "prefix" ? "PREFIX" : "SUBSTRING"} language={query.get("lang") ?? ""} />;
   if (path === "/check") return <CheckView query={query} />;
   if ((m = path.match(/^\/fact\/([^/]+)$/))) return <FactView id={decodeURIComponent(m[1])} model={query.get("model")} language={query.get("lang")} />;
   if ((m = path.match(/^\/relation\/([^/]+)$/)))

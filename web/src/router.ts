@@ -54,7 +54,7 @@ export function href(path: string, query: Record<string, string | number | undef
 
 export const routes = {
   overview: () => "/",
-  search: (q?: string) => href("/search", { q }),
+  search: (q?: string, match?: string, language?: string) => href("/search", { q, match: match === "PREFIX" ? "prefix" : undefined, lang: language }),
   fact: (id: string, model?: string, language?: string) => href(`/fact/${encodeURIComponent(id)}`, { model, lang: language }),
   relation: (id: string, model?: string, languages?: string[]) => href(`/relation/${encodeURIComponent(id)}`, { model, langs: languages?.join(",") }),
   neuron: (model: string, layer: number, unit: number) => `/neuron/${encodeURIComponent(model)}/${layer}/${unit}`,

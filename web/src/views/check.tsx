@@ -6,39 +6,31 @@ import { ModelPicker } from "../components/pickers.tsx";
 import { Resolved } from "../components/status.tsx";
 import { DataTable, fmt } from "../components/table.tsx";
 import { navigate, routes } from "../router.ts";
+import { graphql } from "../gql/index.ts";
 import { NeuronLink } from "./fact.tsx";
 
-interface CheckBase {
-  models: { name: string }[];
-  relations: { id: string; label: string }[];
-  languages: { code: string }[];
-}
-interface Metrics {
-  precision: number;
-  recall: number;
-  f1: number;
-  accuracy: number;
-  positives: number;
-  negatives: number;
-}
-interface Evaluation {
-  factCheckingEvaluation: { createdAt: string; withDkn: Metrics; baseline: Metrics; relations: { relation: string; neurons: number; withDkn: Metrics; baseline: Metrics }[] } | null;
-}
-interface Verdict {
-  checkFact: { verdict: boolean; score: number; threshold: number; neurons: { layer: number; index: number }[] };
-}
-
-const BASE = `query CheckBase { models { name } relations { id label } languages { code } }`;
-const M = "precision recall f1 accuracy positives negatives";
-const EVALUATION = `query StoredEvaluation($model: String!, $language: String!) {
-  factCheckingEvaluation(model: $model, language: $language) { createdAt withDkn { ${M} } baseline { ${M} } relations { relation neurons withDkn { ${M} } baseline { ${M} } } }
-}`;
-const CHECK = `query CheckFact($model: String!, $subject: String!, $relation: ID!, $object: String!, $language: String!) {
-  checkFact(model: $model, subject: $subject, relation: $relation, object: $object, language: $language) { verdict score threshold neurons { layer index } }
-}`;
+const BASE = graphql(`
+  query CheckBase { models { name } relations { id label } languages { code } }
+`);
+const EVALUATION = graphql(`
+  query StoredEvaluation($model: String!, $language: String!) {
+    factCheckingEvaluations(model: $model, language: $language) {
+      createdAt threshold rho
+      withDkn { ...Metrics }
+      baseline { ...Metrics }
+      relations { relation neurons withDkn { ...Metrics } baseline { ...Metrics } }
+    }
+  }
+  fragment Metrics on FactCheckingMetrics { precision recall f1 accuracy positives negatives }
+`);
+const CHECK = graphql(`
+  query CheckFact($model: String!, $subject: String!, $relation: ID!, $object: String!, $language: String!) {
+    checkFact(model: $model, subject: $subject, relation: $relation, object: $object, language: $language) { verdict score threshold neurons { layer unit } }
+  }
+`);
 
 export function CheckView({ query }: { query: URLSearchParams }) {
-  const state = useQuery<CheckBase>(BASE, {});
+  const state = useQuery(BASE, {});
   return (
     <section data-view="check">
       <h1>Fact-checking</h1>
@@ -101,7 +93,7 @@ export function CheckView({ query }: { query: URLSearchParams }) {
 }
 
 function CheckResult(props: { model: string; subject: string; relation: string; object: string; language: string }) {
-  const state = useQuery<Verdict>(CHECK, props);
+  const state = useQuery(CHECK, props);
   return (
     <Resolved state={state} what="the verdict">
       {({ checkFact: c }) => (
@@ -120,10 +112,11 @@ function CheckResult(props: { model: string; subject: string; relation: string; 
 }
 
 function StoredEvaluation({ model, language }: { model: string; language: string }) {
-  const state = useQuery<Evaluation>(EVALUATION, { model, language });
+  const state = useQuery(EVALUATION, { model, language });
   return (
     <Resolved state={state} what="the stored evaluation">
-      {({ factCheckingEvaluation: e }) => {
+      {({ factCheckingEvaluations }) => {
+        const e = factCheckingEvaluations?.[0];
         if (!e) return <p class="empty">No fact-checking evaluation of {model} in {language} is stored (kn evaluate fact-checking).</p>;
         const rows = [
           { scope: "all relations", method: "DKN", neurons: null, ...e.withDkn },
@@ -135,7 +128,7 @@ function StoredEvaluation({ model, language }: { model: string; language: string
         ];
         return (
           <DataTable
-            caption={`Stored evaluation (${e.createdAt}): DKN against the model's own answer`}
+            caption={`Stored evaluation (${e.createdAt}, threshold ${e.threshold}, ρ ${e.rho}): DKN against the model's own answer`}
             file={`fact-checking-${model}-${language}`}
             rows={rows}
             columns={[

@@ -8,49 +8,38 @@ import { ApiError, apiKey, request } from "../api.ts";
 import { Chart, Plot } from "../components/chart.tsx";
 import { ErrorBox } from "../components/status.tsx";
 import { DataTable, fmt } from "../components/table.tsx";
+import { graphql } from "../gql/index.ts";
+import type { EditFieldsFragment, EditInput, LiveAnswerQuery } from "../gql/graphql.ts";
 
-interface Effect {
-  fact: { id: string; labels: { subject: string; object: string }[] };
-  language: string;
-  related: boolean;
-  probabilityBefore: number;
-  probabilityAfter: number;
-  change: number;
-  answerBefore: string;
-  answerAfter: string;
-}
-interface Edit {
-  id: string;
-  kind: string;
-  target: string;
-  status: string;
-  neurons: { layer: number; index: number }[];
-  reliability: number | null;
-  generality: number | null;
-  locality: number | null;
-  effects: Effect[];
-}
-interface LiveAnswer {
-  top: { token: string; probability: number }[];
-  activeEdits: string[];
-}
+const EDIT_FIELDS = graphql(`
+  fragment EditFields on Edit {
+    id kind target status neurons { layer unit } reliability generality locality
+    effects { fact { id labels(languages: ["en"]) { subject object } } language related probabilityBefore probabilityAfter change answerBefore answerAfter }
+  }
+`);
+const APPLY = graphql(`
+  mutation ApplyEdit($input: EditInput!) { applyEdit(input: $input) { ...EditFields } }
+`);
+const REVERT = graphql(`
+  mutation RevertEdit($id: ID!) { revertEdit(id: $id) { ...EditFields } }
+`);
+const LIVE = graphql(`
+  query LiveAnswer($model: String!, $text: String!) { predict(model: $model, text: $text, top: 5) { top { token probability } activeEdits } }
+`);
 
-const EDIT_FIELDS = `id kind target status neurons { layer index } reliability generality locality
-  effects { fact { id labels(languages: ["en"]) { subject object } } language related probabilityBefore probabilityAfter change answerBefore answerAfter }`;
-const APPLY = `mutation ApplyEdit($input: EditInput!) { applyEdit(input: $input) { ${EDIT_FIELDS} } }`;
-const REVERT = `mutation RevertEdit($id: ID!) { revertEdit(id: $id) { ${EDIT_FIELDS} } }`;
-const LIVE = `query LiveAnswer($model: String!, $text: String!) { predict(model: $model, text: $text, top: 5) { top { token probability } activeEdits } }`;
+type Edit = EditFieldsFragment;
+type LiveAnswer = LiveAnswerQuery["predict"];
 
 const KINDS = ["SUPPRESS", "ENHANCE", "ERASE", "UPDATE"] as const;
 const TARGETS = ["KN", "LIKN", "EXPLICIT"] as const;
 
-function parseNeurons(text: string): { layer: number; index: number }[] | string {
+function parseNeurons(text: string): { layer: number; unit: number }[] | string {
   const parts = text.split(/[\s,]+/).filter(Boolean);
   const out = [];
   for (const p of parts) {
     const m = p.match(/^L?(\d+):(\d+)$/i);
     if (!m) return `"${p}" is not a neuron: write layer:unit, e.g. L2:17`;
-    out.push({ layer: Number(m[1]), index: Number(m[2]) });
+    out.push({ layer: Number(m[1]), unit: Number(m[2]) });
   }
   return out.length ? out : "list at least one neuron (layer:unit)";
 }
@@ -68,7 +57,7 @@ export function EditPanel({ model, factId, runs, language }: { model: string; fa
   const prompt = runs.find((r) => r.language === language)?.prompt ?? runs[0].prompt;
 
   const measure = async (phase: string) => {
-    const { predict } = await request<{ predict: LiveAnswer }>(LIVE, { model, text: prompt });
+    const { predict } = await request(LIVE, { model, text: prompt });
     setLive((rows) => [...rows.filter((r) => r.phase !== phase), { phase, answer: predict }]);
   };
   useEffect(() => {
@@ -92,7 +81,7 @@ export function EditPanel({ model, factId, runs, language }: { model: string; fa
   const apply = () =>
     run(async () => {
       apiKey.set(key);
-      const input: Record<string, unknown> = { model, kind, target, fact: factId };
+      const input: EditInput = { model, kind, target, fact: factId };
       if (target === "KN") input.language = language;
       if (target === "EXPLICIT") {
         const parsed = parseNeurons(neurons);
@@ -100,14 +89,14 @@ export function EditPanel({ model, factId, runs, language }: { model: string; fa
         input.neurons = parsed;
       }
       if (kind === "UPDATE") input.newObject = newObject;
-      const { applyEdit } = await request<{ applyEdit: Edit }>(APPLY, { input }, { key });
+      const { applyEdit } = await request(APPLY, { input }, { key });
       setEdit(applyEdit);
       setLive((rows) => rows.filter((r) => r.phase === "before"));
       await measure("after edit");
     });
   const revert = () =>
     run(async () => {
-      const { revertEdit } = await request<{ revertEdit: Edit }>(REVERT, { id: edit!.id }, { key });
+      const { revertEdit } = await request(REVERT, { id: edit!.id }, { key });
       setEdit(revertEdit);
       await measure("after revert");
     });

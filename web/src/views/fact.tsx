@@ -1,81 +1,56 @@
-// Fact: labels, per-language runs, the attribution heatmap, knowledge neurons shared across
-// languages, degenerate sets and the edit panel. Two requests: the fact and the models, then
-// everything of one model for all of the fact's languages.
+// Fact: labels, per-language runs, the full layer × unit attribution heatmap, knowledge neurons
+// shared across languages, degenerate sets and the edit panel. Two requests: the fact with the
+// models, then one model's runs of the fact in every language with the grid of the chosen one.
 import { useMemo } from "preact/hooks";
 import { useQuery } from "../api.ts";
 import { Chart, Plot } from "../components/chart.tsx";
 import { LanguageTabs, ModelPicker } from "../components/pickers.tsx";
-import { Resolved } from "../components/status.tsx";
+import { NotFound, Resolved } from "../components/status.tsx";
 import { DataTable, fmt } from "../components/table.tsx";
-import { EditPanel } from "./edit-panel.tsx";
+import { graphql } from "../gql/index.ts";
+import type { FactModelQuery } from "../gql/graphql.ts";
 import { routes } from "../router.ts";
+import { EditPanel } from "./edit-panel.tsx";
 
-interface ScoredNeuron {
+const FACT_BASE = graphql(`
+  query FactBase($id: ID!) {
+    fact(id: $id) { id subjectUri objectUri relation { id label } labels { language subject object } }
+    models { name }
+  }
+`);
+
+const FACT_MODEL = graphql(`
+  query FactModel($model: String!, $fact: ID!, $language: String!) {
+    fact(id: $fact) {
+      runs(model: $model) {
+        language prompt goldProbability prediction predictionProbability tau tauRule
+        knowledgeNeurons { layer unit score }
+        degenerateSets { baseProbability jointProbability neurons { layer unit aloneProbability } }
+      }
+    }
+    attributionGrid(model: $model, fact: $fact, language: $language) { layers width scores maxScore source run { language prompt prediction goldProbability knowledgeNeurons { layer unit score } } }
+  }
+`);
+
+type Run = NonNullable<FactModelQuery["fact"]>["runs"][number];
+type Grid = NonNullable<FactModelQuery["attributionGrid"]>;
+export interface NeuronKey {
   layer: number;
-  index: number;
-  score: number;
+  unit: number;
 }
-interface FactBase {
-  fact: { id: string; subjectUri: string; objectUri: string; relation: { id: string; label: string }; labels: { language: string; subject: string; object: string }[] } | null;
-  models: { name: string; layers: number; ffnWidth: number }[];
-}
-interface Run {
-  language: string;
-  prompt: string;
-  goldProbability: number;
-  prediction: string;
-  tau: number;
-  tauRule: string;
-  neurons: ScoredNeuron[];
-}
-interface DegenerateSet {
-  baseProbability: number;
-  jointProbability: number;
-  neurons: { layer: number; index: number; aloneProbability: number }[];
-}
-interface Attribution {
-  prompt: string;
-  goldProbability: number;
-  prediction: string;
-  maxScore: number;
-  layers: number;
-  width: number;
-  topNeurons: ScoredNeuron[];
-  knowledgeNeurons: ScoredNeuron[];
-}
-type FactDetail = { attribution: Attribution | null } & Record<string, Run | DegenerateSet[] | Attribution | null>;
-
-const FACT_BASE = `query FactBase($id: ID!) {
-  fact(id: $id) { id subjectUri objectUri relation { id label } labels { language subject object } }
-  models { name layers ffnWidth }
-}`;
-
-/** One query for every language of the fact: aliases kn_<lang> and dg_<lang>. */
-function factDetailQuery(languages: string[]): string {
-  const perLanguage = languages
-    .map(
-      (l, i) => `kn_${i}: knowledgeNeurons(model: $model, fact: $fact, language: "${l}") { language prompt goldProbability prediction tau tauRule neurons { layer index score } }
-  dg_${i}: degenerateSets(model: $model, fact: $fact, language: "${l}") { baseProbability jointProbability neurons { layer index aloneProbability } }`,
-    )
-    .join("\n  ");
-  return `query FactDetail($model: String!, $fact: ID!, $language: String!) {
-  attribution(model: $model, fact: $fact, language: $language) { prompt goldProbability prediction maxScore layers width topNeurons { layer index score } knowledgeNeurons { layer index score } }
-  ${perLanguage}
-}`;
-}
-
-const key = (n: { layer: number; index: number }) => `${n.layer}:${n.index}`;
+const key = (n: NeuronKey) => `${n.layer}:${n.unit}`;
 
 export function FactView({ id, model, language }: { id: string; model: string | null; language: string | null }) {
-  const state = useQuery<FactBase>(FACT_BASE, { id });
+  const state = useQuery(FACT_BASE, { id });
   return (
     <section data-view="fact">
       <Resolved state={state} what="the fact">
         {(d) => {
-          const fact = d.fact!;
+          const fact = d.fact;
+          if (!fact) return <NotFound what={`No fact has the id ${id}.`} />;
+          if (model && !d.models.some((m) => m.name === model)) return <NotFound what={`No model is called ${model}.`} />;
           const languages = fact.labels.map((l) => l.language);
-          const m = d.models.find((x) => x.name === model) ?? d.models[0];
-          const lang = language && languages.includes(language) ? language : languages.includes("en") ? "en" : languages[0];
+          const m = model ?? d.models[0]?.name;
           const en = fact.labels.find((l) => l.language === "en") ?? fact.labels[0];
           return (
             <>
@@ -83,7 +58,7 @@ export function FactView({ id, model, language }: { id: string; model: string | 
                 {en.subject} — {fact.relation.label} — {en.object}
               </h1>
               <p class="sub">
-                fact <code>{fact.id}</code> of <a href={routes.relation(fact.relation.id, m?.name)}>{fact.relation.id}</a> ({fact.subjectUri} → {fact.objectUri})
+                fact <code>{fact.id}</code> of <a href={routes.relation(fact.relation.id, m)}>{fact.relation.id}</a> ({fact.subjectUri} → {fact.objectUri})
               </p>
               <DataTable
                 caption="Labels"
@@ -98,9 +73,9 @@ export function FactView({ id, model, language }: { id: string; model: string | 
               {m ? (
                 <>
                   <div class="controls">
-                    <ModelPicker models={d.models} value={m.name} />
+                    <ModelPicker models={d.models} value={m} />
                   </div>
-                  <FactModel factId={fact.id} model={m.name} languages={languages} language={lang} />
+                  <FactModel factId={fact.id} model={m} languages={languages} language={language} />
                 </>
               ) : (
                 <p class="empty">No model is registered.</p>
@@ -113,14 +88,14 @@ export function FactView({ id, model, language }: { id: string; model: string | 
   );
 }
 
-function FactModel({ factId, model, languages, language }: { factId: string; model: string; languages: string[]; language: string }) {
-  const query = useMemo(() => factDetailQuery(languages), [languages.join(",")]);
-  const state = useQuery<FactDetail>(query, { model, fact: factId, language });
+function FactModel({ factId, model, languages, language }: { factId: string; model: string; languages: string[]; language: string | null }) {
+  const lang = language && languages.includes(language) ? language : languages.includes("en") ? "en" : languages[0];
+  const state = useQuery(FACT_MODEL, { model, fact: factId, language: lang });
   return (
     <Resolved state={state} what="attributions">
       {(d) => {
-        const runs = languages.map((_, i) => d[`kn_${i}`] as Run | null).filter((r): r is Run => r !== null);
-        const degenerate = languages.flatMap((l, i) => ((d[`dg_${i}`] as DegenerateSet[] | null) ?? []).map((s, j) => ({ language: l, set: j + 1, ...s })));
+        const runs = d.fact?.runs ?? [];
+        const degenerate = runs.flatMap((r) => r.degenerateSets.map((s, j) => ({ language: r.language, set: j + 1, ...s })));
         if (runs.length === 0)
           return (
             <p class="empty" data-empty="runs">
@@ -137,15 +112,16 @@ function FactModel({ factId, model, languages, language }: { factId: string; mod
                 { header: "language", value: (r) => r.language, render: (r) => <a href={routes.fact(factId, model, r.language)}>{r.language}</a> },
                 { header: "prompt", value: (r) => r.prompt },
                 { header: "answer", value: (r) => r.prediction },
+                { header: "answer probability", value: (r) => r.predictionProbability, numeric: true },
                 { header: "gold probability", value: (r) => r.goldProbability, numeric: true },
                 { header: "τ", value: (r) => r.tau, numeric: true },
                 { header: "τ rule", value: (r) => r.tauRule },
-                { header: "knowledge neurons", value: (r) => r.neurons.length, numeric: true },
+                { header: "knowledge neurons", value: (r) => r.knowledgeNeurons.length, numeric: true },
               ]}
             />
-            <h2>Attribution ({language})</h2>
-            <LanguageTabs languages={runs.map((r) => r.language)} value={language} href={(l) => routes.fact(factId, model, l)} label="Language of the heatmap" />
-            {d.attribution ? <Heatmap attribution={d.attribution} model={model} /> : <p class="empty">No run in {language}.</p>}
+            <h2>Attribution ({lang})</h2>
+            <LanguageTabs languages={runs.map((r) => r.language)} value={lang} href={(l) => routes.fact(factId, model, l)} label="Language of the heatmap" />
+            {d.attributionGrid ? <Heatmap grid={d.attributionGrid} model={model} /> : <p class="empty">No run in {lang}.</p>}
             <Sharing runs={runs} model={model} factId={factId} />
             <DataTable
               caption="Degenerate knowledge-neuron sets"
@@ -155,17 +131,13 @@ function FactModel({ factId, model, languages, language }: { factId: string; mod
               columns={[
                 { header: "language", value: (s) => s.language },
                 { header: "set", value: (s) => s.set, numeric: true },
-                {
-                  header: "neurons",
-                  value: (s) => s.neurons.map((n) => `L${n.layer}:${n.index}`).join(" "),
-                  render: (s) => s.neurons.map((n) => <NeuronLink model={model} n={n} />),
-                },
-                { header: "p(gold) alone suppressed", value: (s) => s.neurons.map((n) => fmt(n.aloneProbability)).join(" / ") },
-                { header: "p(gold) none", value: (s) => s.baseProbability, numeric: true },
-                { header: "p(gold) all suppressed", value: (s) => s.jointProbability, numeric: true },
+                { header: "neurons", value: (s) => s.neurons.map(neuronName).join(" "), render: (s) => s.neurons.map((n) => <NeuronLink model={model} n={n} />) },
+                { header: "p(gold), one member suppressed", value: (s) => s.neurons.map((n) => fmt(n.aloneProbability)).join(" / ") },
+                { header: "p(gold), none suppressed", value: (s) => s.baseProbability, numeric: true },
+                { header: "p(gold), all suppressed", value: (s) => s.jointProbability, numeric: true },
               ]}
             />
-            <EditPanel model={model} factId={factId} runs={runs} language={language} />
+            <EditPanel model={model} factId={factId} runs={runs} language={lang} />
           </>
         );
       }}
@@ -173,53 +145,51 @@ function FactModel({ factId, model, languages, language }: { factId: string; mod
   );
 }
 
-export function NeuronLink({ model, n }: { model: string; n: { layer: number; index: number } }) {
+export const neuronName = (n: NeuronKey) => `L${n.layer}:${n.unit}`;
+
+export function NeuronLink({ model, n }: { model: string; n: NeuronKey }) {
   return (
     <>
-      <a href={routes.neuron(model, n.layer, n.index)}>
-        L{n.layer}:{n.index}
-      </a>{" "}
+      <a href={routes.neuron(model, n.layer, n.unit)}>{neuronName(n)}</a>{" "}
     </>
   );
 }
 
-/** Layer × unit grid; knowledge neurons circled. Units without a stored score are left blank. */
-function Heatmap({ attribution: a, model }: { attribution: Attribution; model: string }) {
+/** Every layer × unit score (row-major from the API); knowledge neurons circled. */
+function Heatmap({ grid, model }: { grid: Grid; model: string }) {
   const options = useMemo<Plot.PlotOptions>(() => {
-    const kn = new Set(a.knowledgeNeurons.map(key));
-    const cells = a.topNeurons.map((n) => ({ layer: n.layer, unit: n.index, score: n.score, kn: kn.has(key(n)) }));
+    const kn = grid.run.knowledgeNeurons;
+    const cells = grid.scores.map((score, i) => ({ layer: Math.floor(i / grid.width), unit: i % grid.width, score }));
+    const bound = Math.max(...grid.scores.map(Math.abs)) || 1;
     return {
-      width: Math.max(720, Math.min(1300, a.width * 3)),
-      height: 60 + a.layers * 28,
+      width: Math.max(720, Math.min(1300, grid.width * 3)),
+      height: 70 + grid.layers * 30,
       marginLeft: 50,
-      x: { label: "unit", domain: [0, a.width] },
-      y: { label: "layer", domain: [0, a.layers], reverse: true, ticks: a.layers, tickFormat: (d: number) => (Number.isInteger(d) && d < a.layers ? String(d) : "") },
-      color: { type: "linear", scheme: "YlOrRd", domain: [0, a.maxScore], legend: true, label: "attribution score" },
+      x: { label: "unit", domain: [0, grid.width] },
+      y: { label: "layer", domain: [0, grid.layers], reverse: true, ticks: grid.layers, tickFormat: (d: number) => (d < grid.layers ? String(d) : "") },
+      color: { type: "linear", scheme: "BuRd", domain: [-bound, bound], legend: true, label: "attribution score" },
       marks: [
-        Plot.frame({ stroke: "#ccc" }),
-        Plot.rect(cells, { x1: "unit", x2: (d) => d.unit + 1, y1: "layer", y2: (d) => d.layer + 1, fill: "score", inset: 0, tip: true, title: (d) => `L${d.layer}:${d.unit} ${fmt(d.score)}${d.kn ? " (KN)" : ""}` }),
-        Plot.dot(
-          cells.filter((c) => c.kn),
-          { x: (d) => d.unit + 0.5, y: (d) => d.layer + 0.5, r: 5, stroke: "#111", strokeWidth: 1.5 },
-        ),
+        Plot.rect(cells, { x1: "unit", x2: (d) => d.unit + 1, y1: "layer", y2: (d) => d.layer + 1, fill: "score", inset: 0 }),
+        Plot.dot(kn, { x: (d) => d.unit + 0.5, y: (d) => d.layer + 0.5, r: 5, stroke: "#111", strokeWidth: 1.5, tip: true, title: (d) => `${neuronName(d)} score ${fmt(d.score)} (knowledge neuron)` }),
       ],
     };
-  }, [a]);
+  }, [grid]);
+  const r = grid.run;
   return (
     <div class="card">
       <p class="sub">
-        prompt <code>{a.prompt}</code> · answer <strong>{a.prediction}</strong> · gold probability {fmt(a.goldProbability)} · {a.layers} layers × {a.width} units ·
-        {" "}circled: {a.knowledgeNeurons.length} knowledge neurons
+        prompt <code>{r.prompt}</code> · answer <strong>{r.prediction}</strong> · gold probability {fmt(r.goldProbability)} · {grid.layers} layers × {grid.width} units (
+        {grid.source.toLowerCase()}) · circled: {r.knowledgeNeurons.length} knowledge neurons
       </p>
-      <Chart name="heatmap" options={options} label={`Attribution heatmap of ${model}, ${a.layers} layers by ${a.width} units`} />
+      <Chart name="heatmap" options={options} label={`Attribution heatmap of ${model}, ${grid.layers} layers by ${grid.width} units`} />
       <DataTable
         caption="Knowledge neurons"
         file="knowledge-neurons"
-        rows={a.knowledgeNeurons}
+        rows={r.knowledgeNeurons}
         columns={[
-          { header: "neuron", value: (n) => `L${n.layer}:${n.index}`, render: (n) => <NeuronLink model={model} n={n} /> },
+          { header: "neuron", value: neuronName, render: (n) => <NeuronLink model={model} n={n} /> },
           { header: "layer", value: (n) => n.layer, numeric: true },
-          { header: "unit", value: (n) => n.index, numeric: true },
+          { header: "unit", value: (n) => n.unit, numeric: true },
           { header: "score", value: (n) => n.score, numeric: true },
         ]}
       />
@@ -230,16 +200,16 @@ function Heatmap({ attribution: a, model }: { attribution: Attribution; model: s
 /** Which knowledge neurons the languages share: a language × language count matrix and the neurons in several languages. */
 function Sharing({ runs, model, factId }: { runs: Run[]; model: string; factId: string }) {
   const langs = runs.map((r) => r.language);
-  const sets = new Map(runs.map((r) => [r.language, new Set(r.neurons.map(key))]));
+  const sets = new Map(runs.map((r) => [r.language, new Set(r.knowledgeNeurons.map(key))]));
   const matrix = langs.flatMap((a) => langs.map((b) => ({ a, b, shared: [...sets.get(a)!].filter((k) => sets.get(b)!.has(k)).length })));
-  const byNeuron = new Map<string, { layer: number; index: number; languages: string[] }>();
+  const byNeuron = new Map<string, { layer: number; unit: number; languages: string[] }>();
   for (const r of runs)
-    for (const n of r.neurons) {
-      const entry = byNeuron.get(key(n)) ?? { layer: n.layer, index: n.index, languages: [] };
+    for (const n of r.knowledgeNeurons) {
+      const entry = byNeuron.get(key(n)) ?? { layer: n.layer, unit: n.unit, languages: [] };
       entry.languages.push(r.language);
       byNeuron.set(key(n), entry);
     }
-  const shared = [...byNeuron.values()].filter((n) => n.languages.length > 1).sort((x, y) => y.languages.length - x.languages.length || x.layer - y.layer || x.index - y.index);
+  const shared = [...byNeuron.values()].filter((n) => n.languages.length > 1).sort((x, y) => y.languages.length - x.languages.length || x.layer - y.layer || x.unit - y.unit);
   const options = useMemo<Plot.PlotOptions>(
     () => ({
       width: 120 + langs.length * 56,
@@ -257,7 +227,7 @@ function Sharing({ runs, model, factId }: { runs: Run[]; model: string; factId: 
     <>
       <h2>Knowledge neurons shared across languages</h2>
       <p class="sub">
-        Diagonal: knowledge neurons per language. Highlighted below: neurons that are knowledge neurons in every one of the {langs.length} indexed languages
+        Cell: knowledge neurons the two languages share (diagonal: per language). Marked LIKN: knowledge neurons in every one of the {langs.length} indexed languages
         (language-independent).
       </p>
       <div class="grid2">
@@ -268,7 +238,7 @@ function Sharing({ runs, model, factId }: { runs: Run[]; model: string; factId: 
           rows={shared}
           empty="No knowledge neuron is shared by two languages."
           columns={[
-            { header: "neuron", value: (n) => `L${n.layer}:${n.index}`, render: (n) => <NeuronLink model={model} n={n} /> },
+            { header: "neuron", value: neuronName, render: (n) => <NeuronLink model={model} n={n} /> },
             { header: "languages", value: (n) => n.languages.join(" ") },
             {
               header: "language-independent",

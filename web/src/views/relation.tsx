@@ -1,59 +1,50 @@
-// Relation: its facts, language-independent neurons for a chosen language set, localization and
-// fact-checking results. Two requests: the relation with its facts, then one model's results.
+// Relation: language-independent neurons for a chosen language set, the language × language
+// overlap matrix, the per-layer distribution of knowledge neurons per language, localization and
+// fact-checking results, and its facts. Two requests: the relation with its facts and coverage
+// (which languages are indexed), then one model's results for the chosen languages.
 import { useMemo } from "preact/hooks";
 import { useQuery } from "../api.ts";
 import { Chart, Plot } from "../components/chart.tsx";
 import { ModelPicker, setQueryParam } from "../components/pickers.tsx";
-import { Resolved } from "../components/status.tsx";
+import { NotFound, Resolved } from "../components/status.tsx";
 import { DataTable } from "../components/table.tsx";
+import { graphql } from "../gql/index.ts";
+import type { RelationModelQuery } from "../gql/graphql.ts";
 import { routes } from "../router.ts";
-import { NeuronLink } from "./fact.tsx";
+import { NeuronLink, neuronName } from "./fact.tsx";
 
-interface RelationBase {
-  relation: { id: string; label: string; factCount: number; templates: { language: string; text: string }[] } | null;
-  models: { name: string }[];
-  facts: { edges: { node: { id: string; labels: { language: string; subject: string; object: string }[] } }[] };
-}
-interface Metrics {
-  precision: number;
-  recall: number;
-  f1: number;
-  accuracy: number;
-}
-interface RelationModel {
-  languageIndependentNeurons: { layer: number; index: number; facts: number }[];
-  localization: { method: string; language: string; facts: number; suppressRelated: number; suppressUnrelated: number; enhanceRelated: number; enhanceUnrelated: number }[];
-  [fc: `fc_${number}`]: { language: string; relations: { relation: string; neurons: number; withDkn: Metrics; baseline: Metrics }[] } | null;
-}
+const RELATION_BASE = graphql(`
+  query RelationBase($id: ID!) {
+    relation(id: $id) { id label factCount templates { language text } }
+    models { name }
+    facts(relation: $id, first: 100) { edges { node { id labels { language subject object } } } }
+    indexingCoverage { model relation language indexed }
+  }
+`);
 
-const RELATION_BASE = `query RelationBase($id: ID!) {
-  relation(id: $id) { id label factCount templates { language text } }
-  models { name }
-  facts(relation: $id, first: 100) { edges { node { id labels { language subject object } } } }
-}`;
-
-const METRICS = "precision recall f1 accuracy";
-function relationModelQuery(languages: string[]): string {
-  const fc = languages
-    .map((l, i) => `fc_${i}: factCheckingEvaluation(model: $model, language: "${l}") { language relations { relation neurons withDkn { ${METRICS} } baseline { ${METRICS} } } }`)
-    .join("\n  ");
-  return `query RelationModel($model: String!, $relation: ID!, $languages: [String!]!) {
-  languageIndependentNeurons(model: $model, relation: $relation, languages: $languages) { layer index facts }
-  localization(model: $model, relation: $relation) { method language facts suppressRelated suppressUnrelated enhanceRelated enhanceUnrelated }
-  ${fc}
-}`;
-}
+const RELATION_MODEL = graphql(`
+  query RelationModel($model: String!, $relation: ID!, $languages: [String!]!) {
+    languageIndependentNeurons(model: $model, relation: $relation, languages: $languages) { layer unit facts }
+    languageOverlap(model: $model, relation: $relation, languages: $languages) { languages cells { row column facts meanShared meanJaccard } }
+    layerDistribution(model: $model, relation: $relation, languages: $languages) { language runs neurons layers { layer neurons share perRun } }
+    localization(model: $model, relation: $relation) { method language facts suppressRelated suppressUnrelated enhanceRelated enhanceUnrelated }
+    factCheckingEvaluations(model: $model) { language createdAt relations { relation neurons withDkn { precision recall f1 accuracy } baseline { precision recall f1 accuracy } } }
+  }
+`);
 
 export function RelationView({ id, model, languages }: { id: string; model: string | null; languages: string[] | null }) {
-  const state = useQuery<RelationBase>(RELATION_BASE, { id });
+  const state = useQuery(RELATION_BASE, { id });
   return (
     <section data-view="relation">
       <Resolved state={state} what="the relation">
         {(d) => {
-          const r = d.relation!;
+          const r = d.relation;
+          if (!r) return <NotFound what={`No relation ${id} is imported.`} />;
+          if (model && !d.models.some((m) => m.name === model)) return <NotFound what={`No model is called ${model}.`} />;
+          const m = model ?? d.models[0]?.name;
           const all = [...new Set(r.templates.map((t) => t.language))].sort();
-          const chosen = (languages ?? all).filter((l) => all.includes(l));
-          const m = d.models.find((x) => x.name === model) ?? d.models[0];
+          const indexed = (d.indexingCoverage ?? []).filter((c) => c.model === m && c.relation === r.id && c.indexed > 0).map((c) => c.language);
+          const chosen = (languages ?? (indexed.length ? indexed : all)).filter((l) => all.includes(l)).sort();
           const facts = d.facts.edges.map((e) => {
             const en = e.node.labels.find((l) => l.language === "en") ?? e.node.labels[0];
             return { id: e.node.id, subject: en?.subject ?? "", object: en?.object ?? "", languages: e.node.labels.map((l) => l.language).join(" ") };
@@ -63,13 +54,15 @@ export function RelationView({ id, model, languages }: { id: string; model: stri
               <h1>
                 {r.id}: {r.label}
               </h1>
-              <p class="sub">{r.factCount} facts</p>
+              <p class="sub">
+                {r.factCount} facts · indexed in {indexed.length ? indexed.join(", ") : "no language"} on {m}
+              </p>
               <div class="controls">
-                {m && <ModelPicker models={d.models} value={m.name} />}
+                {m && <ModelPicker models={d.models} value={m} />}
                 <fieldset>
                   <legend>languages</legend>
                   {all.map((l) => (
-                    <label style="flex-direction:row;display:inline-flex;margin-right:8px">
+                    <label class="inline">
                       <input
                         type="checkbox"
                         name="language"
@@ -85,13 +78,13 @@ export function RelationView({ id, model, languages }: { id: string; model: stri
                   ))}
                 </fieldset>
               </div>
-              {m && chosen.length > 0 && <RelationModelPart relation={r.id} model={m.name} languages={chosen} />}
+              {m && chosen.length > 0 ? <RelationModelPart relation={r.id} model={m} languages={chosen} /> : <p class="empty">Choose at least one language.</p>}
               <DataTable
                 caption={`Facts (${facts.length} of ${r.factCount})`}
                 file={`relation-${r.id}-facts`}
                 rows={facts}
                 columns={[
-                  { header: "subject", value: (f) => f.subject, render: (f) => <a href={routes.fact(f.id, m?.name)}>{f.subject}</a> },
+                  { header: "subject", value: (f) => f.subject, render: (f) => <a href={routes.fact(f.id, m)}>{f.subject}</a> },
                   { header: "object", value: (f) => f.object },
                   { header: "languages", value: (f) => f.languages },
                   { header: "fact id", value: (f) => f.id },
@@ -115,31 +108,34 @@ export function RelationView({ id, model, languages }: { id: string; model: stri
 }
 
 function RelationModelPart({ relation, model, languages }: { relation: string; model: string; languages: string[] }) {
-  const query = useMemo(() => relationModelQuery(languages), [languages.join(",")]);
-  const state = useQuery<RelationModel>(query, { model, relation, languages });
+  const state = useQuery(RELATION_MODEL, { model, relation, languages });
   return (
     <Resolved state={state} what={`${model}'s results`}>
       {(d) => {
-        const fc = languages.flatMap((_, i) => {
-          const e = d[`fc_${i}`];
-          return (e?.relations ?? []).filter((x) => x.relation === relation).map((x) => ({ language: e!.language, ...x }));
-        });
+        const fc = (d.factCheckingEvaluations ?? [])
+          .filter((e) => languages.includes(e.language))
+          .flatMap((e) => e.relations.filter((x) => x.relation === relation).map((x) => ({ language: e.language, createdAt: e.createdAt, ...x })));
         return (
           <>
             <h2>Language-independent knowledge neurons ({languages.join(", ")})</h2>
+            <p class="sub">Neurons that are knowledge neurons of the same fact in every chosen language, by the number of facts that share them.</p>
             <LiknChart neurons={d.languageIndependentNeurons} />
             <DataTable
               caption="Language-independent neurons"
               file={`relation-${relation}-${model}-likn`}
               rows={d.languageIndependentNeurons}
-              empty="No neuron is a knowledge neuron of the same fact in all of these languages (or nothing is indexed yet)."
+              empty="No neuron is a knowledge neuron of the same fact in all of these languages."
               columns={[
-                { header: "neuron", value: (n) => `L${n.layer}:${n.index}`, render: (n) => <NeuronLink model={model} n={n} /> },
+                { header: "neuron", value: neuronName, render: (n) => <NeuronLink model={model} n={n} /> },
                 { header: "layer", value: (n) => n.layer, numeric: true },
-                { header: "unit", value: (n) => n.index, numeric: true },
+                { header: "unit", value: (n) => n.unit, numeric: true },
                 { header: "facts", value: (n) => n.facts, numeric: true },
               ]}
             />
+            <div class="grid2">
+              {d.languageOverlap && <Overlap overlap={d.languageOverlap} relation={relation} model={model} />}
+              {d.layerDistribution && <LayerDistribution distribution={d.layerDistribution} relation={relation} model={model} />}
+            </div>
             <DataTable
               caption="Localization (mean relative change of the gold probability)"
               file={`relation-${relation}-${model}-localization`}
@@ -156,12 +152,13 @@ function RelationModelPart({ relation, model, languages }: { relation: string; m
               ]}
             />
             <DataTable
-              caption="Fact-checking (stored evaluation, this relation)"
+              caption="Fact-checking (stored evaluations, this relation)"
               file={`relation-${relation}-${model}-fact-checking`}
               rows={fc}
               empty="No fact-checking evaluation is stored (kn evaluate fact-checking)."
               columns={[
                 { header: "language", value: (x) => x.language },
+                { header: "evaluated", value: (x) => x.createdAt },
                 { header: "DKN neurons", value: (x) => x.neurons, numeric: true },
                 { header: "F1 (DKN)", value: (x) => x.withDkn.f1, numeric: true },
                 { header: "accuracy (DKN)", value: (x) => x.withDkn.accuracy, numeric: true },
@@ -176,16 +173,92 @@ function RelationModelPart({ relation, model, languages }: { relation: string; m
   );
 }
 
-function LiknChart({ neurons }: { neurons: { layer: number; index: number; facts: number }[] }) {
+function LiknChart({ neurons }: { neurons: RelationModelQuery["languageIndependentNeurons"] }) {
   const options = useMemo<Plot.PlotOptions>(
     () => ({
       width: 760,
       height: 240,
-      x: { label: "neuron", type: "band", tickRotate: -45 },
+      marginBottom: 50,
+      x: { label: null, type: "band", tickRotate: -45 },
       y: { label: "facts sharing it", grid: true },
-      marks: [Plot.barY(neurons.slice(0, 40), { x: (n) => `L${n.layer}:${n.index}`, y: "facts", fill: "#d7301f", sort: { x: "-y" }, tip: true }), Plot.ruleY([0])],
+      marks: [Plot.barY(neurons.slice(0, 40), { x: neuronName, y: "facts", fill: "#d7301f", sort: { x: "-y" }, tip: true }), Plot.ruleY([0])],
     }),
     [neurons],
   );
   return neurons.length ? <Chart name="likn" options={options} label="Language-independent neurons by number of facts" /> : null;
+}
+
+type Overlap = NonNullable<RelationModelQuery["languageOverlap"]>;
+
+function Overlap({ overlap, relation, model }: { overlap: Overlap; relation: string; model: string }) {
+  const options = useMemo<Plot.PlotOptions>(
+    () => ({
+      width: 140 + overlap.languages.length * 60,
+      height: 90 + overlap.languages.length * 44,
+      marginLeft: 50,
+      padding: 0.05,
+      x: { domain: overlap.languages, label: null, axis: "top" },
+      y: { domain: overlap.languages, label: null },
+      color: { scheme: "Purples", legend: true, label: "mean shared knowledge neurons per fact" },
+      marks: [
+        Plot.cell(overlap.cells, { x: "column", y: "row", fill: "meanShared", tip: true }),
+        Plot.text(overlap.cells, { x: "column", y: "row", text: (c: Overlap["cells"][number]) => c.meanShared.toFixed(2) }),
+      ],
+    }),
+    [overlap],
+  );
+  return (
+    <div>
+      <h2>Language × language overlap</h2>
+      <Chart name="overlap" options={options} label="Mean number of knowledge neurons shared by two languages per fact" />
+      <DataTable
+        caption="Overlap"
+        file={`relation-${relation}-${model}-overlap`}
+        rows={overlap.cells}
+        columns={[
+          { header: "row", value: (c) => c.row },
+          { header: "column", value: (c) => c.column },
+          { header: "facts", value: (c) => c.facts, numeric: true },
+          { header: "mean shared", value: (c) => c.meanShared, numeric: true },
+          { header: "mean Jaccard", value: (c) => c.meanJaccard, numeric: true },
+        ]}
+      />
+    </div>
+  );
+}
+
+type Distribution = NonNullable<RelationModelQuery["layerDistribution"]>;
+
+function LayerDistribution({ distribution, relation, model }: { distribution: Distribution; relation: string; model: string }) {
+  const rows = distribution.flatMap((d) => d.layers.map((l) => ({ language: d.language, ...l })));
+  const options = useMemo<Plot.PlotOptions>(
+    () => ({
+      width: 520,
+      height: 280,
+      x: { label: "layer", type: "band" },
+      y: { label: "share of knowledge neurons", grid: true, percent: true },
+      fx: { label: null },
+      color: { legend: true },
+      marks: [Plot.barY(rows, { x: "language", y: "share", fx: "layer", fill: "language", tip: true }), Plot.ruleY([0])],
+    }),
+    [distribution],
+  );
+  return (
+    <div>
+      <h2>Knowledge neurons per layer</h2>
+      <Chart name="layers" options={options} label="Share of knowledge neurons in each layer per language" />
+      <DataTable
+        caption="Layer distribution"
+        file={`relation-${relation}-${model}-layers`}
+        rows={rows}
+        columns={[
+          { header: "language", value: (r) => r.language },
+          { header: "layer", value: (r) => r.layer, numeric: true },
+          { header: "neurons", value: (r) => r.neurons, numeric: true },
+          { header: "share", value: (r) => r.share, numeric: true },
+          { header: "per run", value: (r) => r.perRun, numeric: true },
+        ]}
+      />
+    </div>
+  );
 }

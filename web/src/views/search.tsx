@@ -1,17 +1,19 @@
-// Search: facts by subject or object label in any language.
+// Search: facts by subject or object label in any language, by prefix or substring (served by the
+// pg_trgm indexes on the labels, see the README). One request.
 import { useQuery } from "../api.ts";
 import { Resolved } from "../components/status.tsx";
 import { DataTable } from "../components/table.tsx";
+import { graphql } from "../gql/index.ts";
+import type { TextMatch } from "../gql/graphql.ts";
 import { navigate, routes } from "../router.ts";
 
-interface SearchData {
-  facts: { totalCount: number; edges: { node: { id: string; relation: { id: string }; labels: { language: string; subject: string; object: string }[] } }[] };
-}
+const SEARCH = graphql(`
+  query SearchFacts($text: String!, $match: TextMatch!, $language: String) {
+    searchFacts(text: $text, match: $match, language: $language, first: 100) { language subject object field fact { id relation { id label } } }
+  }
+`);
 
-// Until the API has a label search, the explorer pages through facts and filters them here.
-const SEARCH = `query SearchFacts { facts(first: 100) { totalCount edges { node { id relation { id } labels { language subject object } } } } }`;
-
-export function SearchView({ q, language }: { q: string; language: string }) {
+export function SearchView({ q, match, language }: { q: string; match: TextMatch; language: string }) {
   return (
     <section data-view="search">
       <h1>Search facts</h1>
@@ -20,48 +22,54 @@ export function SearchView({ q, language }: { q: string; language: string }) {
         role="search"
         onSubmit={(e) => {
           e.preventDefault();
-          navigate(routes.search(String(new FormData(e.currentTarget).get("q") ?? "").trim()));
+          const f = new FormData(e.currentTarget);
+          navigate(routes.search(String(f.get("q") ?? "").trim(), String(f.get("match")), String(f.get("lang") ?? "")));
         }}
       >
         <label>
-          subject or object, any language
-          <input name="q" type="search" defaultValue={q} autoFocus />
+          subject or object label
+          <input name="q" type="search" defaultValue={q} autoFocus maxLength={100} />
+        </label>
+        <label>
+          match
+          <select name="match" defaultValue={match}>
+            <option value="SUBSTRING">contains</option>
+            <option value="PREFIX">starts with</option>
+          </select>
+        </label>
+        <label>
+          language (empty: any)
+          <input name="lang" defaultValue={language} size={4} />
         </label>
         <button class="primary" type="submit">
           Search
         </button>
       </form>
-      {q && <Results q={q} language={language} />}
+      {q && <Results text={q} match={match} language={language || null} />}
     </section>
   );
 }
 
-function Results({ q }: { q: string; language: string }) {
-  const state = useQuery<SearchData>(SEARCH, { q });
+function Results({ text, match, language }: { text: string; match: TextMatch; language: string | null }) {
+  const state = useQuery(SEARCH, { text, match, language });
   return (
     <Resolved state={state} what="matching facts">
-      {(d) => {
-        const needle = q.toLowerCase();
-        const rows = d.facts.edges.flatMap((e) =>
-          e.node.labels
-            .filter((l) => l.subject.toLowerCase().includes(needle) || l.object.toLowerCase().includes(needle))
-            .map((l) => ({ id: e.node.id, relation: e.node.relation.id, ...l })),
-        );
-        return (
-          <DataTable
-            caption={`${rows.length} matching labels`}
-            file={`search-${q}`}
-            rows={rows}
-            empty={`No fact label contains "${q}".`}
-            columns={[
-              { header: "subject", value: (r) => r.subject, render: (r) => <a href={routes.fact(r.id, undefined, r.language)}>{r.subject}</a> },
-              { header: "object", value: (r) => r.object },
-              { header: "language", value: (r) => r.language },
-              { header: "relation", value: (r) => r.relation, render: (r) => <a href={routes.relation(r.relation)}>{r.relation}</a> },
-            ]}
-          />
-        );
-      }}
+      {({ searchFacts: hits }) => (
+        <DataTable
+          caption={`${hits.length} matching labels${hits.length === 100 ? " (first 100)" : ""}`}
+          file={`search-${text}`}
+          rows={hits}
+          empty={`No subject or object label ${match === "PREFIX" ? "starts with" : "contains"} "${text}".`}
+          columns={[
+            { header: "subject", value: (h) => h.subject, render: (h) => <a href={routes.fact(h.fact.id, undefined, h.language)}>{h.subject}</a> },
+            { header: "object", value: (h) => h.object },
+            { header: "matched", value: (h) => h.field.toLowerCase() },
+            { header: "language", value: (h) => h.language },
+            { header: "relation", value: (h) => h.fact.relation.id, render: (h) => <a href={routes.relation(h.fact.relation.id)}>{h.fact.relation.id}</a> },
+            { header: "fact id", value: (h) => h.fact.id },
+          ]}
+        />
+      )}
     </Resolved>
   );
 }
