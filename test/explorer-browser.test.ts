@@ -32,6 +32,23 @@ let serverLog = "";
 const consoleErrors: string[] = [];
 /** Console messages a step expects (a refused request is logged by Chromium as a failed resource). */
 let expectedConsole: RegExp | null = null;
+/** GraphQL requests of the page since the last view change: operation name and server time. */
+let requests: { operation: string; serverMs: number }[] = [];
+const viewLoads: { view: string; operations: string; requests: number; serverMs: number }[] = [];
+
+/** Loads a view by `go`, waits for `ready` and the network to settle, and records its GraphQL requests. */
+async function loadView(view: string, go: () => Promise<unknown>, ready: string): Promise<void> {
+  requests = [];
+  await go();
+  await page.waitForSelector(ready, { timeout: 120_000 });
+  await page.waitForLoadState("networkidle");
+  viewLoads.push({
+    view,
+    operations: requests.map((r) => r.operation).join(" + "),
+    requests: requests.length,
+    serverMs: Math.max(0, ...requests.map((r) => r.serverMs)),
+  });
+}
 
 function freePort(): Promise<number> {
   return new Promise((resolve) => {
@@ -99,9 +116,17 @@ describe.skipIf(!available)("web explorer in Chromium", () => {
       if (m.type() === "error" && !expectedConsole?.test(m.text())) consoleErrors.push(m.text());
     });
     page.on("pageerror", (e) => consoleErrors.push(`uncaught: ${e.message}`));
+    page.on("requestfinished", (req) => {
+      if (!req.url().endsWith("/graphql")) return;
+      const query = (JSON.parse(req.postData() ?? "{}") as { query?: string }).query ?? "";
+      const timing = req.timing();
+      requests.push({ operation: /(?:query|mutation)\s+(\w+)/.exec(query)?.[1] ?? "?", serverMs: timing.responseStart - timing.requestStart });
+    });
   }, 600_000);
 
   afterAll(async () => {
+    // what each view cost: GraphQL requests and the slowest one's server time (time to first byte)
+    console.log(["| view | requests | operations | slowest server ms |", "|---|--:|---|--:|", ...viewLoads.map((v) => `| ${v.view} | ${v.requests} | ${v.operations} | ${v.serverMs.toFixed(0)} |`)].join("\n"));
     await browser?.close();
     for (const c of children) if (c.exitCode === null) c.kill("SIGINT");
     await Promise.all(children.map(exited));
@@ -121,32 +146,24 @@ describe.skipIf(!available)("web explorer in Chromium", () => {
     const fact = facts[0];
     expect(fact.kns).toBeGreaterThan(0);
 
-    await page.goto(`${base}/`);
-    await page.waitForSelector('[data-view="overview"] table[data-table="relations"]');
-    await page.waitForSelector('[data-chart="coverage"] svg');
+    await loadView("overview", () => page.goto(`${base}/`), '[data-chart="coverage"] svg');
     await shot("overview");
 
-    await page.click('a[href="/relation/P17"]');
-    await page.waitForSelector('[data-view="relation"] table[data-table="relation-P17-facts"]');
-    await page.waitForSelector('[data-chart="overlap"] svg');
+    await loadView("relation P17", () => page.click('a[href="/relation/P17"]'), '[data-chart="overlap"] svg');
     expect(await page.textContent("h1")).toContain("P17");
     await shot("relation-P17");
 
-    await page.click(`[data-view="relation"] a[href^="/fact/${fact.id}"]`);
-    await page.waitForSelector('[data-chart="heatmap"] svg');
+    await loadView("fact (grid computed)", () => page.click(`[data-view="relation"] a[href^="/fact/${fact.id}"]`), '[data-chart="heatmap"] svg');
+    await loadView("fact (grid cached)", () => page.reload(), '[data-chart="heatmap"] svg');
     // every unit of every layer is a cell; the knowledge neurons are the circled ones
     const cells = await page.locator('[data-chart="heatmap"] g[aria-label="rect"] rect').count();
     expect(cells).toBe(fact.layers * fact.width);
     expect(await page.locator('[data-chart="heatmap"] g[aria-label="dot"] circle').count()).toBe(fact.kns);
     await page.waitForSelector('[data-chart="sharing"] svg');
-    await page.waitForSelector('text=Live answers');
-    await page.waitForSelector('table[data-table="live-answers"] tbody tr');
     await shot("fact");
     copyFileSync(join(SHOTS, "fact.png"), join(ROOT, "docs/explorer-fact.png"));
     const liveRows = async (phase: string) =>
       (await page.locator('table[data-table="live-answers"] tbody tr').allTextContents()).filter((r) => r.startsWith(phase)).map((r) => r.slice(phase.length));
-    const before = await liveRows("before");
-    expect(before.length).toBe(5);
 
     // a wrong key: the server's message, and no edit stored
     expectedConsole = /status of 401/;
@@ -172,6 +189,8 @@ describe.skipIf(!available)("web explorer in Chromium", () => {
     // two bars (before, after) per measured fact and language
     expect(await page.locator('[data-chart="edit-bars"] g[aria-label="bar"] rect').count()).toBe(2 * edits[0].effects);
     await page.waitForFunction(() => document.querySelectorAll('table[data-table="live-answers"] tbody tr').length === 10);
+    const before = await liveRows("before");
+    expect(before).toHaveLength(5);
     const afterEdit = await liveRows("after edit");
     expect(afterEdit).not.toEqual(before);
     await shot("fact-edited");
@@ -183,8 +202,7 @@ describe.skipIf(!available)("web explorer in Chromium", () => {
     await shot("fact-reverted");
 
     // the neuron page of the fact's top knowledge neuron lists the fact
-    await page.click('table[data-table="knowledge-neurons"] tbody tr:first-child a');
-    await page.waitForSelector('[data-view="neuron"] table');
+    await loadView("neuron", () => page.click('table[data-table="knowledge-neurons"] tbody tr:first-child a'), '[data-view="neuron"] table');
     await page.waitForSelector(`[data-view="neuron"] table[data-table$="-facts"] a[href^="/fact/${fact.id}"]`);
     expect(await page.textContent(`[data-view="neuron"] table[data-table$="-facts"] a[href^="/fact/${fact.id}"]`)).toBe(fact.subject);
     await page.waitForSelector('[data-view="neuron"] table[data-table$="-edits"] tbody tr');
@@ -198,14 +216,15 @@ describe.skipIf(!available)("web explorer in Chromium", () => {
     await page.waitForSelector('[data-view="overview"]');
     await page.keyboard.press("/");
     await page.keyboard.type("Lond");
-    await page.keyboard.press("Enter");
-    await page.waitForSelector('[data-view="search"] table tbody tr');
+    await loadView("search", () => page.keyboard.press("Enter"), '[data-view="search"] table tbody tr');
     expect(page.url()).toBe(`${base}/search?q=Lond`);
     await shot("search");
 
-    await page.goto(`${base}/check?model=${MODEL}&subject=London&relation=P17&object=United%20Kingdom&lang=en`);
-    await page.waitForSelector('[data-view="check"] form');
-    await page.waitForSelector('[data-view="check"] [data-verdict], [data-view="check"] .error');
+    await loadView(
+      "fact-checking",
+      () => page.goto(`${base}/check?model=${MODEL}&subject=London&relation=P17&object=United%20Kingdom&lang=en`),
+      '[data-view="check"] [data-verdict], [data-view="check"] .error',
+    );
     await shot("check");
 
     for (const [path, name] of [
@@ -219,5 +238,7 @@ describe.skipIf(!available)("web explorer in Chromium", () => {
       if (name === "not-found-fact") await shot(name);
     }
     expect(consoleErrors).toEqual([]);
+    // every view's data in at most two requests
+    for (const v of viewLoads) expect(v.requests, v.view).toBeLessThanOrEqual(2);
   }, 120_000);
 });

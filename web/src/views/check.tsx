@@ -7,13 +7,18 @@ import { Resolved } from "../components/status.tsx";
 import { DataTable, fmt } from "../components/table.tsx";
 import { navigate, routes } from "../router.ts";
 import { graphql } from "../gql/index.ts";
+import type { CheckFactQuery } from "../gql/graphql.ts";
 import { NeuronLink } from "./fact.tsx";
 
 const BASE = graphql(`
   query CheckBase { models { name } relations { id label } languages { code } }
 `);
-const EVALUATION = graphql(`
-  query StoredEvaluation($model: String!, $language: String!) {
+// the verdict (when a statement is given) and the stored evaluation in one request
+const CHECK = graphql(`
+  query CheckFact($model: String!, $language: String!, $check: Boolean!, $subject: String!, $relation: ID!, $object: String!) {
+    checkFact(model: $model, subject: $subject, relation: $relation, object: $object, language: $language) @include(if: $check) {
+      verdict score threshold neurons { layer unit }
+    }
     factCheckingEvaluations(model: $model, language: $language) {
       createdAt threshold rho
       withDkn { ...Metrics }
@@ -23,11 +28,7 @@ const EVALUATION = graphql(`
   }
   fragment Metrics on FactCheckingMetrics { precision recall f1 accuracy positives negatives }
 `);
-const CHECK = graphql(`
-  query CheckFact($model: String!, $subject: String!, $relation: ID!, $object: String!, $language: String!) {
-    checkFact(model: $model, subject: $subject, relation: $relation, object: $object, language: $language) { verdict score threshold neurons { layer unit } }
-  }
-`);
+type Evaluation = NonNullable<CheckFactQuery["factCheckingEvaluations"]>[number];
 
 export function CheckView({ query }: { query: URLSearchParams }) {
   const state = useQuery(BASE, {});
@@ -82,8 +83,7 @@ export function CheckView({ query }: { query: URLSearchParams }) {
                   Check
                 </button>
               </form>
-              {submitted && <CheckResult model={model} language={language} {...statement} />}
-              <StoredEvaluation model={model} language={language} />
+              <CheckResult model={model} language={language} check={submitted} {...statement} />
             </>
           );
         }}
@@ -92,59 +92,54 @@ export function CheckView({ query }: { query: URLSearchParams }) {
   );
 }
 
-function CheckResult(props: { model: string; subject: string; relation: string; object: string; language: string }) {
+function CheckResult(props: { model: string; language: string; check: boolean; subject: string; relation: string; object: string }) {
   const state = useQuery(CHECK, props);
   return (
-    <Resolved state={state} what="the verdict">
-      {({ checkFact: c }) => (
-        <div class="card" data-verdict={c.verdict}>
-          <p class={`verdict ${c.verdict ? "ok" : "bad"}`}>{c.verdict ? "Supported" : "Not supported"}</p>
-          <p>
-            score {fmt(c.score, 6)} {c.verdict ? "≥" : "<"} threshold {fmt(c.threshold, 6)} · averaged over {c.neurons.length} degenerate knowledge neurons of {props.relation}:{" "}
-            {c.neurons.map((n) => (
-              <NeuronLink model={props.model} n={n} />
-            ))}
-          </p>
-        </div>
+    <Resolved state={state} what={props.check ? "the verdict" : "the stored evaluation"}>
+      {({ checkFact: c, factCheckingEvaluations }) => (
+        <>
+          {c && (
+            <div class="card" data-verdict={c.verdict}>
+              <p class={`verdict ${c.verdict ? "ok" : "bad"}`}>{c.verdict ? "Supported" : "Not supported"}</p>
+              <p>
+                score {fmt(c.score, 6)} {c.verdict ? "≥" : "<"} threshold {fmt(c.threshold, 6)} · averaged over {c.neurons.length} degenerate knowledge neurons of{" "}
+                {props.relation}: {c.neurons.map((n) => <NeuronLink model={props.model} n={n} />)}
+              </p>
+            </div>
+          )}
+          <StoredEvaluation model={props.model} language={props.language} evaluation={factCheckingEvaluations?.[0] ?? null} />
+        </>
       )}
     </Resolved>
   );
 }
 
-function StoredEvaluation({ model, language }: { model: string; language: string }) {
-  const state = useQuery(EVALUATION, { model, language });
+function StoredEvaluation({ model, language, evaluation: e }: { model: string; language: string; evaluation: Evaluation | null }) {
+  if (!e) return <p class="empty">No fact-checking evaluation of {model} in {language} is stored (kn evaluate fact-checking).</p>;
+  const rows = [
+    { scope: "all relations", method: "DKN", neurons: null, ...e.withDkn },
+    { scope: "all relations", method: "baseline", neurons: null, ...e.baseline },
+    ...e.relations.flatMap((r) => [
+      { scope: r.relation, method: "DKN", neurons: r.neurons, ...r.withDkn },
+      { scope: r.relation, method: "baseline", neurons: r.neurons, ...r.baseline },
+    ]),
+  ];
   return (
-    <Resolved state={state} what="the stored evaluation">
-      {({ factCheckingEvaluations }) => {
-        const e = factCheckingEvaluations?.[0];
-        if (!e) return <p class="empty">No fact-checking evaluation of {model} in {language} is stored (kn evaluate fact-checking).</p>;
-        const rows = [
-          { scope: "all relations", method: "DKN", neurons: null, ...e.withDkn },
-          { scope: "all relations", method: "baseline", neurons: null, ...e.baseline },
-          ...e.relations.flatMap((r) => [
-            { scope: r.relation, method: "DKN", neurons: r.neurons, ...r.withDkn },
-            { scope: r.relation, method: "baseline", neurons: r.neurons, ...r.baseline },
-          ]),
-        ];
-        return (
-          <DataTable
-            caption={`Stored evaluation (${e.createdAt}, threshold ${e.threshold}, ρ ${e.rho}): DKN against the model's own answer`}
-            file={`fact-checking-${model}-${language}`}
-            rows={rows}
-            columns={[
-              { header: "relation", value: (r) => r.scope },
-              { header: "method", value: (r) => r.method },
-              { header: "DKN neurons", value: (r) => r.neurons, numeric: true },
-              { header: "precision", value: (r) => r.precision, numeric: true },
-              { header: "recall", value: (r) => r.recall, numeric: true },
-              { header: "F1", value: (r) => r.f1, numeric: true },
-              { header: "accuracy", value: (r) => r.accuracy, numeric: true },
-              { header: "true facts", value: (r) => r.positives, numeric: true },
-              { header: "false facts", value: (r) => r.negatives, numeric: true },
-            ]}
-          />
-        );
-      }}
-    </Resolved>
+    <DataTable
+      caption={`Stored evaluation (${e.createdAt}, threshold ${e.threshold}, ρ ${e.rho}): DKN against the model's own answer`}
+      file={`fact-checking-${model}-${language}`}
+      rows={rows}
+      columns={[
+        { header: "relation", value: (r) => r.scope },
+        { header: "method", value: (r) => r.method },
+        { header: "DKN neurons", value: (r) => r.neurons, numeric: true },
+        { header: "precision", value: (r) => r.precision, numeric: true },
+        { header: "recall", value: (r) => r.recall, numeric: true },
+        { header: "F1", value: (r) => r.f1, numeric: true },
+        { header: "accuracy", value: (r) => r.accuracy, numeric: true },
+        { header: "true facts", value: (r) => r.positives, numeric: true },
+        { header: "false facts", value: (r) => r.negatives, numeric: true },
+      ]}
+    />
   );
 }

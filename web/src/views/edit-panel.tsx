@@ -1,8 +1,8 @@
 // The edit panel of the fact view: applies an edit to the live model with a write key typed here
 // (kept in sessionStorage: this tab only), shows the gold probability before and after per
 // language and on unrelated facts, and reverts it. A live check (the model's current top answers
-// on the prompt) is taken before, after the edit and after the revert, so a revert is seen to
-// restore the model's numbers.
+// on the prompt) is taken just before the edit, after it and after the revert, so a revert is seen
+// to restore the model's numbers.
 import { useEffect, useMemo, useState } from "preact/hooks";
 import { ApiError, apiKey, request } from "../api.ts";
 import { Chart, Plot } from "../components/chart.tsx";
@@ -63,7 +63,6 @@ export function EditPanel({ model, factId, runs, language }: { model: string; fa
   useEffect(() => {
     setLive([]);
     setEdit(null);
-    measure("before").catch((e: unknown) => setError(e as ApiError));
   }, [model, factId, language]);
 
   const run = async (action: () => Promise<void>) => {
@@ -89,9 +88,11 @@ export function EditPanel({ model, factId, runs, language }: { model: string; fa
         input.neurons = parsed;
       }
       if (kind === "UPDATE") input.newObject = newObject;
+      // the live answers before the edit are measured on demand: the view loads in two requests
+      setLive([]);
+      await measure("before");
       const { applyEdit } = await request(APPLY, { input }, { key });
       setEdit(applyEdit);
-      setLive((rows) => rows.filter((r) => r.phase === "before"));
       await measure("after edit");
     });
   const revert = () =>
@@ -218,7 +219,7 @@ function LiveCheck({ live, prompt }: { live: { phase: string; answer: LiveAnswer
       caption={`Live answers on "${prompt}"`}
       file="live-answers"
       rows={rows}
-      empty="Measuring…"
+      empty="Measured when an edit is applied."
       columns={[
         { header: "when", value: (r) => r.phase },
         { header: "rank", value: (r) => r.rank, numeric: true },
