@@ -40,7 +40,14 @@ const viewLoads: { view: string; operations: string; requests: number; serverMs:
 async function loadView(view: string, go: () => Promise<unknown>, ready: string): Promise<void> {
   requests = [];
   await go();
-  await page.waitForSelector(ready, { timeout: 120_000 });
+  try {
+    await page.waitForSelector(ready, { timeout: 120_000 });
+  } catch (error) {
+    // what the page showed instead (an error box names the server's code and message)
+    await shot(`failed-${view.replace(/\W+/g, "-")}`);
+    const shown = await page.locator(".error, .not-found, .loading").allTextContents();
+    throw new Error(`${view}: ${(error as Error).message.split("\n")[0]}; the page shows: ${JSON.stringify(shown)}`);
+  }
   await page.waitForLoadState("networkidle");
   viewLoads.push({
     view,
@@ -188,7 +195,8 @@ describe.skipIf(!available)("web explorer in Chromium", () => {
     expect(edits[0].status.toUpperCase()).toBe("ACTIVE");
     // two bars (before, after) per measured fact and language
     expect(await page.locator('[data-chart="edit-bars"] g[aria-label="bar"] rect').count()).toBe(2 * edits[0].effects);
-    await page.waitForFunction(() => document.querySelectorAll('table[data-table="live-answers"] tbody tr').length === 10);
+    const liveRowCount = (n: number) => page.waitForFunction(`document.querySelectorAll('table[data-table="live-answers"] tbody tr').length === ${n}`);
+    await liveRowCount(10);
     const before = await liveRows("before");
     expect(before).toHaveLength(5);
     const afterEdit = await liveRows("after edit");
@@ -197,7 +205,7 @@ describe.skipIf(!available)("web explorer in Chromium", () => {
 
     await page.click('[data-panel="edit"] button[name="revert"]');
     await page.waitForSelector('[data-edit-status="REVERTED"]', { timeout: 60_000 });
-    await page.waitForFunction(() => document.querySelectorAll('table[data-table="live-answers"] tbody tr').length === 15);
+    await liveRowCount(15);
     expect(await liveRows("after revert")).toEqual(before);
     await shot("fact-reverted");
 

@@ -8,6 +8,7 @@ import { spawn } from "node:child_process";
 import { createReadStream, existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, statSync } from "node:fs";
 import type http from "node:http";
 import { extname, join, normalize, relative, sep } from "node:path";
+import { gzipSync } from "node:zlib";
 import { sendError } from "./http.ts";
 
 const ROOT = join(import.meta.dirname, "../..");
@@ -144,25 +145,38 @@ export function explorerHandler(build: Promise<ExplorerBuild>): http.RequestList
     if (inside && existsSync(file) && statSync(file).isFile()) {
       // hashed asset names never change content: cache them for good; index.html is revalidated
       const immutable = relative(dir, file).startsWith(`assets${sep}`);
-      sendFile(res, method, file, immutable ? "public, max-age=31536000, immutable" : "no-cache");
+      sendFile(req, res, method, file, immutable ? "public, max-age=31536000, immutable" : "no-cache");
       return;
     }
     if (extname(pathname) !== "") {
       sendError(res, 404, "NOT_FOUND", `nothing at ${pathname}`);
       return;
     }
-    sendFile(res, method, join(dir, "index.html"), "no-cache");
+    sendFile(req, res, method, join(dir, "index.html"), "no-cache");
   };
 }
 
-function sendFile(res: http.ServerResponse, method: string, file: string, cacheControl: string): void {
-  const size = statSync(file).size;
-  res.writeHead(200, {
+const COMPRESSIBLE = new Set([".html", ".js", ".css", ".svg", ".json"]);
+/** Gzipped text files, compressed once: a build's files never change. */
+const gzipped = new Map<string, Buffer>();
+
+function sendFile(req: http.IncomingMessage, res: http.ServerResponse, method: string, file: string, cacheControl: string): void {
+  const headers: http.OutgoingHttpHeaders = {
     "content-type": CONTENT_TYPES[extname(file)] ?? "application/octet-stream",
-    "content-length": size,
     "cache-control": cacheControl,
     "x-content-type-options": "nosniff",
-  });
+  };
+  if (COMPRESSIBLE.has(extname(file))) {
+    headers.vary = "accept-encoding";
+    if (/\bgzip\b/.test(String(req.headers["accept-encoding"] ?? ""))) {
+      let body = gzipped.get(file);
+      if (!body) gzipped.set(file, (body = gzipSync(readFileSync(file), { level: 9 })));
+      res.writeHead(200, { ...headers, "content-encoding": "gzip", "content-length": body.length });
+      res.end(method === "HEAD" ? undefined : body);
+      return;
+    }
+  }
+  res.writeHead(200, { ...headers, "content-length": statSync(file).size });
   if (method === "HEAD") res.end();
   else createReadStream(file).pipe(res);
 }
