@@ -155,12 +155,20 @@ export function NeuronLink({ model, n }: { model: string; n: NeuronKey }) {
   );
 }
 
+const RECT_LIMIT = 20_000;
+
 /** Every layer × unit score (row-major from the API); knowledge neurons circled. */
 function Heatmap({ grid, model }: { grid: Grid; model: string }) {
   const options = useMemo<Plot.PlotOptions>(() => {
     const kn = grid.run.knowledgeNeurons;
-    const cells = grid.scores.map((score, i) => ({ layer: Math.floor(i / grid.width), unit: i % grid.width, score }));
-    const bound = Math.max(...grid.scores.map(Math.abs)) || 1;
+    const bound = grid.scores.reduce((m, v) => Math.max(m, Math.abs(v)), 0) || 1;
+    // one SVG rect per unit up to RECT_LIMIT cells; a full-size model's grid is drawn as a raster image
+    const scores = grid.scores.length <= RECT_LIMIT
+      ? Plot.rect(
+          grid.scores.map((score, i) => ({ layer: Math.floor(i / grid.width), unit: i % grid.width, score })),
+          { x1: "unit", x2: (d) => d.unit + 1, y1: "layer", y2: (d) => d.layer + 1, fill: "score", inset: 0 },
+        )
+      : Plot.raster(grid.scores, { width: grid.width, height: grid.layers, x1: 0, x2: grid.width, y1: 0, y2: grid.layers, imageRendering: "pixelated" });
     return {
       width: Math.max(720, Math.min(1300, grid.width * 3)),
       height: 70 + grid.layers * 30,
@@ -169,7 +177,7 @@ function Heatmap({ grid, model }: { grid: Grid; model: string }) {
       y: { label: "layer", domain: [0, grid.layers], reverse: true, ticks: grid.layers, tickFormat: (d: number) => (d < grid.layers ? String(d) : "") },
       color: { type: "linear", scheme: "BuRd", domain: [-bound, bound], legend: true, label: "attribution score" },
       marks: [
-        Plot.rect(cells, { x1: "unit", x2: (d) => d.unit + 1, y1: "layer", y2: (d) => d.layer + 1, fill: "score", inset: 0 }),
+        scores,
         Plot.dot(kn, { x: (d) => d.unit + 0.5, y: (d) => d.layer + 0.5, r: 5, stroke: "#111", strokeWidth: 1.5, tip: true, title: (d) => `${neuronName(d)} score ${fmt(d.score)} (knowledge neuron)` }),
       ],
     };
