@@ -20,11 +20,11 @@ const config: CodegenConfig = {
         scalars: { DateTime: { input: "string", output: "Date | string" } },
         // the parent objects the resolvers receive (what the parent field's resolver returns)
         mappers: {
-          Fact: `${STORE}#Fact`,
-          Relation: `${STORE}#Relation`,
-          Template: `${STORE}#Template`,
-          FactLabel: `${STORE}#FactLabel`,
-          Model: `${STORE}#Checkpoint`,
+          Fact: `${STORE}#Fact as FactRow`,
+          Relation: `${STORE}#Relation as RelationRow`,
+          Template: `${STORE}#Template as TemplateRow`,
+          FactLabel: `${STORE}#FactLabel as FactLabelRow`,
+          Model: `${STORE}#Checkpoint as CheckpointRow`,
           Attribution: `${PARENTS}#RunParent`,
           KnowledgeNeuronSet: `${PARENTS}#RunParent`,
           AttributionGrid: `${PARENTS}#GridParent`,

@@ -93,9 +93,8 @@ describe("catalog queries", () => {
 });
 
 describe("errors", () => {
-  it("NOT_FOUND for an unknown fact, relation or language", async () => {
-    expect(codes(await gql(url, `{ fact(id: "no-such-fact") { id } }`))).toEqual(["NOT_FOUND"]);
-    expect(codes(await gql(url, `{ relation(id: "P9999") { id } }`))).toEqual(["NOT_FOUND"]);
+  it("unknown ids: null from nullable fields (fact, relation), NOT_FOUND from fields that cannot be null", async () => {
+    expect((await gql(url, `{ fact(id: "no-such-fact") { id } relation(id: "P9999") { id } }`)).data).toEqual({ fact: null, relation: null });
     expect(codes(await gql(url, `{ facts(language: "xx") { totalCount } }`))).toEqual(["NOT_FOUND"]);
   });
 
@@ -113,7 +112,7 @@ describe("errors", () => {
     // introspection's ofType chain (a type's List/NonNull wrappers, no fan-out) adds no depth
     const introspection = `fragment T on __Type { ofType { ofType { ofType { name } } } } { __schema { types { fields { type { ...T } } } } }`;
     expect((await gql(url, introspection)).errors).toBeUndefined();
-    const seven = `fragment T on Relation { templates { language } } { neuron(model: "demo-mbert", layer: 0, index: 0) { facts { edges { node { relation { ...T } } } } } }`;
+    const seven = `fragment T on Relation { templates { language } } { neuron(model: "demo-mbert", layer: 0, unit: 0) { facts { edges { node { relation { ...T } } } } } }`;
     const r = await gql(url, seven);
     expect(codes(r)).toEqual(["QUERY_TOO_DEEP"]);
     expect(r.errors![0].message).toMatch(/depth 7 exceeds the limit of 6/);

@@ -34,7 +34,7 @@ const READ = { authorization: "Bearer r-secret" };
 const KEYS = parseApiKeys("writer:w-secret:write,reader:r-secret:read");
 const store = openTestStore();
 
-const EDIT_FIELDS = `id model kind target fact { id } language neurons { layer index } newObject strength status appliedBy appliedAt revertedBy revertedAt
+const EDIT_FIELDS = `id model kind target fact { id } language neurons { layer unit } newObject strength status appliedBy appliedAt revertedBy revertedAt
   reliability generality locality effects { fact { id } language related probabilityBefore probabilityAfter change answerBefore answerAfter }`;
 
 interface EffectOut {
@@ -54,7 +54,7 @@ interface EditOut {
   target: string;
   fact: { id: string } | null;
   language: string | null;
-  neurons: { layer: number; index: number }[];
+  neurons: { layer: number; unit: number }[];
   newObject: string | null;
   strength: number | null;
   status: string;
@@ -217,7 +217,7 @@ describe("activation edits", () => {
     expect(r.errors).toBeUndefined();
     const edit = r.data!.applyEdit;
     expect(edit).toMatchObject({ model: bert.name, kind: "SUPPRESS", target: "KN", fact: { id: france }, language: "en", status: "ACTIVE", appliedBy: "writer", revertedBy: null });
-    expect(edit.neurons.map((n) => [n.layer, n.index])).toEqual(EN_KN);
+    expect(edit.neurons.map((n) => [n.layer, n.unit])).toEqual(EN_KN);
     const related = edit.effects.filter((e) => e.related);
     expect(related.map((e) => e.language)).toEqual(["en", "fr", "zh"]);
     expect(edit.effects.filter((e) => !e.related)).toHaveLength(3);
@@ -254,21 +254,21 @@ describe("activation edits", () => {
     const r = await applyEdit({ model: gpt2.name, kind: "ENHANCE", target: "LIKN", fact: france, unrelatedSample: 2 });
     expect(r.errors).toBeUndefined();
     const edit = r.data!.applyEdit;
-    expect(edit.neurons.map((n) => [n.layer, n.index])).toEqual(LIKN);
+    expect(edit.neurons.map((n) => [n.layer, n.unit])).toEqual(LIKN);
     expect(edit.language).toBe("en");
     expect(edit.effects.filter((e) => e.related).map((e) => e.language)).toEqual(["en", "fr", "zh"]);
     expect(edit.effects.find((e) => e.related && e.language === "zh")!.change).not.toBe(0);
     expect((await predict(gpt2.name, GPT2_TEXT)).activeEdits).toEqual([edit.id]);
 
     const rows = await editRows();
-    const mixed = await applyEdit({ model: gpt2.name, kind: "SUPPRESS", target: "EXPLICIT", neurons: [{ layer: 0, index: 1 }], language: "en" });
+    const mixed = await applyEdit({ model: gpt2.name, kind: "SUPPRESS", target: "EXPLICIT", neurons: [{ layer: 0, unit: 1 }], language: "en" });
     expect(codes(mixed)).toEqual(["CONFLICT"]);
     expect(mixed.errors![0].message).toMatch(new RegExp(`active activation edits ${edit.id}`));
     expect(await editRows()).toBe(rows);
 
     // a second enhancement joins the first (x2, not x4 on shared neurons) and leaves with its revert
     const firstOnly = await distribution(gpt2, GPT2_TEXT);
-    const second = await applyEdit({ model: gpt2.name, kind: "ENHANCE", target: "EXPLICIT", neurons: [{ layer: 1, index: 7 }, { layer: 1, index: 8 }], language: "en", unrelatedSample: 0 });
+    const second = await applyEdit({ model: gpt2.name, kind: "ENHANCE", target: "EXPLICIT", neurons: [{ layer: 1, unit: 7 }, { layer: 1, unit: 8 }], language: "en", unrelatedSample: 0 });
     expect(second.errors).toBeUndefined();
     expect((await distribution(gpt2, GPT2_TEXT)).equals(firstOnly)).toBe(false);
     expect(codes(await revertEdit(second.data!.applyEdit.id))).toEqual([]);
@@ -284,10 +284,10 @@ describe("weight edits", () => {
   it("ERASE zeroes the value vectors; an overlapping weight edit is a CONFLICT; revert restores the weights bit for bit", async () => {
     const weights0 = await weightBytes(bert);
     const dist0 = await distribution(bert, BERT_TEXT);
-    const r = await applyEdit({ model: bert.name, kind: "ERASE", target: "EXPLICIT", neurons: [{ layer: 0, index: 5 }, { layer: 1, index: 9 }, { layer: 0, index: 5 }], fact: france });
+    const r = await applyEdit({ model: bert.name, kind: "ERASE", target: "EXPLICIT", neurons: [{ layer: 0, unit: 5 }, { layer: 1, unit: 9 }, { layer: 0, unit: 5 }], fact: france });
     expect(r.errors).toBeUndefined();
     const edit = r.data!.applyEdit;
-    expect(edit.neurons).toEqual([{ layer: 0, index: 5 }, { layer: 1, index: 9 }]); // duplicates dropped
+    expect(edit.neurons).toEqual([{ layer: 0, unit: 5 }, { layer: 1, unit: 9 }]); // duplicates dropped
     const vectors = await live.use(bert, (m) => m.lm.getValueVectors([[0, 5], [1, 9]]));
     expect(vectors.every((v) => v.every((x) => x === 0))).toBe(true);
     const { rows } = await store.pool.query("SELECT octet_length(saved_weights) AS n FROM edit WHERE id = $1", [edit.id]);
@@ -295,7 +295,7 @@ describe("weight edits", () => {
 
     const counts = [await editRows(), await effectRows()];
     const erased = await weightBytes(bert);
-    const clash = await applyEdit({ model: bert.name, kind: "UPDATE", target: "EXPLICIT", neurons: [{ layer: 1, index: 9 }, { layer: 1, index: 10 }], fact: france, newObject: "Berlin" });
+    const clash = await applyEdit({ model: bert.name, kind: "UPDATE", target: "EXPLICIT", neurons: [{ layer: 1, unit: 9 }, { layer: 1, unit: 10 }], fact: france, newObject: "Berlin" });
     expect(codes(clash)).toEqual(["CONFLICT"]);
     expect(clash.errors![0].message).toMatch(new RegExp(`\\(1, 9\\) already held by active ERASE edit ${edit.id}`));
     expect([await editRows(), await effectRows()]).toEqual(counts);
@@ -318,7 +318,7 @@ describe("weight edits", () => {
     expect(r.errors).toBeUndefined();
     const edit = r.data!.applyEdit;
     expect(edit).toMatchObject({ kind: "UPDATE", target: "LIKN", newObject: "Berlin", language: "en", strength: 2 });
-    expect(edit.neurons.map((n) => [n.layer, n.index])).toEqual(LIKN);
+    expect(edit.neurons.map((n) => [n.layer, n.unit])).toEqual(LIKN);
     const { rows } = await store.pool.query("SELECT params FROM edit WHERE id = $1", [edit.id]);
     const newId = await live.use(bert, (m) => m.lm.tokenizer.encode("Berlin", { addSpecialTokens: false })[0]);
     expect(rows[0].params).toMatchObject({ oldTokenId: oldAnswer, newTokenId: newId, languages: ["en", "zh"], method: "amig-compat" });
@@ -348,7 +348,7 @@ describe("weight edits", () => {
   });
   it("edits of one model are serialized: of two concurrent overlapping weight edits one applies, the other is a CONFLICT", async () => {
     const weights0 = await weightBytes(bert);
-    const input = (index: number) => ({ model: bert.name, kind: "ERASE", target: "EXPLICIT", neurons: [{ layer: 1, index: 30 }, { layer: 1, index }], language: "en", unrelatedSample: 1 });
+    const input = (index: number) => ({ model: bert.name, kind: "ERASE", target: "EXPLICIT", neurons: [{ layer: 1, unit: 30 }, { layer: 1, unit: index }], language: "en", unrelatedSample: 1 });
     const results = await Promise.all([applyEdit(input(31)), applyEdit(input(32)), predict(bert.name, BERT_TEXT)]);
     const [a, b] = results;
     expect([codes(a), codes(b)].sort()).toEqual([[], ["CONFLICT"]]);
@@ -362,7 +362,7 @@ describe("weight edits", () => {
 describe("keys and refusals", () => {
   it("applyEdit and revertEdit need a write key: UNAUTHENTICATED without one, FORBIDDEN with a read key", async () => {
     const rows = await editRows();
-    const input = { model: bert.name, kind: "SUPPRESS", target: "EXPLICIT", neurons: [{ layer: 0, index: 1 }], language: "en" };
+    const input = { model: bert.name, kind: "SUPPRESS", target: "EXPLICIT", neurons: [{ layer: 0, unit: 1 }], language: "en" };
     expect(codes(await applyEdit(input, {}))).toEqual(["UNAUTHENTICATED"]);
     expect(codes(await applyEdit(input, READ))).toEqual(["FORBIDDEN"]);
     expect(codes(await revertEdit("1", {}))).toEqual(["UNAUTHENTICATED"]);
@@ -372,23 +372,23 @@ describe("keys and refusals", () => {
   });
 
   const refusals: [string, Record<string, unknown>, string, RegExp][] = [
-    ["unknown model", { model: "no-such-model", kind: "ERASE", target: "EXPLICIT", neurons: [{ layer: 0, index: 1 }] }, "NOT_FOUND", /model "no-such-model" not found/],
-    ["layer out of range", { kind: "ERASE", target: "EXPLICIT", neurons: [{ layer: 2, index: 1 }] }, "BAD_USER_INPUT", /layer must be in \[0, 2\)/],
-    ["index out of range", { kind: "SUPPRESS", target: "EXPLICIT", neurons: [{ layer: 0, index: 128 }] }, "BAD_USER_INPUT", /index in \[0, 128\)/],
+    ["unknown model", { model: "no-such-model", kind: "ERASE", target: "EXPLICIT", neurons: [{ layer: 0, unit: 1 }] }, "NOT_FOUND", /model "no-such-model" not found/],
+    ["layer out of range", { kind: "ERASE", target: "EXPLICIT", neurons: [{ layer: 2, unit: 1 }] }, "BAD_USER_INPUT", /layer must be in \[0, 2\)/],
+    ["unit out of range", { kind: "SUPPRESS", target: "EXPLICIT", neurons: [{ layer: 0, unit: 128 }] }, "BAD_USER_INPUT", /unit in \[0, 128\)/],
     ["empty neuron list", { kind: "ERASE", target: "EXPLICIT", neurons: [] }, "BAD_USER_INPUT", /non-empty neurons list/],
     ["UPDATE without newObject", { kind: "UPDATE", target: "LIKN", fact: "FACT" }, "BAD_USER_INPUT", /UPDATE needs newObject/],
-    ["UPDATE without fact", { kind: "UPDATE", target: "EXPLICIT", neurons: [{ layer: 0, index: 1 }], newObject: "Berlin" }, "BAD_USER_INPUT", /needs the fact/],
-    ["newObject on ERASE", { kind: "ERASE", target: "EXPLICIT", neurons: [{ layer: 0, index: 1 }], newObject: "Berlin" }, "BAD_USER_INPUT", /only applies to kind UPDATE/],
-    ["neurons with LIKN", { kind: "SUPPRESS", target: "LIKN", fact: "FACT", neurons: [{ layer: 0, index: 1 }] }, "BAD_USER_INPUT", /only given with target EXPLICIT/],
+    ["UPDATE without fact", { kind: "UPDATE", target: "EXPLICIT", neurons: [{ layer: 0, unit: 1 }], newObject: "Berlin" }, "BAD_USER_INPUT", /needs the fact/],
+    ["newObject on ERASE", { kind: "ERASE", target: "EXPLICIT", neurons: [{ layer: 0, unit: 1 }], newObject: "Berlin" }, "BAD_USER_INPUT", /only applies to kind UPDATE/],
+    ["neurons with LIKN", { kind: "SUPPRESS", target: "LIKN", fact: "FACT", neurons: [{ layer: 0, unit: 1 }] }, "BAD_USER_INPUT", /only given with target EXPLICIT/],
     ["KN without language", { kind: "SUPPRESS", target: "KN", fact: "FACT" }, "BAD_USER_INPUT", /needs the language/],
     ["unknown fact", { kind: "SUPPRESS", target: "KN", fact: "no-such-fact", language: "en" }, "NOT_FOUND", /fact "no-such-fact" not found/],
     ["language without a label", { kind: "SUPPRESS", target: "KN", fact: "FACT", language: "de" }, "BAD_USER_INPUT", /has no label in "de"/],
     ["KN never indexed", { kind: "ERASE", target: "KN", fact: "GERMANY", language: "zh" }, "BAD_USER_INPUT", /no neurons: .* no stored amig-compat\/20\/clean attribution in "zh"/],
     ["KN run without neurons", { kind: "ERASE", target: "KN", fact: "GERMANY", language: "en" }, "BAD_USER_INPUT", /no neurons: .* selected no knowledge neuron/],
     ["LIKN over a language without runs", { kind: "SUPPRESS", target: "LIKN", fact: "FACT", languages: ["en", "zh"], method: "IG" }, "BAD_USER_INPUT", /no neurons: .* no stored ig\/20\/clean attribution in "en", "zh"/],
-    ["strength on SUPPRESS", { kind: "SUPPRESS", target: "EXPLICIT", neurons: [{ layer: 0, index: 1 }], strength: 4 }, "BAD_USER_INPUT", /strength only applies to kind UPDATE/],
+    ["strength on SUPPRESS", { kind: "SUPPRESS", target: "EXPLICIT", neurons: [{ layer: 0, unit: 1 }], strength: 4 }, "BAD_USER_INPUT", /strength only applies to kind UPDATE/],
     ["strength not positive", { kind: "UPDATE", target: "LIKN", fact: "FACT", newObject: "Berlin", strength: 0 }, "BAD_USER_INPUT", /strength must be a number in \(0, 100\]/],
-    ["unrelatedSample too large", { kind: "SUPPRESS", target: "EXPLICIT", neurons: [{ layer: 0, index: 1 }], unrelatedSample: 1000 }, "BAD_USER_INPUT", /unrelatedSample/],
+    ["unrelatedSample too large", { kind: "SUPPRESS", target: "EXPLICIT", neurons: [{ layer: 0, unit: 1 }], unrelatedSample: 1000 }, "BAD_USER_INPUT", /unrelatedSample/],
   ];
 
   it.each(refusals)("%s -> %s, no row written, no weight changed", async (_, partial, code, message) => {
@@ -420,7 +420,7 @@ describe("keys and refusals", () => {
     await store.pool.query(`CREATE FUNCTION kn_test_fail() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'disk full (test)'; END $$`);
     await store.pool.query(`CREATE TRIGGER kn_test_fail BEFORE INSERT ON edit_effect FOR EACH STATEMENT EXECUTE FUNCTION kn_test_fail()`);
     try {
-      const r = await applyEdit({ model: bert.name, kind: "ERASE", target: "EXPLICIT", neurons: [{ layer: 0, index: 5 }], fact: france });
+      const r = await applyEdit({ model: bert.name, kind: "ERASE", target: "EXPLICIT", neurons: [{ layer: 0, unit: 5 }], fact: france });
       // a database failure is the server's: answered without its message outside development
       expect(codes(r)).toEqual(["INTERNAL_SERVER_ERROR"]);
       expect(r.errors![0].message).toMatch(/^internal server error \(reference /);
@@ -463,7 +463,7 @@ describe("edit history", () => {
     expect(one.errors).toBeUndefined();
     expect(one.data!.edit).toMatchObject({ kind: "SUPPRESS", target: "KN", status: "REVERTED" });
     expect(one.data!.edit.effects.length).toBe(6);
-    expect(codes(await gql(url, `{ edit(id: "424242") { id } }`))).toEqual(["NOT_FOUND"]);
+    expect((await gql(url, `{ edit(id: "424242") { id } }`)).data).toEqual({ edit: null }); // unknown ids: null
   });
 });
 
@@ -471,7 +471,7 @@ describe("restart", () => {
   it("a restarted API re-applies the ACTIVE edits from the database, bit for bit, and can revert them", async () => {
     const pristine = { weights: await weightBytes(gpt2), dist: await distribution(gpt2, GPT2_TEXT) };
     const update = await applyEdit({ model: gpt2.name, kind: "UPDATE", target: "KN", fact: france, language: "fr", newObject: "Berlin", unrelatedSample: 1 });
-    const suppress = await applyEdit({ model: gpt2.name, kind: "SUPPRESS", target: "EXPLICIT", neurons: [{ layer: 0, index: 2 }, { layer: 1, index: 3 }], language: "en", unrelatedSample: 1 });
+    const suppress = await applyEdit({ model: gpt2.name, kind: "SUPPRESS", target: "EXPLICIT", neurons: [{ layer: 0, unit: 2 }, { layer: 1, unit: 3 }], language: "en", unrelatedSample: 1 });
     expect(update.errors).toBeUndefined();
     expect(suppress.errors).toBeUndefined();
     const ids = [update.data!.applyEdit.id, suppress.data!.applyEdit.id];
@@ -501,8 +501,8 @@ describe("restart", () => {
     try {
       expect(await other.reconcile(gpt2)).toEqual({ loaded: false, applied: [], reverted: [] });
       const before = { weights: await weightBytes(gpt2, other.live), dist: await distribution(gpt2, GPT2_TEXT, other.live) };
-      const erase = await applyEdit({ model: gpt2.name, kind: "ERASE", target: "EXPLICIT", neurons: [{ layer: 1, index: 4 }], language: "en", unrelatedSample: 1 });
-      const suppress = await applyEdit({ model: gpt2.name, kind: "SUPPRESS", target: "EXPLICIT", neurons: [{ layer: 0, index: 6 }], language: "en", unrelatedSample: 1 });
+      const erase = await applyEdit({ model: gpt2.name, kind: "ERASE", target: "EXPLICIT", neurons: [{ layer: 1, unit: 4 }], language: "en", unrelatedSample: 1 });
+      const suppress = await applyEdit({ model: gpt2.name, kind: "SUPPRESS", target: "EXPLICIT", neurons: [{ layer: 0, unit: 6 }], language: "en", unrelatedSample: 1 });
       const ids = [erase.data!.applyEdit.id, suppress.data!.applyEdit.id];
       const here = { weights: await weightBytes(gpt2), dist: await distribution(gpt2, GPT2_TEXT) };
       expect((await weightBytes(gpt2, other.live)).equals(before.weights)).toBe(true); // not told yet

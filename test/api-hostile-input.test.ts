@@ -294,7 +294,7 @@ describe("deep and costly queries", () => {
     expect(codes(asVariable)).toEqual(["BAD_USER_INPUT"]);
     const cursors = ["!!!", "", "Zm9v", Buffer.from("edit:").toString("base64url"), Buffer.from("fact:\u0000").toString("base64url"), "x".repeat(5000)];
     for (const after of cursors) {
-      for (const field of [`facts(first: 2, after: $after) { totalCount }`, `edits(first: 2, after: $after) { totalCount }`, `neuron(model: "demo-mbert", layer: 0, index: 0) { facts(first: 2, after: $after) { totalCount } }`]) {
+      for (const field of [`facts(first: 2, after: $after) { totalCount }`, `edits(first: 2, after: $after) { totalCount }`, `neuron(model: "demo-mbert", layer: 0, unit: 0) { facts(first: 2, after: $after) { totalCount } }`]) {
         const r = await gql(url, `query($after: String) { ${field} }`, { after });
         expect(r.status, `${field} after ${JSON.stringify(after)}`).toBeLessThan(500);
         expect(codes(r), `${field} after ${JSON.stringify(after)}`).toEqual(["BAD_USER_INPUT"]);

@@ -99,9 +99,9 @@ async function integrity(url: string) {
 }
 
 const CONTENT_QUERY = `query($f: ID!) {
-  knowledgeNeurons(model: "${MODEL}", fact: $f, language: "en") { method steps tau prompt goldProbability prediction neurons { layer index score } }
-  attribution(model: "${MODEL}", fact: $f, language: "en") { prompt goldProbability prediction maxScore layers width topNeurons { layer index score } knowledgeNeurons { layer index score } }
-  degenerateSets(model: "${MODEL}", fact: $f, language: "en") { baseProbability jointProbability neurons { layer index aloneProbability } }
+  knowledgeNeurons(model: "${MODEL}", fact: $f, language: "en") { method steps tau prompt goldProbability prediction neurons { layer unit score } }
+  attribution(model: "${MODEL}", fact: $f, language: "en") { prompt goldProbability prediction maxScore layers width topNeurons { layer unit score } knowledgeNeurons { layer unit score } }
+  degenerateSets(model: "${MODEL}", fact: $f, language: "en") { baseProbability jointProbability neurons { layer unit aloneProbability } }
 }`;
 
 /** Everything the API answers about the indexed facts of one database, fact by fact. */

@@ -139,20 +139,20 @@ describe("GraphQL over the indexed runs", () => {
     expect(r.status, r.stderr).toBe(0);
     const cliOut = JSON.parse(r.stdout) as { knowledgeNeurons: [number, number, number][]; scores: number[][]; goldProb: number };
     const q = await gql<{
-      knowledgeNeurons: { neurons: { layer: number; index: number; score: number }[]; goldProbability: number; tau: number };
-      attribution: { layers: number; width: number; topNeurons: { layer: number; index: number; score: number }[] };
+      knowledgeNeurons: { neurons: { layer: number; unit: number; score: number }[]; goldProbability: number; tau: number };
+      attribution: { layers: number; width: number; topNeurons: { layer: number; unit: number; score: number }[] };
     }>(
       url,
       `query($f: ID!) {
-        knowledgeNeurons(model: "${MODEL}", fact: $f, language: "en") { tau goldProbability neurons { layer index score } }
-        attribution(model: "${MODEL}", fact: $f, language: "en") { layers width topNeurons { layer index score } }
+        knowledgeNeurons(model: "${MODEL}", fact: $f, language: "en") { tau goldProbability neurons { layer unit score } }
+        attribution(model: "${MODEL}", fact: $f, language: "en") { layers width topNeurons { layer unit score } }
       }`,
       { f: factId },
     );
     expect(q.errors).toBeUndefined();
     const max = Math.max(...cliOut.scores.flat().map(Math.abs));
     const api = q.data!.knowledgeNeurons.neurons;
-    expect(api.map((n) => [n.layer, n.index])).toEqual(cliOut.knowledgeNeurons.map(([l, u]) => [l, u]));
+    expect(api.map((n) => [n.layer, n.unit])).toEqual(cliOut.knowledgeNeurons.map(([l, u]) => [l, u]));
     api.forEach((n, i) => expect(Math.abs(n.score - cliOut.knowledgeNeurons[i][2])).toBeLessThanOrEqual(1e-6 * max));
     expect(q.data!.knowledgeNeurons.goldProbability).toBeCloseTo(cliOut.goldProb, 6);
     expect(q.data!.knowledgeNeurons.tau).toBe(0.3);
@@ -173,7 +173,7 @@ describe("GraphQL over the indexed runs", () => {
     let after: string | null = null;
     for (let page = 0; page < 50; page++) {
       const r: Awaited<ReturnType<typeof gql<{ neuron: { facts: { totalCount: number; edges: { node: { id: string }; languages: string[] }[]; pageInfo: { hasNextPage: boolean; endCursor: string } } } }>>> =
-        await gql(url, `query($a: String) { neuron(model: "${MODEL}", layer: ${layer}, index: ${unit}) { facts(first: 7, after: $a) { totalCount edges { node { id } languages } pageInfo { hasNextPage endCursor } } } }`, { a: after });
+        await gql(url, `query($a: String) { neuron(model: "${MODEL}", layer: ${layer}, unit: ${unit}) { facts(first: 7, after: $a, orderBy: FACT) { totalCount edges { node { id } languages } pageInfo { hasNextPage endCursor } } } }`, { a: after });
       expect(r.errors).toBeUndefined();
       expect(r.data!.neuron.facts.totalCount).toBe(n);
       seen.push(...r.data!.neuron.facts.edges.map((e) => e.node.id));
@@ -186,8 +186,8 @@ describe("GraphQL over the indexed runs", () => {
       [layer, unit],
     );
     expect(seen).toEqual(expectedFacts.rows.map((r) => r.fact_id));
-    expect(codes(await gql(url, `{ neuron(model: "${MODEL}", layer: 99, index: 0) { layer } }`))).toEqual(["BAD_USER_INPUT"]);
-    expect(codes(await gql(url, `{ neuron(model: "nope", layer: 0, index: 0) { layer } }`))).toEqual(["NOT_FOUND"]);
+    expect(codes(await gql(url, `{ neuron(model: "${MODEL}", layer: 99, unit: 0) { layer } }`))).toEqual(["BAD_USER_INPUT"]);
+    expect((await gql(url, `{ neuron(model: "nope", layer: 0, unit: 0) { layer } }`)).data).toEqual({ neuron: null }); // unknown ids: null
   });
 
   it("indexFacts needs a write key, and reports a job whose stored runs count as done", async () => {
@@ -224,22 +224,22 @@ describe("GraphQL over the indexed runs", () => {
     for (const langs of byFact.values()) {
       for (const [l, u] of intersectNeurons([langs.get("en") ?? [], langs.get("zh") ?? []])) counts.set(`${l}:${u}`, (counts.get(`${l}:${u}`) ?? 0) + 1);
     }
-    const r = await gql<{ languageIndependentNeurons: { layer: number; index: number; facts: number }[] }>(
+    const r = await gql<{ languageIndependentNeurons: { layer: number; unit: number; facts: number }[] }>(
       url,
-      `{ languageIndependentNeurons(model: "${model}", relation: "${RELATION}", languages: ["en", "zh"]) { layer index facts } }`,
+      `{ languageIndependentNeurons(model: "${model}", relation: "${RELATION}", languages: ["en", "zh"]) { layer unit facts } }`,
     );
     expect(r.errors).toBeUndefined();
-    expect(new Map(r.data!.languageIndependentNeurons.map((n) => [`${n.layer}:${n.index}`, n.facts]))).toEqual(counts);
+    expect(new Map(r.data!.languageIndependentNeurons.map((n) => [`${n.layer}:${n.unit}`, n.facts]))).toEqual(counts);
     expect(counts.size, `${model}: some ${RELATION} neuron is shared by en and zh`).toBeGreaterThan(0);
 
     const [fact] = [...byFact].find(([, langs]) => intersectNeurons([langs.get("en") ?? [], langs.get("zh") ?? []]).length > 0)!;
-    const f = await gql<{ fact: { languageIndependentNeurons: { layer: number; index: number }[] } }>(
+    const f = await gql<{ fact: { languageIndependentNeurons: { layer: number; unit: number }[] } }>(
       url,
-      `query($f: ID!) { fact(id: $f) { languageIndependentNeurons(model: "${model}", languages: ["zh", "en"]) { layer index } } }`,
+      `query($f: ID!) { fact(id: $f) { languageIndependentNeurons(model: "${model}", languages: ["zh", "en"]) { layer unit } } }`,
       { f: fact },
     );
     const expectedSet = intersectNeurons([byFact.get(fact)!.get("en")!, byFact.get(fact)!.get("zh")!]).map(([l, u]) => `${l}:${u}`);
-    expect(new Set(f.data!.fact.languageIndependentNeurons.map((n) => `${n.layer}:${n.index}`))).toEqual(new Set(expectedSet));
+    expect(new Set(f.data!.fact.languageIndependentNeurons.map((n) => `${n.layer}:${n.unit}`))).toEqual(new Set(expectedSet));
   }
 
   it("languageIndependentNeurons equals the per-fact intersection of the stored knowledge neurons", async () => {
@@ -257,9 +257,9 @@ describe("GraphQL over the indexed runs", () => {
        WHERE l.code = 'en' ORDER BY f.id LIMIT 1`,
     );
     expect(rows.length, "some fact has degenerate sets").toBe(1);
-    const r = await gql<{ degenerateSets: { baseProbability: number; jointProbability: number; neurons: { layer: number; index: number; aloneProbability: number }[] }[] }>(
+    const r = await gql<{ degenerateSets: { baseProbability: number; jointProbability: number; neurons: { layer: number; unit: number; aloneProbability: number }[] }[] }>(
       url,
-      `query($f: ID!) { degenerateSets(model: "${MODEL}", fact: $f, language: "en") { baseProbability jointProbability neurons { layer index aloneProbability } } }`,
+      `query($f: ID!) { degenerateSets(model: "${MODEL}", fact: $f, language: "en") { baseProbability jointProbability neurons { layer unit aloneProbability } } }`,
       { f: rows[0].fact_id },
     );
     expect(r.errors).toBeUndefined();
@@ -267,7 +267,7 @@ describe("GraphQL over the indexed runs", () => {
     const model = attributionModel(lm);
     const plan = await planFact(model, { template: rows[0].text, subject: rows[0].subject, object: rows[0].object, language: "en" });
     for (const set of r.data!.degenerateSets) {
-      const neurons = set.neurons.map((n) => [n.layer, n.index] as const);
+      const neurons = set.neurons.map((n) => [n.layer, n.unit] as const);
       const [base, joint, ...alone] = await suppressedProbabilities(model, plan, [[], [...neurons], ...neurons.map((n) => [n])]);
       expect(set.baseProbability).toBeCloseTo(base, 9);
       expect(set.jointProbability).toBeCloseTo(joint, 9);
@@ -280,16 +280,16 @@ describe("GraphQL over the indexed runs", () => {
     lm.dispose();
   });
 
-  it("checkFact scores a statement by its attribution over the relation's degenerate neurons, and stores the check", async () => {
+  it("checkFact scores a statement by its attribution over the relation's degenerate neurons without storing it; recordFactCheck stores it", async () => {
     await importWrongObjects(store.pool, join(ROOT, "seeds/wrong-objects"), { languages: ["en", "zh"], relations: [RELATION] });
     const { rows } = await store.pool.query(
       `SELECT fl.subject, fl.object, t.text FROM fact_label fl JOIN fact f ON f.id = fl.fact_id
        JOIN template t ON t.relation_id = f.relation_id AND t.language_code = 'en'
        WHERE f.relation_id = '${RELATION}' AND fl.language_code = 'en' ORDER BY fl.fact_id LIMIT 1`,
     );
-    const r = await gql<{ checkFact: { verdict: boolean; score: number; threshold: number; neurons: { layer: number; index: number }[] } }>(
+    const r = await gql<{ checkFact: { verdict: boolean; score: number; threshold: number; neurons: { layer: number; unit: number }[] } }>(
       url,
-      `query($s: String!, $o: String!) { checkFact(model: "${MODEL}", subject: $s, relation: "${RELATION}", object: $o, language: "en") { verdict score threshold neurons { layer index } } }`,
+      `query($s: String!, $o: String!) { checkFact(model: "${MODEL}", subject: $s, relation: "${RELATION}", object: $o, language: "en") { verdict score threshold neurons { layer unit } } }`,
       { s: rows[0].subject, o: rows[0].object },
     );
     expect(r.errors).toBeUndefined();
@@ -300,10 +300,20 @@ describe("GraphQL over the indexed runs", () => {
     // the score is the mean AMIG attribution over the listed neurons
     const lm = await loadModel(MODEL_DIR);
     const a = await attributeFact(attributionModel(lm), { template: rows[0].text, subject: rows[0].subject, object: rows[0].object, language: "en" }, { method: "amig-compat", steps: 20 });
-    const mean = check.neurons.reduce((s2, n) => s2 + a.scores[n.layer][n.index], 0) / check.neurons.length;
+    const mean = check.neurons.reduce((s2, n) => s2 + a.scores[n.layer][n.unit], 0) / check.neurons.length;
     expect(check.score).toBeCloseTo(mean, 9);
     lm.dispose();
+    expect(await count("SELECT count(*) AS n FROM fact_check")).toBe(0); // a query does not write
+
+    const record = `mutation($s: String!, $o: String!) { recordFactCheck(model: "${MODEL}", subject: $s, relation: "${RELATION}", object: $o, language: "en") { id createdAt verdict score } }`;
+    expect(codes(await gql(url, record, { s: rows[0].subject, o: rows[0].object }))).toEqual(["UNAUTHENTICATED"]);
+    const stored = await gql<{ recordFactCheck: { id: string; createdAt: string; verdict: boolean; score: number } }>(url, record, { s: rows[0].subject, o: rows[0].object }, { authorization: "Bearer w-secret" });
+    expect(stored.errors).toBeUndefined();
+    expect(stored.data!.recordFactCheck).toMatchObject({ verdict: check.verdict, score: check.score });
     expect(await count("SELECT count(*) AS n FROM fact_check")).toBe(1);
+    const listed = await gql<{ factChecks: { id: string; createdAt: string; subject: string; neurons: unknown[] }[] }>(url, `{ factChecks(model: "${MODEL}") { id createdAt subject neurons { layer unit } } }`);
+    expect(listed.data!.factChecks).toEqual([{ id: stored.data!.recordFactCheck.id, createdAt: stored.data!.recordFactCheck.createdAt, subject: rows[0].subject, neurons: check.neurons }]);
+    expect(listed.data!.factChecks[0].createdAt).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
     expect(codes(await gql(url, `{ checkFact(model: "${MODEL}", subject: "x", relation: "P999", object: "y", language: "en") { verdict } }`))).toEqual(["NOT_FOUND"]);
   });
 

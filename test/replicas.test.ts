@@ -108,8 +108,8 @@ const WRITE = { authorization: `Bearer ${SECRET}` };
 const MODEL = "demo-mgpt";
 const TEXT = "The capital of France is";
 // 24 value vectors of layer 2, and 24 of layer 3 for the activation edit
-const ERASED = Array.from({ length: 24 }, (_, i) => ({ layer: 2, index: 10 * i }));
-const SUPPRESSED = Array.from({ length: 24 }, (_, i) => ({ layer: 3, index: 10 * i + 3 }));
+const ERASED = Array.from({ length: 24 }, (_, i) => ({ layer: 2, unit: 10 * i }));
+const SUPPRESSED = Array.from({ length: 24 }, (_, i) => ({ layer: 3, unit: 10 * i + 3 }));
 
 describe("kn serve replicas on one database", () => {
   const replicas: Replica[] = [];
@@ -149,7 +149,7 @@ describe("kn serve replicas on one database", () => {
     }
     throw new Error(`replica never had edits [${edits}] (last: [${last?.activeEdits}])\n${r.output()}`);
   };
-  const apply = (r: Replica, kind: string, neurons: { layer: number; index: number }[]) =>
+  const apply = (r: Replica, kind: string, neurons: { layer: number; unit: number }[]) =>
     gql<{ applyEdit: { id: string } }>(r.url, `mutation($n: [NeuronInput!]) { applyEdit(input: { model: "${MODEL}", kind: ${kind}, target: EXPLICIT, neurons: $n, unrelatedSample: 0 }) { id } }`, { n: neurons }, WRITE);
   const revert = (r: Replica, id: string) => gql<{ revertEdit: { status: string } }>(r.url, `mutation($id: ID!) { revertEdit(id: $id) { status } }`, { id }, WRITE);
 

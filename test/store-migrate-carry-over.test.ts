@@ -162,15 +162,15 @@ describe("migrating a database of the previous schema", () => {
         expect((await topScoresOfRuns(pool, [stored!])).get(stored!.id)).toEqual(scores);
 
         const r = await gql<{
-          knowledgeNeurons: { steps: number; tau: number; prompt: string; goldProbability: number; neurons: { layer: number; index: number; score: number }[] };
-          attribution: { topNeurons: { layer: number; index: number; score: number }[]; maxScore: number };
-          degenerateSets: { baseProbability: number; jointProbability: number; neurons: { layer: number; index: number; aloneProbability: number }[] }[];
+          knowledgeNeurons: { steps: number; tau: number; prompt: string; goldProbability: number; neurons: { layer: number; unit: number; score: number }[] };
+          attribution: { topNeurons: { layer: number; unit: number; score: number }[]; maxScore: number };
+          degenerateSets: { baseProbability: number; jointProbability: number; neurons: { layer: number; unit: number; aloneProbability: number }[] }[];
         }>(
           server.url,
           `query($m: String!, $f: ID!, $l: String!, $s: Int!, $method: Method!) {
-             knowledgeNeurons(model: $m, fact: $f, language: $l, method: $method, steps: $s) { steps tau prompt goldProbability neurons { layer index score } }
-             attribution(model: $m, fact: $f, language: $l, method: $method, steps: $s) { maxScore topNeurons { layer index score } }
-             degenerateSets(model: $m, fact: $f, language: $l, method: $method, steps: $s) { baseProbability jointProbability neurons { layer index aloneProbability } }
+             knowledgeNeurons(model: $m, fact: $f, language: $l, method: $method, steps: $s) { steps tau prompt goldProbability neurons { layer unit score } }
+             attribution(model: $m, fact: $f, language: $l, method: $method, steps: $s) { maxScore topNeurons { layer unit score } }
+             degenerateSets(model: $m, fact: $f, language: $l, method: $method, steps: $s) { baseProbability jointProbability neurons { layer unit aloneProbability } }
            }`,
           { m: run.model, f: run.fact_id, l: run.language_code, s: run.steps, method: String(run.method).toUpperCase().replace("-", "_") },
         );
@@ -180,15 +180,15 @@ describe("migrating a database of the previous schema", () => {
           tau: run.tau,
           prompt: run.prompt,
           goldProbability: run.gold_prob,
-          neurons: kns.map((k) => ({ layer: k.layer, index: k.unit, score: k.score })),
+          neurons: kns.map((k) => ({ layer: k.layer, unit: k.unit, score: k.score })),
         });
-        expect(r.data!.attribution).toEqual({ maxScore: run.max_score, topNeurons: scores.map((s) => ({ layer: s.layer, index: s.unit, score: s.score })) });
+        expect(r.data!.attribution).toEqual({ maxScore: run.max_score, topNeurons: scores.map((s) => ({ layer: s.layer, unit: s.unit, score: s.score })) });
         const sets = before.degenerateSets.filter((s) => s.run_id === run.id);
         expect(r.data!.degenerateSets).toEqual(
           sets.map((s) => ({
             baseProbability: s.base_prob,
             jointProbability: s.joint_prob,
-            neurons: before.degenerateMembers.filter((m) => m.set_id === s.id).map((m) => ({ layer: m.layer, index: m.unit, aloneProbability: m.alone_prob })),
+            neurons: before.degenerateMembers.filter((m) => m.set_id === s.id).map((m) => ({ layer: m.layer, unit: m.unit, aloneProbability: m.alone_prob })),
           })),
         );
       }

@@ -19,6 +19,8 @@ import { requestError } from "./errors.ts";
 export const COMPUTE_UNITS: Readonly<Record<string, number>> = {
   "Query.predict": 1,
   "Query.checkFact": 5,
+  "Query.attributionGrid": 5,
+  "Mutation.recordFactCheck": 5,
   "Mutation.applyEdit": 5,
   "Mutation.revertEdit": 1,
   "Mutation.evaluateFactChecking": 50,

@@ -67,3 +67,10 @@ export function createLoaders(prisma: PrismaClient, pool: Pool) {
 }
 
 export type Loaders = ReturnType<typeof createLoaders>;
+
+/** A row another row refers to (a run's fact, a fact's relation): its absence is the server's fault. */
+export async function present<T>(value: Promise<T | null>, what: string): Promise<T> {
+  const row = await value;
+  if (row === null) throw new Error(`${what} vanished while the request ran`);
+  return row;
+}

@@ -86,6 +86,8 @@ export class ThreadModelHost implements ModelHost {
   predict: ModelHost["predict"] = (...a) => this.call("predict", ...a);
   checkFact: ModelHost["checkFact"] = (...a) => this.call("checkFact", ...a);
   evaluateFactChecking: ModelHost["evaluateFactChecking"] = (...a) => this.call("evaluateFactChecking", ...a);
+  attributionGrid: ModelHost["attributionGrid"] = (...a) => this.call("attributionGrid", ...a);
+  promotedTokens: ModelHost["promotedTokens"] = (...a) => this.call("promotedTokens", ...a);
   applyEdit: ModelHost["applyEdit"] = (...a) => this.call("applyEdit", ...a);
   revertEdit: ModelHost["revertEdit"] = (...a) => this.call("revertEdit", ...a);
   reconcile: ModelHost["reconcile"] = (...a) => this.call("reconcile", ...a);

@@ -16,8 +16,11 @@ import {
   type EditKind, type FactMeasurement, type FactProbe, factProbe, isActivationKind, newObjectTokenId, packVectors, weightEditVectors,
 } from "../attribution/editing.ts";
 import { attributionModel } from "../attribution/model-port.ts";
+import type { RunSetting } from "../attribution/run-setting.ts";
+import { attributeTemplates } from "../indexer/attribute-job.ts";
 import type { Neuron } from "../model/index.ts";
 import { analysisStore } from "../store/analysis.ts";
+import { factContexts } from "../store/index-jobs.ts";
 import { type EditParams, type EditRow, type EditTargetName, type EffectRow, type FactPromptRow, activeEdits, factPrompts, findEdit, markReverted, reserveEditId, saveEdit, unrelatedFacts } from "../store/edits.ts";
 import { apiError, badInput, notFound } from "./errors.ts";
 import { type LiveCheckpoint, type LiveModel, LiveModels, type ModelLoader, type ReconcileResult } from "./live-models.ts";
@@ -58,11 +61,31 @@ export interface StatementQuery {
   object: string;
 }
 
+/** A run to attribute again: the fact in a language with the run's setting. */
+export interface GridQuery {
+  factId: string;
+  language: string;
+  setting: RunSetting;
+}
+
+export interface ComputedGrid {
+  layers: number;
+  width: number;
+  /** Row-major layers x width. */
+  scores: Float32Array;
+  /** Ids of the edits the live model carried (a grid computed under edits is not the run's). */
+  activeEdits: string[];
+}
+
 export interface ModelHost {
   /** The distribution at the target position of `text` (active edits applied), its `top` tokens. */
   predict(checkpoint: HostCheckpoint, text: string, top: number): Promise<Prediction>;
   checkFact(checkpoint: HostCheckpoint, query: StatementQuery): Promise<FactCheckVerdict>;
   evaluateFactChecking(checkpoint: HostCheckpoint, options: FactCheckOptions): Promise<FactCheckEvaluationResult>;
+  /** The full attribution grid of a stored run, computed again as the indexer computed it (every usable template, mean). */
+  attributionGrid(checkpoint: HostCheckpoint, query: GridQuery): Promise<ComputedGrid>;
+  /** The `top` tokens with the highest logits of a neuron's value vector through the output embedding (live weights). */
+  promotedTokens(checkpoint: HostCheckpoint, neuron: Neuron, top: number): Promise<{ id: number; token: string; logit: number }[]>;
   /** Applies and stores an edit; returns its id. */
   applyEdit(edit: ResolvedEdit, appliedBy: string): Promise<bigint>;
   revertEdit(checkpoint: HostCheckpoint, id: bigint, revertedBy: string): Promise<void>;
@@ -82,7 +105,7 @@ export interface ModelHost {
 const conflict = (message: string) => apiError("CONFLICT", message);
 const neuronText = (n: Neuron) => `(${n[0]}, ${n[1]})`;
 
-/** Indices of the k largest probabilities, ties by id. */
+/** Indices of the k largest values (probabilities, logits), ties by id. */
 function topIndices(probs: Float32Array, k: number): number[] {
   const out: number[] = [];
   for (let i = 0; i < probs.length; i++) {
@@ -153,6 +176,27 @@ export class InlineModelHost implements ModelHost {
 
   evaluateFactChecking(checkpoint: HostCheckpoint, options: FactCheckOptions): Promise<FactCheckEvaluationResult> {
     return this.live.use(checkpoint, (live) => evaluateFactChecking(analysisStore(this.pool), attributionModel(live.lm), options));
+  }
+
+  attributionGrid(checkpoint: HostCheckpoint, q: GridQuery): Promise<ComputedGrid> {
+    return this.live.use(checkpoint, async (live) => {
+      const fact = (await factContexts(this.pool, [q]))?.get(`${q.factId}|${q.language}`);
+      if (!fact) throw notFound("fact label", `${q.factId}/${q.language}`);
+      const { scores } = await attributeTemplates(attributionModel(live.lm), { language: q.language, ...q.setting }, fact);
+      const width = live.lm.ffnWidth;
+      const flat = new Float32Array(scores.length * width);
+      scores.forEach((row, layer) => flat.set(row, layer * width));
+      return { layers: scores.length, width, scores: flat, activeEdits: live.activeEditIds() };
+    });
+  }
+
+  promotedTokens(checkpoint: HostCheckpoint, neuron: Neuron, top: number): Promise<{ id: number; token: string; logit: number }[]> {
+    return this.live.use(checkpoint, async (live) => {
+      const [vector] = await live.lm.getValueVectors([neuron]);
+      const logits = await live.lm.unembed(vector);
+      const tok = live.lm.tokenizer;
+      return topIndices(logits, top).map((id) => ({ id, token: tok.idToToken(id) ?? `<${id}>`, logit: logits[id] }));
+    });
   }
 
   applyEdit(edit: ResolvedEdit, appliedBy: string): Promise<bigint> {

@@ -2,7 +2,7 @@
 // types to these), so generated resolver types check what a parent field returns.
 import type { Checkpoint, Fact, Relation } from "../store/generated/client.ts";
 import type { EditRow, EffectRow } from "../store/edits.ts";
-import type { JobProgress } from "../store/index-jobs.ts";
+import type { JobSummary } from "../store/index-jobs.ts";
 import type { RunRow } from "../store/neurons.ts";
 
 /** A stored run (Attribution, KnowledgeNeuronSet) with its model's name. */
@@ -26,17 +26,7 @@ export interface NeuronParent {
   unit: number;
 }
 
-export interface IndexJobParent extends Omit<JobProgress, "id" | "status"> {
-  id: string;
-  status: "QUEUED" | "RUNNING" | "DONE" | "FAILED" | "CANCELLED";
-  model: string;
-  method: string;
-  steps: number;
-  targetMode: string;
-  languages: string[];
-  relations: string[];
-  createdAt: Date;
-}
+export type IndexJobParent = JobSummary;
 
 export interface EditParent extends EditRow {
   effects: EffectRow[];

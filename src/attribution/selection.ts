@@ -130,3 +130,24 @@ export function shareFilter(perPrompt: readonly ScoredNeuron[][], p = 0.3): Scor
     .map((e) => ({ layer: e.layer, unit: e.unit, score: e.sum / e.count }))
     .sort(byScore);
 }
+
+/** One layer of a full attribution grid, summarized: what heatmap overviews show for every run. */
+export interface LayerSummary {
+  /** Highest score of the layer, and its unit (the first on ties). */
+  maxScore: number;
+  maxUnit: number;
+  /** Sum of the layer's positive scores. */
+  positiveSum: number;
+}
+
+export function summarizeLayers(scores: readonly Float32Array[]): LayerSummary[] {
+  return scores.map((row) => {
+    let maxUnit = 0;
+    let positiveSum = 0;
+    for (let u = 0; u < row.length; u++) {
+      if (row[u] > row[maxUnit]) maxUnit = u;
+      if (row[u] > 0) positiveSum += row[u];
+    }
+    return { maxScore: row.length ? row[maxUnit] : 0, maxUnit, positiveSum };
+  });
+}

@@ -5,7 +5,7 @@ import { DEFAULT_DKN, findDegenerateSets } from "../attribution/dkn.ts";
 import { attributeFact, suppressedProbabilities } from "../attribution/fact-attribution.ts";
 import type { FactModel } from "../attribution/model-port.ts";
 import { PromptError, usableTemplates } from "../attribution/prompts.ts";
-import { type NeuronSelection, effectiveTau, factKnowledgeNeurons, maxScore, topNeurons } from "../attribution/selection.ts";
+import { type NeuronSelection, effectiveTau, factKnowledgeNeurons, maxScore, summarizeLayers, topNeurons } from "../attribution/selection.ts";
 import type { FactContext } from "../store/index-jobs.ts";
 import type { RunRecord } from "../store/runs.ts";
 import type { AttributionJob } from "./queue.ts";
@@ -68,6 +68,7 @@ export async function computeRun(
       : [],
     topNeurons: topNeurons(scores, job.topK),
     knowledgeNeurons,
+    layerSummaries: summarizeLayers(scores),
   };
   const problem = nonFiniteProblem(attributions.map((a) => a.scores), run);
   if (problem) throw new NonFiniteError(`${problem}: the run is not stored`);

@@ -232,6 +232,10 @@ export class Bert implements Network<BertCache> {
     return this.layers[layer].ffnOut;
   }
 
+  outputEmbedding(vectors: tf.Tensor2D): tf.Tensor2D {
+    return this.decoder.logits(vectors);
+  }
+
   wordEmbedding(tokenId: number): tf.Tensor2D {
     return this.wordEmbeddings.row(tokenId);
   }

@@ -252,6 +252,10 @@ export class Gpt2 implements Network<Gpt2Cache> {
     return this.blocks[layer].proj;
   }
 
+  outputEmbedding(vectors: tf.Tensor2D): tf.Tensor2D {
+    return this.lmHead.logits(vectors);
+  }
+
   wordEmbedding(tokenId: number): tf.Tensor2D {
     return this.wordEmbeddings.row(tokenId);
   }

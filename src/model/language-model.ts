@@ -120,6 +120,8 @@ export interface LanguageModel extends ModelInfo {
   setValueVectors(neurons: readonly Neuron[], vectors: readonly Float32Array[]): void;
   /** Input embedding row of a token (GPT-2: wte), Float32Array(hidden). */
   wordEmbedding(tokenId: number): Promise<Float32Array>;
+  /** A hidden-size vector (e.g. a value vector) through the output embedding: Float32Array(vocabSize) of logits. */
+  unembed(vector: Float32Array): Promise<Float32Array>;
 
   dispose(): void;
 }

@@ -65,5 +65,8 @@ export interface Network<C extends PromptCache = PromptCache> {
   /** Input embedding row of a token [1, hidden] (GPT-2: wte, not the position table). */
   wordEmbedding(tokenId: number): tf.Tensor2D;
 
+  /** Rows of `vectors` [B, hidden] through the output embedding alone (no norm, head or bias): [B, vocabSize]. */
+  outputEmbedding(vectors: tf.Tensor2D): tf.Tensor2D;
+
   dispose(): void;
 }

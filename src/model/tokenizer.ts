@@ -70,3 +70,20 @@ export function createTokenizer(
     eosId: eos.id,
   };
 }
+
+/** The tokenizer files a checkpoint folder may hold, in the order they are described. */
+const TOKENIZER_FILES = ["tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "vocab.txt", "vocab.json", "merges.txt"];
+
+/** What tokenizes a checkpoint: tokenizer.json's model type, lower-cased (wordpiece, bpe, unigram), and its files present. */
+export async function describeTokenizer(dir: string): Promise<{ kind: string; files: string[] }> {
+  const { readFile, access } = await import("node:fs/promises");
+  const { join } = await import("node:path");
+  const files: string[] = [];
+  for (const f of TOKENIZER_FILES) if (await access(join(dir, f)).then(() => true, () => false)) files.push(f);
+  let kind = "unknown";
+  if (files.includes("tokenizer.json")) {
+    const json = JSON.parse(await readFile(join(dir, "tokenizer.json"), "utf8")) as { model?: { type?: string } };
+    kind = json.model?.type?.toLowerCase() ?? kind;
+  }
+  return { kind, files };
+}

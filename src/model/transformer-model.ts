@@ -359,6 +359,11 @@ export class TransformerModel<C extends PromptCache> implements LanguageModel {
     return (await readOnce(tf.tidy(() => this.network.wordEmbedding(tokenId)))).slice();
   }
 
+  async unembed(vector: Float32Array): Promise<Float32Array> {
+    if (vector.length !== this.hidden) throw badInput(`a vector of ${vector.length} values, expected ${this.hidden}`);
+    return readOnce(tf.tidy(() => this.network.outputEmbedding(tf.tensor2d(vector, [1, this.hidden]))));
+  }
+
   dispose(): void {
     this.network.dispose();
   }

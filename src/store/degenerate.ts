@@ -50,3 +50,29 @@ export async function degenerateNeuronsByFact(pool: Pool, q: RunScope & { relati
   }
   return new Map([...out].map(([fact, sets]) => [fact, [...sets.values()]]));
 }
+
+/** Degenerate sets (of any fact and language, runs of one setting) that contain (layer, unit), by set id. */
+export async function degenerateSetsOfNeuron(
+  pool: Pool,
+  q: RunScope & { layer: number; unit: number; first: number },
+): Promise<(DegenerateSetRow & { factId: string; language: string })[]> {
+  const { rows } = await pool.query<{ fact_id: string; language: string; base_prob: number; joint_prob: number; members: { layer: number; unit: number; alone_prob: number }[] }>(
+    `SELECT f.id AS fact_id, l.code AS language, s.base_prob, s.joint_prob,
+            (SELECT json_agg(json_build_object('layer', m.layer, 'unit', m.unit, 'alone_prob', m.alone_prob) ORDER BY m.layer, m.unit)
+             FROM degenerate_member m WHERE m.set_id = s.id AND m.checkpoint_id = s.checkpoint_id) AS members
+     FROM degenerate_member dm
+     JOIN degenerate_set s ON s.id = dm.set_id AND s.checkpoint_id = dm.checkpoint_id
+     JOIN attribution_run r ON r.id = s.run_id AND r.checkpoint_id = s.checkpoint_id
+     JOIN fact f ON f.key = r.fact_key JOIN language l ON l.key = r.language_key
+     WHERE dm.checkpoint_id = $1 AND dm.layer = $5 AND dm.unit = $6 AND r.setting_id = ${settingIdSql(2)}
+     ORDER BY s.id LIMIT $7`,
+    [q.checkpointId, ...settingParams(q.setting), q.layer, q.unit, q.first],
+  );
+  return rows.map((r) => ({
+    factId: r.fact_id,
+    language: r.language,
+    baseProb: r.base_prob,
+    jointProb: r.joint_prob,
+    members: r.members.map((m) => ({ layer: m.layer, unit: m.unit, aloneProb: m.alone_prob })),
+  }));
+}

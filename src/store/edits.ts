@@ -205,6 +205,44 @@ export async function editPage(
   return { rows: page.rows.slice(0, q.first).map(toEdit), totalCount: count.rows[0].n, hasNextPage: page.rows.length > q.first };
 }
 
+/** Edits of a checkpoint whose neuron list includes (layer, unit), newest first. */
+export async function editsOfNeuron(pool: Pool, q: { checkpointId: number; layer: number; unit: number; first: number }): Promise<EditRow[]> {
+  const { rows } = await pool.query<EditDbRow>(
+    `SELECT ${EDIT_COLUMNS} FROM ${EDIT_FROM} WHERE e.checkpoint_id = $1 AND e.neurons @> $2::jsonb ORDER BY e.id DESC LIMIT $3`,
+    [q.checkpointId, JSON.stringify([[q.layer, q.unit]]), q.first],
+  );
+  return rows.map(toEdit);
+}
+
+/** One measurement of a stored edit, with what the edit was: the rows cross-lingual editing results group. */
+export interface EditMeasurementRow extends EffectRow {
+  editId: bigint;
+  kind: EditKindName;
+  target: EditTargetName;
+  sourceLanguage: string | null;
+}
+
+/** Every effect of the checkpoint's edits (optionally: on one relation's facts, of one kind, target, status). */
+export async function editMeasurements(
+  pool: Pool,
+  q: { checkpointId: number; relationId: string | null; kind: EditKindName | null; target: EditTargetName | null; status: EditStatusName | null },
+): Promise<EditMeasurementRow[]> {
+  const { rows } = await pool.query<{ edit_id: string; kind: EditKindName; target: EditTargetName; source: string | null; fact_id: string; language_code: string; related: boolean; prob_before: number; prob_after: number; answer_before: string; answer_after: string }>(
+    `SELECT e.id AS edit_id, e.kind, e.target, e.language_code AS source, x.fact_id, x.language_code, x.related, x.prob_before, x.prob_after, x.answer_before, x.answer_after
+     FROM edit e JOIN edit_effect x ON x.edit_id = e.id
+     WHERE e.checkpoint_id = $1
+       AND ($2::text IS NULL OR e.fact_id IN (SELECT id FROM fact WHERE relation_id = $2))
+       AND ($3::edit_kind IS NULL OR e.kind = $3::edit_kind) AND ($4::edit_target IS NULL OR e.target = $4::edit_target)
+       AND ($5::edit_status IS NULL OR e.status = $5::edit_status)
+     ORDER BY e.id`,
+    [q.checkpointId, q.relationId, q.kind, q.target, q.status],
+  );
+  return rows.map((r) => ({
+    editId: BigInt(r.edit_id), kind: r.kind, target: r.target, sourceLanguage: r.source, factId: r.fact_id, languageCode: r.language_code, related: r.related,
+    probBefore: r.prob_before, probAfter: r.prob_after, answerBefore: r.answer_before, answerAfter: r.answer_after,
+  }));
+}
+
 /** Effects per edit: related ones first (by language), then the unrelated facts. */
 export async function effectsOfEdits(pool: Pool, ids: readonly bigint[]): Promise<Map<bigint, EffectRow[]>> {
   const out = new Map<bigint, EffectRow[]>(ids.map((id) => [id, []]));

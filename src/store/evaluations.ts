@@ -46,6 +46,24 @@ export async function saveFactCheck(
   });
 }
 
+/** Stored fact checks of a checkpoint, newest first. */
+export async function listFactChecks(prisma: PrismaClient, q: { checkpointId: number; relationId: string | null; language: string | null; first: number }) {
+  return prisma.factCheck.findMany({
+    where: { checkpointId: q.checkpointId, ...(q.relationId ? { relationId: q.relationId } : {}), ...(q.language ? { languageCode: q.language } : {}) },
+    orderBy: { id: "desc" },
+    take: q.first,
+  });
+}
+
+/** Stored fact-checking evaluations of a checkpoint (one language, or all), newest first. */
+export async function listFactCheckEvaluations(prisma: PrismaClient, q: { checkpointId: number; language: string | null; first?: number }) {
+  return prisma.factCheckEvaluation.findMany({
+    where: { checkpointId: q.checkpointId, ...(q.language ? { languageCode: q.language } : {}) },
+    orderBy: [{ createdAt: "desc" }, { id: "desc" }],
+    take: q.first,
+  });
+}
+
 /** The facts of a language with their relation's first template and first wrong object (§7). */
 export async function factCheckItems(pool: Pool, language: string): Promise<FactCheckItem[]> {
   const { rows } = await pool.query<{ fact_id: string; relation_id: string; template: string; subject: string; object: string; wrong: string }>(

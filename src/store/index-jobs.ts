@@ -74,7 +74,7 @@ export async function insertIndexJob(pool: Pool, sel: IndexSelection): Promise<{
 
 export interface JobProgress {
   id: bigint;
-  status: string;
+  status: "QUEUED" | "RUNNING" | "DONE" | "FAILED" | "CANCELLED";
   total: number;
   done: number;
   failed: number;
@@ -87,10 +87,42 @@ export interface JobProgress {
   finishedAt: Date | null;
 }
 
+/** A job with its selection and setting, as the API lists it. */
+export interface JobSummary extends JobProgress {
+  checkpointId: number;
+  model: string;
+  method: string;
+  steps: number;
+  targetMode: string;
+  languages: string[];
+  relations: string[];
+  createdAt: Date;
+}
+
 export async function jobProgress(pool: Pool, id: bigint): Promise<JobProgress | null> {
+  return (await jobSummaries(pool, { ids: [id], first: 1 }))[0] ?? null;
+}
+
+/**
+ * Jobs with their progress, newest first: the given ids, or those of one checkpoint and status
+ * set (null: all), at most `first`. One statement; item counts over the (job, status) index.
+ */
+export async function jobSummaries(
+  pool: Pool,
+  q: { ids?: readonly bigint[] | null; checkpointId?: number | null; statuses?: readonly string[] | null; first: number },
+): Promise<JobSummary[]> {
   const { rows } = await pool.query<{
-    status: string;
+    id: string;
+    checkpoint_id: number;
+    model: string;
+    method: string;
+    steps: number;
+    target_mode: string;
+    languages: string[];
+    relations: string[];
+    status: JobProgress["status"];
     total: number;
+    created_at: Date;
     started_at: Date | null;
     finished_at: Date | null;
     done: number;
@@ -99,32 +131,45 @@ export async function jobProgress(pool: Pool, id: bigint): Promise<JobProgress |
     computed: number;
     seconds: number | null;
   }>(
-    `SELECT j.status, j.total, j.started_at, j.finished_at,
-            count(*) FILTER (WHERE i.status IN ('DONE', 'SKIPPED'))::int AS done,
-            count(*) FILTER (WHERE i.status = 'FAILED')::int AS failed,
-            count(*) FILTER (WHERE i.status = 'PENDING')::int AS pending,
-            count(*) FILTER (WHERE i.status = 'DONE')::int AS computed,
+    `SELECT j.id, j.checkpoint_id, c.name AS model, s.method, s.steps, s.target_mode, j.languages, j.relations,
+            j.status, j.total, j.created_at, j.started_at, j.finished_at, i.done, i.failed, i.pending, i.computed,
             EXTRACT(EPOCH FROM (COALESCE(j.finished_at, now()) - j.started_at))::float8 AS seconds
-     FROM index_job j LEFT JOIN index_job_item i ON i.job_id = j.id
-     WHERE j.id = $1 GROUP BY j.id`,
-    [id.toString()],
+     FROM index_job j JOIN checkpoint c ON c.id = j.checkpoint_id JOIN run_setting s ON s.id = j.setting_id
+     CROSS JOIN LATERAL (
+       SELECT count(*) FILTER (WHERE status IN ('DONE', 'SKIPPED'))::int AS done,
+              count(*) FILTER (WHERE status = 'FAILED')::int AS failed,
+              count(*) FILTER (WHERE status = 'PENDING')::int AS pending,
+              count(*) FILTER (WHERE status = 'DONE')::int AS computed
+       FROM index_job_item WHERE job_id = j.id) i
+     WHERE ($1::bigint[] IS NULL OR j.id = ANY($1::bigint[])) AND ($2::int IS NULL OR j.checkpoint_id = $2)
+       AND ($3::job_status[] IS NULL OR j.status = ANY($3::job_status[]))
+     ORDER BY j.id DESC LIMIT $4`,
+    [q.ids?.map(String) ?? null, q.checkpointId ?? null, q.statuses ?? null, q.first],
   );
-  if (!rows.length) return null;
-  const r = rows[0];
-  const seconds = r.seconds ?? 0;
-  const rate = seconds > 0 ? r.computed / seconds : 0;
-  return {
-    id,
-    status: r.status,
-    total: r.total,
-    done: r.done,
-    failed: r.failed,
-    pending: r.pending,
-    rate,
-    eta: r.pending === 0 ? 0 : rate > 0 ? r.pending / rate : null,
-    startedAt: r.started_at,
-    finishedAt: r.finished_at,
-  };
+  return rows.map((r) => {
+    const seconds = r.seconds ?? 0;
+    const rate = seconds > 0 ? r.computed / seconds : 0;
+    return {
+      id: BigInt(r.id),
+      checkpointId: r.checkpoint_id,
+      model: r.model,
+      method: r.method,
+      steps: r.steps,
+      targetMode: r.target_mode,
+      languages: r.languages,
+      relations: r.relations,
+      status: r.status,
+      total: r.total,
+      done: r.done,
+      failed: r.failed,
+      pending: r.pending,
+      rate,
+      eta: r.pending === 0 ? 0 : rate > 0 ? r.pending / rate : null,
+      createdAt: r.created_at,
+      startedAt: r.started_at,
+      finishedAt: r.finished_at,
+    };
+  });
 }
 
 /** Marks the job (null: every running job) DONE, or FAILED when some items failed, once no item is pending. */

@@ -22,7 +22,7 @@ export interface NeuronRow {
 /** A run with its text keys (fact uuid, language code, relation id) and setting, from its integer keys. */
 const RUN_SELECT = `SELECT r.id, r.checkpoint_id, f.id AS fact_id, l.code AS language_code, rel.id AS relation_id, s.method, s.steps,
     s.target_mode, r.prompt, r.gold_token_ids, r.gold_prob, r.predicted_ids, r.predicted_text, r.predicted_prob, r.tau, r.tau_rule, r.max_score,
-    r.n_layers, r.ffn_width, r.timings, r.created_at
+    r.n_layers, r.ffn_width, r.timings, r.layer_max, r.layer_max_unit, r.layer_positive_sum, r.created_at
   FROM attribution_run r
   JOIN run_setting s ON s.id = r.setting_id
   JOIN fact f ON f.key = r.fact_key
@@ -50,6 +50,9 @@ interface RunDbRow {
   n_layers: number;
   ffn_width: number;
   timings: Record<string, number>;
+  layer_max: number[] | null;
+  layer_max_unit: number[] | null;
+  layer_positive_sum: number[] | null;
   created_at: Date;
 }
 
@@ -75,6 +78,7 @@ function toRun(r: RunDbRow): RunRow {
     nLayers: r.n_layers,
     ffnWidth: r.ffn_width,
     timings: r.timings,
+    layerSummaries: r.layer_max?.map((maxScore, layer) => ({ maxScore, maxUnit: r.layer_max_unit![layer], positiveSum: r.layer_positive_sum![layer] })),
     createdAt: r.created_at,
   };
 }
@@ -127,20 +131,33 @@ function groupByRun(rows: ({ run_id: string } & NeuronRow)[]): Map<bigint, Neuro
 
 export interface NeuronFactRow {
   factId: string;
-  /** The fact's integer key: the page order and the cursor. */
+  /** The fact's integer key: the page order (FACT) and the cursor. */
   factKey: number;
   languages: string[];
+  /** The neuron's highest score over the fact's languages: the page order (SCORE). */
   maxScore: number;
 }
 
 /**
  * Facts whose knowledge neurons include (layer, unit) in runs of one setting, one row per fact with
- * the languages in which it was selected; keyset-paged by fact key over the index
- * (setting, layer, unit, fact, language, score) of the checkpoint's partition, index-only.
+ * the languages in which it was selected, over the index (setting, layer, unit, fact, language,
+ * score) of the checkpoint's partition: keyset-paged by fact key (FACT, index-only), or by the
+ * highest score descending then fact key (SCORE: the neuron's facts are grouped, then sorted).
  */
 export async function factsOfNeuron(
   pool: Pool,
-  q: RunScope & { layer: number; unit: number; language?: string | null; afterFactKey?: number | null; first: number },
+  q: RunScope & {
+    layer: number;
+    unit: number;
+    language?: string | null;
+    relationId?: string | null;
+    /** FACT (the default) or SCORE. */
+    orderBy?: "SCORE" | "FACT";
+    /** The page starts after this fact (FACT), or after (afterScore, afterFactKey) (SCORE). */
+    afterFactKey?: number | null;
+    afterScore?: number | null;
+    first: number;
+  },
 ): Promise<{ rows: NeuronFactRow[]; totalCount: number; hasNextPage: boolean }> {
   const params: unknown[] = [q.checkpointId, ...settingParams(q.setting), q.layer, q.unit];
   let filter = `k.checkpoint_id = $1 AND k.setting_id = ${settingIdSql(2)} AND k.layer = $5 AND k.unit = $6`;
@@ -148,15 +165,28 @@ export async function factsOfNeuron(
     params.push(q.language);
     filter += ` AND k.language_key = (SELECT key FROM language WHERE code = $${params.length})`;
   }
-  const pageParams = [...params, q.afterFactKey ?? 0, q.first + 1];
+  if (q.relationId != null) {
+    params.push(q.relationId);
+    filter += ` AND k.relation_key = (SELECT key FROM relation WHERE id = $${params.length})`;
+  }
+  const n = params.length;
+  const byScore = q.orderBy === "SCORE";
+  const keyset = q.afterFactKey == null
+    ? ""
+    : byScore
+      ? `HAVING max(k.score) < $${n + 1}::float8 OR (max(k.score) = $${n + 1}::float8 AND k.fact_key > $${n + 2})`
+      : `HAVING k.fact_key > $${n + 2}`;
+  const order = byScore ? "max_score DESC, fact_key" : "fact_key";
+  const outerOrder = byScore ? "p.max_score DESC, p.fact_key" : "p.fact_key";
+  const pageParams = [...params, q.afterScore ?? 0, q.afterFactKey ?? 0, q.first + 1];
   const [page, count] = await Promise.all([
     pool.query<{ fact_id: string; fact_key: number; languages: string[]; max_score: number }>(
       `SELECT f.id AS fact_id, p.fact_key, (SELECT array_agg(l.code ORDER BY l.code) FROM language l WHERE l.key = ANY(p.language_keys)) AS languages, p.max_score
-       FROM (SELECT k.fact_key, array_agg(k.language_key) AS language_keys, max(k.score) AS max_score
-             FROM knowledge_neuron k WHERE ${filter} AND k.fact_key > $${params.length + 1}
-             GROUP BY k.fact_key ORDER BY k.fact_key LIMIT $${params.length + 2}) p
+       FROM (SELECT k.fact_key, array_agg(k.language_key) AS language_keys, max(k.score)::float8 AS max_score
+             FROM knowledge_neuron k WHERE ${filter}
+             GROUP BY k.fact_key ${keyset} ORDER BY ${order} LIMIT $${n + 3}) p
        JOIN fact f ON f.key = p.fact_key
-       ORDER BY p.fact_key`,
+       ORDER BY ${outerOrder}`,
       pageParams,
     ),
     pool.query<{ n: number }>(`SELECT count(DISTINCT k.fact_key)::int AS n FROM knowledge_neuron k WHERE ${filter}`, params),
@@ -168,13 +198,45 @@ export async function factsOfNeuron(
   };
 }
 
-/** Languages in which the checkpoint has runs of the setting, by code. */
-export async function languagesWithRuns(pool: Pool, q: RunScope): Promise<string[]> {
+/** For how many facts of each relation (layer, unit) is a knowledge neuron, in any language; most first. */
+export async function relationsOfNeuron(pool: Pool, q: RunScope & { layer: number; unit: number }): Promise<{ relationId: string; facts: number }[]> {
+  const { rows } = await pool.query<{ relation_id: string; facts: number }>(
+    `SELECT rel.id AS relation_id, p.facts FROM (
+       SELECT k.relation_key, count(DISTINCT k.fact_key)::int AS facts FROM knowledge_neuron k
+       WHERE k.checkpoint_id = $1 AND k.setting_id = ${settingIdSql(2)} AND k.layer = $5 AND k.unit = $6 GROUP BY k.relation_key) p
+     JOIN relation rel ON rel.key = p.relation_key ORDER BY p.facts DESC, rel.id`,
+    [q.checkpointId, ...settingParams(q.setting), q.layer, q.unit],
+  );
+  return rows.map((r) => ({ relationId: r.relation_id, facts: r.facts }));
+}
+
+/** The stored runs of a fact: optionally one checkpoint, some languages, one setting; by checkpoint, language, setting. */
+export async function runsOfFact(
+  pool: Pool,
+  q: { factId: string; checkpointId?: number | null; languages?: readonly string[] | null; method?: string | null; steps?: number | null; targetMode?: string | null },
+): Promise<RunRow[]> {
+  const { rows } = await pool.query<RunDbRow>(
+    `${RUN_SELECT}
+     WHERE r.fact_key = (SELECT key FROM fact WHERE id = $1)
+       AND ($2::int IS NULL OR r.checkpoint_id = $2)
+       AND ($3::text[] IS NULL OR l.code = ANY($3))
+       AND ($4::attribution_method IS NULL OR s.method = $4::attribution_method)
+       AND ($5::int IS NULL OR s.steps = $5)
+       AND ($6::target_mode IS NULL OR s.target_mode = $6::target_mode)
+     ORDER BY r.checkpoint_id, l.code, s.id`,
+    [q.factId, q.checkpointId ?? null, q.languages ?? null, q.method ?? null, q.steps ?? null, q.targetMode ?? null],
+  );
+  return rows.map(toRun);
+}
+
+/** Languages in which the checkpoint has runs of the setting (of one relation, unless null), by code. */
+export async function languagesWithRuns(pool: Pool, q: RunScope & { relationId?: string | null }): Promise<string[]> {
   const { rows } = await pool.query<{ code: string }>(
     `SELECT l.code FROM language l
-     WHERE EXISTS (SELECT 1 FROM attribution_run r WHERE r.checkpoint_id = $1 AND r.setting_id = ${settingIdSql(2)} AND r.language_key = l.key)
+     WHERE EXISTS (SELECT 1 FROM attribution_run r WHERE r.checkpoint_id = $1 AND r.setting_id = ${settingIdSql(2)} AND r.language_key = l.key
+                   AND ($5::text IS NULL OR r.relation_key = (SELECT key FROM relation WHERE id = $5)))
      ORDER BY l.code`,
-    [q.checkpointId, ...settingParams(q.setting)],
+    [q.checkpointId, ...settingParams(q.setting), q.relationId ?? null],
   );
   return rows.map((r) => r.code);
 }

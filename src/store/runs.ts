@@ -5,6 +5,7 @@
 import type { Pool, PoolClient } from "pg";
 import type { TargetMode } from "../attribution/fact-attribution.ts";
 import type { Method } from "../attribution/integrated-gradients.ts";
+import type { LayerSummary } from "../attribution/selection.ts";
 import { BinaryCopyEncoder, copyBinary } from "./binary-copy.ts";
 import { ensureSettings, settingKey } from "./settings.ts";
 
@@ -42,6 +43,8 @@ export interface RunRecord {
   topNeurons: StoredNeuron[];
   /** The selected knowledge neurons, in rank order. */
   knowledgeNeurons: StoredNeuron[];
+  /** Per-layer summaries of the full attribution, index = layer (absent: not stored). */
+  layerSummaries?: readonly LayerSummary[];
   degenerateSets: {
     baseProb: number;
     jointProb: number;
@@ -132,15 +135,21 @@ export async function saveRuns(db: PoolClient, runs: readonly RunRecord[], optio
     n_layers: r.nLayers,
     ffn_width: r.ffnWidth,
     timings: r.timings,
+    layer_max: r.layerSummaries?.map((l) => real(l.maxScore)) ?? null,
+    layer_max_unit: r.layerSummaries?.map((l) => l.maxUnit) ?? null,
+    layer_positive_sum: r.layerSummaries?.map((l) => real(l.positiveSum)) ?? null,
   }));
   const inserted = await db.query<{ id: string; checkpoint_id: number; setting_id: number; fact_key: number; language_key: number }>(
     `INSERT INTO attribution_run (checkpoint_id, setting_id, fact_key, language_key, relation_key, prompt, gold_token_ids, gold_probs,
-       gold_prob, predicted_ids, predicted_text, predicted_prob, tau, tau_rule, max_score, top_k, n_knowledge, n_layers, ffn_width, timings)
+       gold_prob, predicted_ids, predicted_text, predicted_prob, tau, tau_rule, max_score, top_k, n_knowledge, n_layers, ffn_width, timings,
+       layer_max, layer_max_unit, layer_positive_sum)
      SELECT checkpoint_id, setting_id, fact_key, language_key, relation_key, prompt, gold_token_ids, gold_probs,
-       gold_prob, predicted_ids, predicted_text, predicted_prob, tau, tau_rule, max_score, top_k, n_knowledge, n_layers, ffn_width, timings
+       gold_prob, predicted_ids, predicted_text, predicted_prob, tau, tau_rule, max_score, top_k, n_knowledge, n_layers, ffn_width, timings,
+       layer_max, layer_max_unit, layer_positive_sum
      FROM jsonb_to_recordset($1::jsonb) AS x(checkpoint_id int, setting_id smallint, fact_key int, language_key smallint, relation_key smallint,
        prompt text, gold_token_ids int[], gold_probs float8[], gold_prob float8, predicted_ids int[], predicted_text text,
-       predicted_prob float8, tau float8, tau_rule jsonb, max_score float8, top_k int, n_knowledge int, n_layers int, ffn_width int, timings jsonb)
+       predicted_prob float8, tau float8, tau_rule jsonb, max_score float8, top_k int, n_knowledge int, n_layers int, ffn_width int, timings jsonb,
+       layer_max real[], layer_max_unit int[], layer_positive_sum real[])
      ON CONFLICT (checkpoint_id, setting_id, fact_key, language_key) DO NOTHING
      RETURNING id, checkpoint_id, setting_id, fact_key, language_key`,
     [JSON.stringify(rows)],

@@ -1,41 +1,46 @@
-// Language-independent and degenerate knowledge neurons over the stored runs.
+// Language-independent and degenerate knowledge neurons, cross-language overlap and per-layer
+// distributions over the stored runs.
 import { degenerateSetsOfRun } from "../../store/degenerate.ts";
-import type { Fact } from "../../store/generated/client.ts";
 import { factLanguageIndependentNeurons, relationLanguageIndependentNeurons } from "../../store/likn.ts";
-import { findRun } from "../../store/neurons.ts";
+import { findRun, languagesWithRuns } from "../../store/neurons.ts";
+import { languageOverlap, layerDistribution } from "../../store/relation-stats.ts";
 import type { ApiContext } from "../context.ts";
 import { settingFromApi } from "../enums.ts";
-import { badInput, notFound } from "../errors.ts";
-import { checkLanguage, checkRelationId } from "./catalog.ts";
-import { type RunArgs, requireFact, requireModel } from "./neurons.ts";
+import { badInput } from "../errors.ts";
+import type { Resolvers } from "../generated/resolvers.ts";
+import { checkLanguage, checkRelationId, requireRelation } from "./catalog.ts";
+import { requireFact, requireModel } from "./neurons.ts";
 
-function checkLanguages(languages: string[]): string[] {
+function checkLanguages(languages: readonly string[]): string[] {
   if (languages.length === 0) throw badInput("languages must list at least one language", "languages");
   return [...new Set(languages.map((l) => checkLanguage(l, "languages")))];
 }
 
-export const analysisResolvers = {
+/** Model and relation of a nullable relation-wide statistic: null when either is unknown. */
+async function scopeOf(ctx: ApiContext, model: string, relation: string | null | undefined) {
+  const relationId = relation == null ? null : checkRelationId(relation);
+  const [checkpoint, rel] = await Promise.all([ctx.loaders.checkpoint.load(model), relationId ? ctx.loaders.relation.load(relationId) : null]);
+  if (!checkpoint || (relationId && !rel)) return null;
+  return { checkpoint, relation: rel };
+}
+
+export const analysisResolvers: Resolvers = {
   Query: {
-    async languageIndependentNeurons(
-      _: unknown,
-      args: { model: string; relation: string; languages: string[]; minFacts?: number; method?: string; steps?: number; targetMode?: string },
-      ctx: ApiContext,
-    ) {
+    async languageIndependentNeurons(_, args, ctx) {
       const checkpoint = await requireModel(ctx, args.model);
-      const relationId = checkRelationId(args.relation);
-      if (!(await ctx.loaders.relation.load(relationId))) throw notFound("relation", relationId);
+      const relation = await requireRelation(ctx, args.relation);
       const minFacts = args.minFacts ?? 1;
       if (!Number.isInteger(minFacts) || minFacts < 1) throw badInput("minFacts must be a positive integer", "minFacts");
       const rows = await relationLanguageIndependentNeurons(ctx.pool, {
         checkpointId: checkpoint.id,
         setting: settingFromApi(args),
-        relationId,
+        relationId: relation.id,
         languages: checkLanguages(args.languages),
         minFacts,
       });
-      return rows.map((r) => ({ layer: r.layer, index: r.unit, facts: r.facts }));
+      return rows.map((r) => ({ layer: r.layer, unit: r.unit, facts: r.facts }));
     },
-    async degenerateSets(_: unknown, args: RunArgs, ctx: ApiContext) {
+    async degenerateSets(_, args, ctx) {
       const checkpoint = await requireModel(ctx, args.model);
       await requireFact(ctx, args.fact);
       const run = await findRun(ctx.pool, { checkpointId: checkpoint.id, setting: settingFromApi(args), factId: args.fact, language: checkLanguage(args.language) });
@@ -43,12 +48,45 @@ export const analysisResolvers = {
       return (await degenerateSetsOfRun(ctx.pool, run)).map((s) => ({
         baseProbability: s.baseProb,
         jointProbability: s.jointProb,
-        neurons: s.members.map((m) => ({ layer: m.layer, index: m.unit, aloneProbability: m.aloneProb })),
+        neurons: s.members.map((m) => ({ layer: m.layer, unit: m.unit, aloneProbability: m.aloneProb })),
       }));
+    },
+    async languageOverlap(_, args, ctx) {
+      const setting = settingFromApi(args);
+      const languages = args.languages == null ? null : checkLanguages(args.languages);
+      const scope = await scopeOf(ctx, args.model, args.relation);
+      if (!scope?.relation) return null;
+      const q = { checkpointId: scope.checkpoint.id, setting, relationId: scope.relation.id };
+      const order = languages ?? (await languagesWithRuns(ctx.pool, q));
+      const cells = new Map((await languageOverlap(ctx.pool, { ...q, languages: order })).map((c) => [`${c.row}|${c.column}`, c]));
+      return {
+        model: scope.checkpoint.name,
+        relation: scope.relation,
+        languages: order,
+        // every pair, with zeros where the two languages share no indexed fact
+        cells: order.flatMap((row) => order.map((column) => cells.get(`${row}|${column}`) ?? { row, column, facts: 0, meanShared: 0, meanJaccard: 0 })),
+      };
+    },
+    async layerDistribution(_, args, ctx) {
+      const setting = settingFromApi(args);
+      const languages = args.languages == null ? null : checkLanguages(args.languages);
+      const scope = await scopeOf(ctx, args.model, args.relation);
+      if (!scope) return null;
+      const q = { checkpointId: scope.checkpoint.id, setting, relationId: scope.relation?.id ?? null };
+      const rows = await layerDistribution(ctx.pool, { ...q, languages: languages ?? (await languagesWithRuns(ctx.pool, q)), nLayers: scope.checkpoint.nLayers });
+      return rows.map((r) => {
+        const neurons = r.perLayer.reduce((a, b) => a + b, 0);
+        return {
+          language: r.language,
+          runs: r.runs,
+          neurons,
+          layers: r.perLayer.map((n, layer) => ({ layer, neurons: n, share: neurons ? n / neurons : 0, perRun: r.runs ? n / r.runs : 0 })),
+        };
+      });
     },
   },
   Fact: {
-    async languageIndependentNeurons(fact: Fact, args: { model: string; languages: string[]; method?: string; steps?: number; targetMode?: string }, ctx: ApiContext) {
+    async languageIndependentNeurons(fact, args, ctx) {
       const checkpoint = await requireModel(ctx, args.model);
       const neurons = await factLanguageIndependentNeurons(ctx.pool, {
         checkpointId: checkpoint.id,
@@ -56,7 +94,7 @@ export const analysisResolvers = {
         factId: fact.id,
         languages: checkLanguages(args.languages),
       });
-      return neurons.map(([layer, index]) => ({ layer, index }));
+      return neurons.map(([layer, unit]) => ({ layer, unit }));
     },
   },
 };

@@ -1,13 +1,17 @@
-// Resolvers of the fact catalog: languages, relations, templates, facts and their labels.
-import type { Fact, FactLabel, Relation, Template } from "../../store/generated/client.ts";
+// Resolvers of the fact catalog: languages, relations, templates, facts, their labels, and search.
 import * as catalog from "../../store/catalog.ts";
 import { databaseReachable } from "../../store/client.ts";
+import { searchLabels } from "../../store/search.ts";
 import type { ApiContext } from "../context.ts";
 import { badInput, notFound } from "../errors.ts";
+import type { Resolvers } from "../generated/resolvers.ts";
+import { present } from "../loaders.ts";
 import { decodeCursor, encodeCursor, pageSize } from "../pagination.ts";
 
 const LANGUAGE_CODE = /^[a-z]{2,3}$/;
 const RELATION_ID = /^(P\d+|place_of_birth|place_of_death)$/;
+/** Longest searchFacts text, in characters. */
+export const MAX_SEARCH_TEXT = 100;
 
 export function checkLanguage(code: string, argument = "language"): string {
   if (!LANGUAGE_CODE.test(code)) throw badInput(`invalid language code ${JSON.stringify(code)} (expected e.g. "en")`, argument);
@@ -19,8 +23,9 @@ export function checkRelationId(id: string, argument = "relation"): string {
   return id;
 }
 
-async function requireRelation(ctx: ApiContext, id: string): Promise<Relation> {
-  const relation = await ctx.loaders.relation.load(checkRelationId(id, "id"));
+/** The relation, or NOT_FOUND (for fields that cannot be null). */
+export async function requireRelation(ctx: ApiContext, id: string, argument = "relation") {
+  const relation = await ctx.loaders.relation.load(checkRelationId(id, argument));
   if (!relation) throw notFound("relation", id);
   return relation;
 }
@@ -31,20 +36,16 @@ async function requireLanguage(ctx: ApiContext, code: string, argument = "langua
   return code;
 }
 
-export const catalogResolvers = {
+export const catalogResolvers: Resolvers = {
   Query: {
-    async health(_: unknown, __: unknown, ctx: ApiContext) {
+    async health(_, __, ctx) {
       const database = await databaseReachable(ctx.pool);
       return { ok: database, database, version: ctx.version };
     },
-    languages: (_: unknown, __: unknown, ctx: ApiContext) => catalog.listLanguages(ctx.prisma),
-    relations: (_: unknown, __: unknown, ctx: ApiContext) => catalog.listRelations(ctx.prisma),
-    relation: (_: unknown, args: { id: string }, ctx: ApiContext) => requireRelation(ctx, args.id),
-    async facts(
-      _: unknown,
-      args: { relation?: string | null; language?: string | null; first?: number | null; after?: string | null },
-      ctx: ApiContext,
-    ) {
+    languages: (_, __, ctx) => catalog.listLanguages(ctx.prisma),
+    relations: (_, __, ctx) => catalog.listRelations(ctx.prisma),
+    relation: (_, args, ctx) => ctx.loaders.relation.load(checkRelationId(args.id, "id")),
+    async facts(_, args, ctx) {
       const first = pageSize(args.first);
       const after = decodeCursor("fact", args.after);
       if (args.relation != null) await requireRelation(ctx, args.relation);
@@ -57,37 +58,48 @@ export const catalogResolvers = {
         pageInfo: { hasNextPage: page.hasNextPage, endCursor: edges.at(-1)?.cursor ?? null },
       };
     },
-    async fact(_: unknown, args: { id: string }, ctx: ApiContext) {
-      const fact = await ctx.loaders.fact.load(args.id);
-      if (!fact) throw notFound("fact", args.id);
-      return fact;
+    fact: (_, args, ctx) => ctx.loaders.fact.load(args.id),
+    async searchFacts(_, args, ctx) {
+      const text = args.text.trim();
+      if (!text || [...text].length > MAX_SEARCH_TEXT) throw badInput(`text must have 1 to ${MAX_SEARCH_TEXT} characters`, "text");
+      const first = pageSize(args.first);
+      return searchLabels(ctx.pool, {
+        text,
+        match: args.match ?? "SUBSTRING",
+        language: args.language == null ? null : checkLanguage(args.language),
+        relationId: args.relation == null ? null : checkRelationId(args.relation),
+        first,
+      });
     },
   },
+  FactSearchHit: {
+    fact: (hit, _, ctx) => present(ctx.loaders.fact.load(hit.factId), `fact ${hit.factId}`),
+  },
   Relation: {
-    async templates(relation: Relation, args: { language?: string | null }, ctx: ApiContext) {
+    async templates(relation, args, ctx) {
       const all = await ctx.loaders.templates.load(relation.id);
       const language = args.language == null ? null : checkLanguage(args.language);
       return all.filter((t) => language === null || t.languageCode === language);
     },
-    factCount: (relation: Relation, _: unknown, ctx: ApiContext) => ctx.loaders.relationFactCount.load(relation.id),
+    factCount: (relation, _, ctx) => ctx.loaders.relationFactCount.load(relation.id),
   },
   Template: {
-    language: (t: Template) => t.languageCode,
+    language: (t) => t.languageCode,
   },
   Fact: {
-    relation: (fact: Fact, _: unknown, ctx: ApiContext) => ctx.loaders.relation.load(fact.relationId),
-    async labels(fact: Fact, args: { languages?: string[] | null }, ctx: ApiContext) {
+    relation: (fact, _, ctx) => present(ctx.loaders.relation.load(fact.relationId), `relation ${fact.relationId}`),
+    async labels(fact, args, ctx) {
       const labels = await ctx.loaders.labels.load(fact.id);
       if (!args.languages) return labels;
       const wanted = new Set(args.languages.map((l) => checkLanguage(l, "languages")));
       return labels.filter((l) => wanted.has(l.languageCode));
     },
-    async wrongObjects(fact: Fact, args: { language: string }, ctx: ApiContext) {
+    async wrongObjects(fact, args, ctx) {
       const language = checkLanguage(args.language);
       return (await ctx.loaders.wrongObjects.load(fact.id)).filter((w) => w.languageCode === language).map((w) => w.label);
     },
   },
   FactLabel: {
-    language: (l: FactLabel) => l.languageCode,
+    language: (l) => l.languageCode,
   },
 };

@@ -10,7 +10,7 @@ import {
 import { type RunSetting, settingLabel } from "../../attribution/run-setting.ts";
 import { type Neuron, ModelError } from "../../model/index.ts";
 import {
-  type EditParams, type EditRow, type EditStatusName, type EditTargetName, type EffectRow, editPage, effectsOfEdits, findEdit, storedNeuronCounts, withCheckpointEditLock,
+  type EditMeasurementRow, type EditParams, editMeasurements, editPage, effectsOfEdits, findEdit, storedNeuronCounts, withCheckpointEditLock,
 } from "../../store/edits.ts";
 import type { Checkpoint } from "../../store/generated/client.ts";
 import { factLanguageIndependentNeurons } from "../../store/likn.ts";
@@ -19,46 +19,23 @@ import { languageExists } from "../../store/catalog.ts";
 import type { ApiContext } from "../context.ts";
 import { settingFromApi } from "../enums.ts";
 import { apiError, badInput, notFound } from "../errors.ts";
-import type { HostCheckpoint, ResolvedEdit } from "../model-host.ts";
+import type { EditInput, NeuronInput, Resolvers } from "../generated/resolvers.ts";
+import { present } from "../loaders.ts";
+import type { ResolvedEdit } from "../model-host.ts";
+import type { EditParent } from "../parents.ts";
 import { decodeCursor, encodeCursor, pageSize } from "../pagination.ts";
-import { checkLanguage } from "./catalog.ts";
-import { requireFact, requireModel } from "./neurons.ts";
+import { checkLanguage, checkRelationId } from "./catalog.ts";
+import { hostCheckpoint, requireFact, requireModel } from "./neurons.ts";
 
 /** Unrelated facts measured per edit at most (each costs a forward pass per object piece, twice). */
 export const MAX_UNRELATED_SAMPLE = 50;
 const MAX_UPDATE_STRENGTH = 100;
 export const MAX_PREDICT_TOP = 100;
 
-interface NeuronArg {
-  layer: number;
-  index: number;
-}
-
-interface EditInputArgs {
-  model: string;
-  kind: "SUPPRESS" | "ENHANCE" | "ERASE" | "UPDATE";
-  target: EditTargetName;
-  fact?: string | null;
-  language?: string | null;
-  languages?: string[] | null;
-  neurons?: NeuronArg[] | null;
-  newObject?: string | null;
-  strength?: number | null;
-  method?: string | null;
-  steps?: number | null;
-  targetMode?: string | null;
-  unrelatedSample?: number | null;
-}
-
-export interface EditView extends EditRow {
-  effects: EffectRow[];
-}
+type NeuronArg = NeuronInput;
 
 const conflict = (message: string) => apiError("CONFLICT", message);
 const list = (xs: readonly string[]) => xs.map((x) => JSON.stringify(x)).join(", ");
-
-/** What the model host needs of a checkpoint row (plain data: it crosses to the host thread). */
-export const hostCheckpoint = (c: Checkpoint): HostCheckpoint => ({ id: c.id, name: c.name, path: c.path });
 
 /** Model problems: bad input is the caller's; anything else (files gone, backend) is the server's. */
 export function modelError(err: unknown, argument?: string): unknown {
@@ -73,14 +50,14 @@ function parseEditId(id: string, argument = "id"): bigint {
 }
 
 function checkNeuron(checkpoint: Checkpoint, n: NeuronArg): Neuron {
-  const ok = Number.isInteger(n.layer) && n.layer >= 0 && n.layer < checkpoint.nLayers && Number.isInteger(n.index) && n.index >= 0 && n.index < checkpoint.ffnWidth;
+  const ok = Number.isInteger(n.layer) && n.layer >= 0 && n.layer < checkpoint.nLayers && Number.isInteger(n.unit) && n.unit >= 0 && n.unit < checkpoint.ffnWidth;
   if (!ok) {
     throw badInput(
-      `neuron (${n.layer}, ${n.index}) is out of range for ${checkpoint.name}: layer must be in [0, ${checkpoint.nLayers}) and index in [0, ${checkpoint.ffnWidth})`,
+      `neuron (${n.layer}, ${n.unit}) is out of range for ${checkpoint.name}: layer must be in [0, ${checkpoint.nLayers}) and unit in [0, ${checkpoint.ffnWidth})`,
       "neurons",
     );
   }
-  return [n.layer, n.index];
+  return [n.layer, n.unit];
 }
 
 /** The default source language among a fact's languages: English if it has it, else the first. */
@@ -110,7 +87,7 @@ async function resolveLiknNeurons(ctx: ApiContext, checkpoint: Checkpoint, factI
 }
 
 /** Every check that needs only the request and the database; throws before anything changes. */
-async function resolveEdit(ctx: ApiContext, input: EditInputArgs): Promise<ResolvedEdit> {
+async function resolveEdit(ctx: ApiContext, input: EditInput): Promise<ResolvedEdit> {
   const checkpoint = await requireModel(ctx, input.model);
   const kind = input.kind.toLowerCase() as EditKind;
   const target = input.target;
@@ -163,7 +140,7 @@ async function resolveEdit(ctx: ApiContext, input: EditInputArgs): Promise<Resol
   if (target === "EXPLICIT") neurons = uniqueNeurons(input.neurons!.map((n) => checkNeuron(checkpoint, n)));
   else if (target === "KN") neurons = await resolveKnNeurons(ctx, checkpoint, fact!.id, language!, setting);
   else neurons = await resolveLiknNeurons(ctx, checkpoint, fact!.id, languages!, setting);
-  neurons.forEach(([layer, index]) => checkNeuron(checkpoint, { layer, index }));
+  neurons.forEach(([layer, unit]) => checkNeuron(checkpoint, { layer, unit }));
 
   const params: EditParams = { unrelatedSample };
   if (isActivationKind(kind)) params.factor = ACTIVATION_FACTOR[kind];
@@ -176,17 +153,42 @@ async function resolveEdit(ctx: ApiContext, input: EditInputArgs): Promise<Resol
   return { checkpoint: hostCheckpoint(checkpoint), kind, target, factId: fact?.id ?? null, sourceLanguage: language, neurons, newObject: params.newObject ?? null, unrelatedSample, params };
 }
 
-async function editView(ctx: ApiContext, id: bigint): Promise<EditView> {
+async function editView(ctx: ApiContext, id: bigint): Promise<EditParent | null> {
   const row = await findEdit(ctx.pool, id);
-  if (!row) throw notFound("edit", id.toString());
+  if (!row) return null;
   return { ...row, effects: (await effectsOfEdits(ctx.pool, [id])).get(id) ?? [] };
 }
 
-const isoOrNull = (d: Date | null) => (d ? d.toISOString() : null);
+/** Cross-lingual editing results: measurements grouped by kind, target, source and measured language, related or not. */
+function editingResultsOf(rows: readonly EditMeasurementRow[]) {
+  const groups = new Map<string, { row: EditMeasurementRow; edits: Set<bigint>; changes: number[]; answerChanged: number }>();
+  for (const r of rows) {
+    const key = [r.kind, r.target, r.sourceLanguage ?? "", r.languageCode, r.related].join("|");
+    const g = groups.get(key) ?? { row: r, edits: new Set(), changes: [], answerChanged: 0 };
+    g.edits.add(r.editId);
+    g.changes.push(relativeChange(r.probBefore, r.probAfter));
+    if (r.answerAfter !== r.answerBefore) g.answerChanged++;
+    groups.set(key, g);
+  }
+  return [...groups.values()]
+    .map((g) => ({
+      kind: g.row.kind,
+      target: g.row.target,
+      sourceLanguage: g.row.sourceLanguage,
+      language: g.row.languageCode,
+      related: g.row.related,
+      edits: g.edits.size,
+      measurements: g.changes.length,
+      meanChange: g.changes.reduce((a, b) => a + b, 0) / g.changes.length,
+      answerChangedShare: g.answerChanged / g.changes.length,
+    }))
+    .sort((a, b) => a.kind.localeCompare(b.kind) || a.target.localeCompare(b.target) || (a.sourceLanguage ?? "").localeCompare(b.sourceLanguage ?? "") ||
+      Number(b.related) - Number(a.related) || a.language.localeCompare(b.language));
+}
 
-export const editingResolvers = {
+export const editingResolvers: Resolvers = {
   Query: {
-    async predict(_: unknown, args: { model: string; text: string; top?: number | null }, ctx: ApiContext) {
+    async predict(_, args, ctx) {
       const checkpoint = await requireModel(ctx, args.model);
       const top = args.top ?? 10;
       if (!Number.isInteger(top) || top < 1 || top > MAX_PREDICT_TOP) throw badInput(`top must be an integer between 1 and ${MAX_PREDICT_TOP}`, "top");
@@ -197,7 +199,7 @@ export const editingResolvers = {
         throw modelError(err, "text");
       }
     },
-    async edits(_: unknown, args: { model?: string | null; status?: EditStatusName | null; first?: number | null; after?: string | null }, ctx: ApiContext) {
+    async edits(_, args, ctx) {
       const first = pageSize(args.first);
       const after = decodeCursor("edit", args.after);
       const checkpoint = args.model == null ? null : await requireModel(ctx, args.model);
@@ -206,10 +208,17 @@ export const editingResolvers = {
       const edges = page.rows.map((r) => ({ cursor: encodeCursor("edit", r.id.toString()), node: { ...r, effects: effects.get(r.id) ?? [] } }));
       return { totalCount: page.totalCount, edges, pageInfo: { hasNextPage: page.hasNextPage, endCursor: edges.at(-1)?.cursor ?? null } };
     },
-    edit: (_: unknown, args: { id: string }, ctx: ApiContext) => editView(ctx, parseEditId(args.id)),
+    edit: (_, args, ctx) => editView(ctx, parseEditId(args.id)),
+    async editingResults(_, args, ctx) {
+      const relationId = args.relation == null ? null : checkRelationId(args.relation);
+      const checkpoint = await ctx.loaders.checkpoint.load(args.model);
+      if (!checkpoint) return null;
+      const rows = await editMeasurements(ctx.pool, { checkpointId: checkpoint.id, relationId, kind: args.kind ?? null, target: args.target ?? null, status: args.status ?? null });
+      return editingResultsOf(rows);
+    },
   },
   Mutation: {
-    async applyEdit(_: unknown, args: { input: EditInputArgs }, ctx: ApiContext) {
+    async applyEdit(_, args, ctx) {
       const principal = ctx.requireWrite();
       const edit = await resolveEdit(ctx, args.input);
       let id: bigint;
@@ -220,9 +229,9 @@ export const editingResolvers = {
       } catch (err) {
         throw modelError(err);
       }
-      return editView(ctx, id);
+      return (await editView(ctx, id))!;
     },
-    async revertEdit(_: unknown, args: { id: string }, ctx: ApiContext) {
+    async revertEdit(_, args, ctx) {
       const principal = ctx.requireWrite();
       const id = parseEditId(args.id);
       const row = await findEdit(ctx.pool, id);
@@ -234,32 +243,30 @@ export const editingResolvers = {
       } catch (err) {
         throw modelError(err);
       }
-      return editView(ctx, id);
+      return (await editView(ctx, id))!;
     },
   },
   Edit: {
-    id: (e: EditView) => e.id.toString(),
-    fact: (e: EditView, _: unknown, ctx: ApiContext) => (e.factId ? ctx.loaders.fact.load(e.factId) : null),
-    language: (e: EditView) => e.languageCode,
-    neurons: (e: EditView) => e.neurons.map(([layer, index]) => ({ layer, index })),
-    newObject: (e: EditView) => e.params.newObject ?? null,
-    strength: (e: EditView) => (e.kind === "UPDATE" ? (e.params.strength ?? UPDATE_LAMBDA) : null),
-    appliedAt: (e: EditView) => e.appliedAt.toISOString(),
-    revertedAt: (e: EditView) => isoOrNull(e.revertedAt),
-    reliability: (e: EditView) => summary(e).reliability,
-    generality: (e: EditView) => summary(e).generality,
-    locality: (e: EditView) => summary(e).locality,
+    id: (e) => e.id.toString(),
+    fact: (e, _, ctx) => (e.factId ? ctx.loaders.fact.load(e.factId) : null),
+    language: (e) => e.languageCode,
+    neurons: (e) => e.neurons.map(([layer, unit]) => ({ layer, unit })),
+    newObject: (e) => e.params.newObject ?? null,
+    strength: (e) => (e.kind === "UPDATE" ? (e.params.strength ?? UPDATE_LAMBDA) : null),
+    reliability: (e) => summary(e).reliability,
+    generality: (e) => summary(e).generality,
+    locality: (e) => summary(e).locality,
   },
   EditEffect: {
-    fact: (e: EffectRow, _: unknown, ctx: ApiContext) => ctx.loaders.fact.load(e.factId),
-    language: (e: EffectRow) => e.languageCode,
-    probabilityBefore: (e: EffectRow) => e.probBefore,
-    probabilityAfter: (e: EffectRow) => e.probAfter,
-    change: (e: EffectRow) => relativeChange(e.probBefore, e.probAfter),
+    fact: (e, _, ctx) => present(ctx.loaders.fact.load(e.factId), `fact ${e.factId}`),
+    language: (e) => e.languageCode,
+    probabilityBefore: (e) => e.probBefore,
+    probabilityAfter: (e) => e.probAfter,
+    change: (e) => relativeChange(e.probBefore, e.probAfter),
   },
 };
 
-function summary(e: EditView) {
+function summary(e: EditParent) {
   return summarizeEffects(
     e.effects.map((x) => ({ language: x.languageCode, related: x.related, change: relativeChange(x.probBefore, x.probAfter) })),
     e.languageCode,

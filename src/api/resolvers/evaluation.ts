@@ -1,7 +1,8 @@
 // Stored evaluations: localization quality and fact-checking.
+import { listFactCheckEvaluations } from "../../store/evaluations.ts";
 import { summarizeLocalization } from "../../store/localization.ts";
-import type { ApiContext } from "../context.ts";
 import { methodFromApi, methodToApi } from "../enums.ts";
+import type { Method, Resolvers } from "../generated/resolvers.ts";
 import { checkLanguage, checkRelationId } from "./catalog.ts";
 import { requireModel } from "./neurons.ts";
 
@@ -19,7 +20,7 @@ interface StoredMetrics {
 /** Adds the reference code's names: its "precision" is TP / N+, its "recall" TP / (TP + FP). */
 export const withCodeNames = (m: StoredMetrics) => ({ ...m, codePrecision: m.recall, codeRecall: m.precision });
 
-export function evaluationToApi(model: string, e: { languageCode: string; results: unknown; createdAt: Date }) {
+export function evaluationToApi(model: string, e: { languageCode: string; results: unknown; threshold: number; rho: number; createdAt: Date }) {
   const r = e.results as { withDkn: StoredMetrics; baseline: StoredMetrics; relations: { relation: string; neurons: number; withDkn: StoredMetrics; baseline: StoredMetrics }[] };
   return {
     model,
@@ -27,13 +28,15 @@ export function evaluationToApi(model: string, e: { languageCode: string; result
     withDkn: withCodeNames(r.withDkn),
     baseline: withCodeNames(r.baseline),
     relations: r.relations.map((x) => ({ relation: x.relation, neurons: x.neurons, withDkn: withCodeNames(x.withDkn), baseline: withCodeNames(x.baseline) })),
-    createdAt: e.createdAt.toISOString(),
+    threshold: e.threshold,
+    rho: e.rho,
+    createdAt: e.createdAt,
   };
 }
 
-export const evaluationResolvers = {
+export const evaluationResolvers: Resolvers = {
   Query: {
-    async localization(_: unknown, args: { model: string; method?: string | null; language?: string | null; relation?: string | null }, ctx: ApiContext) {
+    async localization(_, args, ctx) {
       const checkpoint = await requireModel(ctx, args.model);
       const rows = await summarizeLocalization(ctx.pool, {
         checkpointId: checkpoint.id,
@@ -42,15 +45,20 @@ export const evaluationResolvers = {
         relation: args.relation == null ? null : checkRelationId(args.relation),
         byRelation: args.relation != null,
       });
-      return rows.map((r) => ({ ...r, model: checkpoint.name, method: methodToApi(r.method) }));
+      return rows.map((r) => ({ ...r, model: checkpoint.name, method: methodToApi(r.method) as Method }));
     },
-    async factCheckingEvaluation(_: unknown, args: { model: string; language: string }, ctx: ApiContext) {
-      const checkpoint = await requireModel(ctx, args.model);
-      const latest = await ctx.prisma.factCheckEvaluation.findFirst({
-        where: { checkpointId: checkpoint.id, languageCode: checkLanguage(args.language) },
-        orderBy: { createdAt: "desc" },
-      });
+    async factCheckingEvaluation(_, args, ctx) {
+      const language = checkLanguage(args.language);
+      const checkpoint = await ctx.loaders.checkpoint.load(args.model);
+      if (!checkpoint) return null;
+      const [latest] = await listFactCheckEvaluations(ctx.prisma, { checkpointId: checkpoint.id, language, first: 1 });
       return latest ? evaluationToApi(checkpoint.name, latest) : null;
+    },
+    async factCheckingEvaluations(_, args, ctx) {
+      const language = args.language == null ? null : checkLanguage(args.language);
+      const checkpoint = await ctx.loaders.checkpoint.load(args.model);
+      if (!checkpoint) return null;
+      return (await listFactCheckEvaluations(ctx.prisma, { checkpointId: checkpoint.id, language })).map((e) => evaluationToApi(checkpoint.name, e));
     },
   },
 };

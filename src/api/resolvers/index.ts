@@ -1,3 +1,5 @@
+import type { Resolvers } from "../generated/resolvers.ts";
+import { DateTime } from "../scalars.ts";
 import { analysisResolvers } from "./analysis.ts";
 import { catalogResolvers } from "./catalog.ts";
 import { evaluationResolvers } from "./evaluation.ts";
@@ -6,13 +8,24 @@ import { editingResolvers } from "./editing.ts";
 import { indexingResolvers } from "./indexing.ts";
 import { neuronResolvers } from "./neurons.ts";
 
-type ResolverMap = Record<string, Record<string, unknown>>;
-
-/** Merges the resolver maps of each area of the schema. */
-function merge(...maps: ResolverMap[]): ResolverMap {
-  const out: ResolverMap = {};
-  for (const map of maps) for (const [type, fields] of Object.entries(map)) out[type] = { ...out[type], ...fields };
-  return out;
+/** Merges the resolver maps of each area of the schema (types generated from schema.graphql: npm run codegen). */
+function merge(...maps: Resolvers[]): Resolvers {
+  const out: Record<string, unknown> = {};
+  for (const map of maps) {
+    for (const [type, fields] of Object.entries(map)) {
+      out[type] = fields instanceof Object && !("serialize" in fields) ? { ...(out[type] as object), ...fields } : fields;
+    }
+  }
+  return out as Resolvers;
 }
 
-export const resolvers = merge(catalogResolvers, neuronResolvers, indexingResolvers, analysisResolvers, evaluationResolvers, editingResolvers, factCheckingResolvers);
+export const resolvers: Resolvers = merge(
+  { DateTime },
+  catalogResolvers,
+  neuronResolvers,
+  indexingResolvers,
+  analysisResolvers,
+  evaluationResolvers,
+  editingResolvers,
+  factCheckingResolvers,
+);

@@ -1,34 +1,42 @@
-// Index jobs through the API: queue work for the workers, report progress.
+// Index jobs through the API: queue work for the workers, report progress and coverage.
 import { createIndexJob } from "../../indexer/jobs.ts";
-import { jobProgress } from "../../store/index-jobs.ts";
+import { jobSummaries } from "../../store/index-jobs.ts";
+import { indexingCoverage } from "../../store/relation-stats.ts";
 import type { ApiContext } from "../context.ts";
-import { settingFromApi } from "../enums.ts";
+import { methodToApi, settingFromApi, targetModeToApi } from "../enums.ts";
 import { badInput, notFound } from "../errors.ts";
+import type { Method, Resolvers, TargetMode } from "../generated/resolvers.ts";
+import { pageSize } from "../pagination.ts";
 import { checkLanguage, checkRelationId } from "./catalog.ts";
 import { requireModel } from "./neurons.ts";
 
-async function progressOf(ctx: ApiContext, id: bigint) {
-  const p = await jobProgress(ctx.pool, id);
-  if (!p) return null;
-  const job = await ctx.prisma.indexJob.findUniqueOrThrow({ where: { id }, include: { checkpoint: true, setting: true } });
-  return { ...p, id: id.toString(), model: job.checkpoint.name, method: job.setting.method, steps: job.setting.steps };
+function parseJobId(id: string): bigint {
+  if (!/^\d{1,18}$/.test(id)) throw badInput(`invalid job id ${JSON.stringify(id)}`, "id");
+  return BigInt(id);
 }
 
-export const indexingResolvers = {
+const jobById = async (ctx: ApiContext, id: bigint) => (await jobSummaries(ctx.pool, { ids: [id], first: 1 }))[0] ?? null;
+
+export const indexingResolvers: Resolvers = {
   Query: {
-    async indexJob(_: unknown, args: { id: string }, ctx: ApiContext) {
-      if (!/^\d{1,18}$/.test(args.id)) throw badInput(`invalid job id ${JSON.stringify(args.id)}`, "id");
-      const p = await progressOf(ctx, BigInt(args.id));
-      if (!p) throw notFound("index job", args.id);
-      return p;
+    indexJob: (_, args, ctx) => jobById(ctx, parseJobId(args.id)),
+    async indexJobs(_, args, ctx) {
+      const checkpoint = args.model == null ? null : await requireModel(ctx, args.model);
+      return jobSummaries(ctx.pool, { checkpointId: checkpoint?.id ?? null, statuses: args.status ?? null, first: pageSize(args.first) });
+    },
+    async indexingCoverage(_, args, ctx) {
+      const setting = settingFromApi(args);
+      const checkpoints = args.model == null ? await ctx.prisma.checkpoint.findMany({ orderBy: { name: "asc" } }) : [await ctx.loaders.checkpoint.load(args.model)];
+      if (checkpoints.some((c) => c === null)) return null;
+      const names = new Map(checkpoints.map((c) => [c!.id, c!.name]));
+      const rows = await indexingCoverage(ctx.pool, { checkpointIds: [...names.keys()], setting });
+      return rows
+        .map((r) => ({ model: names.get(r.checkpointId)!, relation: r.relationId, language: r.language, facts: r.facts, indexed: r.indexed, share: r.facts ? r.indexed / r.facts : 0, knowledgeNeurons: r.knowledgeNeurons }))
+        .sort((a, b) => a.model.localeCompare(b.model) || a.relation.localeCompare(b.relation) || a.language.localeCompare(b.language));
     },
   },
   Mutation: {
-    async indexFacts(
-      _: unknown,
-      args: { model: string; languages?: string[] | null; relations?: string[] | null; method?: string; steps?: number; targetMode?: string; force?: boolean },
-      ctx: ApiContext,
-    ) {
+    async indexFacts(_, args, ctx) {
       ctx.requireWrite();
       const checkpoint = await requireModel(ctx, args.model);
       const setting = settingFromApi(args);
@@ -46,7 +54,12 @@ export const indexingResolvers = {
         force: Boolean(args.force),
       });
       if (!job) throw badInput("no imported fact matches the selection", "relations");
-      return progressOf(ctx, job.id);
+      return (await jobById(ctx, job.id))!;
     },
+  },
+  IndexJob: {
+    id: (j) => j.id.toString(),
+    method: (j) => methodToApi(j.method) as Method,
+    targetMode: (j) => targetModeToApi(j.targetMode) as TargetMode,
   },
 };
