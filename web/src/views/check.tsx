@@ -59,9 +59,9 @@ export function CheckView({ query }: { query: URLSearchParams }) {
                 </label>
                 <label>
                   relation
-                  <select name="relation" defaultValue={statement.relation}>
+                  <select name="relation">
                     {d.relations.map((r) => (
-                      <option value={r.id}>
+                      <option value={r.id} selected={r.id === statement.relation}>
                         {r.id} {r.label}
                       </option>
                     ))}
@@ -73,9 +73,11 @@ export function CheckView({ query }: { query: URLSearchParams }) {
                 </label>
                 <label>
                   language
-                  <select name="lang" defaultValue={language}>
+                  <select name="lang">
                     {d.languages.map((l) => (
-                      <option value={l.code}>{l.code}</option>
+                      <option value={l.code} selected={l.code === language}>
+                        {l.code}
+                      </option>
                     ))}
                   </select>
                 </label>

@@ -161,7 +161,8 @@ const RECT_LIMIT = 20_000;
 function Heatmap({ grid, model }: { grid: Grid; model: string }) {
   const options = useMemo<Plot.PlotOptions>(() => {
     const kn = grid.run.knowledgeNeurons;
-    const bound = grid.scores.reduce((m, v) => Math.max(m, Math.abs(v)), 0) || 1;
+    // symmetric around 0 up to the run's maximum (what τ is relative to); stronger negatives are clamped
+    const bound = grid.maxScore > 0 ? grid.maxScore : grid.scores.reduce((m, v) => Math.max(m, Math.abs(v)), 0) || 1;
     // one SVG rect per unit up to RECT_LIMIT cells; a full-size model's grid is drawn as a raster image
     const scores = grid.scores.length <= RECT_LIMIT
       ? Plot.rect(
@@ -171,11 +172,11 @@ function Heatmap({ grid, model }: { grid: Grid; model: string }) {
       : Plot.raster(grid.scores, { width: grid.width, height: grid.layers, x1: 0, x2: grid.width, y1: 0, y2: grid.layers, imageRendering: "pixelated" });
     return {
       width: Math.max(720, Math.min(1300, grid.width * 3)),
-      height: 70 + grid.layers * 30,
+      height: 80 + grid.layers * Math.max(12, Math.min(40, 480 / grid.layers)),
       marginLeft: 50,
       x: { label: "unit", domain: [0, grid.width] },
       y: { label: "layer", domain: [0, grid.layers], reverse: true, ticks: grid.layers, tickFormat: (d: number) => (d < grid.layers ? String(d) : "") },
-      color: { type: "linear", scheme: "BuRd", domain: [-bound, bound], legend: true, label: "attribution score" },
+      color: { type: "linear", scheme: "BuRd", domain: [-bound, bound], clamp: true, legend: true, label: "attribution score (clamped at ± the run's maximum)" },
       marks: [
         scores,
         Plot.dot(kn, { x: (d) => d.unit + 0.5, y: (d) => d.layer + 0.5, r: 5, stroke: "#111", strokeWidth: 1.5, tip: true, title: (d) => `${neuronName(d)} score ${fmt(d.score)} (knowledge neuron)` }),
@@ -227,7 +228,10 @@ function Sharing({ runs, model, factId }: { runs: Run[]; model: string; factId: 
       x: { domain: langs, label: null, axis: "top" },
       y: { domain: langs, label: null },
       color: { scheme: "Blues", legend: true, label: "shared knowledge neurons" },
-      marks: [Plot.cell(matrix, { x: "b", y: "a", fill: "shared" }), Plot.text(matrix, { x: "b", y: "a", text: "shared", fill: (d) => (d.shared > 0 ? "black" : "#999") })],
+      marks: [
+        Plot.cell(matrix, { x: "b", y: "a", fill: "shared" }),
+        Plot.text(matrix, { x: "b", y: "a", text: "shared", fill: (d) => (d.shared > 0.6 * Math.max(...matrix.map((m) => m.shared)) ? "white" : "black") }),
+      ],
     }),
     [JSON.stringify(matrix)],
   );

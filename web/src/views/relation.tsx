@@ -191,6 +191,7 @@ function LiknChart({ neurons }: { neurons: RelationModelQuery["languageIndepende
 type Overlap = NonNullable<RelationModelQuery["languageOverlap"]>;
 
 function Overlap({ overlap, relation, model }: { overlap: Overlap; relation: string; model: string }) {
+  const dark = 0.6 * Math.max(0, ...overlap.cells.map((c) => c.meanShared));
   const options = useMemo<Plot.PlotOptions>(
     () => ({
       width: 140 + overlap.languages.length * 60,
@@ -202,7 +203,7 @@ function Overlap({ overlap, relation, model }: { overlap: Overlap; relation: str
       color: { scheme: "Purples", legend: true, label: "mean shared knowledge neurons per fact" },
       marks: [
         Plot.cell(overlap.cells, { x: "column", y: "row", fill: "meanShared", tip: true }),
-        Plot.text(overlap.cells, { x: "column", y: "row", text: (c: Overlap["cells"][number]) => c.meanShared.toFixed(2) }),
+        Plot.text(overlap.cells, { x: "column", y: "row", text: (c: Overlap["cells"][number]) => c.meanShared.toFixed(2), fill: (c: Overlap["cells"][number]) => (c.meanShared > dark ? "white" : "black") }),
       ],
     }),
     [overlap],

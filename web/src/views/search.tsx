@@ -32,9 +32,13 @@ export function SearchView({ q, match, language }: { q: string; match: TextMatch
         </label>
         <label>
           match
-          <select name="match" defaultValue={match}>
-            <option value="SUBSTRING">contains</option>
-            <option value="PREFIX">starts with</option>
+          <select name="match">
+            <option value="SUBSTRING" selected={match === "SUBSTRING"}>
+              contains
+            </option>
+            <option value="PREFIX" selected={match === "PREFIX"}>
+              starts with
+            </option>
           </select>
         </label>
         <label>
