@@ -1,6 +1,6 @@
 // The web explorer in a real browser (Debian's Chromium driven by playwright-core, headless)
-// against a real `kn start` (seed import, GraphQL, the explorer's bundle built by the server) on
-// the test database, with P17 indexed on demo-mbert in two languages by the real `kn index`:
+// against a real `kn serve` (GraphQL, the explorer's bundle built by the server) on the test
+// database with the seed facts, with P17 indexed on demo-mbert in two languages by the real `kn index`:
 // overview → relation P17 → a fact → heatmap with layers × width cells and its knowledge neurons
 // circled → a wrong key refused with the server's message (nothing stored) → an edit applied with
 // a write key → before/after bars → revert restores the live numbers → the neuron page lists the
@@ -117,13 +117,13 @@ describe.skipIf(!available)("web explorer in Chromium", () => {
     } else {
       await truncateAll(store.pool);
       const env: NodeJS.ProcessEnv = { ...process.env, DATABASE_URL: store.url, PORT: String(await freePort()), KN_WORKERS: "0", KN_API_KEYS: `tester:${KEY}:write` };
-      // the seeds first (what `kn start` imports too, idempotently), so indexing runs beside the
-      // start-up and the explorer's build
+      // the seed facts (what `npm start` imports), then `kn index` beside the real server: `kn serve`
+      // (what `npm start` runs after the import, without its first-start indexing of both demo
+      // models, which would share the queue with this selection), building the explorer's bundle
       const t = performance.now();
       await importMlama(store.pool, join(ROOT, "seeds/mlama"));
       const index = kn(["index", "--model", MODEL, "--languages", LANGUAGES.join(","), "--relations", "P17"], env);
-      // the real `npm start`: seeds, GraphQL, and the explorer's bundle built beside it
-      const server = kn(["start"], env);
+      const server = kn(["serve"], env);
       const explorerReady = waitForOutput(server, /Explorer ready at/);
       const graphql = await waitForOutput(server, /GraphQL ready at (\S+)/);
       base = graphql[1].replace(/\/graphql$/, "");

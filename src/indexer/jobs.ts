@@ -3,7 +3,7 @@
 import type PgBoss from "pg-boss";
 import type { Pool } from "pg";
 import type { NeuronSelection } from "../attribution/selection.ts";
-import { finishJobIfComplete, type IndexSelection, insertIndexJob } from "../store/index-jobs.ts";
+import { finishJobIfComplete, type IndexSelection, insertIndexJob, pendingItems } from "../store/index-jobs.ts";
 import { type AttributionJob, enqueue } from "./queue.ts";
 
 export interface IndexRequest extends IndexSelection {
@@ -14,6 +14,8 @@ export interface IndexRequest extends IndexSelection {
   selections?: Readonly<Record<string, NeuronSelection>>;
   /** …and for the languages without one (absent: the paper's τ of the language). */
   defaultSelection?: NeuronSelection | null;
+  /** Queue priority of each fact's items (absent: 0 for all, taken in the order queued). */
+  priorities?: ReadonlyMap<string, number>;
 }
 
 export interface CreatedJob {
@@ -33,7 +35,23 @@ export async function createIndexJob(pool: Pool, boss: PgBoss, req: IndexRequest
   if (!created) return null;
   const { id, items } = created;
   const pending = items.filter((r) => r.status === "PENDING");
-  const jobs: AttributionJob[] = pending.map((r) => ({
+  const jobs = attributionJobs(req, pending);
+  await enqueue(boss, jobs);
+  if (!pending.length) await finishJobIfComplete(pool, id);
+  return { id, total: items.length, skipped: items.length - pending.length, queued: pending.length };
+}
+
+/**
+ * Queues again the pending items of an unfinished job (after a restart whose queue lost them, or
+ * whose worker died): keys already waiting are skipped by enqueue. Returns how many were queued.
+ */
+export async function resumeIndexJob(pool: Pool, boss: PgBoss, req: IndexRequest & { id: bigint }): Promise<number> {
+  return enqueue(boss, attributionJobs(req, await pendingItems(pool, req.id)));
+}
+
+/** The queue jobs of a request's items. */
+function attributionJobs(req: IndexRequest, items: readonly { factId: string; language: string }[]): AttributionJob[] {
+  return items.map((r) => ({
     checkpointId: req.checkpointId,
     factId: r.factId,
     language: r.language,
@@ -42,10 +60,8 @@ export async function createIndexJob(pool: Pool, boss: PgBoss, req: IndexRequest
     replace: req.force,
     dkn: req.dkn ?? true,
     ...selectionFor(req, r.language),
+    ...(req.priorities?.has(r.factId) ? { priority: req.priorities.get(r.factId) } : {}),
   }));
-  await enqueue(boss, jobs);
-  if (!pending.length) await finishJobIfComplete(pool, id);
-  return { id, total: items.length, skipped: items.length - pending.length, queued: pending.length };
 }
 
 function selectionFor(req: IndexRequest, language: string): { selection?: NeuronSelection } {

@@ -26,6 +26,8 @@ export interface AttributionJob {
   dkn: boolean;
   /** Knowledge-neuron selection of the job's language (absent: the paper's τ). */
   selection?: NeuronSelection;
+  /** Workers take higher priorities first (default 0); equal ones in the order queued. */
+  priority?: number;
 }
 
 /** The run key of a job: a job whose key is already waiting is not queued again. */
@@ -84,7 +86,7 @@ export async function enqueue(boss: PgBoss, jobs: readonly AttributionJob[]): Pr
     const waiting = new Set(rows.map((r: { singleton_key: string }) => r.singleton_key));
     const fresh = chunk.filter((j) => !waiting.has(jobKey(j)));
     if (fresh.length) {
-      await boss.insert(fresh.map((data) => ({ name: ATTRIBUTION_QUEUE, data, singletonKey: jobKey(data) })));
+      await boss.insert(fresh.map((data) => ({ name: ATTRIBUTION_QUEUE, data, singletonKey: jobKey(data), priority: data.priority ?? 0 })));
     }
     queued += fresh.length;
   }

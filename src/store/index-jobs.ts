@@ -172,6 +172,24 @@ export async function jobSummaries(
   });
 }
 
+/** The items of a job still PENDING. */
+export async function pendingItems(pool: Pool, jobId: bigint): Promise<{ factId: string; language: string }[]> {
+  const { rows } = await pool.query<{ fact_id: string; language_code: string }>(
+    `SELECT fact_id, language_code FROM index_job_item WHERE job_id = $1 AND status = 'PENDING'`,
+    [jobId.toString()],
+  );
+  return rows.map((r) => ({ factId: r.fact_id, language: r.language_code }));
+}
+
+/** Index jobs of a checkpoint (newest first) with their selection: what first-start indexing looks for. */
+export async function jobsOfCheckpoint(pool: Pool, checkpointId: number): Promise<{ id: bigint; status: JobProgress["status"]; relations: string[]; languages: string[] }[]> {
+  const { rows } = await pool.query<{ id: string; status: JobProgress["status"]; relations: string[]; languages: string[] }>(
+    `SELECT id, status, relations, languages FROM index_job WHERE checkpoint_id = $1 ORDER BY id DESC`,
+    [checkpointId],
+  );
+  return rows.map((r) => ({ ...r, id: BigInt(r.id) }));
+}
+
 /** Marks the job (null: every running job) DONE, or FAILED when some items failed, once no item is pending. */
 export async function finishJobIfComplete(pool: Pool, id: bigint | null): Promise<void> {
   await pool.query(

@@ -171,20 +171,24 @@ export async function factsOfNeuron(
   }
   const n = params.length;
   const byScore = q.orderBy === "SCORE";
-  const keyset = q.afterFactKey == null
-    ? ""
-    : byScore
-      ? `HAVING max(k.score) < $${n + 1}::float8 OR (max(k.score) = $${n + 1}::float8 AND k.fact_key > $${n + 2})`
-      : `HAVING k.fact_key > $${n + 2}`;
+  const pageParams: unknown[] = [...params];
+  let keyset = "";
+  if (q.afterFactKey != null && byScore) {
+    pageParams.push(q.afterScore ?? 0, q.afterFactKey);
+    keyset = `HAVING max(k.score) < $${n + 1}::float8 OR (max(k.score) = $${n + 1}::float8 AND k.fact_key > $${n + 2})`;
+  } else if (q.afterFactKey != null) {
+    pageParams.push(q.afterFactKey);
+    keyset = `HAVING k.fact_key > $${n + 1}`;
+  }
+  pageParams.push(q.first + 1);
   const order = byScore ? "max_score DESC, fact_key" : "fact_key";
   const outerOrder = byScore ? "p.max_score DESC, p.fact_key" : "p.fact_key";
-  const pageParams = [...params, q.afterScore ?? 0, q.afterFactKey ?? 0, q.first + 1];
   const [page, count] = await Promise.all([
     pool.query<{ fact_id: string; fact_key: number; languages: string[]; max_score: number }>(
       `SELECT f.id AS fact_id, p.fact_key, (SELECT array_agg(l.code ORDER BY l.code) FROM language l WHERE l.key = ANY(p.language_keys)) AS languages, p.max_score
        FROM (SELECT k.fact_key, array_agg(k.language_key) AS language_keys, max(k.score)::float8 AS max_score
              FROM knowledge_neuron k WHERE ${filter}
-             GROUP BY k.fact_key ${keyset} ORDER BY ${order} LIMIT $${n + 3}) p
+             GROUP BY k.fact_key ${keyset} ORDER BY ${order} LIMIT $${pageParams.length}) p
        JOIN fact f ON f.key = p.fact_key
        ORDER BY ${outerOrder}`,
       pageParams,

@@ -13,8 +13,13 @@ import { CliError } from "../errors.ts";
 import { type StoreSession, openStore } from "../store-session.ts";
 import { version } from "../version.ts";
 
+export interface ServeExtras {
+  /** Runs once the API listens (npm start: queue the demo models' first-start indexing). */
+  onListening?: (deps: { queue: () => Promise<PgBoss>; demoModels: readonly { id: number; name: string }[] }) => Promise<void>;
+}
+
 /** Serves GraphQL until SIGINT/SIGTERM, then closes the server and the database cleanly. */
-export async function serve(config: AppConfig, store: StoreSession): Promise<void> {
+export async function serve(config: AppConfig, store: StoreSession, extras: ServeExtras = {}): Promise<void> {
   let server;
   let modelHost: ThreadModelHost | undefined;
   let propagation: EditListener | undefined;
@@ -22,8 +27,9 @@ export async function serve(config: AppConfig, store: StoreSession): Promise<voi
   const queue = () => (started.boss ??= startQueue(store.url));
   // the explorer's bundle is (re)built beside start-up; until it is ready `/` says so and reloads
   const explorer = ensureExplorerBuilt();
+  let demoModels: readonly { id: number; name: string }[] = [];
   try {
-    await registerDemoModels(store.prisma);
+    demoModels = await registerDemoModels(store.prisma);
     // All model work runs in the model host's worker thread, never on the API's event loop.
     // Models with ACTIVE edits are loaded now, edits re-applied, so answers after a restart match.
     modelHost = new ThreadModelHost(store.url);
@@ -45,11 +51,12 @@ export async function serve(config: AppConfig, store: StoreSession): Promise<voi
   const workers = spawnWorkers(config.workers, store.url, { exitWhenIdle: false });
   if (!config.apiKeys.length) process.stderr.write("no KN_API_KEYS: queries only, mutations are refused\n");
   process.stderr.write(`GraphQL ready at ${server.url} (${workers.length} queue worker${workers.length === 1 ? "" : "s"})\n`);
-  const explorerUrl = server.url.replace(/graphql$/, "");
+  const explorerUrl = new URL("/", server.url).href;
   explorer.then(
-    (b) => process.stderr.write(`Explorer ready at ${explorerUrl}${b.built ? ` (bundle built in ${b.seconds.toFixed(1)} s)` : ""}\n`),
+    (b) => process.stderr.write(`Explorer ready at ${explorerUrl}: open it in a browser${b.built ? ` (bundle built in ${b.seconds.toFixed(1)} s)` : ""}\n`),
     (error: unknown) => process.stderr.write(`explorer: the bundle could not be built: ${error instanceof Error ? error.message : String(error)}\n`),
   );
+  await extras.onListening?.({ queue, demoModels }).catch((err: unknown) => process.stderr.write(`first-start indexing: ${(err as Error).message}\n`));
   await new Promise<void>((resolve) => {
     const shutdown = (signal: string) => {
       process.stderr.write(`${signal}: shutting down\n`);
