@@ -17,6 +17,9 @@ export function fmt(value: number | null | undefined, digits = 3): string {
   return value.toFixed(digits);
 }
 
+/** A cell as text: numbers formatted, booleans as yes/no (JSX would print nothing for them). */
+const show = (v: Cell): string => (typeof v === "number" ? fmt(v) : typeof v === "boolean" ? (v ? "yes" : "no") : (v ?? ""));
+
 export function DataTable<R>({ caption, file, columns, rows, empty = "None." }: { caption: string; file: string; columns: Column<R>[]; rows: R[]; empty?: string }) {
   const download = () => downloadCsv(file, columns.map((c) => c.header), rows.map((r) => columns.map((c) => c.value(r))));
   return (
@@ -44,7 +47,7 @@ export function DataTable<R>({ caption, file, columns, rows, empty = "None." }: 
             {rows.map((r) => (
               <tr>
                 {columns.map((c) => (
-                  <td class={c.numeric ? "num" : undefined}>{c.render ? c.render(r) : typeof c.value(r) === "number" ? fmt(c.value(r) as number) : c.value(r)}</td>
+                  <td class={c.numeric ? "num" : undefined}>{c.render ? c.render(r) : show(c.value(r))}</td>
                 ))}
               </tr>
             ))}
