@@ -39,7 +39,7 @@ let checkpoint: Checkpoint;
 let facts: string[];
 /** A run that stored every score (top_k = layers x width): its fact and language (P17, en). */
 let whole: { fact: string; language: string };
-/** P17 facts indexed in en (whole's first) until one had a degenerate set. */
+/** P17 facts indexed in zh until one had a degenerate set (zh's lower τ selects more neurons, hence more sets). */
 let p17: string[];
 
 const q = async <T>(query: string, variables: Record<string, unknown> = {}, headers: Record<string, string> = {}) => {
@@ -62,7 +62,10 @@ beforeAll(async () => {
   const p17Candidates = await firstFacts("P17", 15);
   whole = { fact: p17Candidates[0], language: "en" };
   // runs as the indexer stores them (AMIG, degenerate sets, per-layer summaries), in one transaction per fact
-  const contexts = await factContexts(store.pool, [...facts.flatMap((factId) => LANGUAGES.map((language) => ({ factId, language }))), ...p17Candidates.map((factId) => ({ factId, language: "en" }))]);
+  const contexts = await factContexts(store.pool, [
+    ...facts.flatMap((factId) => LANGUAGES.map((language) => ({ factId, language }))),
+    ...p17Candidates.flatMap((factId) => ["en", "zh"].map((language) => ({ factId, language }))),
+  ]);
   const model = attributionModel(lm);
   const index = async (factId: string, languages: readonly string[], topK = 100) => {
     const runs: RunRecord[] = [];
@@ -74,9 +77,10 @@ beforeAll(async () => {
     return runs;
   };
   for (const f of facts) await index(f, LANGUAGES);
+  await index(whole.fact, [whole.language], lm.nLayers * lm.ffnWidth);
   p17 = [];
   for (const f of p17Candidates) {
-    const [run] = await index(f, ["en"], f === whole.fact ? lm.nLayers * lm.ffnWidth : 100);
+    const [run] = await index(f, ["zh"]);
     p17.push(f);
     if (run.degenerateSets.length) break;
   }
@@ -221,9 +225,9 @@ describe("relation statistics", () => {
       expect(dist.layers.map((l) => l.neurons)).toEqual([0, 1, 2, 3].map((layer) => all.filter((x) => x === layer).length));
       dist.layers.forEach((l) => expect(l.perRun).toBeCloseTo(l.neurons / FACTS, 9));
     }
-    // every relation: the P17 runs in en count too
-    const everything = await q<{ layerDistribution: { runs: number }[] }>(`{ layerDistribution(model: "${MODEL}", languages: ["en"]) { runs } }`);
-    expect(everything.layerDistribution[0].runs).toBe(FACTS + p17.length);
+    // every relation: the P17 runs count too
+    const everything = await q<{ layerDistribution: { runs: number }[] }>(`{ layerDistribution(model: "${MODEL}", languages: ["en", "zh"]) { runs } }`);
+    expect(everything.layerDistribution.map((x) => x.runs)).toEqual([FACTS + 1, FACTS + p17.length]);
   });
 
   it("indexingCoverage: facts, indexed facts and knowledge neurons per model x relation x language", async () => {
@@ -236,7 +240,8 @@ describe("relation statistics", () => {
     const kn = await storedKn();
     expect(p36fr).toMatchObject({ facts: labelled.rows[0].n, indexed: FACTS, knowledgeNeurons: facts.reduce((n, f) => n + (kn.get(`${f}|fr`)?.size ?? 0), 0) });
     expect(p36fr.share).toBeCloseTo(FACTS / labelled.rows[0].n, 9);
-    expect(d.indexingCoverage.find((c) => c.relation === "P17" && c.language === "en")!.indexed).toBe(p17.length);
+    expect(d.indexingCoverage.find((c) => c.relation === "P17" && c.language === "en")!.indexed).toBe(1);
+    expect(d.indexingCoverage.find((c) => c.relation === "P17" && c.language === "zh")!.indexed).toBe(p17.length);
     expect(d.indexingCoverage.find((c) => c.relation === "P17" && c.language === "fr")!.indexed).toBe(0);
     expect((await gql(url, `{ indexingCoverage(model: "nope") { facts } }`)).data).toEqual({ indexingCoverage: null });
   });
@@ -267,7 +272,7 @@ describe("neuron pages", () => {
     // page by page (one fact a page) gives the same order
     const seen: string[] = [];
     let after: string | null = null;
-    for (let i = 0; i < 10; i++) {
+    for (let i = 0; i < 100; i++) {
       const p: Page = await q<Page>(query, { l: neuron.layer, u: neuron.unit, a: after, n: 1 });
       seen.push(...p.neuron.facts.edges.map((e) => e.node.id));
       if (!p.neuron.facts.pageInfo.hasNextPage) break;
@@ -316,7 +321,7 @@ describe("neuron pages", () => {
     expect(d.neuron.degenerateSets.length).toBe(m.n);
     for (const s of d.neuron.degenerateSets) {
       expect(s.set.neurons).toContainEqual({ layer: m.layer, unit: m.unit });
-      expect(facts.concat(p17)).toContain(s.fact.id);
+      expect(facts.concat(p17, whole.fact)).toContain(s.fact.id);
     }
   });
 

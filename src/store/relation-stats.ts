@@ -88,6 +88,7 @@ export interface CoverageRow {
   facts: number;
   indexed: number;
   knowledgeNeurons: number;
+  degenerateSets: number;
 }
 
 /**
@@ -95,20 +96,22 @@ export interface CoverageRow {
  * have a run of the setting, and their knowledge neurons. By checkpoint, relation, language.
  */
 export async function indexingCoverage(pool: Pool, q: { checkpointIds: readonly number[]; setting: RunScope["setting"] }): Promise<CoverageRow[]> {
-  const { rows } = await pool.query<{ checkpoint_id: number; relation_id: string; language_code: string; facts: number; indexed: number; kn: number }>(
+  const { rows } = await pool.query<{ checkpoint_id: number; relation_id: string; language_code: string; facts: number; indexed: number; kn: number; dkn: number }>(
     `WITH labelled AS (
        SELECT f.relation_id, fl.language_code, count(*)::int AS facts
        FROM fact_label fl JOIN fact f ON f.id = fl.fact_id GROUP BY 1, 2),
      indexed AS (
-       SELECT r.checkpoint_id, r.relation_key, r.language_key, count(*)::int AS indexed, sum(r.n_knowledge)::int AS kn
+       SELECT r.checkpoint_id, r.relation_key, r.language_key, count(*)::int AS indexed, sum(r.n_knowledge)::int AS kn,
+              sum((SELECT count(*) FROM degenerate_set s WHERE s.run_id = r.id AND s.checkpoint_id = r.checkpoint_id))::int AS dkn
        FROM attribution_run r WHERE r.checkpoint_id = ANY($1::int[]) AND r.setting_id = ${settingIdSql(2)}
        GROUP BY 1, 2, 3)
-     SELECT c.id AS checkpoint_id, lb.relation_id, lb.language_code, lb.facts, COALESCE(i.indexed, 0) AS indexed, COALESCE(i.kn, 0) AS kn
+     SELECT c.id AS checkpoint_id, lb.relation_id, lb.language_code, lb.facts, COALESCE(i.indexed, 0) AS indexed, COALESCE(i.kn, 0) AS kn,
+            COALESCE(i.dkn, 0) AS dkn
      FROM unnest($1::int[]) AS c(id) CROSS JOIN labelled lb
      JOIN relation rel ON rel.id = lb.relation_id JOIN language l ON l.code = lb.language_code
      LEFT JOIN indexed i ON i.checkpoint_id = c.id AND i.relation_key = rel.key AND i.language_key = l.key
      ORDER BY c.id, lb.relation_id, lb.language_code`,
     [q.checkpointIds, ...settingParams(q.setting)],
   );
-  return rows.map((r) => ({ checkpointId: r.checkpoint_id, relationId: r.relation_id, language: r.language_code, facts: r.facts, indexed: r.indexed, knowledgeNeurons: r.kn }));
+  return rows.map((r) => ({ checkpointId: r.checkpoint_id, relationId: r.relation_id, language: r.language_code, facts: r.facts, indexed: r.indexed, knowledgeNeurons: r.kn, degenerateSets: r.dkn }));
 }

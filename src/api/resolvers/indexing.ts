@@ -31,7 +31,7 @@ export const indexingResolvers: Resolvers = {
       const names = new Map(checkpoints.map((c) => [c!.id, c!.name]));
       const rows = await indexingCoverage(ctx.pool, { checkpointIds: [...names.keys()], setting });
       return rows
-        .map((r) => ({ model: names.get(r.checkpointId)!, relation: r.relationId, language: r.language, facts: r.facts, indexed: r.indexed, share: r.facts ? r.indexed / r.facts : 0, knowledgeNeurons: r.knowledgeNeurons }))
+        .map((r) => ({ model: names.get(r.checkpointId)!, relation: r.relationId, language: r.language, facts: r.facts, indexed: r.indexed, share: r.facts ? r.indexed / r.facts : 0, knowledgeNeurons: r.knowledgeNeurons, degenerateSets: r.degenerateSets }))
         .sort((a, b) => a.model.localeCompare(b.model) || a.relation.localeCompare(b.relation) || a.language.localeCompare(b.language));
     },
   },
