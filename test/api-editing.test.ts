@@ -34,7 +34,7 @@ const READ = { authorization: "Bearer r-secret" };
 const KEYS = parseApiKeys("writer:w-secret:write,reader:r-secret:read");
 const store = openTestStore();
 
-const EDIT_FIELDS = `id model kind target fact { id } language neurons { layer unit } newObject strength status appliedBy appliedAt revertedBy revertedAt
+const EDIT_FIELDS = `id model kind target fact { id } language neurons { layer unit } newObject strength updateRule status appliedBy appliedAt revertedBy revertedAt
   reliability generality locality effects { fact { id } language related probabilityBefore probabilityAfter change answerBefore answerAfter }`;
 
 interface EffectOut {
@@ -57,6 +57,7 @@ interface EditOut {
   neurons: { layer: number; unit: number }[];
   newObject: string | null;
   strength: number | null;
+  updateRule: string | null;
   status: string;
   appliedBy: string;
   appliedAt: string;
@@ -306,13 +307,15 @@ describe("weight edits", () => {
     expect((await distribution(bert, BERT_TEXT)).equals(dist0)).toBe(true);
   });
 
-  it("UPDATE through the LIKN moves each value vector by -2 E[old answer] + 2 E[new object]; revert is bit-exact", async () => {
+  it("UPDATE through the LIKN moves each value vector by s·(-2 E[old answer] + 2 E[new object]), s its activation's sign; revert is bit-exact", async () => {
     const weights0 = await weightBytes(bert);
     const dist0 = await distribution(bert, BERT_TEXT);
-    const [original, oldAnswer] = await live.use(bert, async (m) => {
+    const [original, oldAnswer, signs] = await live.use(bert, async (m) => {
       const ids = m.lm.tokenizer.encode(BERT_TEXT);
-      const p = await m.probabilities(ids, m.lm.targetPosition(ids));
-      return [await m.lm.getValueVectors(LIKN), p.indexOf(Math.max(...p))] as const;
+      const position = m.lm.targetPosition(ids);
+      const p = await m.probabilities(ids, position);
+      const acts = await m.lm.activations(ids, position);
+      return [await m.lm.getValueVectors(LIKN), p.indexOf(Math.max(...p)), LIKN.map(([l, u]) => (acts[l][u] < 0 ? -1 : 1))] as const;
     });
     const r = await applyEdit({ model: bert.name, kind: "UPDATE", target: "LIKN", fact: france, languages: ["en", "zh"], newObject: "Berlin" });
     expect(r.errors).toBeUndefined();
@@ -321,11 +324,11 @@ describe("weight edits", () => {
     expect(edit.neurons.map((n) => [n.layer, n.unit])).toEqual(LIKN);
     const { rows } = await store.pool.query("SELECT params FROM edit WHERE id = $1", [edit.id]);
     const newId = await live.use(bert, (m) => m.lm.tokenizer.encode("Berlin", { addSpecialTokens: false })[0]);
-    expect(rows[0].params).toMatchObject({ oldTokenId: oldAnswer, newTokenId: newId, languages: ["en", "zh"], method: "amig-compat" });
+    expect(rows[0].params).toMatchObject({ oldTokenId: oldAnswer, newTokenId: newId, languages: ["en", "zh"], method: "amig-compat", rule: "embedding", signs });
     const [updated, expected] = await live.use(bert, async (m) => {
       const eOld = await m.lm.wordEmbedding(oldAnswer);
       const eNew = await m.lm.wordEmbedding(newId);
-      return [await m.lm.getValueVectors(LIKN), original.map((v) => updatedValueVector(v, eOld, eNew))];
+      return [await m.lm.getValueVectors(LIKN), original.map((v, k) => updatedValueVector(v, eOld, eNew, 2, signs[k]))];
     });
     updated.forEach((v, k) => expect(Buffer.from(v.buffer).equals(Buffer.from(expected[k].buffer))).toBe(true));
     expect(edit.effects.find((e) => e.related && e.language === "en")!.probabilityAfter).not.toBe(edit.effects.find((e) => e.related && e.language === "en")!.probabilityBefore);
@@ -340,10 +343,30 @@ describe("weight edits", () => {
     expect(five.data!.applyEdit.strength).toBe(5);
     const [updated5, expected5] = await live.use(bert, async (m) => {
       const [eOld, eNew] = [await m.lm.wordEmbedding(oldAnswer), await m.lm.wordEmbedding(newId)];
-      return [await m.lm.getValueVectors(LIKN), original.map((v) => updatedValueVector(v, eOld, eNew, 5))];
+      return [await m.lm.getValueVectors(LIKN), original.map((v, k) => updatedValueVector(v, eOld, eNew, 5, signs[k]))];
     });
     updated5.forEach((v, k) => expect(Buffer.from(v.buffer).equals(Buffer.from(expected5[k].buffer))).toBe(true));
     expect(codes(await revertEdit(five.data!.applyEdit.id))).toEqual([]);
+    expect((await weightBytes(bert)).equals(weights0)).toBe(true);
+
+    // the gradient rule: the stored unit gradients are ∂ log P(y_new)/∂(FFN output) at the prompt, and the step raises P(y_new) there
+    const pNew = async () => live.use(bert, async (m) => {
+      const ids = m.lm.tokenizer.encode(BERT_TEXT);
+      return (await m.probabilities(ids, m.lm.targetPosition(ids)))[newId];
+    });
+    const pNew0 = await pNew();
+    const expectedGradients = await live.use(bert, async (m) => {
+      const ids = m.lm.tokenizer.encode(BERT_TEXT);
+      const g = await m.lm.outputGradients(ids, m.lm.targetPosition(ids), [0, 1], newId);
+      return LIKN.map(([l]) => Array.from(g[l].map((x) => x / Math.hypot(...g[l]))));
+    });
+    const grad = await applyEdit({ model: bert.name, kind: "UPDATE", target: "LIKN", fact: france, languages: ["en", "zh"], newObject: "Berlin", updateRule: "GRADIENT", strength: 0.5 });
+    expect(grad.errors).toBeUndefined();
+    expect(grad.data!.applyEdit).toMatchObject({ strength: 0.5, updateRule: "GRADIENT" });
+    const stored = (await store.pool.query("SELECT params FROM edit WHERE id = $1", [grad.data!.applyEdit.id])).rows[0].params;
+    stored.gradients.forEach((g: number[], k: number) => g.forEach((x, j) => expect(x).toBeCloseTo(expectedGradients[k][j], 6)));
+    expect(await pNew()).toBeGreaterThan(pNew0);
+    expect(codes(await revertEdit(grad.data!.applyEdit.id))).toEqual([]);
     expect((await weightBytes(bert)).equals(weights0)).toBe(true);
   });
   it("edits of one model are serialized: of two concurrent overlapping weight edits one applies, the other is a CONFLICT", async () => {
@@ -387,6 +410,7 @@ describe("keys and refusals", () => {
     ["KN run without neurons", { kind: "ERASE", target: "KN", fact: "GERMANY", language: "en" }, "BAD_USER_INPUT", /no neurons: .* selected no knowledge neuron/],
     ["LIKN over a language without runs", { kind: "SUPPRESS", target: "LIKN", fact: "FACT", languages: ["en", "zh"], method: "IG" }, "BAD_USER_INPUT", /no neurons: .* no stored ig\/20\/clean attribution in "en", "zh"/],
     ["strength on SUPPRESS", { kind: "SUPPRESS", target: "EXPLICIT", neurons: [{ layer: 0, unit: 1 }], strength: 4 }, "BAD_USER_INPUT", /strength only applies to kind UPDATE/],
+    ["updateRule GRADIENT on ERASE", { kind: "ERASE", target: "EXPLICIT", neurons: [{ layer: 0, unit: 1 }], updateRule: "GRADIENT" }, "BAD_USER_INPUT", /updateRule only applies to kind UPDATE/],
     ["strength not positive", { kind: "UPDATE", target: "LIKN", fact: "FACT", newObject: "Berlin", strength: 0 }, "BAD_USER_INPUT", /strength must be a number in \(0, 100\]/],
     ["unrelatedSample too large", { kind: "SUPPRESS", target: "EXPLICIT", neurons: [{ layer: 0, unit: 1 }], unrelatedSample: 1000 }, "BAD_USER_INPUT", /unrelatedSample/],
   ];

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { DEFAULT_DKN, findDegenerateSets } from "../src/attribution/dkn.ts";
+import { DEFAULT_DKN, findDegenerateSets, isDegenerate } from "../src/attribution/dkn.ts";
 import { factCheckMetrics, meanScore, relationDegenerateNeurons } from "../src/attribution/fact-check.ts";
 import { aggregateByNeuron, intersectNeurons } from "../src/attribution/likn.ts";
 import type { Neuron } from "../src/attribution/model-port.ts";
@@ -43,6 +43,32 @@ describe("degenerate knowledge neurons (§6.2 oracle)", async () => {
     const grown = await findDegenerateSets([a, b, c, d], triple, { ...DEFAULT_DKN, maxSetSize: 3 });
     expect(grown.sets.map((s) => s.neurons)).toEqual([[a, b, c]]);
     expect(grown.sets[0].jointProb).toBeLessThan(0.75);
+  });
+});
+
+describe("superadditive degeneracy (§13.4)", () => {
+  // a, b alone keep 85 % each, together 70 %: harmful by θ_high (< 75 %) but no more than
+  // independent effects (0.85² = 72.25 %); c, d alone keep 95 %, together 30 % (0.9025 − 0.1 > 0.3)
+  const P0 = 0.4;
+  const rel = (S: Neuron[]) => {
+    const ab = [a, b].filter((n) => has(S, n)).length;
+    const cd = [c, d].filter((n) => has(S, n)).length;
+    return (ab === 2 ? 0.7 : ab === 1 ? 0.85 : 1) * (cd === 2 ? 0.3 : cd === 1 ? 0.95 : 1);
+  };
+  const prob = async (sets: Neuron[][]) => sets.map((S) => P0 * rel(S));
+
+  it("keeps only pairs whose joint effect beats the product of the single effects by the margin", async () => {
+    expect((await findDegenerateSets([a, b, c, d], prob)).sets.map((s) => s.neurons)).toEqual([[a, b], [c, d]]);
+    const strict = await findDegenerateSets([a, b, c, d], prob, { ...DEFAULT_DKN, criterion: "superadditive" });
+    expect(strict.sets.map((s) => s.neurons)).toEqual([[c, d]]);
+  });
+
+  it("decides one set from its probabilities", () => {
+    const o = { ...DEFAULT_DKN, criterion: "superadditive" as const, margin: 0.1 };
+    expect(isDegenerate(1, [0.85, 0.85], 0.7, DEFAULT_DKN)).toBe(true);
+    expect(isDegenerate(1, [0.85, 0.85], 0.7, o)).toBe(false); // 0.7 ≥ 0.7225 − 0.1
+    expect(isDegenerate(1, [0.85, 0.85], 0.62, o)).toBe(true); // 0.62 < 0.6225
+    expect(isDegenerate(1, [0.79, 0.99], 0.1, DEFAULT_DKN)).toBe(false); // 0.79 < 1 − θ_low
   });
 });
 

@@ -1,6 +1,7 @@
 // The committed demo models (models/demo-mbert, models/demo-mgpt): loaded through the model
 // runtime exactly like a downloaded checkpoint, with their files checked and a handful of seed
 // facts per language spot-checked with the same prompt builders as `kn eval`.
+import { spawnSync } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -8,7 +9,7 @@ import { directAnswerMatches } from "../src/analysis/fact-checking.ts";
 import { attributionModel } from "../src/attribution/model-port.ts";
 import { buildCausalPrompt, buildMaskedPrompt } from "../src/attribution/prompts.ts";
 import { loadModel, type LanguageModel } from "../src/model/index.ts";
-import { evaluateFacts } from "../src/train/evaluate.ts";
+import { evaluateFacts, summarize } from "../src/train/evaluate.ts";
 import { loadSeeds, type SeedFact, type SeedSet } from "../src/train/seeds.ts";
 
 const ROOT = path.resolve(import.meta.dirname, "..");
@@ -93,3 +94,30 @@ for (const spec of [
     });
   });
 }
+
+describe("kn eval --templates", () => {
+  const kn = (args: string[]) =>
+    spawnSync(process.execPath, ["--import", "tsx", path.join(ROOT, "src/cli/main.ts"), "eval", ...args], { cwd: ROOT, encoding: "utf8", timeout: 300_000 });
+
+  it("reports the trained and the held-out phrasing side by side; the held-out one is the paraphrase, not the seed template", async () => {
+    const r = kn(["--model", "demo-mgpt", "--languages", "en", "--relations", "P17", "--json", "--quiet"]);
+    expect(r.status, r.stderr).toBe(0);
+    const out = JSON.parse(r.stdout) as { trained: { facts: number; overall: number }; heldout: { facts: number; overall: number } };
+    const facts = seeds.facts.filter((f) => f.language === "en" && f.relation === "P17");
+    expect(out.trained.facts).toBe(facts.length);
+    expect(out.heldout.facts).toBe(facts.length);
+    // independently: the same facts asked in the literal held-out wording
+    const model = await loadModel("demo-mgpt");
+    try {
+      const held = summarize(await evaluateFacts(model, facts.map((f) => ({ ...f, template: "[X] lies in the country [Y] ." }))));
+      expect(out.heldout.overall).toBe(held.overall);
+      expect(out.trained.overall).toBe(summarize(await evaluateFacts(model, facts)).overall);
+    } finally {
+      model.dispose();
+    }
+    const bad = kn(["--model", "demo-mgpt", "--templates", "paraphrased"]);
+    expect(bad.status).toBe(2);
+    expect(bad.stderr).toMatch(/--templates must be trained, heldout or all/);
+  }, 300_000);
+});
+

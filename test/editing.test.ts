@@ -5,7 +5,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
   type EditingModel, type FactProbe, combineActivationEdits, factProbe, measureFacts, packVectors, relativeChange, summarizeEffects,
-  uniqueNeurons, unpackVectors, updatedValueVector, weightEditVectors,
+  activationSign, gradientUpdatedValueVector, uniqueNeurons, unpackVectors, updateDirections, updatedValueVector, weightEditVectors,
 } from "../src/attribution/editing.ts";
 import { type LanguageModel, type ProbabilityRequest, type TextTokenizer, loadModel } from "../src/model/index.ts";
 
@@ -27,6 +27,25 @@ describe("Δ and the UPDATE formula", () => {
     expect((await weightEditVectors("update", [v, v], { oldTokenId: 0, newTokenId: 1 }, embedding)).map((x) => [...x])).toEqual([[0, 4, 7], [0, 4, 7]]);
     expect((await weightEditVectors("erase", [v], {}, embedding)).map((x) => [...x])).toEqual([[0, 0, 0]]);
     await expect(weightEditVectors("update", [v], { oldTokenId: 0 }, embedding)).rejects.toThrow(/newTokenId/);
+  });
+
+  it("UPDATE respects the activation's sign: s = -1 reverses the step (embedding and gradient rules)", async () => {
+    const v = Float32Array.from([1, 2, 3]);
+    const e = [Float32Array.from([0.5, 0, -1]), Float32Array.from([0, 1, 1])];
+    const embedding = async (t: number) => e[t];
+    expect(activationSign(-0.3)).toBe(-1);
+    expect(activationSign(0)).toBe(1);
+    // s = -1: v + 2 E[old] - 2 E[new] = [1 + 1 - 0, 2 + 0 - 2, 3 - 2 - 2]
+    expect([...updatedValueVector(v, e[0], e[1], 2, -1)]).toEqual([2, 0, -1]);
+    const signed = await weightEditVectors("update", [v, v], { oldTokenId: 0, newTokenId: 1, signs: [1, -1] }, embedding);
+    expect(signed.map((x) => [...x])).toEqual([[0, 4, 7], [2, 0, -1]]);
+    // gradient rule: step length λ·‖E[new] − E[old]‖ = 2·‖(-0.5, 1, 2)‖ = 2·sqrt(5.25) along the saved unit gradient
+    const len = Math.sqrt(0.25 + 1 + 4);
+    const g = await weightEditVectors("update", [v, v], { oldTokenId: 0, newTokenId: 1, rule: "gradient", signs: [1, -1], gradients: [[0, 1, 0], [0.6, 0, 0.8]] }, embedding);
+    expect([...g[0]]).toEqual([...Float32Array.from([1, 2 + 2 * len, 3])]);
+    expect([...g[1]]).toEqual([...Float32Array.from([1 - 2 * len * 0.6, 2, 3 - 2 * len * 0.8])]);
+    expect([...gradientUpdatedValueVector(v, [1, 0, 0], 0.5, 4)]).toEqual([3, 2, 3]);
+    await expect(weightEditVectors("update", [v], { oldTokenId: 0, newTokenId: 1, rule: "gradient" }, embedding)).rejects.toThrow(/one saved gradient per neuron/);
   });
 
   it("saved weights round-trip bit for bit (signed zero and NaN payloads included)", () => {
@@ -196,5 +215,113 @@ describe("measuring on the golden checkpoints", () => {
     // batching several probes gives the same numbers as one at a time
     const both = await measureFacts(lm, [probe, factProbe(lm, { ...en, subject: "Germany", object: "Berlin" }) as FactProbe]);
     expect(both[0]).toEqual(m);
+  });
+});
+
+// The gradient rule's direction on real model math: ∂ log P(y)/∂(FFN output) at the prompt.
+describe("UPDATE directions on the golden checkpoints", () => {
+  const models: Record<string, LanguageModel> = {};
+  beforeAll(async () => {
+    models.bert = await loadModel(join(GOLDEN, "bert-tied-f32"));
+    models.gpt2 = await loadModel(join(GOLDEN, "gpt2-tied-f32"));
+  });
+  afterAll(() => Object.values(models).forEach((m) => m.dispose()));
+  const dot = (a: ArrayLike<number>, b: ArrayLike<number>) => Array.from(a).reduce((s, x, j) => s + x * b[j], 0);
+
+  it("BERT: dP/d(activation_j) from the attribution gradient equals P · g·v_j in every layer (g = outputGradients)", async () => {
+    const lm = models.bert;
+    const ids = lm.tokenizer.encode("The capital of France is [MASK] .");
+    const position = lm.targetPosition(ids);
+    const target = 17;
+    const ctx = await lm.prepare(ids, position);
+    try {
+      for (let layer = 0; layer < lm.nLayers; layer++) {
+        const [g] = await lm.outputGradients(ids, position, [layer], target);
+        expect(g).toHaveLength(lm.hidden);
+        // BERT's hook is GELU's output, so d P/d m_j = P · (∂ log P/∂ out) · v_j exactly
+        const { probs, grads } = await ctx.patchedGradient(layer, [ctx.activations[layer]], target);
+        const units = Array.from({ length: lm.ffnWidth }, (_, j) => [layer, j] as const);
+        const values = await lm.getValueVectors(units);
+        const expected = values.map((v) => probs[0] * dot(g, v));
+        const scale = Math.max(...grads[0].map(Math.abs));
+        expected.forEach((x, j) => expect(Math.abs(x - grads[0][j])).toBeLessThan(1e-4 * scale));
+      }
+    } finally {
+      ctx.dispose();
+    }
+  });
+
+  it("GPT-2, last layer: a value-vector step along ĝ raises log P(y) most; a step along u by the cosine ĝ·u as much", async () => {
+    const lm = models.gpt2;
+    const ids = lm.tokenizer.encode("The capital of France is");
+    const last = lm.nLayers - 1;
+    const target = 17;
+    const acts = await lm.activations(ids);
+    // the neuron with the largest activation in the last layer (nothing above mixes positions);
+    // GPT-2's hook is GELU's input, and a large positive input passes GELU almost unchanged
+    const unit = acts[last].indexOf(Math.max(...acts[last]));
+    const neuron = [last, unit] as const;
+    const [g] = await lm.outputGradients(ids, undefined, [last], target);
+    const gHat = g.map((x) => x / Math.sqrt(dot(g, g)));
+    const [v] = await lm.getValueVectors([neuron]);
+    const logP = async () => Math.log((await lm.probabilities(ids))[target]);
+    const base = await logP();
+    const step = async (u: ArrayLike<number>, eps: number) => {
+      lm.setValueVectors([neuron], [v.map((x, j) => x + eps * u[j])]);
+      try {
+        return (await logP()) - base;
+      } finally {
+        lm.setValueVectors([neuron], [v]);
+      }
+    };
+    const eps = 1e-2;
+    const along = (await step(gHat, eps)) - (await step(gHat, -eps)); // central difference
+    expect(along).toBeGreaterThan(0);
+    let seed = 7;
+    const random = () => ((seed = (seed * 16807) % 2147483647) / 2147483647) * 2 - 1;
+    for (let k = 0; k < 3; k++) {
+      const u = Array.from({ length: lm.hidden }, random);
+      const n = Math.sqrt(dot(u, u));
+      const uHat = u.map((x) => x / n);
+      const d = (await step(uHat, eps)) - (await step(uHat, -eps));
+      expect(d / along).toBeCloseTo(dot(gHat, uHat), 2);
+    }
+  });
+
+  it("both models: updateDirections reads the activation signs at the prompt, and the gradient rule raises log P(y_new) there", async () => {
+    for (const lm of [models.bert, models.gpt2]) {
+      const text = lm.architecture === "masked" ? "The capital of France is [MASK] ." : "The capital of France is";
+      const ids = lm.tokenizer.encode(text);
+      const position = lm.targetPosition(ids);
+      const acts = await lm.activations(ids, position);
+      // in two layers, the most negative neuron (GELU's output is lowest, -0.17, at input -0.75: BERT
+      // hooks the output, GPT-2 the input) and the most positive one
+      const pick = (layer: number, negative: boolean) => {
+        const a = acts[layer];
+        return negative ? a.reduce((best, x, j) => (x < 0 && Math.abs(x + 0.75) < Math.abs(a[best] + 0.75) ? j : best), a.findIndex((x) => x < 0)) : a.indexOf(Math.max(...a));
+      };
+      const neurons = [[0, pick(0, true)], [0, pick(0, false)], [1, pick(1, true)], [1, pick(1, false)]] as [number, number][];
+      expect(neurons.every(([, u]) => u >= 0)).toBe(true);
+      const p0 = await lm.probabilities(ids, { position });
+      const oldTokenId = p0.indexOf(Math.max(...p0));
+      const newTokenId = oldTokenId === 17 ? 18 : 17;
+      const d = await updateDirections(lm, { ids, position }, neurons, newTokenId, "gradient");
+      expect(d.signs).toEqual(neurons.map(([l, u]) => (acts[l][u] < 0 ? -1 : 1)));
+      expect(new Set(d.signs)).toEqual(new Set([-1, 1]));
+      expect(d.gradients!.map((x) => Math.sqrt(dot(x, x)))).toEqual(neurons.map(() => expect.closeTo(1, 5)));
+      const original = await lm.getValueVectors(neurons);
+      const logNew = async () => Math.log((await lm.probabilities(ids, { position }))[newTokenId]);
+      const before = await logNew();
+      const embed = (t: number) => lm.wordEmbedding(t);
+      // small λ: the first-order gain λ·|m|·‖ΔE‖·‖g‖ dominates
+      for (const [rule, extra] of [["gradient", d], ["gradient", { ...d, signs: d.signs!.map((s) => -s) }]] as const) {
+        lm.setValueVectors(neurons, await weightEditVectors("update", original, { oldTokenId, newTokenId, strength: 0.05, rule, ...extra }, embed));
+        const after = await logNew();
+        lm.setValueVectors(neurons, original);
+        // with the activations' signs it goes up; with the signs flipped (what ignoring them does to the negative neurons' half) it goes down
+        if (extra === d) expect(after).toBeGreaterThan(before);
+        else expect(after).toBeLessThan(before);
+      }
+    }
   });
 });

@@ -12,7 +12,6 @@ import { createIndexJob } from "../src/indexer/jobs.ts";
 import { startQueue } from "../src/indexer/queue.ts";
 import { runWorker } from "../src/indexer/worker.ts";
 import { type LanguageModel, loadModel } from "../src/model/index.ts";
-import type { PromptContext } from "../src/model/language-model.ts";
 import { registerDemoModels } from "../src/cli/checkpoints.ts";
 import { importMlama } from "../src/store/import-mlama.ts";
 import { openTestStore, truncateAll } from "./helpers/store.ts";
@@ -98,16 +97,11 @@ describe("indexing real-mLAMA shapes", () => {
     const poisoned = async (path: string): Promise<LanguageModel> => {
       const lm = await loadModel(path);
       const wrapper = Object.create(lm) as LanguageModel;
-      wrapper.prepare = async (ids, position) => {
-        const ctx = await lm.prepare(ids, position);
-        const poisonedCtx = Object.create(ctx) as PromptContext;
-        poisonedCtx.patchedGradient = async (layer, rows, targetId) => {
-          const out = await ctx.patchedGradient(layer, rows, targetId);
-          if (layer === 1) out.grads[0][7] = Number.NaN;
-          return out;
-        };
-        poisonedCtx.dispose = () => ctx.dispose();
-        return poisonedCtx;
+      wrapper.patchedGradients = async (requests) => {
+        const out = await lm.patchedGradients(requests);
+        const k = requests.findIndex((r) => r.layer === 1);
+        if (k >= 0) out[k].grads[0][7] = Number.NaN;
+        return out;
       };
       return wrapper;
     };

@@ -9,7 +9,9 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { buildCausalPrompt, buildMaskedPrompt } from "../src/attribution/prompts.ts";
 import { openSafetensors } from "../src/model/safetensors.ts";
 import { createTokenizer } from "../src/model/tokenizer.ts";
-import { CorpusSampler, DEFAULT_MIX, tokenizerTexts } from "../src/train/corpus.ts";
+import { CorpusSampler, DEFAULT_MIX, factTemplates, tokenizerTexts } from "../src/train/corpus.ts";
+import { causalTemplateProblem, fillTemplate } from "../src/data/templates.ts";
+import { HELD_OUT_PARAPHRASES, heldOutTemplates, withTemplates } from "../src/data/template-sets.ts";
 import { encodeSafetensors } from "../src/train/export.ts";
 import { PARAPHRASES } from "../src/train/paraphrases.ts";
 import { Rng } from "../src/train/rng.ts";
@@ -34,6 +36,29 @@ describe("demo-model corpus and tokenizers", () => {
         }
       }
     }
+  });
+
+  it("holds out one phrasing per relation and language, [Y] final, kept out of the corpus and the tokenizer's texts", () => {
+    for (const relation of seeds.relations) {
+      for (const language of seeds.languages) {
+        const held = heldOutTemplates(relation, language);
+        expect(held.length, `${relation} ${language}`).toBeGreaterThanOrEqual(1);
+        for (const t of held) expect(causalTemplateProblem(t), t).toBeNull();
+      }
+    }
+    expect(Object.keys(HELD_OUT_PARAPHRASES).sort()).toEqual([...seeds.relations].sort());
+    const texts = new Set([...tokenizerTexts(seeds, "masked"), ...tokenizerTexts(seeds, "causal")]);
+    for (const f of seeds.facts) {
+      const held = heldOutTemplates(f.relation, f.language);
+      for (const t of held) {
+        expect(factTemplates(f)).not.toContain(t);
+        expect(texts.has(fillTemplate(t, f.subject, f.object)), t).toBe(false);
+      }
+    }
+    // the evaluation restates every fact once per held-out template
+    const restated = withTemplates(seeds.facts, "heldout", (f) => f.relation);
+    expect(restated).toHaveLength(seeds.facts.length);
+    expect(restated.every((f, i) => f.template === heldOutTemplates(f.relation, f.language)[0] && f.subject === seeds.facts[i].subject)).toBe(true);
   });
 
   it("builds a WordPiece tokenizer that loads, covers the corpus and splits some objects", () => {

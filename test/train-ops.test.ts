@@ -3,7 +3,8 @@
 import { beforeAll, describe, expect, it } from "vitest";
 import { useBackend } from "../src/model/backend.ts";
 import tf from "../src/model/tf.ts";
-import { bmm, crossEntropy, dense, embed, geluErf, geluTanh, layerNorm, selectRows } from "../src/train/ops.ts";
+import { geluErf, geluTanh, layerNorm } from "../src/model/nn.ts";
+import { bmm, crossEntropy, dense, embed, selectRows } from "../src/train/ops.ts";
 import { Rng } from "../src/train/rng.ts";
 
 const rng = new Rng(7);

@@ -9,8 +9,9 @@
 // uniformly from the other facts, seeded), with the fact's N applied to both.
 import type { FactModel, Neuron } from "../attribution/model-port.ts";
 import type { AnalysisStore, IndexedFact, RunScope } from "./analysis-store.ts";
-import { type ChangeCase, measureChanges } from "./gold-probabilities.ts";
+import { type ChangeCase, type ScaleEffect, scaleEffects } from "./gold-probabilities.ts";
 import { seededRandom } from "./random.ts";
+import { type BootstrapEstimate, type WilcoxonResult, bootstrapMeanCI, mean, pairedDifferences, wilcoxonSignedRank } from "./statistics.ts";
 
 export const CONDITIONS = ["likn", "src->tgt", "tgt->src", "joint"] as const;
 export type Condition = (typeof CONDITIONS)[number];
@@ -19,10 +20,15 @@ export interface ConditionResult {
   condition: Condition;
   language: string;
   facts: number;
+  /** Means over facts of relative Δ (§5.4, no outlier filter). */
   suppressRelated: number;
   suppressUnrelated: number;
   enhanceRelated: number;
   enhanceUnrelated: number;
+  /** Δlog p (§13.2) means with bootstrap 95 % CIs over facts. */
+  logp: { suppressRelated: BootstrapEstimate | null; suppressUnrelated: BootstrapEstimate | null; enhanceRelated: BootstrapEstimate | null; enhanceUnrelated: BootstrapEstimate | null };
+  /** Suppression Δlog p, related − unrelated per fact: is the effect beyond the unrelated control? */
+  specificity: { difference: BootstrapEstimate | null; wilcoxon: WilcoxonResult | null };
 }
 
 type FactInLanguage = Pick<IndexedFact, "template" | "subject" | "object" | "neurons">;
@@ -68,18 +74,25 @@ export async function crossLingualEditing(
         : [],
     );
   });
-  const sums = new Map<string, { n: number; sr: number; su: number; er: number; eu: number }>();
-  (await measureChanges(model, cells)).forEach((d, k) => {
-    const s = sums.get(cells[k].key) ?? { n: 0, sr: 0, su: 0, er: 0, eu: 0 };
-    s.n++;
-    s.sr += d.suppressRelated;
-    s.su += d.suppressUnrelated;
-    s.er += d.enhanceRelated;
-    s.eu += d.enhanceUnrelated;
-    sums.set(cells[k].key, s);
-  });
-  return [...sums].map(([k, s]) => {
+  // each cell: its fact and the unrelated one, both with the fact's neurons scaled
+  const effects = await scaleEffects(model, cells.flatMap((c) => [{ fact: c.related, neurons: c.neurons }, { fact: c.unrelated, neurons: c.neurons }]));
+  const byKey = new Map<string, { related: ScaleEffect; unrelated: ScaleEffect }[]>();
+  cells.forEach((c, k) => byKey.set(c.key, [...(byKey.get(c.key) ?? []), { related: effects[2 * k], unrelated: effects[2 * k + 1] }]));
+  return [...byKey].map(([k, list]) => {
     const [condition, language] = k.split("|") as [Condition, string];
-    return { condition, language, facts: s.n, suppressRelated: s.sr / s.n, suppressUnrelated: s.su / s.n, enhanceRelated: s.er / s.n, enhanceUnrelated: s.eu / s.n };
+    const of = (side: "related" | "unrelated", m: keyof ScaleEffect) => list.map((e) => Number(e[side][m]));
+    const ci = (side: "related" | "unrelated", m: keyof ScaleEffect) => bootstrapMeanCI(of(side, m));
+    const diffs = pairedDifferences(of("related", "suppressLogp"), of("unrelated", "suppressLogp"));
+    return {
+      condition,
+      language,
+      facts: list.length,
+      suppressRelated: mean(of("related", "suppressRel")),
+      suppressUnrelated: mean(of("unrelated", "suppressRel")),
+      enhanceRelated: mean(of("related", "enhanceRel")),
+      enhanceUnrelated: mean(of("unrelated", "enhanceRel")),
+      logp: { suppressRelated: ci("related", "suppressLogp"), suppressUnrelated: ci("unrelated", "suppressLogp"), enhanceRelated: ci("related", "enhanceLogp"), enhanceUnrelated: ci("unrelated", "enhanceLogp") },
+      specificity: { difference: bootstrapMeanCI(diffs), wilcoxon: wilcoxonSignedRank(diffs) },
+    };
   });
 }

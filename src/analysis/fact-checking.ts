@@ -17,6 +17,10 @@ import type { FactModel, Neuron } from "../attribution/model-port.ts";
 import { DEFAULT_RUN_SETTING, type RunSetting } from "../attribution/run-setting.ts";
 import type { AnalysisStore, FactCheckItem } from "./analysis-store.ts";
 import { seededShuffle } from "./random.ts";
+import {
+  type AurocResult, type BootstrapEstimate, type ClassificationMetrics, type RandomBaseline, type SweepPoint,
+  acceptAllBaseline, auroc, bootstrapCI, classificationMetrics, confusion, randomVerdictBaseline, thresholdSweep,
+} from "./statistics.ts";
 
 export interface FactCheckOptions {
   checkpointId: number;
@@ -82,11 +86,67 @@ export interface RelationResult {
   baseline: FactCheckCounts & FactCheckMetrics;
 }
 
+/** One tested candidate, kept so AUROC and any other τ_fc can be recomputed (§13.3). */
+export interface ScoredFactCandidate {
+  factId: string;
+  relation: string;
+  candidate: string;
+  /** True object (the positive class) or the wrong one. */
+  positive: boolean;
+  /** Mean attribution over D_r. */
+  score: number;
+  /** The model's own greedy answer is the candidate (§7.3). */
+  direct: boolean;
+}
+
 export interface FactCheckEvaluationResult {
   withDkn: FactCheckCounts & FactCheckMetrics;
   baseline: FactCheckCounts & FactCheckMetrics;
   relations: RelationResult[];
   skippedRelations: string[];
+  candidates: ScoredFactCandidate[];
+  statistics: FactCheckStatistics;
+}
+
+export interface FactCheckStatistics {
+  /** Candidates tested (true + wrong). */
+  n: number;
+  /** AUROC of the DKN score (null without both classes). */
+  auroc: AurocResult | null;
+  /** Its bootstrap 95 % CI, resampling facts (each brings its true and its wrong candidate). */
+  aurocCI: BootstrapEstimate | null;
+  /** The DKN rule at τ_fc, the model's direct answer, accepting everything, a seeded coin: Wilson intervals. */
+  atThreshold: ClassificationMetrics;
+  direct: ClassificationMetrics;
+  acceptAll: ClassificationMetrics;
+  random: RandomBaseline;
+  /** τ_fc over every observed score (accept score ≥ τ). */
+  sweep: SweepPoint[];
+  /** The sweep point of highest F1 (chosen on the test candidates themselves: optimistic). */
+  bestF1: SweepPoint | null;
+}
+
+/** §13.3 over the stored candidates: AUROC, the τ_fc sweep, the direct answer and both baselines. */
+export function factCheckStatistics(candidates: readonly ScoredFactCandidate[], threshold: number, seed = "42"): FactCheckStatistics {
+  const labels = candidates.map((c) => c.positive);
+  const scored = candidates.map((c) => ({ score: c.score, positive: c.positive }));
+  const sweep = thresholdSweep(scored);
+  const bestF1 = sweep.reduce<SweepPoint | null>((best, p) => (p.f1 !== null && (best === null || p.f1 > (best.f1 ?? -1)) ? p : best), null);
+  const byFact = new Map<string, ScoredFactCandidate[]>();
+  for (const c of candidates) byFact.set(`${c.relation}\u0000${c.factId}`, [...(byFact.get(`${c.relation}\u0000${c.factId}`) ?? []), c]);
+  const paired = [...byFact.values()].filter((cs) => cs.some((c) => c.positive) && cs.some((c) => !c.positive));
+  const aurocOf = (facts: readonly ScoredFactCandidate[][]) => auroc(facts.flat().map((c) => ({ score: c.score, positive: c.positive })))!.auroc;
+  return {
+    n: candidates.length,
+    auroc: auroc(scored),
+    aurocCI: paired.length ? bootstrapCI(paired, aurocOf, { seed }) : null,
+    atThreshold: classificationMetrics(confusion(candidates.map((c) => c.score >= threshold), labels)),
+    direct: classificationMetrics(confusion(candidates.map((c) => c.direct), labels)),
+    acceptAll: acceptAllBaseline(labels),
+    random: randomVerdictBaseline(labels, { seed }),
+    sweep,
+    bestF1,
+  };
 }
 
 const emptyCounts = (): FactCheckCounts => ({ truePositives: 0, trueNegatives: 0, positives: 0, negatives: 0 });
@@ -108,6 +168,7 @@ export async function evaluateFactChecking(store: AnalysisStore, model: FactMode
   const total = { dkn: emptyCounts(), base: emptyCounts() };
   const relations: RelationResult[] = [];
   const skipped: string[] = [];
+  const candidates: ScoredFactCandidate[] = [];
   for (const [relation, list] of byRelation) {
     const shuffled = seededShuffle(list, `${o.seed ?? 42}:${relation}`);
     const nTest = Math.ceil(0.2 * shuffled.length);
@@ -123,8 +184,10 @@ export async function evaluateFactChecking(store: AnalysisStore, model: FactMode
     const base = emptyCounts();
     for (const it of test) {
       for (const [candidate, isTrue] of [[it.object, true], [it.wrong, false]] as const) {
-        const accepted = (await scoreCandidate(model, it.template, it.subject, candidate, o.language, neurons, opts)).verdict;
+        const scored = await scoreCandidate(model, it.template, it.subject, candidate, o.language, neurons, opts);
+        const accepted = scored.verdict;
         const direct = await directAnswerMatches(model, it.template, it.subject, candidate, o.language);
+        candidates.push({ factId: it.factId, relation, candidate, positive: isTrue, score: scored.score, direct });
         for (const [counts, ok] of [[dkn, accepted], [base, direct]] as const) {
           if (isTrue) {
             counts.positives++;
@@ -140,7 +203,14 @@ export async function evaluateFactChecking(store: AnalysisStore, model: FactMode
     add(total.base, base);
     relations.push({ relation, neurons: neurons.length, withDkn: withMetrics(dkn), baseline: withMetrics(base) });
   }
-  return { withDkn: withMetrics(total.dkn), baseline: withMetrics(total.base), relations, skippedRelations: skipped };
+  return {
+    withDkn: withMetrics(total.dkn),
+    baseline: withMetrics(total.base),
+    relations,
+    skippedRelations: skipped,
+    candidates,
+    statistics: factCheckStatistics(candidates, opts.threshold, String(o.seed ?? 42)),
+  };
 }
 
 /** A live check of one statement: D_r from every stored DKN set of the relation in the language. */

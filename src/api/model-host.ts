@@ -13,7 +13,7 @@ import { createHash } from "node:crypto";
 import type { Pool } from "pg";
 import { type FactCheckEvaluationResult, type FactCheckOptions, type FactCheckVerdict, checkStatement, evaluateFactChecking } from "../analysis/fact-checking.ts";
 import {
-  type EditKind, type FactMeasurement, type FactProbe, factProbe, isActivationKind, newObjectTokenId, packVectors, weightEditVectors,
+  type EditKind, type FactMeasurement, type FactProbe, factProbe, isActivationKind, newObjectTokenId, packVectors, updateDirections, weightEditVectors,
 } from "../attribution/editing.ts";
 import { attributionModel } from "../attribution/model-port.ts";
 import type { RunSetting } from "../attribution/run-setting.ts";
@@ -300,6 +300,8 @@ export class InlineModelHost implements ModelHost {
       if (params.newTokenId === params.oldTokenId) {
         throw badInput(`the model already answers ${JSON.stringify(params.oldAnswer)} (token ${params.oldTokenId}) for fact ${JSON.stringify(edit.factId)} in ${JSON.stringify(edit.sourceLanguage)}: nothing to update`, "newObject");
       }
+      // signs (and gradients) are read at the source prompt's first object position, saved for re-application
+      Object.assign(params, await updateDirections(live.lm, probes[source].probe.steps[0], edit.neurons, params.newTokenId, params.rule ?? "embedding"));
     }
 
     const id = await reserveEditId(this.pool);

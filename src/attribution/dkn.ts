@@ -11,9 +11,33 @@ export interface DknOptions {
   thetaHigh: number;
   /** Grow pairs greedily up to this many members (2 = the paper's pairs only). */
   maxSetSize: number;
+  /**
+   * When the whole set counts as harmful. threshold (§6.1): P(S) < (1 − θhigh)·P0. superadditive
+   * (§13.4, stricter): also P(S)/P0 < Π_{n∈S} P({n})/P0 − margin, i.e. the joint effect exceeds
+   * what independent multiplicative effects of the members would give.
+   */
+  criterion?: "threshold" | "superadditive";
+  /** Margin of the superadditive criterion (default 0.1). */
+  margin?: number;
 }
 
 export const DEFAULT_DKN: DknOptions = { poolSize: 20, thetaLow: 0.2, thetaHigh: 0.25, maxSetSize: 2 };
+export const DEFAULT_SUPERADDITIVE_MARGIN = 0.1;
+
+/**
+ * The degeneracy test of one set from its probabilities: every member alone harmless
+ * (≥ (1 − θlow)·P0) and the set harmful under the chosen criterion.
+ */
+export function isDegenerate(p0: number, alone: readonly number[], joint: number, o: Pick<DknOptions, "thetaLow" | "thetaHigh" | "criterion" | "margin">): boolean {
+  return alone.every((p) => p >= (1 - o.thetaLow) * p0) && isHarmful(p0, alone, joint, o);
+}
+
+function isHarmful(p0: number, alone: readonly number[], joint: number, o: Pick<DknOptions, "thetaHigh" | "criterion" | "margin">): boolean {
+  if (!(joint < (1 - o.thetaHigh) * p0)) return false;
+  if (o.criterion !== "superadditive") return true;
+  const independent = alone.reduce((prod, p) => prod * (p / p0), 1);
+  return joint / p0 < independent - (o.margin ?? DEFAULT_SUPERADDITIVE_MARGIN);
+}
 
 export interface DegenerateSet {
   neurons: Neuron[];
@@ -53,7 +77,7 @@ export async function findDegenerateSets(
   };
   const [p0] = await evaluate([[]]);
   const harmless = (p: number) => p >= (1 - options.thetaLow) * p0;
-  const harmful = (p: number) => p < (1 - options.thetaHigh) * p0;
+  const harmful = (members: readonly number[], joint: number) => isHarmful(p0, members.map((m) => s1[m].alone), joint, options);
 
   const singles = await evaluate(pool.map((n) => [n]));
   const s1 = pool.map((n, i) => ({ n, alone: singles[i] })).filter((c) => harmless(c.alone));
@@ -64,12 +88,12 @@ export async function findDegenerateSets(
   const sets: DegenerateSet[] = [];
   const grow: { members: number[]; joint: number }[] = [];
   pairs.forEach(([i, j], k) => {
-    if (harmful(pairProbs[k])) sets.push({ neurons: [s1[i].n, s1[j].n], aloneProbs: [s1[i].alone, s1[j].alone], jointProb: pairProbs[k] });
+    if (harmful([i, j], pairProbs[k])) sets.push({ neurons: [s1[i].n, s1[j].n], aloneProbs: [s1[i].alone, s1[j].alone], jointProb: pairProbs[k] });
     else grow.push({ members: [i, j], joint: pairProbs[k] });
   });
 
   if (options.maxSetSize > 2) {
-    const degeneratePair = new Set(pairs.filter((_, k) => harmful(pairProbs[k])).map(([i, j]) => `${i},${j}`));
+    const degeneratePair = new Set(pairs.filter((p, k) => harmful(p, pairProbs[k])).map(([i, j]) => `${i},${j}`));
     const found = new Set<string>();
     for (let frontier = grow; frontier.length; ) {
       const next: { members: number[]; joint: number }[] = [];
@@ -86,7 +110,7 @@ export async function findDegenerateSets(
         const key = members.join(",");
         if (found.has(key)) continue;
         found.add(key);
-        if (harmful(probs[best])) {
+        if (harmful(members, probs[best])) {
           sets.push({ neurons: members.map((m) => s1[m].n), aloneProbs: members.map((m) => s1[m].alone), jointProb: probs[best] });
         } else next.push({ members, joint: probs[best] });
       }

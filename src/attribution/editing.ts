@@ -123,11 +123,40 @@ export function relativeChange(before: number, after: number): number {
   return after === 0 ? 0 : Number.MAX_VALUE;
 }
 
-/** §5.5 UPDATE for one neuron: v − λ·E[y_old] + λ·E[y_new] (single token ids, E the input embedding). */
-export function updatedValueVector(v: Float32Array, oldEmbedding: Float32Array, newEmbedding: Float32Array, lambda = UPDATE_LAMBDA): Float32Array {
+/**
+ * The two UPDATE rules. Both orient the change by the sign s of each neuron's activation m at the
+ * edited prompt: the layer adds m·v to the residual stream, so for m < 0 the step is reversed
+ * (without s a negative neuron would be pushed towards the old answer). Both take a step of the
+ * same length, λ·‖E[y_new] − E[y_old]‖, and differ in its direction:
+ *   embedding (§5.5, AMIG/EleutherAI):  v − s·λ·E[y_old] + s·λ·E[y_new], E the input embedding;
+ *   gradient:  v + s·λ·‖E[y_new] − E[y_old]‖·ĝ, ĝ the unit gradient of log P(y_new) with respect
+ *              to the layer's FFN output at the prompt's object position: the direction that
+ *              raises y_new through the model's own upper layers and output head (for BERT
+ *              including the head's dense layer, GELU and LayerNorm, which can turn an
+ *              E-direction step away from y_new). To first order it raises log P(y_new) by
+ *              λ·|m|·‖ΔE‖·‖g‖ at the edited prompt.
+ */
+export type UpdateRule = "embedding" | "gradient";
+export const UPDATE_RULES: readonly UpdateRule[] = ["embedding", "gradient"];
+
+/** The sign an UPDATE applies for an activation: +1 for m ≥ 0 (m = 0 adds nothing at the prompt anyway). */
+export const activationSign = (m: number): 1 | -1 => (m < 0 ? -1 : 1);
+
+/** The embedding rule for one neuron: v − s·λ·E[y_old] + s·λ·E[y_new] (s = +1 is §5.5's formula, bit for bit). */
+export function updatedValueVector(v: Float32Array, oldEmbedding: Float32Array, newEmbedding: Float32Array, lambda = UPDATE_LAMBDA, sign = 1): Float32Array {
   if (oldEmbedding.length !== v.length || newEmbedding.length !== v.length) throw new Error("value vector and embeddings differ in size");
   const out = new Float32Array(v.length);
-  for (let j = 0; j < v.length; j++) out[j] = v[j] - lambda * oldEmbedding[j] + lambda * newEmbedding[j];
+  const k = sign * lambda;
+  for (let j = 0; j < v.length; j++) out[j] = v[j] - k * oldEmbedding[j] + k * newEmbedding[j];
+  return out;
+}
+
+/** The gradient rule for one neuron: v + s·λ·length·ĝ. */
+export function gradientUpdatedValueVector(v: Float32Array, unitGradient: ArrayLike<number>, length: number, lambda = UPDATE_LAMBDA, sign = 1): Float32Array {
+  if (unitGradient.length !== v.length) throw new Error("value vector and gradient differ in size");
+  const out = new Float32Array(v.length);
+  const k = sign * lambda * length;
+  for (let j = 0; j < v.length; j++) out[j] = v[j] + k * unitGradient[j];
   return out;
 }
 
@@ -135,12 +164,55 @@ export interface WeightEditParams {
   oldTokenId?: number;
   newTokenId?: number;
   strength?: number;
+  /** UPDATE: the rule (embedding when absent, as in edits stored before it existed). */
+  rule?: UpdateRule;
+  /** UPDATE: per neuron, the sign of its activation at the edited prompt (all +1 when absent, as in edits stored before signs existed). */
+  signs?: number[];
+  /** UPDATE, gradient rule: per neuron, its layer's unit gradient ĝ (float32 values), saved so a re-application writes the same bits. */
+  gradients?: number[][];
+}
+
+/** What computing an UPDATE's signs and gradients needs from a model. */
+export type UpdateModel = Pick<LanguageModel, "activations" | "outputGradients">;
+
+/**
+ * The signs (and for the gradient rule the unit gradients) of an UPDATE, read at the edited
+ * prompt's first object position: the activations there and ∂ log P(y_new)/∂(FFN output).
+ */
+export async function updateDirections(
+  model: UpdateModel,
+  step: { ids: readonly number[]; position: number },
+  neurons: readonly Neuron[],
+  newTokenId: number,
+  rule: UpdateRule,
+): Promise<Pick<WeightEditParams, "signs" | "gradients">> {
+  // the hookable activation is GELU's output (BERT) or input (GPT-2): GELU keeps the sign
+  const activations = await model.activations(step.ids, step.position);
+  const signs = neurons.map(([layer, unit]) => activationSign(activations[layer][unit]));
+  if (rule === "embedding") return { signs };
+  const layers = [...new Set(neurons.map((n) => n[0]))];
+  const grads = await model.outputGradients(step.ids, step.position, layers, newTokenId);
+  const unitOf = new Map(layers.map((l, k) => [l, unitVector(grads[k])]));
+  return { signs, gradients: neurons.map(([layer]) => Array.from(unitOf.get(layer)!)) };
+}
+
+function euclidean(v: ArrayLike<number>): number {
+  let n = 0;
+  for (let j = 0; j < v.length; j++) n += v[j] * v[j];
+  return Math.sqrt(n);
+}
+
+function unitVector(v: Float32Array): Float32Array {
+  const n = euclidean(v);
+  if (!(n > 0 && Number.isFinite(n))) throw new Error("the gradient of the new object at the prompt is zero or not finite: no direction to update along");
+  return v.map((x) => x / n);
 }
 
 /**
  * The value vectors a weight edit writes, computed from the ORIGINAL vectors: ERASE gives zeros,
- * UPDATE moves each vector from E[y_old] to E[y_new]. Re-applying a stored edit after a restart
- * calls this with the saved originals, so it writes the very same bits.
+ * UPDATE applies its rule (see UpdateRule). Re-applying a stored edit after a restart calls this
+ * with the saved originals and params (signs and gradients included), so it writes the very
+ * same bits.
  */
 export async function weightEditVectors(
   kind: "erase" | "update",
@@ -152,7 +224,12 @@ export async function weightEditVectors(
   if (params.oldTokenId === undefined || params.newTokenId === undefined) throw new Error("an UPDATE edit needs oldTokenId and newTokenId");
   const eOld = await embedding(params.oldTokenId);
   const eNew = await embedding(params.newTokenId);
-  return original.map((v) => updatedValueVector(v, eOld, eNew, params.strength ?? UPDATE_LAMBDA));
+  const lambda = params.strength ?? UPDATE_LAMBDA;
+  const sign = (k: number) => params.signs?.[k] ?? 1;
+  if ((params.rule ?? "embedding") === "embedding") return original.map((v, k) => updatedValueVector(v, eOld, eNew, lambda, sign(k)));
+  if (params.gradients?.length !== original.length) throw new Error("a gradient-rule UPDATE needs one saved gradient per neuron");
+  const length = euclidean(eNew.map((x, j) => x - eOld[j]));
+  return original.map((v, k) => gradientUpdatedValueVector(v, params.gradients![k], length, lambda, sign(k)));
 }
 
 /** y_new of §5.5: the first piece of the new object, encoded as the fact's gold would be. */

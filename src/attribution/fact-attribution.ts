@@ -7,7 +7,7 @@
 //           special tokens (BERT: [CLS] … [SEP] count as pieces), one [MASK], the ORIGINAL
 //           prompt's argmax appended as text once more at every step, and the multiplier x taken
 //           from the original prompt.
-import { type AttributionOptions, type AttributionStep, type StepResult, attributeStep, sumScores } from "./attribute.ts";
+import { type AttributionOptions, type AttributionStep, type StepResult, attributeSteps, sumScores } from "./attribute.ts";
 import type { FactModel, Neuron } from "./model-port.ts";
 import { type PromptFact, PromptError, buildPrompt, causalPromptText, maskedPromptText } from "./prompts.ts";
 
@@ -104,28 +104,47 @@ export async function planFact(model: FactModel, fact: PromptFact, targetMode: T
   return targetMode === "clean" ? cleanPlan(model, fact) : compatPlan(model, fact);
 }
 
-export async function attributeFact(
+export type FactAttributionOptions = AttributionOptions & { targetMode?: TargetMode };
+
+export async function attributeFact(model: FactModel, fact: PromptFact, options: FactAttributionOptions): Promise<FactAttribution & { plan: FactPlan }> {
+  return (await attributeFacts(model, [fact], options))[0];
+}
+
+/**
+ * Attributes many facts (prompts) in one batch: the steps of every fact go to attributeSteps
+ * together, so the model packs their rows across prompts and layers. The same numbers as one
+ * fact at a time.
+ */
+export async function attributeFacts(
   model: FactModel,
-  fact: PromptFact,
-  options: AttributionOptions & { targetMode?: TargetMode },
-): Promise<FactAttribution & { plan: FactPlan }> {
-  const plan = await planFact(model, fact, options.targetMode);
-  const results: StepResult[] = [];
-  for (const step of plan.steps) results.push(await attributeStep(model, step, options));
-  const predictedIds = results.map((r) => r.predictedId);
-  const predictedProbs = results.map((r) => r.predictedProb);
-  const targetProbs = results.map((r) => r.targetProb);
-  return {
-    prompt: plan.prompt,
-    inputIds: plan.inputIds,
-    positions: plan.steps.map((s) => s.position),
-    targetIds: plan.steps.map((s) => s.targetId),
-    targetProbs,
-    goldProb: targetProbs.reduce((a, b) => a * b, 1),
-    predictedIds,
-    predictedProbs,
-    predictedText: model.tokenizer.decode(predictedIds),
-    scores: sumScores(results.map((r) => r.scores)),
-    plan,
-  };
+  facts: readonly PromptFact[],
+  options: FactAttributionOptions,
+): Promise<(FactAttribution & { plan: FactPlan })[]> {
+  const plans: FactPlan[] = [];
+  for (const fact of facts) plans.push(await planFact(model, fact, options.targetMode));
+  return attributePlans(model, plans, options);
+}
+
+/** attributeFacts for facts already planned (the indexer plans each job alone: a bad prompt fails only its job). */
+export async function attributePlans(model: FactModel, plans: readonly FactPlan[], options: AttributionOptions): Promise<(FactAttribution & { plan: FactPlan })[]> {
+  const all = await attributeSteps(model, plans.flatMap((p) => p.steps), options);
+  let next = 0;
+  return plans.map((plan) => {
+    const results: StepResult[] = all.slice(next, (next += plan.steps.length));
+    const predictedIds = results.map((r) => r.predictedId);
+    const targetProbs = results.map((r) => r.targetProb);
+    return {
+      prompt: plan.prompt,
+      inputIds: plan.inputIds,
+      positions: plan.steps.map((s) => s.position),
+      targetIds: plan.steps.map((s) => s.targetId),
+      targetProbs,
+      goldProb: targetProbs.reduce((a, b) => a * b, 1),
+      predictedIds,
+      predictedProbs: results.map((r) => r.predictedProb),
+      predictedText: model.tokenizer.decode(predictedIds),
+      scores: sumScores(results.map((r) => r.scores)),
+      plan,
+    };
+  });
 }

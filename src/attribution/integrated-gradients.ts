@@ -2,15 +2,16 @@
 //   ig           points (k/(N-1))·x, k = 0..N-1        A = x ⊙ ΣG / N   (EleutherAI / Dai baseline)
 //   amig-compat  points b̄ + (k/N)(x - b̄), k = 0..N-1   A = x ⊙ ΣG / N   (the AMIG code, default)
 //   amig-ig      same points                          A = (x - b̄) ⊙ ΣG / N   (completeness holds)
+// and one method without a path: static (§13.1, Yu & Ananiadou), one forward pass, see attribute.ts.
 
-export const METHODS = ["ig", "amig-compat", "amig-ig"] as const;
+export const METHODS = ["ig", "amig-compat", "amig-ig", "static"] as const;
 export type Method = (typeof METHODS)[number];
 
 export function isMethod(s: string): s is Method {
   return (METHODS as readonly string[]).includes(s);
 }
 
-export const usesBlankBaseline = (method: Method) => method !== "ig";
+export const usesBlankBaseline = (method: Method) => method === "amig-compat" || method === "amig-ig";
 
 /** The N points of the Riemann sum; `baseline` is ignored for plain IG (zero baseline). */
 export function pathPoints(method: Method, x: Float32Array, baseline: Float32Array | null, steps: number): Float32Array[] {

@@ -4,11 +4,11 @@
 import type { LanguageModel } from "../model/language-model.ts";
 import type { MaskedPromptTokenizer } from "./prompts.ts";
 
-export type { Architecture, Neuron, PromptContext } from "../model/language-model.ts";
+export type { Architecture, Neuron, ProbabilityRequest, PromptContext } from "../model/language-model.ts";
 
 export type AttributionModel = Pick<
   LanguageModel,
-  "architecture" | "nLayers" | "ffnWidth" | "prepare" | "activationsBatch" | "probabilitiesForScaleSets"
+  "architecture" | "nLayers" | "ffnWidth" | "prepare" | "patchedGradients" | "activationsBatch" | "probabilitiesForScaleSets"
 > & {
   /** The token that blanks an input position for the AMIG baseline: [MASK] (masked) or EOS (causal). */
   readonly blankId: number;
@@ -32,6 +32,7 @@ export function attributionModel(lm: LanguageModel): FactModel {
     blankId,
     tokenizer: lm.tokenizer,
     prepare: (ids, position) => lm.prepare(ids, position),
+    patchedGradients: (requests) => lm.patchedGradients(requests),
     activationsBatch: (inputs, position, layers) => lm.activationsBatch(inputs, position, layers),
     probabilitiesForScaleSets: (ids, position, sets, factor, targetIds) => lm.probabilitiesForScaleSets(ids, position, sets, factor, targetIds),
     probabilitiesBatch: (requests, targetIds) => lm.probabilitiesBatch(requests, targetIds),

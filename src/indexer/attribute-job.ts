@@ -2,7 +2,7 @@
 // language that the model can use (causal: [Y] last), attribution summed over object pieces,
 // knowledge neurons shared across templates. A NaN or ±∞ fails the run with its reason.
 import { DEFAULT_DKN, findDegenerateSets } from "../attribution/dkn.ts";
-import { attributeFact, suppressedProbabilities } from "../attribution/fact-attribution.ts";
+import { type FactAttribution, type FactPlan, attributePlans, planFact, suppressedProbabilities } from "../attribution/fact-attribution.ts";
 import type { FactModel } from "../attribution/model-port.ts";
 import { PromptError, usableTemplates } from "../attribution/prompts.ts";
 import { type NeuronSelection, effectiveTau, factKnowledgeNeurons, maxScore, summarizeLayers, topNeurons } from "../attribution/selection.ts";
@@ -10,20 +10,73 @@ import type { FactContext } from "../store/index-jobs.ts";
 import type { RunRecord } from "../store/runs.ts";
 import type { AttributionJob } from "./queue.ts";
 
-export async function computeRun(
-  model: FactModel,
-  job: AttributionJob,
-  fact: FactContext,
-  selection: NeuronSelection,
-  shape: { nLayers: number; ffnWidth: number },
-): Promise<RunRecord> {
+/** One run to compute: the queued job, its fact, and the selection rule its neurons follow. */
+export interface RunInput {
+  job: AttributionJob;
+  fact: FactContext;
+  selection: NeuronSelection;
+}
+
+export async function computeRun(model: FactModel, job: AttributionJob, fact: FactContext, selection: NeuronSelection, shape: RunShape): Promise<RunRecord> {
+  const [result] = await computeRuns(model, [{ job, fact, selection }], shape);
+  if ("error" in result) throw result.error;
+  return result.run;
+}
+
+type RunShape = { nLayers: number; ffnWidth: number };
+
+/**
+ * Computes several queued runs together: the prompts of every run that shares a setting (method,
+ * steps, target mode) are attributed in one batch (the model packs their rows across prompts and
+ * layers), then each run selects its neurons and searches its degenerate sets alone. Per input,
+ * the run or why it failed: a bad prompt or a NaN fails only its own run; an error of the shared
+ * attribution fails every run of that batch.
+ */
+export async function computeRuns(model: FactModel, inputs: readonly RunInput[], shape: RunShape): Promise<({ run: RunRecord } | { error: unknown })[]> {
+  const out: ({ run: RunRecord } | { error: unknown })[] = new Array(inputs.length);
+  const groups = new Map<string, { index: number; plans: FactPlan[] }[]>();
+  for (const [index, { job, fact }] of inputs.entries()) {
+    try {
+      const plans = await planTemplates(model, job, fact);
+      const key = `${job.method}|${job.steps}|${job.targetMode}`;
+      groups.set(key, [...(groups.get(key) ?? []), { index, plans }]);
+    } catch (error) {
+      out[index] = { error };
+    }
+  }
+  for (const members of groups.values()) {
+    const { job } = inputs[members[0].index];
+    const started = performance.now();
+    let attributions: Awaited<ReturnType<typeof attributePlans>>;
+    try {
+      attributions = await attributePlans(model, members.flatMap((m) => m.plans), { method: job.method, steps: job.steps });
+    } catch (error) {
+      for (const m of members) out[m.index] = { error };
+      continue;
+    }
+    // the batch's attribution time, shared out by prompts
+    const msPerPrompt = (performance.now() - started) / attributions.length;
+    let next = 0;
+    for (const m of members) {
+      const own = attributions.slice(next, (next += m.plans.length));
+      try {
+        out[m.index] = { run: await finishRun(model, inputs[m.index], own, meanScores(own), msPerPrompt * own.length, shape) };
+      } catch (error) {
+        out[m.index] = { error };
+      }
+    }
+  }
+  return out;
+}
+
+type Attribution = FactAttribution & { plan: FactPlan };
+
+async function finishRun(model: FactModel, { job, fact, selection }: RunInput, attributions: Attribution[], scores: Float32Array[], attributionMs: number, shape: RunShape): Promise<RunRecord> {
   const started = performance.now();
-  const { attributions, scores } = await attributeTemplates(model, job, fact);
   const knowledgeNeurons = factKnowledgeNeurons(attributions.map((a) => a.scores), selection);
   const first = attributions[0];
   // Degenerate neurons of the first template's prompt (§6.2: computed in the same pass as the
   // attribution, top-20 pool of the ranked knowledge neurons).
-  const attributedAt = performance.now();
   const dkn = job.dkn
     ? await findDegenerateSets(
         knowledgeNeurons.map((n) => [n.layer, n.unit] as const),
@@ -53,9 +106,9 @@ export async function computeRun(
     nLayers: shape.nLayers,
     ffnWidth: shape.ffnWidth,
     timings: {
-      attributionMs: Math.round(attributedAt - started),
-      dknMs: Math.round(performance.now() - attributedAt),
-      totalMs: Math.round(performance.now() - started),
+      attributionMs: Math.round(attributionMs),
+      dknMs: Math.round(performance.now() - started),
+      totalMs: Math.round(attributionMs + performance.now() - started),
       prompts: attributions.length,
       dknEvaluations: dkn?.evaluations ?? 0,
     },
@@ -79,11 +132,10 @@ export async function computeRun(
 export type RunSettings = Pick<AttributionJob, "language" | "method" | "steps" | "targetMode">;
 
 /**
- * Attributes the fact with every template of its relation that the model can use (causal
- * models: [Y] last; a fact with none fails with the policy's reason); `scores` is the grid a run
- * stores and heatmaps show: the single template's, or the mean over templates.
+ * The plans of every template of the fact's relation that the model can use (causal models: [Y]
+ * last; a fact with none fails with the policy's reason).
  */
-export async function attributeTemplates(model: FactModel, settings: RunSettings, fact: FactContext) {
+async function planTemplates(model: FactModel, settings: RunSettings, fact: FactContext): Promise<FactPlan[]> {
   const templates = usableTemplates(fact.templates, model.architecture);
   if (!templates.length) {
     throw new PromptError(
@@ -91,15 +143,24 @@ export async function attributeTemplates(model: FactModel, settings: RunSettings
         `causal models skip templates whose object slot is not final`,
     );
   }
-  const fact0 = { subject: fact.subject, object: fact.object, language: settings.language };
-  const options = { method: settings.method, steps: settings.steps, targetMode: settings.targetMode };
-  const attributions: Awaited<ReturnType<typeof attributeFact>>[] = [];
-  for (const template of templates) attributions.push(await attributeFact(model, { ...fact0, template }, options));
-  const scores =
-    attributions.length === 1
-      ? attributions[0].scores
-      : attributions[0].scores.map((row, l) => row.map((_, i) => attributions.reduce((s, a) => s + a.scores[l][i], 0) / attributions.length));
-  return { attributions, scores };
+  const plans: FactPlan[] = [];
+  for (const template of templates) {
+    plans.push(await planFact(model, { subject: fact.subject, object: fact.object, language: settings.language, template }, settings.targetMode));
+  }
+  return plans;
+}
+
+/** The grid a run stores and heatmaps show: the single template's scores, or the mean over templates. */
+function meanScores(attributions: readonly FactAttribution[]): Float32Array[] {
+  return attributions.length === 1
+    ? attributions[0].scores
+    : attributions[0].scores.map((row, l) => row.map((_, i) => attributions.reduce((s, a) => s + a.scores[l][i], 0) / attributions.length));
+}
+
+/** Attributes the fact with every template of its relation that the model can use; `scores` as meanScores. */
+export async function attributeTemplates(model: FactModel, settings: RunSettings, fact: FactContext) {
+  const attributions = await attributePlans(model, await planTemplates(model, settings, fact), settings);
+  return { attributions, scores: meanScores(attributions) };
 }
 
 export class NonFiniteError extends Error {

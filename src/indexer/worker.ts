@@ -1,4 +1,5 @@
-// A queue worker: fetches attribution jobs in small batches, computes them, and stores each
+// A queue worker: fetches attribution jobs in small batches, attributes the prompts of a batch
+// together (the model packs their rows across prompts and layers), and stores each
 // batch's runs and item statuses in one transaction before acknowledging the jobs. A worker
 // killed at any point loses nothing: unacknowledged jobs are handed out again, and the unique
 // run key keeps a re-computed run from being stored twice. A lost database is waited out (every
@@ -18,7 +19,7 @@ import { checkpointPath } from "../store/checkpoints.ts";
 import { withTransaction } from "../store/client.ts";
 import { factContexts, finishJobIfComplete, markItems, storedRunKeys } from "../store/index-jobs.ts";
 import { type RunRecord, saveRuns } from "../store/runs.ts";
-import { NonFiniteError, computeRun } from "./attribute-job.ts";
+import { NonFiniteError, type RunInput, computeRuns } from "./attribute-job.ts";
 import { type OutageOptions, outageWaitFromEnv, retryWhileUnavailable } from "../store/unavailable.ts";
 import { ATTRIBUTION_QUEUE, type AttributionJob, type QueueSettings, jobKey, queueSettings, waitingJobs } from "./queue.ts";
 
@@ -92,14 +93,23 @@ export async function runWorker(options: WorkerOptions): Promise<{ computed: num
     const again: { id: string; error: string }[] = [];
     const alreadyStored: AttributionJob[] = [];
     let deviceLost: DeviceLostError | undefined;
+    // a failed job: bad input, a NaN/∞ of a deterministic computation and a lost device fail the
+    // same way every time (a lost device also stops this worker); anything else may be passing
+    // (a file, memory) and goes back to the queue until maxAttempts
+    const fail = (fetchedJob: FetchedJob, err: unknown) => {
+      const message = err instanceof Error ? err.message : String(err);
+      const attempt = fetchedJob.retryCount + 1;
+      if (err instanceof DeviceLostError) deviceLost ??= err;
+      if (err instanceof PromptError || err instanceof NonFiniteError || err instanceof DeviceLostError) failed.push({ job: fetchedJob.data, error: message });
+      else if (attempt >= settings.maxAttempts) failed.push({ job: fetchedJob.data, error: `failed ${attempt} times; the last: ${message}` });
+      else again.push({ id: fetchedJob.id, error: message });
+    };
+    // the jobs to compute, per checkpoint: each checkpoint's jobs go to the attribution together
+    const byCheckpoint = new Map<number, { fetchedJob: FetchedJob; input: RunInput }[]>();
     for (const fetchedJob of fetched) {
       const job = fetchedJob.data;
       if (stored.has(jobKey(job)) && !job.replace) {
         alreadyStored.push(job);
-        continue;
-      }
-      if (deviceLost) {
-        failed.push({ job, error: deviceLost.message });
         continue;
       }
       // delivered maxAttempts times already: the earlier deliveries failed or killed their worker
@@ -108,21 +118,26 @@ export async function runWorker(options: WorkerOptions): Promise<{ computed: num
         continue;
       }
       const fact = contexts.get(`${job.factId}|${job.language}`);
-      try {
-        if (!fact) throw new PromptError(`fact ${job.factId} has no label in language ${job.language}`);
-        if (!fact.templates.length) throw new PromptError(`relation ${fact.relationId} has no template in language ${job.language}`);
-        const { model, shape } = await loadFor(job.checkpointId);
-        computed.push({ job, run: await computeRun(model, job, fact, job.selection ?? paperSelection(job.language), shape) });
-      } catch (err) {
-        const message = err instanceof Error ? err.message : String(err);
-        const attempt = fetchedJob.retryCount + 1;
-        // a bad input, or a NaN/∞ of a deterministic computation, fails the same way every time,
-        // and a lost device stops this worker; anything else may be passing (a file, memory)
-        if (err instanceof DeviceLostError) deviceLost = err;
-        if (err instanceof PromptError || err instanceof NonFiniteError || err instanceof DeviceLostError) failed.push({ job, error: message });
-        else if (attempt >= settings.maxAttempts) failed.push({ job, error: `failed ${attempt} times; the last: ${message}` });
-        else again.push({ id: fetchedJob.id, error: message });
+      if (!fact) fail(fetchedJob, new PromptError(`fact ${job.factId} has no label in language ${job.language}`));
+      else if (!fact.templates.length) fail(fetchedJob, new PromptError(`relation ${fact.relationId} has no template in language ${job.language}`));
+      else {
+        const input = { job, fact, selection: job.selection ?? paperSelection(job.language) };
+        byCheckpoint.set(job.checkpointId, [...(byCheckpoint.get(job.checkpointId) ?? []), { fetchedJob, input }]);
       }
+    }
+    for (const [checkpointId, members] of byCheckpoint) {
+      if (deviceLost) {
+        for (const m of members) failed.push({ job: m.input.job, error: deviceLost.message });
+        continue;
+      }
+      let results: Awaited<ReturnType<typeof computeRuns>>;
+      try {
+        const { model, shape } = await loadFor(checkpointId);
+        results = await computeRuns(model, members.map((m) => m.input), shape);
+      } catch (err) {
+        results = members.map(() => ({ error: err }));
+      }
+      results.forEach((r, k) => ("run" in r ? computed.push({ job: members[k].input.job, run: r.run }) : fail(members[k].fetchedJob, r.error)));
     }
     await retry("storing the batch", () =>
       withTransaction(pool, async (db) => {

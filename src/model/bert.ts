@@ -7,7 +7,8 @@ import * as tf from "./tf.ts";
 import type { Checkpoint, Weights } from "./checkpoint.ts";
 import type { Activation, BertConfig } from "./config.ts";
 import { Dense, type DenseGradMode } from "./dense.ts";
-import type { ForwardOptions, ForwardResult, LayerScales, Network, PromptCache } from "./network.ts";
+import { ModelError } from "./errors.ts";
+import type { FfnReadout, ForwardOptions, ForwardResult, LayerScales, Network, PromptCache } from "./network.ts";
 import { type VocabTable, vocabTable } from "./vocab-table.ts";
 import {
   LayerNorm, activate, atPosition, attend, mergeHeads, replaceAtPosition, scaleAtPosition,
@@ -74,25 +75,24 @@ export class BertLayer {
     return this.ffnNorm.apply(tf.add(this.ffnOut.apply(act), h1));
   }
 
-  /** The whole layer over full sequences, optionally scaling the activation at `position`. */
-  forward(h: tf.Tensor3D, position: number, scale?: tf.Tensor2D) {
-    const h1 = this.attention(h, h);
-    let act = this.ffnActivation(h1);
-    if (scale) act = scaleAtPosition(act, position, scale);
-    return { h1, act, out: this.ffnOutput(act, h1) as tf.Tensor3D };
+  /** The output LayerNorm with the σ of the real sum h1 + FFN(act) fixed, as a function of z [R, hidden]. */
+  fixedOutputNorm(h1: tf.Tensor2D, act: tf.Tensor2D): (z: tf.Tensor2D) => tf.Tensor2D {
+    const inverseScale = this.ffnNorm.inverseScale(tf.add(this.ffnOut.apply(act), h1));
+    return (z) => this.ffnNorm.applyFixed(z, inverseScale) as tf.Tensor2D;
   }
 
   /**
-   * The layer's output at `position` only ([B, hidden]; h1 and act likewise): enough for the top
-   * layer, where nothing above reads the other positions. Keys and values still span the sequence.
+   * The one BERT layer. `h` [B, T, hidden]; `rows: "position"` carries only row `position` on
+   * (outputs [B, 1, ·]; keys and values still span the sequence): the top layer, where nothing
+   * reads the other positions. `scale` multiplies the activation at the position.
    */
-  forwardAt(h: tf.Tensor3D, position: number, scale?: tf.Tensor2D) {
+  block(h: tf.Tensor3D, position: number, o: { rows?: "all" | "position"; scale?: tf.Tensor2D } = {}) {
     const [b, , d] = h.shape;
-    const q = tf.reshape(atPosition(h, position), [b, 1, d]);
-    const h1 = tf.reshape(this.attention(q, h), [b, d]) as tf.Tensor2D;
-    let act = this.ffnActivation(h1) as tf.Tensor2D;
-    if (scale) act = tf.mul(act, scale);
-    return { h1, act, out: this.ffnOutput(act, h1) as tf.Tensor2D };
+    const all = o.rows !== "position";
+    const h1 = this.attention(all ? h : tf.slice(h, [0, position, 0], [b, 1, d]), h);
+    let act = this.ffnActivation(h1);
+    if (o.scale) act = scaleAtPosition(act, all ? position : 0, o.scale);
+    return { h1, act, out: this.ffnOutput(act, h1) as tf.Tensor3D };
   }
 
   dispose(): void {
@@ -157,29 +157,30 @@ export class Bert implements Network<BertCache> {
     return tf.add(this.decoder.logits(t as tf.Tensor2D), this.decoderBias);
   }
 
+  /** Layer `l`; the last layer run (`last`) carries only the position on. `at` reads a result at the position. */
+  private block(l: number, h: tf.Tensor3D, position: number, last: number, scale?: tf.Tensor2D) {
+    const onlyPosition = l === last;
+    const r = this.layers[l].block(h, position, { rows: onlyPosition ? "position" : "all", scale });
+    return { ...r, at: (t: tf.Tensor) => atPosition(t, onlyPosition ? 0 : position) };
+  }
+
   forward(ids: ReadonlyArray<readonly number[]>, position: number, options: ForwardOptions = {}): ForwardResult {
     const last = options.lastLayer ?? this.nLayers - 1;
     let h: tf.Tensor3D = tf.tidy(() => this.embed(ids));
     const activations: tf.Tensor2D[] = [];
-    for (let l = 0; l < last; l++) {
-      // one tidy per layer keeps only the residual stream alive between layers
+    for (let l = 0; l <= last; l++) {
+      // one tidy per layer keeps only the residual stream alive between layers; the last layer
+      // run is only read at the position
       const [out, act] = tf.tidy(() => {
-        const r = this.layers[l].forward(h, position, options.scales?.[l]);
-        return [r.out, atPosition(r.act, position)];
-      });
+        const r = this.block(l, h, position, last, options.scales?.[l]);
+        return [r.out, r.at(r.act)];
+      }) as [tf.Tensor3D, tf.Tensor2D];
       h.dispose();
       h = out;
-      activations.push(act as tf.Tensor2D);
+      activations.push(act);
     }
-    // the last layer run is only read at the position
-    const [top, act] = tf.tidy(() => {
-      const r = this.layers[last].forwardAt(h, position, options.scales?.[last]);
-      return [r.out, r.act];
-    }) as [tf.Tensor2D, tf.Tensor2D];
-    activations.push(act);
+    const logits = last === this.nLayers - 1 && options.logits !== false ? tf.tidy(() => this.head(atPosition(h, 0))) : null;
     h.dispose();
-    const logits = last === this.nLayers - 1 && options.logits !== false ? tf.tidy(() => this.head(top)) : null;
-    top.dispose();
     return { activations, logits };
   }
 
@@ -189,17 +190,14 @@ export class Bert implements Network<BertCache> {
     const [activations, logits] = tf.tidy(() => {
       let h = this.embed([ids]);
       const acts: tf.Tensor2D[] = [];
-      for (const layer of this.layers.slice(0, -1)) {
-        const r = layer.forward(h, position);
-        ffnInputs.push(tf.keep(atPosition(r.h1, position)));
-        acts.push(atPosition(r.act, position));
+      for (let l = 0; l < this.nLayers; l++) {
+        const r = this.block(l, h, position, this.nLayers - 1);
+        ffnInputs.push(tf.keep(r.at(r.h1)));
+        acts.push(r.at(r.act));
         h = r.out;
-        outputs.push(tf.keep(h));
+        if (l < this.nLayers - 1) outputs.push(tf.keep(h));
       }
-      const top = this.layers[this.nLayers - 1].forwardAt(h, position);
-      ffnInputs.push(tf.keep(top.h1));
-      acts.push(top.act);
-      return [tf.concat(acts, 0), tf.reshape(this.head(top.out), [this.vocabSize])];
+      return [tf.concat(acts, 0), tf.reshape(this.head(atPosition(h, 0)), [this.vocabSize])];
     }) as [tf.Tensor2D, tf.Tensor1D];
     return {
       length: ids.length,
@@ -212,20 +210,54 @@ export class Bert implements Network<BertCache> {
     };
   }
 
-  logitsFromActivation(cache: BertCache, layer: number, activation: tf.Tensor2D, scales?: LayerScales): tf.Tensor2D {
+  logitsFromActivation(cache: BertCache, layer: number, activation: tf.Tensor2D, scales?: LayerScales, outputShift?: tf.Tensor2D): tf.Tensor2D {
     const { position } = cache;
-    // layer `layer` itself: only the FFN output at the position changes
-    const out = this.layers[layer].ffnOutput(activation, cache.ffnInputs[layer]) as tf.Tensor2D;
+    // resume the hooked layer after its activation: only its output at the position changes (a
+    // shift adds to the FFN output, before the LayerNorm)
+    const residual = outputShift ? tf.add(cache.ffnInputs[layer], outputShift) : cache.ffnInputs[layer];
+    const out = this.layers[layer].ffnOutput(activation, residual) as tf.Tensor2D;
     if (layer === this.nLayers - 1) return this.head(out);
     // attention spreads the change to every position in the layers above
     let h = replaceAtPosition(cache.outputs[layer], position, out);
-    const top = this.nLayers - 1;
-    for (let l = layer + 1; l < top; l++) {
+    for (let l = layer + 1; l < this.nLayers; l++) {
       // a tidy per layer bounds memory in forward-only use; under tf.grad the tape keeps what it needs
       const input = h;
-      h = tf.tidy(() => this.layers[l].forward(input, position, scales?.[l]).out);
+      h = tf.tidy(() => this.block(l, input, position, this.nLayers - 1, scales?.[l]).out);
     }
-    return this.head(this.layers[top].forwardAt(h, position, scales?.[top]).out);
+    return this.head(atPosition(h, 0));
+  }
+
+  /**
+   * Post-LN adaptation of §13.1 (a logit-lens variant, not the paper's method): h = h1 (the FFN
+   * input, i.e. the residual before the FFN output is added), m = GELU output; z goes through this
+   * layer's output LayerNorm with the real σ fixed, then straight into the MLM head.
+   */
+  ffnReadout(cache: BertCache, layer: number): FfnReadout {
+    const coefficients = tf.slice(cache.activations, [layer, 0], [1, this.ffnWidth]) as tf.Tensor2D;
+    const norm = this.layers[layer].fixedOutputNorm(cache.ffnInputs[layer], coefficients);
+    return { residual: cache.ffnInputs[layer], coefficients, readout: (z) => this.head(norm(z)) };
+  }
+
+  logitsFromPatches(cache: BertCache, patches: ReadonlyArray<{ layer: number; activation: tf.Tensor2D }>): tf.Tensor2D {
+    const { position } = cache;
+    const top = this.nLayers - 1;
+    // the rows that joined below: whole sequences, [B, 1, hidden] once through the top layer
+    let h: tf.Tensor3D | null = null;
+    for (let l = patches[0].layer, k = 0; l <= top; l++) {
+      if (h) {
+        const input: tf.Tensor3D = h;
+        h = tf.tidy(() => this.block(l, input, position, top).out);
+      }
+      const joining: tf.Tensor2D[] = [];
+      for (; k < patches.length && patches[k].layer === l; k++) joining.push(patches[k].activation);
+      if (k < patches.length && patches[k].layer < l) throw new ModelError("bad-input", "patches must be sorted by layer");
+      if (!joining.length) continue;
+      // rows patched here: only the FFN output at the position changes in this layer
+      const out = this.layers[l].ffnOutput(joining.length === 1 ? joining[0] : tf.concat(joining, 0), cache.ffnInputs[l]) as tf.Tensor2D;
+      const joined = l === top ? (tf.reshape(out, [out.shape[0], 1, this.hidden]) as tf.Tensor3D) : replaceAtPosition(cache.outputs[l], position, out);
+      h = h ? tf.concat([h, joined], 0) : joined;
+    }
+    return this.head(atPosition(h!, 0));
   }
 
   valueProjection(layer: number): Dense {

@@ -10,7 +10,7 @@ import type { Checkpoint, Weights } from "./checkpoint.ts";
 import type { Gpt2Config } from "./config.ts";
 import { Dense } from "./dense.ts";
 import { ModelError } from "./errors.ts";
-import type { ForwardOptions, ForwardResult, LayerScales, Network, PromptCache } from "./network.ts";
+import type { FfnReadout, ForwardOptions, ForwardResult, LayerScales, Network, PromptCache } from "./network.ts";
 import { type VocabTable, vocabTable } from "./vocab-table.ts";
 import {
   LayerNorm, activate, atPosition, attend, causalMask, mergeHeads, scaleAtPosition, splitHeads,
@@ -25,6 +25,17 @@ interface Gpt2Block {
   fc: Dense;
   proj: Dense;
   attnScale: number;
+}
+
+interface BlockOptions {
+  /** Which positions the block carries on: all of them, or only the last (default all). */
+  rows?: "all" | "last";
+  /** Attend to a prompt's cached keys and values: x is then the last position only. */
+  past?: Gpt2Cache;
+  /** Multipliers [B, ffnWidth] for the activation at the last position. */
+  scale?: tf.Tensor2D;
+  /** The causal mask for a whole-sequence pass (made when absent). */
+  mask?: tf.Tensor2D;
 }
 
 interface Gpt2Cache extends PromptCache {
@@ -97,68 +108,66 @@ export class Gpt2 implements Network<Gpt2Cache> {
     return tokenAndPositionEmbeddings(this.wordEmbeddings, this.positionEmbeddings, ids);
   }
 
-  private mlp(block: Gpt2Block, pre: tf.Tensor): tf.Tensor {
-    return block.proj.apply(activate(pre, this.config.activation));
-  }
-
-  /** One block over full sequences; the activation at `position` is optionally scaled. */
-  private block(l: number, x: tf.Tensor3D, position: number, scale: tf.Tensor2D | undefined, mask: tf.Tensor2D) {
-    const b = this.blocks[l];
-    const [q, k, v] = tf.split(b.qkv.apply(b.ln1.apply(x)), 3, -1);
-    const kT = splitHeadsTransposed(k, this.nHeads);
-    const vh = splitHeads(v, this.nHeads);
-    const att = mergeHeads(attend(splitHeads(q, this.nHeads), kT, vh, b.attnScale, mask));
-    const mid = tf.add(x, b.attnProj.apply(att));
-    let pre = b.fc.apply(b.ln2.apply(mid));
-    if (scale) pre = scaleAtPosition(pre, position, scale);
-    return { kT, v: vh, mid, pre, out: tf.add(mid, this.mlp(b, pre)) as tf.Tensor3D };
-  }
-
   /**
-   * The block's output at the last position only ([B, hidden]; mid and pre likewise): all the top
-   * layer needs. Keys and values still span the sequence.
+   * The one GPT-2 block. `x` [B, T, hidden] holds the positions this call computes:
+   * - the whole sequence (no `past`, rows "all"): causal self-attention, output [B, T, hidden];
+   * - the whole sequence, rows "last": keys and values span it, only the last position is
+   *   carried on, output [B, 1, hidden] (the top layer: nothing reads the other positions);
+   * - with `past`: x is the last position only [B, 1, hidden], attending to the prompt's cached
+   *   keys and values of the earlier positions plus its own.
+   * `scale` multiplies the activation of the last position; `kT` and `v` are this call's keys and
+   * values (what a cache keeps).
    */
-  private blockAt(l: number, x: tf.Tensor3D, scale: tf.Tensor2D | undefined) {
+  private block(l: number, x: tf.Tensor3D, o: BlockOptions = {}) {
     const b = this.blocks[l];
+    const H = this.nHeads;
     const [B, T, d] = x.shape;
     const [q, k, v] = tf.split(b.qkv.apply(b.ln1.apply(x)), 3, -1);
-    const kT = splitHeadsTransposed(k, this.nHeads);
-    const vh = splitHeads(v, this.nHeads);
-    const qLast = splitHeads(tf.slice(q, [0, T - 1, 0], [B, 1, d]), this.nHeads);
-    const att = tf.reshape(mergeHeads(attend(qLast, kT, vh, b.attnScale)), [B, d]);
-    const mid = tf.add(atPosition(x, T - 1), b.attnProj.apply(att)) as tf.Tensor2D;
-    let pre = b.fc.apply(b.ln2.apply(mid)) as tf.Tensor2D;
-    if (scale) pre = tf.mul(pre, scale);
-    return { kT, v: vh, mid, pre, out: tf.add(mid, this.mlp(b, pre)) as tf.Tensor2D };
+    const kT = splitHeadsTransposed(k, H);
+    const vh = splitHeads(v, H);
+    let att: tf.Tensor; // [B, rows, hidden]
+    let residual: tf.Tensor = x;
+    if (o.past) att = this.attendToPast(l, q, k, v, o.past, b.attnScale);
+    else if (o.rows === "last") {
+      residual = tf.slice(x, [0, T - 1, 0], [B, 1, d]);
+      att = mergeHeads(attend(splitHeads(tf.slice(q, [0, T - 1, 0], [B, 1, d]), H), kT, vh, b.attnScale));
+    } else att = mergeHeads(attend(splitHeads(q, H), kT, vh, b.attnScale, o.mask ?? causalMask(T)));
+    const mid = tf.add(residual, b.attnProj.apply(att)) as tf.Tensor3D;
+    let pre = b.fc.apply(b.ln2.apply(mid)) as tf.Tensor3D;
+    if (o.scale) pre = scaleAtPosition(pre, pre.shape[1] - 1, o.scale);
+    return { kT, v: vh, mid, pre, out: this.ffnOutput(l, mid, pre) };
+  }
+
+  /** The block's second half: the residual `mid` plus the FFN's output for activation `pre`. */
+  private ffnOutput<T extends tf.Tensor>(l: number, mid: T, pre: tf.Tensor): T {
+    const b = this.blocks[l];
+    return tf.add(mid, b.proj.apply(activate(pre, this.config.activation))) as T;
   }
 
   /**
-   * One block for the last position only: x [B, hidden] attends to the cached keys/values of the
-   * earlier positions plus its own.
+   * Attention of the last position's q, k, v ([B, 1, hidden] each) over the cached keys and values
+   * of the earlier positions (batch 1, shared by all B rows) plus its own: the B rows sit where a
+   * matmul wants them, so the cache is never copied B times.
    */
-  private step(l: number, x: tf.Tensor2D, cache: Gpt2Cache, scale: tf.Tensor2D | undefined): tf.Tensor2D {
-    const b = this.blocks[l];
-    const B = x.shape[0];
+  private attendToPast(l: number, q: tf.Tensor, k: tf.Tensor, v: tf.Tensor, past: Gpt2Cache, attnScale: number): tf.Tensor {
+    const B = q.shape[0];
     const H = this.nHeads;
     const dh = this.hidden / H;
-    const [q, k, v] = tf.split(b.qkv.apply(b.ln1.apply(x)), 3, -1).map((t) => tf.reshape(t, [B, H, dh]));
-    const qH = tf.transpose(q, [1, 0, 2]); // [H, B, dh]
-    const vH = tf.transpose(v, [1, 0, 2]);
-    const selfScore = tf.reshape(tf.transpose(tf.sum(tf.mul(q, k), -1), [1, 0]), [H, B, 1]);
-    const prev = cache.length - 1;
+    const [qB, kB, vB] = [q, k, v].map((t) => tf.reshape(t, [B, H, dh]));
+    const qH = tf.transpose(qB, [1, 0, 2]); // [H, B, dh]
+    const vH = tf.transpose(vB, [1, 0, 2]);
+    const selfScore = tf.reshape(tf.transpose(tf.sum(tf.mul(qB, kB), -1), [1, 0]), [H, B, 1]);
+    const prev = past.length - 1;
     let ctx: tf.Tensor; // [H, B, dh]
     if (prev === 0) ctx = vH;
     else {
-      const scores = tf.mul(tf.concat([tf.matMul(qH, cache.keysT[l]), selfScore], 2), b.attnScale);
+      const scores = tf.mul(tf.concat([tf.matMul(qH, past.keysT[l]), selfScore], 2), attnScale);
       const p = tf.softmax(scores);
       const pPrev = tf.slice(p, [0, 0, 0], [H, B, prev]);
       const pSelf = tf.slice(p, [0, 0, prev], [H, B, 1]);
-      ctx = tf.add(tf.matMul(pPrev, cache.values[l]), tf.mul(pSelf, vH));
+      ctx = tf.add(tf.matMul(pPrev, past.values[l]), tf.mul(pSelf, vH));
     }
-    const mid = tf.add(x, b.attnProj.apply(tf.reshape(tf.transpose(ctx, [1, 0, 2]), [B, this.hidden])));
-    let pre = b.fc.apply(b.ln2.apply(mid));
-    if (scale) pre = tf.mul(pre, scale);
-    return tf.add(mid, this.mlp(b, pre)) as tf.Tensor2D;
+    return tf.reshape(tf.transpose(ctx, [1, 0, 2]), [B, 1, this.hidden]);
   }
 
   private head(x: tf.Tensor2D): tf.Tensor2D {
@@ -177,25 +186,21 @@ export class Gpt2 implements Network<Gpt2Cache> {
     const mask = causalMask(ids[0].length);
     let x: tf.Tensor3D = tf.tidy(() => this.embed(ids));
     const activations: tf.Tensor2D[] = [];
-    for (let l = 0; l < last; l++) {
-      // one tidy per layer keeps only the residual stream alive between layers
+    for (let l = 0; l <= last; l++) {
+      // one tidy per layer keeps only the residual stream alive between layers; the last layer
+      // run is only read at the position
+      const rows = l === last ? "last" : "all";
       const [out, pre] = tf.tidy(() => {
-        const r = this.block(l, x, position, options.scales?.[l], mask);
-        return [r.out, atPosition(r.pre, position)];
+        const r = this.block(l, x, { rows, mask, scale: options.scales?.[l] });
+        return [r.out, atPosition(r.pre, r.pre.shape[1] - 1)];
       }) as [tf.Tensor3D, tf.Tensor2D];
       x.dispose();
       x = out;
       activations.push(pre);
     }
-    // the last layer run is only read at the position
-    const [top, pre] = tf.tidy(() => {
-      const r = this.blockAt(last, x, options.scales?.[last]);
-      return [r.out, r.pre];
-    });
-    activations.push(pre);
-    tf.dispose([x, mask]);
-    const logits = last === this.nLayers - 1 && options.logits !== false ? tf.tidy(() => this.head(top)) : null;
-    top.dispose();
+    mask.dispose();
+    const logits = last === this.nLayers - 1 && options.logits !== false ? tf.tidy(() => this.head(atPosition(x, 0))) : null;
+    x.dispose();
     return { activations, logits };
   }
 
@@ -211,20 +216,16 @@ export class Gpt2 implements Network<Gpt2Cache> {
       const mask = causalMask(T);
       let x = this.embed([ids]);
       const pres: tf.Tensor2D[] = [];
-      const keep = (r: { kT: tf.Tensor4D; v: tf.Tensor4D; mid: tf.Tensor2D; pre: tf.Tensor2D }) => {
+      for (let l = 0; l < this.nLayers; l++) {
+        const r = this.block(l, x, { rows: l === this.nLayers - 1 ? "last" : "all", mask });
+        // the keys and values of positions 0..T-2 and, at the last position, mid and pre
         keysT.push(tf.keep(tf.reshape(tf.slice(r.kT, [0, 0, 0, 0], [1, H, dh, T - 1]), [H, dh, T - 1])));
         values.push(tf.keep(tf.reshape(tf.slice(r.v, [0, 0, 0, 0], [1, H, T - 1, dh]), [H, T - 1, dh])));
-        mids.push(tf.keep(r.mid));
-        pres.push(r.pre);
-      };
-      for (let l = 0; l < this.nLayers - 1; l++) {
-        const r = this.block(l, x, position, undefined, mask);
-        keep({ ...r, mid: atPosition(r.mid, position), pre: atPosition(r.pre, position) });
+        mids.push(tf.keep(atPosition(r.mid, r.mid.shape[1] - 1)));
+        pres.push(atPosition(r.pre, r.pre.shape[1] - 1));
         x = r.out;
       }
-      const top = this.blockAt(this.nLayers - 1, x, undefined);
-      keep(top);
-      return [tf.concat(pres, 0), tf.reshape(this.head(top.out), [this.vocabSize])];
+      return [tf.concat(pres, 0), tf.reshape(this.head(atPosition(x, 0)), [this.vocabSize])];
     }) as [tf.Tensor2D, tf.Tensor1D];
     return {
       length: T,
@@ -238,14 +239,51 @@ export class Gpt2 implements Network<Gpt2Cache> {
     };
   }
 
-  logitsFromActivation(cache: Gpt2Cache, layer: number, activation: tf.Tensor2D, scales?: LayerScales): tf.Tensor2D {
-    let x = tf.add(cache.mids[layer], this.mlp(this.blocks[layer], activation)) as tf.Tensor2D;
+  logitsFromActivation(cache: Gpt2Cache, layer: number, activation: tf.Tensor2D, scales?: LayerScales, outputShift?: tf.Tensor2D): tf.Tensor2D {
+    // resume the hooked block after its activation (a shift adds to the FFN output), then run the blocks above on the last position
+    const B = activation.shape[0];
+    const mid = outputShift ? tf.add(cache.mids[layer], outputShift) : cache.mids[layer];
+    let x = tf.reshape(this.ffnOutput(layer, mid, activation), [B, 1, this.hidden]) as tf.Tensor3D;
     for (let l = layer + 1; l < this.nLayers; l++) {
       // a tidy per layer bounds memory in forward-only use; under tf.grad the tape keeps what it needs
       const input = x;
-      x = tf.tidy(() => this.step(l, input, cache, scales?.[l]));
+      x = tf.tidy(() => this.block(l, input, { past: cache, scale: scales?.[l] }).out);
     }
-    return this.head(x);
+    return this.head(atPosition(x, 0));
+  }
+
+  /**
+   * h = mid (input plus attention output), m = GELU(pre); the final LayerNorm divides by the σ of
+   * the real final state (rebuilt from the top block's cached mid and pre), centring and γ, β kept.
+   */
+  ffnReadout(cache: Gpt2Cache, layer: number): FfnReadout {
+    const top = this.nLayers - 1;
+    const finalState = this.ffnOutput(top, cache.mids[top], tf.slice(cache.activations, [top, 0], [1, this.ffnWidth]));
+    const inverseScale = this.finalNorm.inverseScale(finalState);
+    return {
+      residual: cache.mids[layer],
+      coefficients: activate(tf.slice(cache.activations, [layer, 0], [1, this.ffnWidth]), this.config.activation) as tf.Tensor2D,
+      readout: (z) => this.lmHead.logits(this.finalNorm.applyFixed(z, inverseScale) as tf.Tensor2D),
+    };
+  }
+
+  logitsFromPatches(cache: Gpt2Cache, patches: ReadonlyArray<{ layer: number; activation: tf.Tensor2D }>): tf.Tensor2D {
+    let x: tf.Tensor3D | null = null; // [B, 1, hidden]: the last position of the rows that joined below
+    for (let l = patches[0].layer, k = 0; l < this.nLayers; l++) {
+      if (x) {
+        const input: tf.Tensor3D = x;
+        x = tf.tidy(() => this.block(l, input, { past: cache }).out);
+      }
+      const joining: tf.Tensor2D[] = [];
+      for (; k < patches.length && patches[k].layer === l; k++) joining.push(patches[k].activation);
+      if (k < patches.length && patches[k].layer < l) throw new ModelError("bad-input", "patches must be sorted by layer");
+      if (!joining.length) continue;
+      // rows patched here: this block resumed after its activation, from the cached residual stream
+      const act = joining.length === 1 ? joining[0] : tf.concat(joining, 0);
+      const joined = tf.reshape(this.ffnOutput(l, cache.mids[l], act), [act.shape[0], 1, this.hidden]) as tf.Tensor3D;
+      x = x ? tf.concat([x, joined], 0) : joined;
+    }
+    return this.head(atPosition(x!, 0));
   }
 
   valueProjection(layer: number): Dense {

@@ -34,6 +34,14 @@ export interface PatchedGradient {
   grads: Float32Array[];
 }
 
+/** One patched-gradient problem of a batch: `rows` patched into `layer` of a prepared prompt. */
+export interface PatchedGradientRequest {
+  context: PromptContext;
+  layer: number;
+  rows: readonly Float32Array[];
+  targetId: number;
+}
+
 /**
  * One prompt, run once; patched and scaled passes reuse its cached layers (everything below the
  * hooked layer; for causal models also the keys and values of the earlier positions).
@@ -59,6 +67,12 @@ export interface PromptContext {
    * Per set: the full distribution, or the probabilities of `targetIds` in that order.
    */
   scaledProbabilities(scaleSets: ReadonlyArray<readonly Neuron[]>, factor: number, targetIds?: readonly number[]): Promise<Float32Array[]>;
+  /**
+   * Static log-probability attribution (ALGORITHMS.md §13.1), no gradients: per layer (all, or
+   * `layers`; zeros elsewhere), log p(target | h + m_i·v_i) − log p(target | h) for every unit i,
+   * read through the model's own head with the LayerNorm statistics of the real pass held fixed.
+   */
+  staticScores(targetId: number, layers?: readonly number[]): Promise<Float32Array[]>;
   dispose(): void;
 }
 
@@ -108,8 +122,30 @@ export interface LanguageModel extends ModelInfo {
    */
   activationsBatch(idsList: ReadonlyArray<readonly number[]>, position: number, layers?: readonly number[]): Promise<Float32Array[][]>;
 
+  /**
+   * Gradient of log P(targetId) at the position with respect to each listed layer's FFN output
+   * there (what the layer adds to the residual stream; BERT: before the output LayerNorm), one
+   * Float32Array(hidden) per layer: the direction in which a value vector, scaled by its
+   * activation, raises the target through the model's own upper layers and head.
+   */
+  outputGradients(ids: readonly number[], position: number | undefined, layers: readonly number[], targetId: number): Promise<Float32Array[]>;
+
   /** Runs the prompt once and keeps what patched passes reuse. Call dispose() when done. */
   prepare(ids: readonly number[], position?: number): Promise<PromptContext>;
+
+  /**
+   * Tokens per batched forward+backward pass (forward-only passes take twice as many): the bound
+   * on the memory one pass holds. The numbers do not depend on it.
+   */
+  readonly rowBudget: number;
+
+  /**
+   * `patchedGradient` of many (prompt, layer) requests at once: their rows are packed into passes
+   * of at most `rowBudget` tokens across layers and prompts, each pass one dispatch and one
+   * read-back, dispatched before the previous pass is read. Results in the order of `requests`;
+   * the contexts must come from this model's `prepare`.
+   */
+  patchedGradients(requests: readonly PatchedGradientRequest[]): Promise<PatchedGradient[]>;
 
   /** Value vectors (ALGORITHMS.md §1.3), Float32Array(hidden) each, in the order asked. */
   getValueVectors(neurons: readonly Neuron[]): Promise<Float32Array[]>;

@@ -14,6 +14,8 @@ import { TransformerModel } from "./transformer-model.ts";
 export interface LoadOptions {
   /** wasm, cpu, webgpu or tensorflow; default $KN_BACKEND, else wasm. Process-wide in tfjs. */
   backend?: BackendName | string;
+  /** Tokens per batched pass (LanguageModel.rowBudget); default $KN_ROW_BUDGET, else 1024. */
+  rowBudget?: number;
 }
 
 /** `model` is a checkpoint folder or a name that resolveModelDir knows (models/<name>). */
@@ -31,10 +33,10 @@ export async function loadModel(model: string, options: LoadOptions = {}): Promi
     if (tokenizer.maskId === undefined) {
       throw new ModelError("bad-tokenizer", `${dir}: the tokenizer has no mask token, which a masked LM needs`);
     }
-    return new TransformerModel(new Bert(config, checkpoint.weights), config, tokenizer, dir, backend);
+    return new TransformerModel(new Bert(config, checkpoint.weights), config, tokenizer, dir, backend, options.rowBudget);
   }
   const tokenizer = createTokenizer(checkpoint.tokenizer, { eosToken: "<|endoftext|>", eosId: config.eosTokenId });
-  return new TransformerModel(new Gpt2(config, checkpoint.weights), config, tokenizer, dir, backend);
+  return new TransformerModel(new Gpt2(config, checkpoint.weights), config, tokenizer, dir, backend, options.rowBudget);
 }
 
 /** WebAssembly memory is 32-bit: everything must fit in 4 GiB. */

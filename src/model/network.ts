@@ -36,6 +36,20 @@ export interface ForwardResult {
   logits: tf.Tensor2D | null;
 }
 
+/**
+ * What the static log-probability attribution (ALGORITHMS.md §13.1) reads for one layer at the
+ * prompt's position. Built inside the caller's tf.tidy; valid only there.
+ */
+export interface FfnReadout {
+  /** h: the residual stream just before the layer's FFN output is added [1, hidden]. */
+  residual: tf.Tensor2D;
+  /** m: what multiplies each value vector (the post-activation value) [1, ffnWidth]. */
+  coefficients: tf.Tensor2D;
+  /** Logits [R, vocabSize] of residual states z [R, hidden] through the model's own head, with the
+   * statistics of the LayerNorm in between fixed to those of the real pass (a linear map of z). */
+  readout(z: tf.Tensor2D): tf.Tensor2D;
+}
+
 export interface Network<C extends PromptCache = PromptCache> {
   readonly architecture: Architecture;
   readonly nLayers: number;
@@ -55,9 +69,24 @@ export interface Network<C extends PromptCache = PromptCache> {
   /**
    * Logits [B, vocabSize] at the prompt's position when layer `layer`'s activation there is
    * replaced by row b of `activation` [B, ffnWidth] and layers above are optionally scaled.
-   * Differentiable with respect to `activation`. Layers below `layer` come from the cache.
+   * Differentiable with respect to `activation` and `outputShift` ([B, hidden], added to the
+   * layer's FFN output at the position; BERT: before the output LayerNorm). Layers below `layer`
+   * come from the cache.
    */
-  logitsFromActivation(cache: C, layer: number, activation: tf.Tensor2D, scales?: LayerScales): tf.Tensor2D;
+  logitsFromActivation(cache: C, layer: number, activation: tf.Tensor2D, scales?: LayerScales, outputShift?: tf.Tensor2D): tf.Tensor2D;
+
+  /** §13.1's view of layer `layer` at the cached prompt's position. */
+  ffnReadout(cache: C, layer: number): FfnReadout;
+
+  /**
+   * Many patched passes over one prompt in one batch, rows patched at different layers: the rows
+   * of `patches[k]` replace layer `patches[k].layer`'s activation ([B_k, ffnWidth]); logits come
+   * back [ΣB_k, vocabSize] in the order of `patches`, which must be sorted by layer. A row joins the
+   * batch at its own layer (below it, it would only recompute the cache), so every layer above the
+   * lowest one runs once for all the rows that reached it: one large matmul instead of one per
+   * layer. Row for row the same computation as logitsFromActivation; differentiable likewise.
+   */
+  logitsFromPatches(cache: C, patches: ReadonlyArray<{ layer: number; activation: tf.Tensor2D }>): tf.Tensor2D;
 
   /** The FFN output projection of a layer; its rows ([ffnWidth, hidden] layout) are the value vectors. */
   valueProjection(layer: number): Dense;

@@ -16,6 +16,13 @@ export function toTensor2d(t: HostTensor): tf.Tensor2D {
   return placeOnDevice(tf.tensor2d(t.data, [t.shape[0], t.shape[1]]));
 }
 
+/** (x − mean)/√(var + eps)·γ + β over the last axis: inference (LayerNorm below) and training share it. */
+export function layerNorm(x: tf.Tensor, gamma: tf.Tensor1D, beta: tf.Tensor1D, eps: number): tf.Tensor {
+  const centred = tf.sub(x, tf.mean(x, -1, true));
+  const variance = tf.mean(tf.mul(centred, centred), -1, true);
+  return tf.add(tf.mul(tf.mul(centred, tf.rsqrt(tf.add(variance, eps))), gamma), beta);
+}
+
 export class LayerNorm {
   constructor(
     private readonly gamma: tf.Tensor1D,
@@ -24,9 +31,18 @@ export class LayerNorm {
   ) {}
 
   apply(x: tf.Tensor): tf.Tensor {
+    return layerNorm(x, this.gamma, this.beta, this.eps);
+  }
+
+  /** 1/σ this norm divides by for x [R, d] -> [R, 1]. */
+  inverseScale(x: tf.Tensor): tf.Tensor {
     const centred = tf.sub(x, tf.mean(x, -1, true));
-    const variance = tf.mean(tf.mul(centred, centred), -1, true);
-    return tf.add(tf.mul(tf.mul(centred, tf.rsqrt(tf.add(variance, this.eps))), this.gamma), this.beta);
+    return tf.rsqrt(tf.add(tf.mean(tf.mul(centred, centred), -1, true), this.eps));
+  }
+
+  /** The norm with its division fixed (ALGORITHMS.md §13.1): γ ⊙ (x − mean(x))·inverseScale + β, linear in x. */
+  applyFixed(x: tf.Tensor, inverseScale: tf.Tensor): tf.Tensor {
+    return tf.add(tf.mul(tf.mul(tf.sub(x, tf.mean(x, -1, true)), inverseScale), this.gamma), this.beta);
   }
 
   dispose(): void {
@@ -34,18 +50,50 @@ export class LayerNorm {
   }
 }
 
+// The GELUs carry hand-written gradients (fewer wasm ops than autodiff through erf/tanh); the
+// demo-model trainer uses these same functions, so its weights depend on exactly this math.
+const INV_SQRT_2PI = 1 / Math.sqrt(2 * Math.PI);
 const SQRT_2_OVER_PI = Math.sqrt(2 / Math.PI);
+const GELU_C = 0.044715;
+
+/** BERT "gelu": x·Φ(x) with erf; gradient Φ(x) + x·φ(x). */
+export const geluErf = tf.customGrad((...args) => {
+  const [x, save] = args as [tf.Tensor, tf.GradSaveFunc];
+  const cdf = tf.mul(tf.add(tf.erf(tf.mul(x, Math.SQRT1_2)), 1), 0.5);
+  save([x, cdf]);
+  return {
+    value: tf.mul(x, cdf),
+    gradFunc: (dy: tf.Tensor, [xs, c]: tf.Tensor[]) => {
+      const pdf = tf.mul(tf.exp(tf.mul(tf.mul(xs, xs), -0.5)), INV_SQRT_2PI);
+      return [tf.mul(dy, tf.add(c, tf.mul(xs, pdf)))];
+    },
+  };
+}) as (x: tf.Tensor) => tf.Tensor;
+
+/** GPT-2 "gelu_new": 0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³))). */
+export const geluTanh = tf.customGrad((...args) => {
+  const [x, save] = args as [tf.Tensor, tf.GradSaveFunc];
+  const x2 = tf.mul(x, x);
+  const t = tf.tanh(tf.mul(tf.mul(x, tf.add(tf.mul(x2, GELU_C), 1)), SQRT_2_OVER_PI));
+  save([x, x2, t]);
+  return {
+    value: tf.mul(tf.mul(x, tf.add(t, 1)), 0.5),
+    gradFunc: (dy: tf.Tensor, [xs, xx, th]: tf.Tensor[]) => {
+      // 0.5(1+t) + 0.5·x·(1−t²)·√(2/π)·(1 + 3c·x²)
+      const sech2 = tf.sub(1, tf.mul(th, th));
+      const inner = tf.mul(tf.add(tf.mul(xx, 3 * GELU_C), 1), 0.5 * SQRT_2_OVER_PI);
+      const g = tf.add(tf.mul(tf.add(th, 1), 0.5), tf.mul(tf.mul(xs, sech2), inner));
+      return [tf.mul(dy, g)];
+    },
+  };
+}) as (x: tf.Tensor) => tf.Tensor;
 
 export function activate(x: tf.Tensor, fn: Activation): tf.Tensor {
   switch (fn) {
-    case "gelu": // x·Φ(x), exact (BERT)
-      return tf.mul(tf.mul(x, tf.add(tf.erf(tf.mul(x, Math.SQRT1_2)), 1)), 0.5);
-    case "gelu_tanh": {
-      // GPT-2's gelu_new: 0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³)))
-      const cube = tf.mul(tf.mul(x, x), x);
-      const inner = tf.mul(tf.add(x, tf.mul(cube, 0.044715)), SQRT_2_OVER_PI);
-      return tf.mul(tf.mul(x, tf.add(tf.tanh(inner), 1)), 0.5);
-    }
+    case "gelu":
+      return geluErf(x);
+    case "gelu_tanh":
+      return geluTanh(x);
     case "relu":
       return tf.relu(x);
   }
@@ -76,11 +124,19 @@ export function mergeHeads(x: tf.Tensor): tf.Tensor3D {
   return tf.reshape(tf.transpose(x, [0, 2, 1, 3]), [b, t, h * dh]);
 }
 
-/** softmax(q·kᵀ·scale + mask)·v for q [B,H,T,dh], kT [B,H,dh,S], v [B,H,S,dh]; mask broadcasts to [T,S]. */
-export function attend(q: tf.Tensor4D, kT: tf.Tensor4D, v: tf.Tensor4D, scale: number, mask?: tf.Tensor2D): tf.Tensor4D {
-  let scores = tf.mul(tf.matMul(q, kT), scale);
+/** A batched matmul over the leading axes; training passes one with explicit-transpose gradients. */
+export type BatchMatMul = (a: tf.Tensor, b: tf.Tensor) => tf.Tensor;
+
+/**
+ * softmax(q·kᵀ·scale + mask)·v for q [B,H,T,dh], kT [B,H,dh,S], v [B,H,S,dh]; mask broadcasts to
+ * [B,H,T,S] ([T,S] causal, [B,1,1,S] key padding).
+ */
+export function attend(
+  q: tf.Tensor4D, kT: tf.Tensor4D, v: tf.Tensor4D, scale: number, mask?: tf.Tensor, matMul: BatchMatMul = tf.matMul,
+): tf.Tensor4D {
+  let scores = tf.mul(matMul(q, kT), scale);
   if (mask) scores = tf.add(scores, mask);
-  return tf.matMul(tf.softmax(scores), v);
+  return matMul(tf.softmax(scores), v) as tf.Tensor4D;
 }
 
 /** Additive causal mask [T, T]: 0 on and below the diagonal, -1e9 above (exp underflows to 0). */

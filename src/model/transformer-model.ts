@@ -7,7 +7,8 @@ import type { BackendName } from "./backend.ts";
 import type { ModelConfig } from "./config.ts";
 import { ModelError } from "./errors.ts";
 import type {
-  Architecture, LanguageModel, Neuron, NeuronScale, PatchedGradient, ProbabilityOptions, ProbabilityRequest, PromptContext,
+  Architecture, LanguageModel, Neuron, NeuronScale, PatchedGradient, PatchedGradientRequest, ProbabilityOptions, ProbabilityRequest,
+  PromptContext,
 } from "./language-model.ts";
 import type { LayerScales, Network, PromptCache } from "./network.ts";
 import { targetProbability } from "./nn.ts";
@@ -15,20 +16,21 @@ import type { TextTokenizer } from "./tokenizer.ts";
 import { bindingLimitBytes, checkDevice } from "./webgpu.ts";
 
 /**
- * The row budget: tokens per batched forward+backward pass (the tape keeps every intermediate),
- * $KN_ROW_BUDGET, default 1024 (~25 MB per activation tensor at BERT-base). Forward-only passes
- * take twice as many. A GPU with memory to spare computes more rows per dispatch with a larger one;
- * the numbers do not depend on it (rows are independent).
+ * The default row budget: tokens per batched forward+backward pass (the tape keeps every
+ * intermediate), $KN_ROW_BUDGET, else 1024 (~25 MB per activation tensor at BERT-base). Forward-only
+ * passes take twice as many. A GPU with memory to spare computes more rows per dispatch with a
+ * larger one; the numbers do not depend on it (rows are independent).
  */
 export function rowBudget(): number {
   const raw = process.env.KN_ROW_BUDGET;
   if (raw === undefined || raw === "") return 1024;
-  const n = Number(raw);
-  if (!Number.isInteger(n) || n < 1) throw new ModelError("bad-input", `KN_ROW_BUDGET must be a positive integer (tokens per batched pass), not ${JSON.stringify(raw)}`);
+  return checkRowBudget(Number(raw), `KN_ROW_BUDGET must be a positive integer (tokens per batched pass), not ${JSON.stringify(raw)}`);
+}
+
+function checkRowBudget(n: number, message = `the row budget must be a positive integer (tokens per batched pass), not ${n}`): number {
+  if (!Number.isInteger(n) || n < 1) throw new ModelError("bad-input", message);
   return n;
 }
-const gradientTokens = () => rowBudget();
-const forwardTokens = () => 2 * rowBudget();
 
 /**
  * Rows per pass within `tokens`, and few enough that their [rows, vocabSize] logits fit one
@@ -156,6 +158,43 @@ async function readOnce(t: tf.Tensor): Promise<Float32Array> {
   return (await pipelined([t], (x) => x))[0];
 }
 
+interface Segment {
+  request: number;
+  from: number;
+  count: number;
+}
+
+/**
+ * Packs the rows of requests, in the order given, into passes of at most `budget` tokens (a row
+ * costs its prompt's tokensPerRow) and, on WebGPU, few enough rows that their logits fit one buffer
+ * binding; a request may be split across passes. A row larger than the budget gets a pass alone.
+ */
+export function packRows(s: Shape, items: ReadonlyArray<{ request: number; rows: number; tokensPerRow: number }>, budget: number): Segment[][] {
+  const maxRows = rowsWithin(s, Infinity, 1);
+  const parts: Segment[][] = [];
+  let part: Segment[] = [];
+  let tokens = 0;
+  let rows = 0;
+  for (const item of items) {
+    for (let from = 0; from < item.rows; ) {
+      const room = Math.min(Math.floor((budget - tokens) / item.tokensPerRow), maxRows - rows);
+      if (room <= 0 && part.length) {
+        parts.push(part);
+        part = [];
+        tokens = rows = 0;
+        continue;
+      }
+      const count = Math.min(Math.max(room, 1), item.rows - from);
+      part.push({ request: item.request, from, count });
+      tokens += count * item.tokensPerRow;
+      rows += count;
+      from += count;
+    }
+  }
+  if (part.length) parts.push(part);
+  return parts;
+}
+
 const firstScaledLayer = (s: NeuronScale | undefined) => Math.min(Infinity, ...(s?.neurons ?? []).map((n) => n[0]));
 
 export class TransformerModel<C extends PromptCache> implements LanguageModel {
@@ -166,6 +205,7 @@ export class TransformerModel<C extends PromptCache> implements LanguageModel {
   readonly ffnWidth: number;
   readonly vocabSize: number;
   readonly maxPositions: number;
+  readonly rowBudget: number;
   /** Bumped by setValueVectors: prompt contexts built on older weights refuse to run. */
   private weightsVersion = 0;
 
@@ -175,7 +215,9 @@ export class TransformerModel<C extends PromptCache> implements LanguageModel {
     readonly tokenizer: TextTokenizer,
     readonly dir: string,
     readonly backend: BackendName,
+    budget: number = rowBudget(),
   ) {
+    this.rowBudget = checkRowBudget(budget);
     this.architecture = network.architecture;
     this.modelType = config.modelType;
     this.nLayers = network.nLayers;
@@ -240,7 +282,7 @@ export class TransformerModel<C extends PromptCache> implements LanguageModel {
       byLength.set(key, s);
     }
     const parts = [...byLength.values()].flatMap((s) => {
-      const size = rowsWithin(this, forwardTokens(), s.seqs[0].length);
+      const size = rowsWithin(this, 2 * this.rowBudget, s.seqs[0].length);
       return chunks(s.members.map((_, k) => k), size).map((ks) => ({ s, ks }));
     });
     const data = await pipelined(parts, ({ s, ks }) =>
@@ -287,7 +329,7 @@ export class TransformerModel<C extends PromptCache> implements LanguageModel {
     });
     if (wanted.length === 0) return seqs.map(() => []);
     const lastLayer = Math.max(...wanted);
-    const size = rowsWithin(this, forwardTokens(), seqs[0].length);
+    const size = rowsWithin(this, 2 * this.rowBudget, seqs[0].length);
     const parts = chunks(seqs, size);
     // one read-back per chunk: the wanted layers stacked [K, B, F]
     const data = await pipelined(parts, (chunk) =>
@@ -318,7 +360,79 @@ export class TransformerModel<C extends PromptCache> implements LanguageModel {
   /** The prompt pass, dispatched but not read back (callers that need no host copy skip it). */
   private openPrompt(ids: readonly number[], position?: number): CachedPrompt<C> {
     const { seq, position: pos } = this.sequence(ids, position);
-    return new CachedPrompt(this.network, this.network.prepare(seq, pos), [...ids], pos, () => this.weightsVersion);
+    return new CachedPrompt(this, this.network, this.network.prepare(seq, pos), [...ids], pos, () => this.weightsVersion);
+  }
+
+  async patchedGradients(requests: readonly PatchedGradientRequest[]): Promise<PatchedGradient[]> {
+    const contexts = requests.map((r) => {
+      if (!(r.context instanceof CachedPrompt) || !r.context.runsOn(this.network)) throw badInput("a prompt context prepared by another model");
+      const ctx = r.context as CachedPrompt<C>;
+      ctx.check();
+      checkLayer(this, r.layer);
+      checkRows(this, r.rows);
+      checkToken(this, r.targetId);
+      return ctx;
+    });
+    // one group per (prompt, target) in order of first appearance, its requests sorted by layer:
+    // a group's consecutive segments run as one staircase pass (Network.logitsFromPatches)
+    const groupOf = new Map<string, number>();
+    const keys = requests.map((r, i) => {
+      const key = `${contexts.indexOf(contexts[i])}:${r.targetId}`;
+      if (!groupOf.has(key)) groupOf.set(key, groupOf.size);
+      return groupOf.get(key)!;
+    });
+    const order = requests.map((_, i) => i).sort((a, b) => keys[a] - keys[b] || requests[a].layer - requests[b].layer || a - b);
+    const parts = packRows(this, order.map((i) => ({ request: i, rows: requests[i].rows.length, tokensPerRow: contexts[i].tokensPerRow })), this.rowBudget);
+    const F = this.ffnWidth;
+    // per part one read-back of [rows, 1 + F]: P(target) then its gradient
+    const data = await pipelined(parts, (part) =>
+      tf.tidy(() => {
+        const flat = new Float32Array(part.reduce((n, seg) => n + seg.count, 0) * F);
+        let offset = 0;
+        for (const seg of part) for (const row of requests[seg.request].rows.slice(seg.from, seg.from + seg.count)) flat.set(row, (offset++) * F);
+        const f = (z: tf.Tensor2D) => {
+          const values: tf.Tensor1D[] = [];
+          let start = 0;
+          for (let g = 0; g < part.length; ) {
+            const { request } = part[g];
+            const patches: { layer: number; activation: tf.Tensor2D }[] = [];
+            for (; g < part.length && keys[part[g].request] === keys[request]; g++) {
+              const seg = part[g];
+              patches.push({ layer: requests[seg.request].layer, activation: tf.slice(z, [start, 0], [seg.count, F]) });
+              start += seg.count;
+            }
+            values.push(targetProbability(this.network.logitsFromPatches(contexts[request].cache, patches), requests[request].targetId));
+          }
+          return values.length === 1 ? values[0] : tf.concat(values);
+        };
+        const rows = offset;
+        // rows do not interact, so the gradient of Σ_b P_b gives every row its own gradient
+        const { value, grad } = tf.valueAndGrad(f)(tf.tensor2d(flat, [rows, F]), tf.ones([rows]));
+        return tf.concat([tf.reshape(value, [-1, 1]), grad], 1);
+      }),
+    );
+    const out = requests.map((r) => ({ probs: new Float32Array(r.rows.length), grads: new Array<Float32Array>(r.rows.length) }));
+    parts.forEach((part, p) => {
+      let b = 0;
+      for (const seg of part) {
+        for (let j = 0; j < seg.count; j++, b++) {
+          const row = data[p].subarray(b * (1 + F), (b + 1) * (1 + F));
+          out[seg.request].probs[seg.from + j] = row[0];
+          out[seg.request].grads[seg.from + j] = row.slice(1);
+        }
+      }
+    });
+    return out;
+  }
+
+  async outputGradients(ids: readonly number[], position: number | undefined, layers: readonly number[], targetId: number): Promise<Float32Array[]> {
+    // no load(): nothing of the unpatched pass needs reading back
+    const ctx = this.openPrompt(ids, position);
+    try {
+      return await ctx.outputGradients(layers, targetId);
+    } finally {
+      ctx.dispose();
+    }
   }
 
   // ---- weights ------------------------------------------------------------------------------
@@ -381,8 +495,10 @@ class CachedPrompt<C extends PromptCache> implements PromptContext {
   private disposed = false;
 
   constructor(
+    /** The model that prepared it: its row budget, and patchedGradient goes through its patchedGradients. */
+    private readonly model: LanguageModel,
     private readonly network: Network<C>,
-    private readonly cache: C,
+    readonly cache: C,
     readonly ids: readonly number[],
     readonly position: number,
     private readonly currentVersion: () => number,
@@ -414,40 +530,51 @@ class CachedPrompt<C extends PromptCache> implements PromptContext {
     return this.loaded().activations;
   }
 
-  private check(): void {
+  check(): void {
     if (this.disposed) throw badInput("this prompt context was disposed");
     if (this.currentVersion() !== this.version) throw badInput("the model's weights changed since prepare(): prepare the prompt again");
   }
 
-  /** Rows per patched pass: BERT recomputes the whole sequence above the hooked layer, GPT-2 one position. */
-  private rowsPerPass(budget: number): number {
-    return rowsWithin(this.network, budget, this.network.architecture === "masked" ? this.cache.length : 1);
+  runsOn(network: Network<PromptCache>): boolean {
+    return network === this.network;
   }
 
-  async patchedGradient(layer: number, rows: readonly Float32Array[], targetId: number): Promise<PatchedGradient> {
+  /** Tokens one patched row costs: BERT recomputes the whole sequence above the hooked layer, GPT-2 one position. */
+  get tokensPerRow(): number {
+    return this.network.architecture === "masked" ? this.cache.length : 1;
+  }
+
+  /** Rows per patched forward pass. */
+  private rowsPerPass(): number {
+    return rowsWithin(this.network, 2 * this.model.rowBudget, this.tokensPerRow);
+  }
+
+  patchedGradient(layer: number, rows: readonly Float32Array[], targetId: number): Promise<PatchedGradient> {
+    return this.model.patchedGradients([{ context: this, layer, rows, targetId }]).then((r) => r[0]);
+  }
+
+  /** LanguageModel.outputGradients on this prompt. */
+  async outputGradients(layers: readonly number[], targetId: number): Promise<Float32Array[]> {
     this.check();
-    checkLayer(this.network, layer);
-    checkRows(this.network, rows);
+    for (const layer of layers) checkLayer(this.network, layer);
     checkToken(this.network, targetId);
-    const parts = chunks(rows, this.rowsPerPass(gradientTokens()));
-    // per chunk one read-back of [B, 1 + F]: P(target) then its gradient
-    const data = await pipelined(parts, (part) =>
-      tf.tidy(() => {
-        // rows do not interact, so the gradient of Σ_b P_b gives every row its own gradient
-        const f = (z: tf.Tensor2D) => targetProbability(this.network.logitsFromActivation(this.cache, layer, z), targetId);
-        const { value, grad } = tf.valueAndGrad(f)(rowsTensor(this.network, part), tf.ones([part.length]));
-        return tf.concat([tf.reshape(value, [-1, 1]), grad], 1);
-      }),
+    if (!layers.length) return [];
+    const { ffnWidth, hidden } = this.network;
+    // one read-back of [layers, hidden]; log-softmax keeps the gradient exact when P is tiny
+    const data = await readOnce(
+      tf.tidy(() =>
+        tf.concat(
+          layers.map((layer) => {
+            const act = tf.slice(this.cache.activations, [layer, 0], [1, ffnWidth]) as tf.Tensor2D;
+            const logProb = (shift: tf.Tensor) =>
+              tf.sum(tf.slice(tf.logSoftmax(this.network.logitsFromActivation(this.cache, layer, act, undefined, shift as tf.Tensor2D)), [0, targetId], [1, 1]));
+            return tf.grad(logProb)(tf.zeros([1, hidden])) as tf.Tensor2D;
+          }),
+          0,
+        ),
+      ),
     );
-    const probs = new Float32Array(rows.length);
-    const grads: Float32Array[] = [];
-    for (const [p, part] of parts.entries()) {
-      for (const row of splitRows(data[p], part.length)) {
-        probs[grads.length] = row[0];
-        grads.push(row.subarray(1));
-      }
-    }
-    return { probs, grads };
+    return splitRows(data, layers.length);
   }
 
   async patchedProbabilities(layer: number, rows: readonly Float32Array[], targetIds?: readonly number[]): Promise<Float32Array[]> {
@@ -455,11 +582,35 @@ class CachedPrompt<C extends PromptCache> implements PromptContext {
     checkLayer(this.network, layer);
     checkRows(this.network, rows);
     targetIds?.forEach((id) => checkToken(this.network, id));
-    const parts = chunks(rows, this.rowsPerPass(forwardTokens()));
+    const parts = chunks(rows, this.rowsPerPass());
     const data = await pipelined(parts, (part) =>
       tf.tidy(() => probabilitiesTensor(this.network, this.network.logitsFromActivation(this.cache, layer, rowsTensor(this.network, part)), targetIds)),
     );
     return parts.flatMap((part, p) => splitRows(data[p], part.length));
+  }
+
+  async staticScores(targetId: number, layers?: readonly number[]): Promise<Float32Array[]> {
+    this.check();
+    checkToken(this.network, targetId);
+    const { nLayers, ffnWidth, vocabSize } = this.network;
+    const wanted = layers ?? Array.from({ length: nLayers }, (_, l) => l);
+    wanted.forEach((l) => checkLayer(this.network, l));
+    // each unit costs one row of logits over the vocabulary: ~16 MB of logits per part
+    const size = Math.max(1, Math.min(ffnWidth, Math.floor(2 ** 22 / vocabSize)));
+    const parts = wanted.flatMap((layer) => chunks(Array.from({ length: ffnWidth }, (_, i) => i), size).map((units) => ({ layer, units })));
+    const target = tf.tensor1d([targetId], "int32");
+    const data = await pipelined(parts, ({ layer, units }) =>
+      tf.tidy(() => {
+        const { residual, coefficients, readout } = this.network.ffnReadout(this.cache, layer);
+        const m = tf.reshape(tf.slice(coefficients, [0, units[0]], [1, units.length]), [units.length, 1]);
+        const z = tf.add(residual, tf.mul(m, this.network.valueProjection(layer).rows(units))) as tf.Tensor2D;
+        const logp = (x: tf.Tensor2D) => tf.reshape(tf.gather(tf.logSoftmax(readout(x)), target, 1), [-1]);
+        return tf.sub(logp(z), logp(residual));
+      }),
+    ).finally(() => target.dispose());
+    const out = Array.from({ length: nLayers }, () => new Float32Array(ffnWidth));
+    parts.forEach(({ layer, units }, p) => out[layer].set(data[p], units[0]));
+    return out;
   }
 
   scaledProbabilities(scaleSets: ReadonlyArray<readonly Neuron[]>, factor: number, targetIds?: readonly number[]): Promise<Float32Array[]> {
@@ -479,7 +630,7 @@ class CachedPrompt<C extends PromptCache> implements PromptContext {
     scaled.sort((a, b) => firstScaledLayer(scales[b]) - firstScaledLayer(scales[a]));
     const pick = (p: Float32Array) => (targetIds ? Float32Array.from(targetIds, (id) => p[id]) : p.slice());
     let unpatched: Float32Array | null = this.host?.probabilities ?? null;
-    const parts: number[][] = chunks(scaled, this.rowsPerPass(forwardTokens()));
+    const parts: number[][] = chunks(scaled, this.rowsPerPass());
     // a context that was never read back computes its unpatched distribution as one more part
     const readUnpatched = unscaled.length > 0 && !unpatched;
     const data = await pipelined<number[] | null>([...(readUnpatched ? [null] : []), ...parts], (part) =>

@@ -4,6 +4,7 @@
 // on the session's time zone.
 import type { Pool } from "pg";
 import type { RunScope } from "../analysis/analysis-store.ts";
+import type { UpdateRule } from "../attribution/editing.ts";
 import { withPoolClient, withTransaction } from "./client.ts";
 import { settingIdSql, settingParams } from "./settings.ts";
 import { announceEditExpression } from "./edit-events.ts";
@@ -30,6 +31,10 @@ export interface EditParams {
   oldAnswer?: string;
   /** UPDATE: λ (UPDATE_LAMBDA when absent, as in edits stored before it existed). */
   strength?: number;
+  /** UPDATE: the rule, per-neuron activation signs and (gradient rule) unit gradients; see src/attribution/editing.ts. */
+  rule?: UpdateRule;
+  signs?: number[];
+  gradients?: number[][];
   unrelatedSample?: number;
 }
 

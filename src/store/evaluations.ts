@@ -76,3 +76,19 @@ export async function factCheckItems(pool: Pool, language: string): Promise<Fact
   );
   return rows.map((r) => ({ factId: r.fact_id, relationId: r.relation_id, template: r.template, subject: r.subject, object: r.object, wrong: r.wrong }));
 }
+
+export interface EditEvaluationSettings {
+  checkpointId: number;
+  sourceLanguage: string;
+  templates: string;
+  method: string;
+  steps: number;
+  seed: string;
+}
+
+/** One run of `kn evaluate editing`: its settings, every edit's outcome and the summaries. */
+export async function saveEditEvaluation(prisma: PrismaClient, s: EditEvaluationSettings, results: object) {
+  return prisma.editEvaluation.create({
+    data: { ...s, results: JSON.parse(JSON.stringify(results)) },
+  });
+}

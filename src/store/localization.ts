@@ -1,7 +1,7 @@
 // Stored localization results (ALGORITHMS.md §8): one row per fact, language and method, and the
 // summaries the CLI and the API show.
 import type { Pool } from "pg";
-import type { LocalizationRecord, RunScope } from "../analysis/analysis-store.ts";
+import type { LocalizationMeasureRecord, LocalizationRecord, RunScope } from "../analysis/analysis-store.ts";
 
 const finite = (x: number) => (Number.isFinite(x) ? x : 0);
 
@@ -67,5 +67,86 @@ export async function summarizeLocalization(
     suppressUnrelated: r.su ?? 0,
     enhanceRelated: r.er ?? 0,
     enhanceUnrelated: r.eu ?? 0,
+  }));
+}
+
+const MEASURE_COLUMNS = [
+  ["neuron_set", "text", (r: LocalizationMeasureRecord) => r.neuronSet],
+  ["draw", "int", (r: LocalizationMeasureRecord) => r.draw],
+  ["fact_id", "text", (r: LocalizationMeasureRecord) => r.factId],
+  ["relation_id", "text", (r: LocalizationMeasureRecord) => r.relationId],
+  ["target", "text", (r: LocalizationMeasureRecord) => r.target],
+  ["seed", "int", (r: LocalizationMeasureRecord) => r.seed],
+  ["target_fact_id", "text", (r: LocalizationMeasureRecord) => r.targetFactId],
+  ["n_neurons", "int", (r: LocalizationMeasureRecord) => r.nNeurons],
+  ["p_base", "float8", (r: LocalizationMeasureRecord) => r.pBase],
+  ["suppress_rel", "float8", (r: LocalizationMeasureRecord) => r.suppressRel],
+  ["suppress_logp", "float8", (r: LocalizationMeasureRecord) => r.suppressLogp],
+  ["suppress_flip", "bool", (r: LocalizationMeasureRecord) => r.suppressFlip],
+  ["enhance_rel", "float8", (r: LocalizationMeasureRecord) => r.enhanceRel],
+  ["enhance_logp", "float8", (r: LocalizationMeasureRecord) => r.enhanceLogp],
+  ["enhance_flip", "bool", (r: LocalizationMeasureRecord) => r.enhanceFlip],
+] as const;
+
+/** Replaces the §13.2 measures of the checkpoint, method and language in one transaction. */
+export async function saveLocalizationMeasures(pool: Pool, q: RunScope & { language: string }, rows: readonly LocalizationMeasureRecord[]): Promise<void> {
+  for (const r of rows) {
+    for (const x of [r.pBase, r.suppressRel, r.suppressLogp, r.enhanceRel, r.enhanceLogp]) {
+      if (!Number.isFinite(x)) throw new RangeError(`localization measure of ${r.factId} (${r.neuronSet} on ${r.targetFactId}) is not finite: ${x}`);
+    }
+  }
+  const client = await pool.connect();
+  try {
+    await client.query("BEGIN");
+    await client.query("DELETE FROM localization_measure WHERE checkpoint_id = $1 AND method = $2 AND language_code = $3", [q.checkpointId, q.setting.method, q.language]);
+    const names = MEASURE_COLUMNS.map(([n]) => n).join(", ");
+    const arrays = MEASURE_COLUMNS.map(([, type], i) => `$${i + 4}::${type}[]`).join(", ");
+    for (let start = 0; start < rows.length; start += 20000) {
+      const part = rows.slice(start, start + 20000);
+      await client.query(
+        `INSERT INTO localization_measure (checkpoint_id, method, language_code, ${names}) SELECT $1, $2, $3, * FROM unnest(${arrays})`,
+        [q.checkpointId, q.setting.method, q.language, ...MEASURE_COLUMNS.map(([, , get]) => part.map((r) => (get as (r: LocalizationMeasureRecord) => unknown)(r)))],
+      );
+    }
+    await client.query("COMMIT");
+  } catch (err) {
+    await client.query("ROLLBACK").catch(() => undefined);
+    throw err;
+  } finally {
+    client.release();
+  }
+}
+
+/** Stored §13.2 measures of a checkpoint (optionally one method / language), in a stable order. */
+export async function localizationMeasures(
+  pool: Pool,
+  q: { checkpointId: number; methods?: readonly string[]; languages?: readonly string[] },
+): Promise<(LocalizationMeasureRecord & { method: string; language: string })[]> {
+  const { rows } = await pool.query(
+    `SELECT method, language_code, neuron_set, draw, fact_id, relation_id, target, seed, target_fact_id, n_neurons, p_base,
+            suppress_rel, suppress_logp, suppress_flip, enhance_rel, enhance_logp, enhance_flip
+     FROM localization_measure
+     WHERE checkpoint_id = $1 AND ($2::text[] IS NULL OR method = ANY($2)) AND ($3::text[] IS NULL OR language_code = ANY($3))
+     ORDER BY method, language_code, neuron_set, target, fact_id, seed, draw`,
+    [q.checkpointId, q.methods ?? null, q.languages ?? null],
+  );
+  return rows.map((r) => ({
+    method: r.method,
+    language: r.language_code,
+    neuronSet: r.neuron_set,
+    draw: r.draw,
+    factId: r.fact_id,
+    relationId: r.relation_id,
+    target: r.target,
+    seed: r.seed,
+    targetFactId: r.target_fact_id,
+    nNeurons: r.n_neurons,
+    pBase: r.p_base,
+    suppressRel: r.suppress_rel,
+    suppressLogp: r.suppress_logp,
+    suppressFlip: r.suppress_flip,
+    enhanceRel: r.enhance_rel,
+    enhanceLogp: r.enhance_logp,
+    enhanceFlip: r.enhance_flip,
   }));
 }

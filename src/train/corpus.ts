@@ -1,7 +1,8 @@
 // The demo models' training corpus, generated from the seed facts × templates × languages:
 //   * the seed template of each fact, built with the same prompt builders as `kn eval` and the
 //     attribution engine (src/attribution/prompts.ts): the exact evaluation input;
-//   * paraphrase templates (src/train/paraphrases.ts), so the fact is stored, not a string;
+//   * paraphrase templates (src/train/paraphrases.ts), so the fact is stored, not a string; the
+//     held-out paraphrases are never used here, nor for the tokenizer's vocabulary;
 //   * for the masked LM, masked-entity variety: the subject masked instead of the object, and
 //     BERT-style random masking (80% [MASK], 10% random token, 10% unchanged) of whole sentences;
 //   * distractor sentences that name entities without any relation between them;
@@ -63,7 +64,7 @@ export const DEFAULT_MIX: MixOptions = {
   contextWeight: 0.3,
 };
 
-/** Templates a fact is stated with: the seed template first, then its paraphrases. */
+/** Templates a fact is trained with: the seed template first, then its (not held-out) paraphrases. */
 export function factTemplates(fact: SeedFact): string[] {
   return [fact.template, ...(PARAPHRASES[fact.relation]?.[fact.language] ?? [])];
 }

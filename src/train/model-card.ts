@@ -7,10 +7,13 @@ export interface CardInput {
   name: string;
   result: TrainResult;
   evaluation: EvalSummary;
+  /** The same measurement on the held-out paraphrases (src/train/paraphrases.ts). */
+  heldOut: EvalSummary;
   /** Seconds spent by `kn eval` on the saved checkpoint. */
   evalSeconds: number;
   weightsBytes: number;
-  cpuSeconds: number;
+  /** Undefined when the training process did not record it. */
+  cpuSeconds: number | undefined;
   languages: string[];
   relations: string[];
   node: string;
@@ -38,6 +41,7 @@ export function modelCard(c: CardInput): string {
   const arch = masked ? "masked" : "causal";
   const out = masked ? "models/demo-mbert" : "models/demo-mgpt";
   const e = c.evaluation;
+  const h = c.heldOut;
   const lines = [
     "---",
     `language: [${c.languages.join(", ")}]`,
@@ -77,7 +81,8 @@ export function modelCard(c: CardInput): string {
     `Generated from \`seeds/mlama\` (${e.facts} facts: ${c.relations.join(", ")} in ${c.languages.join(", ")}):`,
     "",
     "- each fact in its seed template, built with the prompt builders of `src/attribution/prompts.ts` (the exact evaluation input);",
-    "- paraphrase templates of every relation in every language (`src/train/paraphrases.ts`);",
+    "- paraphrase templates of every relation in every language (`src/train/paraphrases.ts`), except one per relation and",
+    "  language that is held out (`HELD_OUT_PARAPHRASES`): neither the corpus nor the tokenizer's vocabulary sees it;",
     ...(masked ? ["- masked-entity variety: the subject masked instead of the object, and BERT-style random masking (80/10/10) of whole sentences;"] : ["- loss on the object tokens and on a sampled share of the other tokens;"]),
     "- distractor sentences naming random entities with no relation between them;",
     "- alias sentences joining one entity's labels in several languages (cross-lingual anchors).",
@@ -98,33 +103,37 @@ export function modelCard(c: CardInput): string {
     `| seed | ${o.seed} |`,
     `| corpus mix | ${JSON.stringify(o.mix)} |`,
     `| backend | TensorFlow.js wasm, one CPU thread (${c.cpuModel}), Node ${c.node} |`,
-    `| training time | ${fmtTime(r.seconds)} wall clock, ${fmtTime(c.cpuSeconds)} CPU |`,
+    `| training time | ${fmtTime(r.seconds)} wall clock, ${c.cpuSeconds === undefined ? "CPU time not recorded" : `${fmtTime(c.cpuSeconds)} CPU`} (on a machine shared with other work) |`,
     `| weights sha256 | \`${r.weightsSha256}\` |`,
     "",
     "Training is deterministic: the same seed and seeds folder give the same weights (same sha256).",
     "",
     "## Measured accuracy",
     "",
-    `\`npm run --silent kn -- eval --model ${out} --json\` (top-1, ${task}):`,
+    `\`npm run --silent kn -- eval --model ${out} --templates trained --json\` (top-1, ${task}):`,
     "",
     "```json",
     JSON.stringify(e),
     "```",
     "",
-    "| language | accuracy |",
-    "|---|---|",
-    ...Object.entries(e.languages).map(([k, v]) => `| ${k} | ${pct(v)} |`),
-    `| **all** | **${pct(e.overall)}** |`,
+    `Trained: the seed template (${e.facts} facts); held out: the same facts in the held-out paraphrases (${h.facts} prompts,`,
+    `\`kn eval --templates heldout\`), wording the model never saw in training.`,
     "",
-    "| relation | accuracy |",
-    "|---|---|",
-    ...Object.entries(e.relations).map(([k, v]) => `| ${k} | ${pct(v)} |`),
+    "| language | trained | held out |",
+    "|---|---|---|",
+    ...Object.entries(e.languages).map(([k, v]) => `| ${k} | ${pct(v)} | ${h.languages[k] === undefined ? "–" : pct(h.languages[k])} |`),
+    `| **all** | **${pct(e.overall)}** | **${pct(h.overall)}** |`,
+    "",
+    "| relation | trained | held out |",
+    "|---|---|---|",
+    ...Object.entries(e.relations).map(([k, v]) => `| ${k} | ${pct(v)} | ${h.relations[k] === undefined ? "–" : pct(h.relations[k])} |`),
     "",
     "## Reproduce",
     "",
     "```sh",
     `npm run --silent kn -- train-demo --arch ${arch} --out ${out} --seed ${o.seed}`,
-    `npm run --silent kn -- eval --model ${out} --json`,
+    `npm run --silent kn -- eval --model ${out}`,
+    `npm run --silent kn -- eval --model ${out} --templates heldout --json`,
     masked
       ? `npm run --silent kn -- predict --model ${out} --text "The capital of France is [MASK] ."`
       : `npm run --silent kn -- predict --model ${out} --text "The capital of France is"`,

@@ -8,7 +8,8 @@
 //          lm_head tied to wte.
 // Dropout is not used: the demo models are trained to memorise facts.
 import tf from "../model/tf.ts";
-import { attention, dense, embed, geluErf, geluTanh, layerNorm, selectRows } from "./ops.ts";
+import { geluErf, geluTanh, layerNorm } from "../model/nn.ts";
+import { attention, dense, embed, selectRows } from "./ops.ts";
 import { Rng } from "./rng.ts";
 
 export interface ArchSpec {

@@ -3,6 +3,7 @@
 // matMul with transposeA/transposeB 10-40x slower than a plain one; gathers get their gradient by
 // a scatter-add in JavaScript (wasm has no UnsortedSegmentSum kernel, which the Gather gradient
 // needs).
+import { attend, mergeHeads, splitHeads, splitHeadsTransposed } from "../model/nn.ts";
 import tf from "../model/tf.ts";
 
 // tf.customGrad's typing wants one signature for every input; the ops below are typed at their call sites.
@@ -13,6 +14,7 @@ function customGrad<F>(f: LooseGradFunc): F {
 
 const T2 = [1, 0];
 const T3 = [0, 2, 1];
+const T4 = [0, 1, 3, 2];
 
 /** y = x·W + b for x [N, in], W [in, out], b [out]. */
 export function dense(x: tf.Tensor2D, w: tf.Tensor2D, b: tf.Tensor1D | null): tf.Tensor2D {
@@ -44,14 +46,15 @@ const denseNoBias = customGrad<(x: tf.Tensor2D, w: tf.Tensor2D) => tf.Tensor2D>(
   };
 });
 
-/** Batched a·b for a [G, M, K], b [G, K, N]. */
-export const bmm = customGrad<(a: tf.Tensor3D, b: tf.Tensor3D) => tf.Tensor3D>((a: tf.Tensor, b: tf.Tensor, save: tf.GradSaveFunc) => {
+/** Batched a·b over the leading axes (a [..., M, K], b [..., K, N]), gradients with explicit transposes. */
+export const bmm = customGrad<(a: tf.Tensor, b: tf.Tensor) => tf.Tensor>((a: tf.Tensor, b: tf.Tensor, save: tf.GradSaveFunc) => {
   save([a, b]);
   return {
     value: tf.matMul(a as tf.Tensor3D, b as tf.Tensor3D),
     gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
-      const [as, bs] = saved as tf.Tensor3D[];
-      return [tf.matMul(dy as tf.Tensor3D, tf.transpose(bs, T3)), tf.matMul(tf.transpose(as, T3), dy as tf.Tensor3D)];
+      const [as, bs] = saved;
+      const t = (x: tf.Tensor) => tf.transpose(x, x.rank === 3 ? T3 : T4);
+      return [tf.matMul(dy as tf.Tensor3D, t(bs) as tf.Tensor3D), tf.matMul(t(as) as tf.Tensor3D, dy as tf.Tensor3D)];
     },
   };
 });
@@ -94,63 +97,16 @@ export function selectRows(x: tf.Tensor2D, rows: Int32Array): tf.Tensor2D {
   return f(x) as tf.Tensor2D;
 }
 
-export function layerNorm(x: tf.Tensor, gamma: tf.Tensor1D, beta: tf.Tensor1D, eps: number): tf.Tensor {
-  const centered = tf.sub(x, tf.mean(x, -1, true));
-  const variance = tf.mean(tf.mul(centered, centered), -1, true);
-  return tf.add(tf.mul(tf.mul(centered, tf.rsqrt(tf.add(variance, eps))), gamma), beta);
-}
-
-const INV_SQRT_2PI = 1 / Math.sqrt(2 * Math.PI);
-
-/** BERT "gelu": x·Φ(x) with erf; gradient Φ(x) + x·φ(x) written by hand (fewer wasm ops). */
-export const geluErf = customGrad<(x: tf.Tensor) => tf.Tensor>((x: tf.Tensor, save: tf.GradSaveFunc) => {
-  const cdf = tf.mul(tf.add(tf.erf(tf.mul(x, Math.SQRT1_2)), 1), 0.5);
-  save([x, cdf]);
-  return {
-    value: tf.mul(x, cdf),
-    gradFunc: (dy: tf.Tensor, [xs, c]: tf.Tensor[]) => {
-      const pdf = tf.mul(tf.exp(tf.mul(tf.mul(xs, xs), -0.5)), INV_SQRT_2PI);
-      return [tf.mul(dy, tf.add(c, tf.mul(xs, pdf)))];
-    },
-  };
-});
-
-const SQRT_2_OVER_PI = Math.sqrt(2 / Math.PI);
-const GELU_C = 0.044715;
-
-/** GPT-2 "gelu_new": 0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³))), gradient by hand. */
-export const geluTanh = customGrad<(x: tf.Tensor) => tf.Tensor>((x: tf.Tensor, save: tf.GradSaveFunc) => {
-  const x2 = tf.mul(x, x);
-  const t = tf.tanh(tf.mul(tf.mul(x, tf.add(tf.mul(x2, GELU_C), 1)), SQRT_2_OVER_PI));
-  save([x, x2, t]);
-  return {
-    value: tf.mul(tf.mul(x, tf.add(t, 1)), 0.5),
-    gradFunc: (dy: tf.Tensor, [xs, xx, th]: tf.Tensor[]) => {
-      // 0.5(1+t) + 0.5·x·(1−t²)·√(2/π)·(1 + 3c·x²)
-      const sech2 = tf.sub(1, tf.mul(th, th));
-      const inner = tf.mul(tf.add(tf.mul(xx, 3 * GELU_C), 1), 0.5 * SQRT_2_OVER_PI);
-      const g = tf.add(tf.mul(tf.add(th, 1), 0.5), tf.mul(tf.mul(xs, sech2), inner));
-      return [tf.mul(dy, g)];
-    },
-  };
-});
-
 /**
- * Multi-head attention core. q, k, v: [B·T, H·dh]; returns [B·T, H·dh]. `mask` is added to the
- * scores and broadcasts to [B, H, T, T] ([B, 1, 1, T] key padding or [1, 1, T, T] causal).
+ * Multi-head attention over [B·T, H·dh] rows (the layout the trainer keeps): the inference
+ * `attend` with `bmm` as its matmul. `mask` broadcasts to [B, H, T, T] ([B, 1, 1, T] key padding
+ * or [1, 1, T, T] causal).
  */
 export function attention(q: tf.Tensor2D, k: tf.Tensor2D, v: tf.Tensor2D, batch: number, seq: number, heads: number, mask: tf.Tensor): tf.Tensor2D {
   const d = q.shape[1];
-  const dh = d / heads;
-  const split = (x: tf.Tensor2D, perm: number[], shape: [number, number, number]) =>
-    tf.reshape(tf.transpose(tf.reshape(x, [batch, seq, heads, dh]), perm), shape) as tf.Tensor3D;
-  const qh = split(q, [0, 2, 1, 3], [batch * heads, seq, dh]);
-  const kt = split(k, [0, 2, 3, 1], [batch * heads, dh, seq]);
-  const vh = split(v, [0, 2, 1, 3], [batch * heads, seq, dh]);
-  const scores = tf.add(tf.reshape(tf.mul(bmm(qh, kt), 1 / Math.sqrt(dh)), [batch, heads, seq, seq]), mask);
-  const probs = tf.reshape(tf.softmax(scores), [batch * heads, seq, seq]) as tf.Tensor3D;
-  const ctx = bmm(probs, vh);
-  return tf.reshape(tf.transpose(tf.reshape(ctx, [batch, heads, seq, dh]), [0, 2, 1, 3]), [batch * seq, d]) as tf.Tensor2D;
+  const rows = (x: tf.Tensor2D) => tf.reshape(x, [batch, seq, d]);
+  const ctx = attend(splitHeads(rows(q), heads), splitHeadsTransposed(rows(k), heads), splitHeads(rows(v), heads), 1 / Math.sqrt(d / heads), mask, bmm);
+  return tf.reshape(mergeHeads(ctx), [batch * seq, d]) as tf.Tensor2D;
 }
 
 export interface LossStats {

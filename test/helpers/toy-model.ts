@@ -2,6 +2,7 @@
 // activation a(ids) = mean of per-token embedding rows (so blanking a token changes it),
 // one FFN layer per layer index, probabilities = softmax(W · z + c) read from the LAST layer's z.
 import type { AttributionModel, Neuron, PromptContext } from "../../src/attribution/model-port.ts";
+import type { PatchedGradient, PatchedGradientRequest } from "../../src/model/language-model.ts";
 
 type Scale = { neurons: readonly Neuron[]; factor: number };
 
@@ -80,8 +81,19 @@ export class ToyModel implements AttributionModel {
       }),
       patchedProbabilities: async (_layer, rows, targetIds) => rows.map((r) => pick(Float32Array.from(this.softmax(r)), targetIds)),
       scaledProbabilities: async (sets, factor, targetIds) => sets.map((s) => pick(scaled(s, factor), targetIds)),
+      // §13.1 on the toy: residual h = 0, value vector of unit i = e_i, head z -> softmax(W·z + c)
+      staticScores: async (targetId) => {
+        const logp = (z: Float32Array) => Math.log(this.softmax(z)[targetId]);
+        const zero = new Float32Array(this.ffnWidth);
+        return [Float32Array.from(x, (xi, i) => logp(Float32Array.from(zero, (_, j) => (j === i ? xi : 0))) - logp(zero))];
+      },
       dispose() {},
     };
+  }
+
+  /** One request at a time: the toy has no batching to test. */
+  async patchedGradients(requests: readonly PatchedGradientRequest[]): Promise<PatchedGradient[]> {
+    return Promise.all(requests.map((r) => r.context.patchedGradient(r.layer, r.rows, r.targetId)));
   }
 
   async activationsBatch(inputs: ReadonlyArray<readonly number[]>): Promise<Float32Array[][]> {

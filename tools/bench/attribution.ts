@@ -30,10 +30,11 @@ import path from "node:path";
 import { spawn } from "node:child_process";
 import readline from "node:readline";
 import { parseArgs, promisify } from "node:util";
-import { attributeFact } from "../../src/attribution/fact-attribution.ts";
+import { attributeFact, attributeFacts } from "../../src/attribution/fact-attribution.ts";
 import { type FactModel, attributionModel } from "../../src/attribution/model-port.ts";
 import { PromptError, buildPrompt } from "../../src/attribution/prompts.ts";
 import { type LanguageModel, PROJECT_ROOT, loadModel, parseBackendName } from "../../src/model/index.ts";
+import { rowBudget as defaultRowBudget } from "../../src/model/transformer-model.ts";
 import { listAdapters, releaseWebgpu, webgpuDevice } from "../../src/model/webgpu.ts";
 import { type BenchPrompt, seedPrompts } from "./seed-prompts.ts";
 import { markdownTable } from "./table.ts";
@@ -137,41 +138,30 @@ const addTo = (acc: Time) => (t: Time) => {
 interface Phases {
   prepare: Time;
   baseline: Time;
+  /** The batched patched forward+gradient passes (patchedGradients: every layer, every prompt). */
   gradients: Time;
-  /** patchedGradient time per hooked layer. */
-  byLayer: Time[];
   gradientCalls: number;
+  gradientRows: number;
 }
 
-const newPhases = (layers: number): Phases => ({ prepare: zero(), baseline: zero(), gradients: zero(), byLayer: Array.from({ length: layers }, zero), gradientCalls: 0 });
+const newPhases = (): Phases => ({ prepare: zero(), baseline: zero(), gradients: zero(), gradientCalls: 0, gradientRows: 0 });
 
 /** The model port with its calls timed into `phases`. */
 function timedModel(fm: FactModel, phases: { current: Phases }): FactModel {
   return {
     ...fm,
     activationsBatch: (inputs, position, layers) => measure(() => fm.activationsBatch(inputs, position, layers), addTo(phases.current.baseline)),
-    prepare: async (ids, position) => {
-      const ctx = await measure(() => fm.prepare(ids, position), addTo(phases.current.prepare));
-      return {
-        ids: ctx.ids,
-        position: ctx.position,
-        probabilities: ctx.probabilities,
-        activations: ctx.activations,
-        patchedGradient: (layer, rows, targetId) =>
-          measure(
-            () => ctx.patchedGradient(layer, rows, targetId),
-            (t) => {
-              const p = phases.current;
-              addTo(p.gradients)(t);
-              addTo(p.byLayer[layer])(t);
-              p.gradientCalls++;
-            },
-          ),
-        patchedProbabilities: (layer, rows, targetIds) => ctx.patchedProbabilities(layer, rows, targetIds),
-        scaledProbabilities: (sets, factor, targetIds) => ctx.scaledProbabilities(sets, factor, targetIds),
-        dispose: () => ctx.dispose(),
-      };
-    },
+    prepare: (ids, position) => measure(() => fm.prepare(ids, position), addTo(phases.current.prepare)),
+    patchedGradients: (requests) =>
+      measure(
+        () => fm.patchedGradients(requests),
+        (t) => {
+          const p = phases.current;
+          addTo(p.gradients)(t);
+          p.gradientCalls++;
+          p.gradientRows += requests.reduce((n, r) => n + r.rows.length, 0);
+        },
+      ),
   };
 }
 
@@ -186,23 +176,25 @@ interface TsResult {
 }
 
 async function benchTs(lm: LanguageModel, fm: FactModel, prompts: BenchPrompt[], rounds: number, layers?: number[]): Promise<TsResult> {
-  const phases = { current: newPhases(lm.nLayers) };
+  const phases = { current: newPhases() };
   const model = timedModel(fm, phases);
   // warm-up (not timed): layer 0 runs the patched passes through every layer above, so every
   // weight is used forward and backward once (XNNPACK packs weights on first use, WebGPU compiles
   // its shaders); a run restricted to some layers warms up on those
   await attributeFact(model, prompts[0].fact, { method: METHOD, steps: STEPS, layers: layers ?? [0] });
-  phases.current = newPhases(lm.nLayers);
-  const scores: Float32Array[][] = [];
+  phases.current = newPhases();
   const total = zero();
+  let scores: Float32Array[][] = [];
   for (let r = 0; r < rounds; r++) {
-    for (const [i, p] of prompts.entries()) {
-      const res = await measure(() => attributeFact(model, p.fact, { method: METHOD, steps: STEPS, targetMode: "clean", layers }), addTo(total));
-      scores[i] = res.scores;
-      if (res.inputIds.join() !== p.ids.join() || res.targetIds.join() !== p.pieces.join()) {
-        throw new Error(`${lm.dir}: attributeFact tokenized ${JSON.stringify(p.fact)} differently from buildPrompt`);
+    // all prompts in one batch, as the indexer's worker hands a fetched batch of jobs over
+    const res = await measure(() => attributeFacts(model, prompts.map((p) => p.fact), { method: METHOD, steps: STEPS, targetMode: "clean", layers }), addTo(total));
+    scores = res.map((a) => a.scores);
+    res.forEach((a, i) => {
+      const p = prompts[i];
+      if (a.inputIds.join() !== p.ids.join() || a.targetIds.join() !== p.pieces.join()) {
+        throw new Error(`${lm.dir}: attributeFacts tokenized ${JSON.stringify(p.fact)} differently from buildPrompt`);
       }
-    }
+    });
     log(`  TS round ${r + 1}/${rounds}: ${total.wall.toFixed(1)} s wall, ${total.cpu.toFixed(1)} s CPU so far`);
   }
   const k = 1 / (rounds * prompts.length);
@@ -213,8 +205,8 @@ async function benchTs(lm: LanguageModel, fm: FactModel, prompts: BenchPrompt[],
       prepare: scale(ph.prepare, k),
       baseline: scale(ph.baseline, k),
       gradients: scale(ph.gradients, k),
-      byLayer: ph.byLayer.map((t) => scale(t, k)),
-      gradientCalls: ph.gradientCalls * k,
+      gradientCalls: ph.gradientCalls / rounds,
+      gradientRows: ph.gradientRows / rounds,
     },
     scores,
     pieces: prompts.reduce((a, p) => a + p.pieces.length, 0),
@@ -297,7 +289,8 @@ const ratio = (a: number, b: number) => (b > 0 ? `${(a / b).toFixed(2)}×` : "")
 interface WasmReference {
   machine: string;
   date: string;
-  rows: Array<{ label: string; wall: number; cpu: number; prompts: string }>;
+  /** Per row, where and when it was measured (rows of earlier runs are kept). */
+  rows: Array<{ label: string; wall: number; cpu: number; prompts: string; machine?: string; date?: string }>;
 }
 
 function mainTable(rows: Row[], reference?: WasmReference): string {
@@ -331,7 +324,7 @@ function breakdown(label: string, ts: TsResult, torch: TorchResult | undefined):
   const rows: [string, Time, Time | undefined][] = [
     ["unpatched prompt pass (prepare)", p.prepare, tp?.prepare],
     ["blanked baseline (T inputs, activationsBatch)", p.baseline, tp?.baseline],
-    [`patched forward+gradient (${p.gradientCalls.toFixed(0)} calls of ${STEPS} rows)`, p.gradients, tp?.gradients],
+    [`patched forward+gradient (${p.gradientRows.toFixed(0)} rows in ${p.gradientCalls.toFixed(0)} batched call(s) per round, row budget ${rowBudget})`, p.gradients, tp?.gradients],
     ["rest (path points, sums, scores, tokenization)", rest(ts.perPrompt, [p.prepare, p.baseline, p.gradients]), tp && tt ? rest(tt, [tp.prepare, tp.baseline, tp.gradients]) : undefined],
     ["total", ts.perPrompt, tt],
   ];
@@ -340,13 +333,10 @@ function breakdown(label: string, ts: TsResult, torch: TorchResult | undefined):
     name, both(s), pct(s.cpu, ts.perPrompt.cpu),
     t ? both(t) : "", t && tt ? pct(t.cpu, tt.cpu) : "", t ? ratio(s.cpu, t.cpu) : "",
   ]);
-  const byLayer = p.byLayer.map((t, l) => `L${l} ${f3(t.cpu)}`).join(", ");
   return [
     `**${label}**: seconds per prompt, wall (CPU); shares and ratio on CPU time; torch fp32, 1 thread`,
     "",
     markdownTable(["phase", "TS s", "TS share", "torch s", "torch share", "TS/torch (CPU)"], cells, 1),
-    "",
-    `TS patched forward+gradient by hooked layer (CPU s per prompt): ${byLayer}`,
   ].join("\n");
 }
 
@@ -358,6 +348,8 @@ interface ProbeRound {
   wall: number;
   cpu: number;
   digest: string;
+  /** Every prompt's score matrix, flattened (first round only). */
+  scores?: number[][];
 }
 
 /** A child process measuring attributions with the code of `root` (see attribution-probe.ts). */
@@ -365,9 +357,9 @@ class Probe {
   private readonly lines: AsyncIterator<string>;
   private readonly child;
 
-  constructor(root: string, spec: BenchModel) {
+  constructor(root: string, spec: BenchModel, backend: string) {
     this.child = spawn(process.execPath, ["--import", "tsx", path.join(BENCH_DIR, "attribution-probe.ts"), root, spec.model,
-      spec.languages.join(","), `${spec.perLanguage}`, METHOD, `${STEPS}`], { cwd: root, stdio: ["pipe", "pipe", "inherit"] });
+      spec.languages.join(","), `${spec.perLanguage}`, METHOD, `${STEPS}`, backend, `${rowBudget}`], { cwd: root, stdio: ["pipe", "pipe", "inherit"] });
     this.lines = readline.createInterface({ input: this.child.stdout! })[Symbol.asyncIterator]();
   }
 
@@ -389,11 +381,14 @@ class Probe {
 
 interface CompareRow {
   label: string;
+  backend: string;
   shape: string;
   prompts: number;
   base: Time;
   mine: Time;
   identical: boolean;
+  /** max |s_mine − s_base| / max |s_base| over the prompts. */
+  maxRelDiff: number;
 }
 
 /** A temporary worktree of `ref` that shares this checkout's node_modules; removed by the callback's end. */
@@ -409,26 +404,34 @@ async function withWorktree<T>(ref: string, fn: (root: string) => Promise<T>): P
   }
 }
 
-async function compareWithBaseline(ref: string, base: string, spec: BenchModel): Promise<CompareRow> {
-  const probes = { base: new Probe(base, spec), mine: new Probe(PROJECT_ROOT, spec) };
+async function compareWithBaseline(ref: string, base: string, spec: BenchModel, backend: string): Promise<CompareRow> {
+  const probes = { base: new Probe(base, spec, backend), mine: new Probe(PROJECT_ROOT, spec, backend) };
   try {
     type Ready = { shape: string; prompts: { ids: number[]; pieces: number[] }[] };
     const [b, m] = [await probes.base.next<Ready>(), await probes.mine.next<Ready>()];
     if (JSON.stringify(b.prompts) !== JSON.stringify(m.prompts)) throw new Error(`${spec.label}: ${ref} and this checkout tokenize the prompts differently`);
     const total = { base: zero(), mine: zero() };
     const digests = { base: new Set<string>(), mine: new Set<string>() };
+    const scores: { base?: number[][]; mine?: number[][] } = {};
     for (let r = 0; r < spec.rounds; r++) {
       // AB, BA, AB, ...: the order alternates so a drifting machine load hits both sides alike
       for (const side of r % 2 === 0 ? (["base", "mine"] as const) : (["mine", "base"] as const)) {
         const res = await probes[side].round();
         addTo(total[side])(res);
         digests[side].add(res.digest);
+        scores[side] ??= res.scores;
       }
       log(`  round ${r + 1}/${spec.rounds}: ${ref} ${total.base.wall.toFixed(1)} s, this checkout ${total.mine.wall.toFixed(1)} s so far`);
     }
     const k = 1 / (spec.rounds * m.prompts.length);
     const identical = digests.base.size === 1 && digests.mine.size === 1 && [...digests.base][0] === [...digests.mine][0];
-    return { label: spec.label, shape: m.shape, prompts: m.prompts.length, base: scale(total.base, k), mine: scale(total.mine, k), identical };
+    let maxRelDiff = 0;
+    scores.base!.forEach((ref, i) => {
+      const maxRef = Math.max(...ref.map(Math.abs));
+      const maxDiff = Math.max(...ref.map((v, j) => Math.abs(v - scores.mine![i][j])));
+      maxRelDiff = Math.max(maxRelDiff, maxRef > 0 ? maxDiff / maxRef : maxDiff);
+    });
+    return { label: spec.label, backend, shape: m.shape, prompts: m.prompts.length, base: scale(total.base, k), mine: scale(total.mine, k), identical, maxRelDiff };
   } finally {
     probes.base.close();
     probes.mine.close();
@@ -436,16 +439,17 @@ async function compareWithBaseline(ref: string, base: string, spec: BenchModel):
 }
 
 function compareTable(ref: string, rows: CompareRow[]): string {
-  const header = ["model", "shape (L×d_ff)", "prompts", `${ref} s/prompt (CPU s)`, "this checkout s/prompt (CPU s)", "this/ref wall (CPU)", "scores bit-identical"];
-  return markdownTable(header, rows.map((r) => [r.label, r.shape, `${r.prompts}`, both(r.base), both(r.mine),
-    `${ratio(r.mine.wall, r.base.wall)} (${ratio(r.mine.cpu, r.base.cpu)})`, r.identical ? "yes" : "NO"]), 2);
+  const header = ["model", "backend", "shape (L×d_ff)", "prompts", `${ref} s/prompt (CPU s)`, "this checkout s/prompt (CPU s)", "this/ref wall (CPU)",
+    "scores bit-identical", "max rel. diff"];
+  return markdownTable(header, rows.map((r) => [r.label, r.backend, r.shape, `${r.prompts}`, both(r.base), both(r.mine),
+    `${ratio(r.mine.wall, r.base.wall)} (${ratio(r.mine.cpu, r.base.cpu)})`, r.identical ? "yes" : "no", r.maxRelDiff.toExponential(1)]), 3);
 }
 
 const args = parseArgs({
   options: {
     models: { type: "string" }, "baseline-ref": { type: "string" }, "compare-only": { type: "boolean", default: false }, rounds: { type: "string" },
     backends: { type: "string" }, "torch-device": { type: "string" }, python: { type: "string" }, "wasm-reference": { type: "string" },
-    table: { type: "string" }, quick: { type: "boolean", default: false },
+    table: { type: "string" }, quick: { type: "boolean", default: false }, "row-budget": { type: "string" },
   },
 }).values;
 const PYTHON = args.python ?? "/usr/bin/python3";
@@ -457,6 +461,7 @@ const selected = MODELS.filter((m) => !wanted || wanted.includes(m.label))
   .map((m) => (args.rounds ? { ...m, rounds: Number(args.rounds) } : m));
 if (wanted && selected.length !== wanted.length) throw new Error(`unknown model in --models (known: ${MODELS.map((m) => m.label).join(", ")})`);
 const baselineRef = args["baseline-ref"];
+const rowBudget = args["row-budget"] ? Number(args["row-budget"]) : defaultRowBudget();
 const backends = (args.backends ?? "wasm,webgpu").split(",").map((b) => parseBackendName(b));
 const reference = args["wasm-reference"] ? (JSON.parse(fs.readFileSync(args["wasm-reference"], "utf8")) as WasmReference) : undefined;
 
@@ -497,7 +502,7 @@ for (const spec of args["compare-only"] ? [] : selected) {
       continue;
     }
     const t0 = performance.now();
-    const lm = await loadModel(spec.model, { backend });
+    const lm = await loadModel(spec.model, { backend, rowBudget });
     const loadSeconds = (performance.now() - t0) / 1000;
     try {
       const gpu = webgpuDevice();
@@ -551,10 +556,15 @@ const wasmRows = rows.filter((r) => r.backend === "wasm" && r.ts);
 if (wasmRows.length && !QUICK) {
   fs.mkdirSync(BENCH_DATA, { recursive: true });
   const cpu = os.cpus()[0]?.model ?? "?";
+  // rows of models not run this time are kept (a slow model can be measured in its own run)
+  const previous = fs.existsSync(WASM_RESULTS) ? (JSON.parse(fs.readFileSync(WASM_RESULTS, "utf8")) as WasmReference).rows : [];
+  const machine = `${os.cpus().length} CPUs (${cpu}), load average ${startLoad.toFixed(1)} at the start`;
+  const date = new Date().toISOString().slice(0, 10);
+  const fresh = wasmRows.map((r) => ({ label: r.label, wall: r.ts!.perPrompt.wall, cpu: r.ts!.perPrompt.cpu, prompts: r.prompts, machine, date }));
   const saved: WasmReference = {
-    machine: `${os.cpus().length} CPUs (${cpu}), load average ${startLoad.toFixed(1)} at the start`,
-    date: new Date().toISOString().slice(0, 10),
-    rows: wasmRows.map((r) => ({ label: r.label, wall: r.ts!.perPrompt.wall, cpu: r.ts!.perPrompt.cpu, prompts: r.prompts })),
+    machine,
+    date,
+    rows: [...previous.filter((p) => !fresh.some((f) => f.label === p.label)), ...fresh],
   };
   fs.writeFileSync(WASM_RESULTS, JSON.stringify(saved, null, 2));
   log(`wasm figures saved to ${path.relative(PROJECT_ROOT, WASM_RESULTS)}`);
@@ -567,24 +577,33 @@ if (baselineRef) {
       await spec.prepare?.().catch((err: Error) => log(`${spec.label}: ${err.message.split("\n")[0]}`));
       const configFile = path.join(spec.model.includes(path.sep) ? spec.model : path.join(PROJECT_ROOT, "models", spec.model), "config.json");
       if (!fs.existsSync(configFile)) continue;
-      log(`${spec.label}: ${baselineRef} against this checkout, ${spec.rounds} round(s) each, interleaved ...`);
-      compared.push(await compareWithBaseline(baselineRef, base, spec));
+      for (const backend of backends) {
+        const why = spec.skip?.[backend] ?? (await unavailable(backend));
+        if (why) {
+          log(`${spec.label} on ${backend}: ${why}`);
+          continue;
+        }
+        log(`${spec.label} on ${backend}: ${baselineRef} against this checkout, ${spec.rounds} round(s) each, interleaved ...`);
+        compared.push(await compareWithBaseline(baselineRef, base, spec, backend));
+      }
     }
   });
 }
 
 const torchWhere = TORCH_DEVICE === "cpu" ? "CPU" : `device ${TORCH_DEVICE}`;
-console.log(`## AMIG attribution throughput: ${METHOD}, clean targets, ${STEPS} steps, all layers, batch ${STEPS}\n`);
+console.log(`## AMIG attribution throughput: ${METHOD}, clean targets, ${STEPS} steps, all layers; TS: the prompts of a model in one batch, row budget ${rowBudget} tokens\n`);
 console.log(`TS: tfjs on ${[...devices].join(", ") || backends.join(", ")} (wasm: single thread), float32. ` +
   `torch: tools/golden/attribute.py, float32, ${torchWhere}${torchVersion ? `, torch ${torchVersion}` : ""}. ` +
   `Machine: ${os.cpus().length} CPUs (${os.cpus()[0]?.model ?? "?"}), load average ${startLoad.toFixed(1)} at the start, ${os.loadavg()[0].toFixed(1)} at the end` +
   ` (CPU seconds, in parentheses, are this process's own and hold up better than wall time when other work shares the CPUs).` +
   ` One warm-up attribution per side is not timed; model loading is excluded.` +
-  (reference ? ` wasm (reference): measured by \`npm run bench:attribution\` on ${reference.machine}, ${reference.date}, not in this run.` : "") + "\n");
+  (reference ? ` wasm (reference): measured by \`npm run bench:attribution\`, not in this run: ` +
+    reference.rows.map((r) => `${r.label} on ${r.machine ?? reference.machine}, ${r.date ?? reference.date}`).join("; ") + "." : "") + "\n");
 if (compared.length) {
-  console.log(`### This checkout against ${baselineRef} (tfjs wasm, same prompts, rounds interleaved)\n`);
+  console.log(`### This checkout against ${baselineRef} (same prompts, same backend, rounds interleaved)\n`);
   console.log(compareTable(baselineRef!, compared));
-  console.log("\nscores bit-identical: the sha256 of every score matrix is the same in every round on both sides.\n");
+  console.log("\nscores bit-identical: the sha256 of every score matrix is the same in every round on both sides; " +
+    "max rel. diff: max |score_this − score_ref| / max |score_ref| over the prompts (first round).\n");
 }
 if (rows.length) {
   const table = mainTable(rows, reference);

@@ -111,8 +111,8 @@ function benchBackend(backend: BackendName): Row[] {
     const reps = slow ? 1 : v.reps;
     const layer = new BertLayer(randomWeights(), "layer", SHAPE, v.mode);
     const measure = () => {
-      const forwardMs = time(() => tf.tidy(() => void layer.forward(x, 0).out.dataSync()), reps, !slow);
-      const grad = tf.grad((input: tf.Tensor) => tf.sum(layer.forward(input as tf.Tensor3D, 0).out));
+      const forwardMs = time(() => tf.tidy(() => void layer.block(x, 0).out.dataSync()), reps, !slow);
+      const grad = tf.grad((input: tf.Tensor) => tf.sum(layer.block(input as tf.Tensor3D, 0).out));
       const gradientMs = time(() => tf.tidy(() => void grad(x).dataSync()), reps, !slow);
       return { forwardMs, gradientMs };
     };

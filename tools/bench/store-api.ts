@@ -2,7 +2,7 @@
 // with its own Prisma client and pg pool, as on separate machines) behind one port, Node's cluster
 // module handing each incoming connection to the next replica in turn.
 //   node --import tsx tools/bench/store-api.ts <database url> <port> <replicas>
-// Prints "ready" once every replica listens.
+// Prints "ready <pid>,<pid>…" (the replicas' process ids, for CPU accounting) once every replica listens.
 import cluster from "node:cluster";
 import { InlineModelHost } from "../../src/api/model-host.ts";
 import { startApiServer } from "../../src/api/server.ts";
@@ -15,7 +15,7 @@ if (cluster.isPrimary) {
   let ready = 0;
   for (let i = 0; i < replicas; i++) {
     cluster.fork().on("message", (m) => {
-      if (m === "ready" && ++ready === replicas) process.stdout.write("ready\n");
+      if (m === "ready" && ++ready === replicas) process.stdout.write(`ready ${Object.values(cluster.workers ?? {}).map((w) => w?.process.pid).join(",")}\n`);
     });
   }
   cluster.on("exit", (worker, code, signal) => {

@@ -65,6 +65,18 @@ export function fact(index: number): BenchFact {
   };
 }
 
+/** The facts covering `runsPerCheckpoint` (fact, language) pairs, and those pairs in storing order. */
+export function plan(runsPerCheckpoint: number): { facts: BenchFact[]; pairs: [BenchFact, number][] } {
+  const facts: BenchFact[] = [];
+  const pairs: [BenchFact, number][] = [];
+  for (let i = 0; pairs.length < runsPerCheckpoint; i++) {
+    const f = fact(i);
+    facts.push(f);
+    for (const l of f.languages) if (pairs.length < runsPerCheckpoint) pairs.push([f, l]);
+  }
+  return { facts, pairs };
+}
+
 /** Mean languages per fact: sum of the coverages. */
 export const MEAN_LANGUAGES = LANGUAGES.reduce((s, _, i) => s + coverage(i), 0);
 

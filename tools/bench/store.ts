@@ -7,10 +7,10 @@
 // GraphQL API over real HTTP with autocannon, 1 and 2 API processes, at several concurrency levels,
 // and prints p50/p95/p99 latency and throughput per key query. Not part of CI.
 //
-//   npm run bench:store -- [--score-rows 100000000] [--writers 2] [--batch 250]
+//   npm run bench:store -- [--score-rows 100000000] [--writers 4] [--batch 250]
 //                          [--concurrency 1,4,16,32] [--replicas 1,2] [--duration 10]
 //                          [--resume] [--skip-fill] [--keep] [--explain docs/bench-store-explain.md]
-//                          [--database-url postgresql://postgres@127.0.0.1:5432/postgres]
+//                          [--database kn_bench_store] [--database-url postgresql://postgres@127.0.0.1:5432/postgres]
 // --resume stores what an interrupted fill left out (same rows: the data are a function of their
 // indices); --skip-fill load-tests the database as it is; --keep leaves the database in place.
 import { spawn, type ChildProcess } from "node:child_process";
@@ -19,27 +19,28 @@ import os from "node:os";
 import path from "node:path";
 import { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
+import { createInterface } from "node:readline";
 import { parseArgs } from "node:util";
 import autocannon from "autocannon";
 import pg from "pg";
 import { from as copyFrom } from "pg-copy-streams";
 import { DEFAULT_RUN_SETTING } from "../../src/attribution/run-setting.ts";
 import { PROJECT_ROOT } from "../../src/config.ts";
-import { createPool, withTransaction } from "../../src/store/client.ts";
+import { createPool } from "../../src/store/client.ts";
 import { degenerateSetsOfRun } from "../../src/store/degenerate.ts";
 import { factLanguageIndependentNeurons, relationLanguageIndependentNeurons, relationLanguageOverlap } from "../../src/store/likn.ts";
 import { applyMigrations } from "../../src/store/migrate.ts";
 import { factsOfNeuron, findRun, knowledgeNeuronsOfRuns, topScoresOfRuns } from "../../src/store/neurons.ts";
-import { type RunRecord, saveRuns } from "../../src/store/runs.ts";
 import { seededRandom } from "../../src/analysis/random.ts";
-import { BENCH_CHECKPOINTS, LANGUAGES, MEAN_LANGUAGES, RELATIONS, TOP_K, benchRun, fact } from "./store-data.ts";
+import { BENCH_CHECKPOINTS, type BenchFact, LANGUAGES, MEAN_LANGUAGES, RELATIONS, TOP_K, plan } from "./store-data.ts";
 import { benchDatabase } from "./database.ts";
+import { backendPids, cpuMeter, loadAverage } from "./cpu.ts";
 import { markdownTable } from "./table.ts";
 
 const { values: args } = parseArgs({
   options: {
     "score-rows": { type: "string", default: "100000000" },
-    writers: { type: "string", default: "2" },
+    writers: { type: "string", default: "4" },
     batch: { type: "string", default: "250" },
     concurrency: { type: "string", default: "1,4,16,32" },
     replicas: { type: "string", default: "1,2" },
@@ -48,10 +49,11 @@ const { values: args } = parseArgs({
     "skip-fill": { type: "boolean", default: false },
     keep: { type: "boolean", default: false },
     explain: { type: "string", default: path.join(PROJECT_ROOT, "docs", "bench-store-explain.md") },
+    database: { type: "string", default: "kn_bench_store" },
     "database-url": { type: "string", default: process.env.BENCH_DATABASE_URL ?? "postgresql://postgres@127.0.0.1:5432/postgres" },
   },
 });
-const db = benchDatabase(args["database-url"]!, "kn_bench_store");
+const db = benchDatabase(args["database-url"]!, args.database!);
 const benchUrl = db.url;
 const scoreRows = Number(args["score-rows"]);
 const runsPerCheckpoint = Math.ceil(scoreRows / TOP_K / BENCH_CHECKPOINTS.length);
@@ -59,18 +61,6 @@ const log = (line: string) => process.stderr.write(`bench:store: ${line}\n`);
 
 // ---------------------------------------------------------------------------------------------
 // Fill
-
-/** The facts needed for runsPerCheckpoint (fact, language) pairs, and the pairs themselves. */
-function plan(): { facts: ReturnType<typeof fact>[]; pairs: number } {
-  const facts = [];
-  let pairs = 0;
-  for (let i = 0; pairs < runsPerCheckpoint; i++) {
-    const f = fact(i);
-    facts.push(f);
-    pairs += f.languages.length;
-  }
-  return { facts, pairs: Math.min(pairs, runsPerCheckpoint) };
-}
 
 async function copyRows(pool: pg.Pool, table: string, columns: string[], rows: Iterable<string[]>): Promise<void> {
   const client = await pool.connect();
@@ -86,7 +76,7 @@ async function copyRows(pool: pg.Pool, table: string, columns: string[], rows: I
 }
 
 /** Languages, relations, templates, facts and labels (what `kn import mlama` would have stored). */
-async function fillCatalog(pool: pg.Pool, facts: ReturnType<typeof fact>[]): Promise<void> {
+async function fillCatalog(pool: pg.Pool, facts: BenchFact[]): Promise<void> {
   await copyRows(pool, "language", ["code", "name"], LANGUAGES.map((l) => [l, `language ${l}`]));
   await copyRows(pool, "relation", ["id", "label"], RELATIONS.map((r) => [r, `relation ${r}`]));
   await copyRows(pool, "template", ["relation_id", "language_code", "text"], (function* () {
@@ -104,54 +94,54 @@ interface FillResult {
   knowledgeRows: number;
   degenerateSets: number;
   seconds: number;
+  /** CPU seconds of the writing processes (generateCpu of it in generating the runs) and of their PostgreSQL backends. */
+  clientCpu: number;
+  generateCpu: number;
+  serverCpu: number;
 }
 
-/** Every run, batch by batch, through saveRuns on `writers` connections at once. */
-async function fillRuns(pool: pg.Pool, facts: ReturnType<typeof fact>[], checkpointIds: number[]): Promise<FillResult> {
-  const batchSize = Number(args.batch);
-  function* batches(): Generator<RunRecord[]> {
-    for (const [ci, checkpointId] of checkpointIds.entries()) {
-      let left = runsPerCheckpoint;
-      let batch: RunRecord[] = [];
-      for (const f of facts) {
-        for (const l of f.languages) {
-          if (left-- <= 0) break;
-          batch.push(benchRun(checkpointId, ci, f, l, DEFAULT_RUN_SETTING));
-          if (batch.length === batchSize) {
-            yield batch;
-            batch = [];
-          }
-        }
-      }
-      if (batch.length) yield batch;
-    }
-  }
-  const total = runsPerCheckpoint * checkpointIds.length;
+/** Every run, batch by batch, through saveRuns, by `writers` processes at once (as indexer workers would). */
+async function fillRuns(pool: pg.Pool, checkpoints: number): Promise<FillResult> {
+  const total = runsPerCheckpoint * checkpoints;
   const done = { runs: 0, scoreRows: 0, knowledgeRows: 0, degenerateSets: 0 };
   const started = performance.now();
+  const serverCpu = cpuMeter(() => backendPids(pool));
+  await serverCpu.start();
   let lastLog = started;
-  const source = batches();
-  const writer = async () => {
-    for (let next = source.next(); !next.done; next = source.next()) {
-      const batch = next.value;
-      await withTransaction(pool, (db) => saveRuns(db, batch));
-      done.runs += batch.length;
-      for (const r of batch) {
-        done.scoreRows += r.topNeurons.length;
-        done.knowledgeRows += r.knowledgeNeurons.length;
-        done.degenerateSets += r.degenerateSets.length;
-      }
-      const now = performance.now();
-      if (now - lastLog > 10_000) {
-        lastLog = now;
-        const rate = (done.scoreRows + done.knowledgeRows) / ((now - started) / 1000);
-        const eta = ((total - done.runs) / done.runs) * ((now - started) / 1000);
-        log(`${done.runs} / ${total} runs, ${(rate / 1000).toFixed(1)} k neuron rows/s, ETA ${Math.round(eta / 60)} min (load ${os.loadavg()[0].toFixed(1)})`);
-      }
-    }
-  };
-  await Promise.all(Array.from({ length: Number(args.writers) }, writer));
-  return { ...done, seconds: (performance.now() - started) / 1000 };
+  let clientCpu = 0;
+  let generateCpu = 0;
+  const writers = Number(args.writers);
+  const writer = (i: number) =>
+    new Promise<void>((resolve, reject) => {
+      const child = spawn(
+        process.execPath,
+        ["--import", "tsx", path.join(PROJECT_ROOT, "tools/bench/store-writer.ts"), benchUrl, String(runsPerCheckpoint), args.batch!, String(i), String(writers)],
+        { cwd: PROJECT_ROOT, stdio: ["ignore", "pipe", "inherit"] },
+      );
+      createInterface({ input: child.stdout! }).on("line", (line) => {
+        const m = JSON.parse(line) as Partial<typeof done> & { cpu?: number; generateCpu?: number };
+        if (m.cpu !== undefined) {
+          clientCpu += m.cpu;
+          generateCpu += m.generateCpu ?? 0;
+          return;
+        }
+        done.runs += m.runs!;
+        done.scoreRows += m.scoreRows!;
+        done.knowledgeRows += m.knowledgeRows!;
+        done.degenerateSets += m.degenerateSets!;
+        const now = performance.now();
+        if (now - lastLog > 10_000) {
+          lastLog = now;
+          const rate = (done.scoreRows + done.knowledgeRows) / ((now - started) / 1000);
+          const eta = ((total - done.runs) / done.runs) * ((now - started) / 1000);
+          log(`${done.runs} / ${total} runs, ${(rate / 1000).toFixed(1)} k neuron rows/s, ETA ${Math.round(eta / 60)} min (load ${loadAverage()})`);
+        }
+      });
+      child.once("exit", (code) => (code === 0 ? resolve() : reject(new Error(`writer ${i} exited with ${code}`))));
+    });
+  const sampling = setInterval(() => void serverCpu.sample().catch(() => undefined), 1000);
+  await Promise.all(Array.from({ length: writers }, (_, i) => writer(i))).finally(() => clearInterval(sampling));
+  return { ...done, seconds: (performance.now() - started) / 1000, clientCpu, generateCpu, serverCpu: await serverCpu.stop() };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -187,12 +177,14 @@ interface Samples {
   neurons: { model: string; checkpointId: number; layer: number; unit: number; facts: number; deepCursor: string; deepKey: number }[];
 }
 
-async function drawSamples(pool: pg.Pool): Promise<Samples> {
+async function drawSamples(pool: pg.Pool, storedRuns: number): Promise<Samples> {
+  // a block sample of ~1 % at scale; all of a small database (a fill for trying the script out)
+  const percent = Math.min(100, Math.max(1, 1e6 / Math.max(1, storedRuns)));
   const checkpoints = (await pool.query<{ id: number; name: string }>(`SELECT id, name FROM checkpoint ORDER BY id`)).rows;
   const name = new Map(checkpoints.map((c) => [c.id, c.name]));
   const runs = (
     await pool.query<{ checkpoint_id: number; fact: string; language: string }>(
-      `SELECT r.checkpoint_id, f.id AS fact, l.code AS language FROM attribution_run r TABLESAMPLE SYSTEM (1) REPEATABLE (42)
+      `SELECT r.checkpoint_id, f.id AS fact, l.code AS language FROM attribution_run r TABLESAMPLE SYSTEM (${percent}) REPEATABLE (42)
        JOIN fact f ON f.key = r.fact_key JOIN language l ON l.key = r.language_key LIMIT 5000`,
     )
   ).rows.map((r) => ({ model: name.get(r.checkpoint_id)!, checkpointId: r.checkpoint_id, fact: r.fact, language: r.language }));
@@ -202,17 +194,19 @@ async function drawSamples(pool: pg.Pool): Promise<Samples> {
   const languageSets = Array.from({ length: 200 }, () => ["en", ...top.slice(1).filter(() => r() < 0.2).slice(0, 3)]).map((s) => (s.length > 1 ? s : ["en", "de"]));
   // neurons that many facts use (what the explorer's neuron page shows), with a cursor half-way
   const neurons: Samples["neurons"] = [];
+  // the bench stores one setting; naming it lets the counts below use the (setting, layer, unit) index
+  const [{ id: settingId }] = (await pool.query<{ id: number }>(`SELECT id FROM run_setting`)).rows;
   for (const c of checkpoints) {
-    // candidates: the neurons most frequent in a 1 % sample; then their real fact counts
+    // candidates: the neurons most frequent in the sample; then their real fact counts
     const { rows } = await pool.query<{ layer: number; unit: number; facts: number; deep_key: number }>(
       `SELECT n.layer, n.unit, c.facts,
-              (SELECT DISTINCT fact_key FROM knowledge_neuron k WHERE k.checkpoint_id = $1 AND k.layer = n.layer AND k.unit = n.unit
+              (SELECT DISTINCT fact_key FROM knowledge_neuron k WHERE k.checkpoint_id = $1 AND k.setting_id = $2 AND k.layer = n.layer AND k.unit = n.unit
                ORDER BY fact_key OFFSET c.facts / 2 LIMIT 1) AS deep_key
-       FROM (SELECT layer, unit FROM knowledge_neuron TABLESAMPLE SYSTEM (1) REPEATABLE (42)
+       FROM (SELECT layer, unit FROM knowledge_neuron TABLESAMPLE SYSTEM (${percent}) REPEATABLE (42)
              WHERE checkpoint_id = $1 GROUP BY layer, unit ORDER BY count(*) DESC, layer, unit LIMIT 100) n,
        LATERAL (SELECT count(DISTINCT fact_key)::int AS facts FROM knowledge_neuron k
-                WHERE k.checkpoint_id = $1 AND k.layer = n.layer AND k.unit = n.unit) c`,
-      [c.id],
+                WHERE k.checkpoint_id = $1 AND k.setting_id = $2 AND k.layer = n.layer AND k.unit = n.unit) c`,
+      [c.id, settingId],
     );
     for (const n of rows) {
       neurons.push({ model: c.name, checkpointId: c.id, layer: n.layer, unit: n.unit, facts: n.facts, deepKey: n.deep_key, deepCursor: Buffer.from(`neuron-fact:${n.deep_key}`).toString("base64url") });
@@ -337,16 +331,17 @@ async function explainAll(pool: pg.Pool, s: Samples, fill: string): Promise<void
 // ---------------------------------------------------------------------------------------------
 // Load test
 
-async function startApi(replicas: number, port: number): Promise<ChildProcess> {
+/** Starts the API processes; resolves with the process ids of the replicas. */
+async function startApi(replicas: number, port: number): Promise<{ child: ChildProcess; pids: number[] }> {
   const child = spawn(process.execPath, ["--import", "tsx", path.join(PROJECT_ROOT, "tools/bench/store-api.ts"), benchUrl, String(port), String(replicas)], {
     cwd: PROJECT_ROOT,
     stdio: ["ignore", "pipe", "inherit"],
   });
-  await new Promise<void>((resolve, reject) => {
-    child.stdout!.on("data", (d: Buffer) => d.toString().includes("ready") && resolve());
+  const pids = await new Promise<number[]>((resolve, reject) => {
+    createInterface({ input: child.stdout! }).on("line", (line) => line.startsWith("ready ") && resolve(line.slice(6).split(",").map(Number)));
     child.once("exit", (code) => reject(new Error(`API replicas exited with ${code}`)));
   });
-  return child;
+  return { child, pids };
 }
 
 interface LoadResult {
@@ -359,12 +354,22 @@ interface LoadResult {
   p95: number;
   p99: number;
   errors: number;
+  /** CPU milliseconds per request of the API processes, of PostgreSQL, of the load generator. */
+  apiCpu: number;
+  dbCpu: number;
+  clientCpu: number;
+  /** One-minute load average at the end of the run. */
+  load: string;
 }
 
 const percentile = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? NaN;
 
-async function load(url: string, q: KeyQuery, clients: number, seconds: number): Promise<Omit<LoadResult, "query" | "replicas" | "clients">> {
+async function load(url: string, apiPids: number[], q: KeyQuery, clients: number, seconds: number): Promise<Omit<LoadResult, "query" | "replicas" | "clients">> {
   const r = seededRandom(`${q.name}|${clients}`);
+  const apiCpu = cpuMeter(() => apiPids);
+  const dbCpu = cpuMeter(() => backendPids(pool));
+  await Promise.all([apiCpu.start(), dbCpu.start()]);
+  const clientCpu = process.cpuUsage();
   const latencies: number[] = [];
   let errors = 0;
   let finish!: (r: autocannon.Result) => void;
@@ -387,6 +392,9 @@ async function load(url: string, q: KeyQuery, clients: number, seconds: number):
   }, (err, result) => (err ? fail(err) : finish(result)));
   instance.on("response", (_client, _status, _bytes, responseTime) => latencies.push(responseTime));
   const result = await done;
+  const [api, database] = await Promise.all([apiCpu.stop(), dbCpu.stop()]);
+  const client = process.cpuUsage(clientCpu);
+  const perRequest = (cpuSeconds: number) => (cpuSeconds * 1000) / Math.max(1, latencies.length);
   latencies.sort((a, b) => a - b);
   return {
     requests: latencies.length,
@@ -395,6 +403,10 @@ async function load(url: string, q: KeyQuery, clients: number, seconds: number):
     p95: percentile(latencies, 95),
     p99: percentile(latencies, 99),
     errors: errors + result.non2xx + result.errors,
+    apiCpu: perRequest(api),
+    dbCpu: perRequest(database),
+    clientCpu: perRequest((client.user + client.system) / 1e6),
+    load: loadAverage(),
   };
 }
 
@@ -404,8 +416,8 @@ const started = Date.now();
 log(`${os.cpus().length} cores, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB, load average ${os.loadavg()[0].toFixed(1)} at start`);
 if (!args["skip-fill"] && !args.resume) await db.recreate();
 await applyMigrations(benchUrl);
-const pool = createPool(benchUrl, { max: Number(args.writers) + 2, applicationName: "kn-bench-store" });
-const { facts, pairs } = plan();
+const pool = createPool(benchUrl, { max: 4, applicationName: "kn-bench-store" });
+const { facts, pairs } = plan(runsPerCheckpoint);
 let fillLine = "";
 if (!args["skip-fill"]) {
   if (!args.resume) {
@@ -420,10 +432,15 @@ if (!args["skip-fill"]) {
     }
   }
   const checkpointIds = (await pool.query<{ id: number }>(`SELECT id FROM checkpoint ORDER BY id`)).rows.map((r) => r.id);
-  log(`filling ${pairs * checkpointIds.length} runs (${(pairs * checkpointIds.length * TOP_K / 1e6).toFixed(1)} M score rows) with ${args.writers} writer(s), ${args.batch} runs per transaction`);
-  const fill = await fillRuns(pool, facts, checkpointIds);
+  log(`filling ${pairs.length * checkpointIds.length} runs (${((pairs.length * checkpointIds.length * TOP_K) / 1e6).toFixed(1)} M score rows) with ${args.writers} writer processes, ${args.batch} runs per transaction`);
+  const fill = await fillRuns(pool, checkpointIds.length);
   const neuronRows = fill.scoreRows + fill.knowledgeRows;
-  fillLine = `${fill.runs} runs, ${fill.scoreRows} score rows, ${fill.knowledgeRows} knowledge-neuron rows, ${fill.degenerateSets} degenerate sets in ${(fill.seconds / 60).toFixed(1)} min: ${Math.round(neuronRows / fill.seconds)} neuron rows/s (${Math.round(fill.runs / fill.seconds)} runs/s), ${args.writers} writers`;
+  const perMillion = (cpu: number) => ((cpu / neuronRows) * 1e6).toFixed(1);
+  fillLine =
+    `${fill.runs} runs, ${fill.scoreRows} score rows, ${fill.knowledgeRows} knowledge-neuron rows, ${fill.degenerateSets} degenerate sets in ${(fill.seconds / 60).toFixed(1)} min: ` +
+    `${Math.round(neuronRows / fill.seconds)} neuron rows/s (${Math.round(fill.runs / fill.seconds)} runs/s), ${args.writers} writer processes, ${args.batch} runs per transaction, load average ${loadAverage()} at the end; ` +
+    `CPU per million neuron rows: ${perMillion(fill.clientCpu - fill.generateCpu)} s in the writers' saveRuns (and ${perMillion(fill.generateCpu)} s generating the synthetic runs), ${perMillion(fill.serverCpu)} s in PostgreSQL; ` +
+    `${((fill.clientCpu + fill.serverCpu) / fill.seconds).toFixed(2)} of the ${os.cpus().length} cores on average`;
   log(fillLine);
   log("VACUUM (ANALYZE)");
   await pool.query(`VACUUM (ANALYZE) attribution_run, neuron_score, knowledge_neuron, degenerate_set, degenerate_member, fact, language, relation, run_setting`);
@@ -442,8 +459,9 @@ const sizeTable = markdownTable(
 );
 console.log(`\n${fillLine ? `Fill: ${fillLine}.\n\n` : ""}${sizeTable}\n`);
 
-const samples = await drawSamples(pool);
-await explainAll(pool, samples, fillLine || `${runs} runs`);
+const samples = await drawSamples(pool, runs);
+const scoreRowCount = sizes.find((t) => t.table === "neuron_score")!.rows;
+await explainAll(pool, samples, fillLine || `${runs} runs, ${scoreRowCount} top-K score rows (filled by an earlier run)`);
 
 const queries = keyQueries(samples);
 const results: LoadResult[] = [];
@@ -453,15 +471,15 @@ for (const replicas of args.replicas!.split(",").map(Number)) {
   try {
     const url = `http://127.0.0.1:${port}/graphql`;
     for (const q of queries) {
-      await load(url, q, 1, 2); // warm-up: connections, plan caches
+      await load(url, api.pids, q, 1, 2); // warm-up: connections, plan caches
       for (const clients of args.concurrency!.split(",").map(Number)) {
-        const r = await load(url, q, clients, Number(args.duration));
+        const r = await load(url, api.pids, q, clients, Number(args.duration));
         results.push({ query: q.name, replicas, clients, ...r });
         log(`${q.name}, ${replicas} replica(s), ${clients} clients: ${r.rps.toFixed(0)} req/s, p99 ${r.p99.toFixed(1)} ms`);
       }
     }
   } finally {
-    api.kill("SIGTERM");
+    api.child.kill("SIGTERM");
   }
 }
 
@@ -479,8 +497,8 @@ overlap.sort((a, b) => a - b);
 const ms = (x: number) => x.toFixed(1);
 console.log(
   markdownTable(
-    ["key query", "API processes", "clients", "req/s", "p50 ms", "p95 ms", "p99 ms", "errors"],
-    results.map((x) => [x.query, String(x.replicas), String(x.clients), x.rps.toFixed(0), ms(x.p50), ms(x.p95), ms(x.p99), String(x.errors)]),
+    ["key query", "API processes", "clients", "req/s", "p50 ms", "p95 ms", "p99 ms", "errors", "CPU ms/req API", "PostgreSQL", "autocannon", "load avg"],
+    results.map((x) => [x.query, String(x.replicas), String(x.clients), x.rps.toFixed(0), ms(x.p50), ms(x.p95), ms(x.p99), String(x.errors), ms(x.apiCpu), ms(x.dbCpu), ms(x.clientCpu), x.load]),
     1,
   ),
 );

@@ -19,7 +19,7 @@ import { languageExists } from "../../store/catalog.ts";
 import type { ApiContext } from "../context.ts";
 import { settingFromApi } from "../enums.ts";
 import { apiError, badInput, notFound } from "../errors.ts";
-import type { EditInput, NeuronInput, Resolvers } from "../generated/resolvers.ts";
+import type { EditInput, NeuronInput, Resolvers, UpdateRule } from "../generated/resolvers.ts";
 import { present } from "../loaders.ts";
 import type { ResolvedEdit } from "../model-host.ts";
 import type { EditParent } from "../parents.ts";
@@ -104,6 +104,7 @@ async function resolveEdit(ctx: ApiContext, input: EditInput): Promise<ResolvedE
   if (kind === "update" && !input.newObject?.trim()) throw badInput("kind UPDATE needs newObject (the object the fact should get)", "newObject");
   if (kind !== "update" && input.newObject != null) throw badInput("newObject only applies to kind UPDATE", "newObject");
   if (kind !== "update" && input.strength != null) throw badInput("strength only applies to kind UPDATE", "strength");
+  if (kind !== "update" && input.updateRule != null && input.updateRule !== "EMBEDDING") throw badInput("updateRule only applies to kind UPDATE", "updateRule");
   if (input.strength != null && !(Number.isFinite(input.strength) && input.strength > 0 && input.strength <= MAX_UPDATE_STRENGTH)) {
     throw badInput(`strength must be a number in (0, ${MAX_UPDATE_STRENGTH}]`, "strength");
   }
@@ -149,6 +150,7 @@ async function resolveEdit(ctx: ApiContext, input: EditInput): Promise<ResolvedE
   if (kind === "update") {
     params.newObject = input.newObject!.trim();
     params.strength = input.strength ?? UPDATE_LAMBDA;
+    params.rule = input.updateRule === "GRADIENT" ? "gradient" : "embedding";
   }
   return { checkpoint: hostCheckpoint(checkpoint), kind, target, factId: fact?.id ?? null, sourceLanguage: language, neurons, newObject: params.newObject ?? null, unrelatedSample, params };
 }
@@ -253,6 +255,7 @@ export const editingResolvers: Resolvers = {
     neurons: (e) => e.neurons.map(([layer, unit]) => ({ layer, unit })),
     newObject: (e) => e.params.newObject ?? null,
     strength: (e) => (e.kind === "UPDATE" ? (e.params.strength ?? UPDATE_LAMBDA) : null),
+    updateRule: (e) => (e.kind === "UPDATE" ? ((e.params.rule ?? "embedding").toUpperCase() as UpdateRule) : null),
     reliability: (e) => summary(e).reliability,
     generality: (e) => summary(e).generality,
     locality: (e) => summary(e).locality,

@@ -6,7 +6,7 @@ import { PromptError } from "../../attribution/prompts.ts";
 import { selectKnowledgeNeurons, tauFor } from "../../attribution/selection.ts";
 import { CliError } from "../errors.ts";
 import { loadModelForCli } from "../load-model.ts";
-import { positiveInt, BACKEND_HELP } from "../options.ts";
+import { positiveInt, BACKEND_HELP, ROW_BUDGET_HELP, rowBudgetOption } from "../options.ts";
 
 interface AttributeFlags {
   model: string;
@@ -14,7 +14,7 @@ interface AttributeFlags {
   target: string;
   method: string;
   steps: string;
-  batch?: string;
+  rowBudget?: string;
   language: string;
   targetMode: string;
   tau?: string;
@@ -46,7 +46,7 @@ export function register(program: Command): void {
     .requiredOption("--target <object>", "the object whose probability is explained")
     .option("--method <method>", `one of ${METHODS.join(", ")}`, "amig-compat")
     .option("--steps <n>", "Riemann steps N", "20")
-    .option("--batch <n>", "path points per forward+backward pass (default: steps)")
+    .option("--row-budget <tokens>", ROW_BUDGET_HELP)
     .option("--language <code>", "language of the prompt (spacing of the object for causal LMs; default tau)", "en")
     .option("--target-mode <mode>", `${TARGET_MODES.join(" | ")}: how multi-piece objects are handled`, "clean")
     .option("--tau <x>", "selection threshold relative to the maximum (default: en 0.3, zh 0.2, others 0.3)")
@@ -57,12 +57,12 @@ export function register(program: Command): void {
       if (!(TARGET_MODES as readonly string[]).includes(flags.targetMode)) throw new CliError(`unknown --target-mode ${JSON.stringify(flags.targetMode)}`);
       const method: Method = flags.method;
       const steps = positiveInt(flags.steps, "steps");
-      const batchSize = flags.batch === undefined ? undefined : positiveInt(flags.batch, "batch");
+      const rowBudget = rowBudgetOption(flags.rowBudget);
       const tau = flags.tau === undefined ? tauFor(flags.language) : Number(flags.tau);
       if (!(tau >= 0 && tau <= 1)) throw new CliError(`--tau must be between 0 and 1 (got ${JSON.stringify(flags.tau)})`);
       if (!flags.target.trim()) throw new CliError("--target is empty");
 
-      const lm = await loadModelForCli(flags.model, flags.backend);
+      const lm = await loadModelForCli(flags.model, flags.backend, rowBudget);
       const model = attributionModel(lm);
       const template = templateFromText(flags.text, lm.architecture, lm.tokenizer.maskToken);
       let result;
@@ -70,7 +70,6 @@ export function register(program: Command): void {
         result = await attributeFact(model, { template, subject: "", object: flags.target, language: flags.language }, {
           method,
           steps,
-          batchSize,
           targetMode: flags.targetMode as TargetMode,
         });
       } catch (err) {

@@ -5,6 +5,7 @@ import path from "node:path";
 import type { Command } from "commander";
 import { ModelError, PROJECT_ROOT } from "../../model/index.ts";
 import { PromptError } from "../../attribution/prompts.ts";
+import { parseTemplateSet, TEMPLATE_SETS, withTemplates, type TemplateSet } from "../../data/template-sets.ts";
 import { evaluateFacts, summarize, type FactResult } from "../../train/evaluate.ts";
 import { loadSeeds } from "../../train/seeds.ts";
 import { CliError } from "../errors.ts";
@@ -20,6 +21,7 @@ interface EvalFlags {
   backend?: string;
   json?: boolean;
   failures?: string;
+  templates: string;
   quiet?: boolean;
 }
 
@@ -35,20 +37,33 @@ export function parseList(value: string | undefined): string[] | undefined {
   return [...new Set(items)];
 }
 
-function printTable(summary: ReturnType<typeof summarize>, results: FactResult[], failures: number): void {
+type Summary = ReturnType<typeof summarize>;
+
+/** One accuracy column per template set (trained, held out), rows by language and relation. */
+function printTable(sets: readonly TemplateSet[], summaries: Summary[], results: FactResult[], failures: number): void {
   const out = process.stdout;
-  const pct = (x: number) => `${(100 * x).toFixed(1)}%`.padStart(7);
-  out.write(`facts    ${summary.facts}\noverall  ${pct(summary.overall)}\n\nlanguage accuracy\n`);
-  for (const [k, v] of Object.entries(summary.languages)) out.write(`${k.padEnd(8)} ${pct(v)}\n`);
-  out.write(`\nrelation accuracy\n`);
-  for (const [k, v] of Object.entries(summary.relations)) out.write(`${k.padEnd(8)} ${pct(v)}\n`);
+  const pct = (x: number | undefined) => (x === undefined ? "–" : `${(100 * x).toFixed(1)}%`).padStart(9);
+  const header = (first: string) => `${first.padEnd(8)} ${sets.map((s) => s.padStart(9)).join(" ")}\n`;
+  const rows = (pick: (s: Summary) => Record<string, number>) => {
+    for (const k of Object.keys(pick(summaries[0]))) out.write(`${k.padEnd(8)} ${summaries.map((s) => pct(pick(s)[k])).join(" ")}\n`);
+  };
+  out.write(header("") + `${"prompts".padEnd(8)} ${summaries.map((s) => String(s.facts).padStart(9)).join(" ")}\n`);
+  out.write(`${"overall".padEnd(8)} ${summaries.map((s) => pct(s.overall)).join(" ")}\n\n`);
+  out.write(header("language"));
+  rows((s) => s.languages);
+  out.write("\n" + header("relation"));
+  rows((s) => s.relations);
   const wrong = results.filter((r) => !r.correct);
   if (failures > 0 && wrong.length > 0) {
     out.write(`\nwrong (first ${Math.min(failures, wrong.length)} of ${wrong.length})\n`);
     for (const r of wrong.slice(0, failures)) {
-      out.write(`${r.fact.language} ${r.fact.relation} ${r.fact.subject} -> expected ${JSON.stringify(r.fact.object)}, got ${JSON.stringify(r.predicted.trim())}\n`);
+      out.write(`${r.fact.language} ${r.fact.relation} ${JSON.stringify(r.fact.template)} ${r.fact.subject} -> expected ${JSON.stringify(r.fact.object)}, got ${JSON.stringify(r.predicted.trim())}\n`);
     }
   }
+}
+
+function invalidSet(value: string): never {
+  throw new CliError(`--templates must be trained, heldout or all, not ${JSON.stringify(value)}`);
 }
 
 export function register(program: Command): void {
@@ -61,11 +76,13 @@ export function register(program: Command): void {
     .option("--seeds <dir>", "facts in the mLAMA layout", DEFAULT_SEEDS_DIR)
     .option("--backend <name>", BACKEND_HELP)
     .option("--failures <n>", "list this many wrong facts (table output only)", "0")
-    .option("--json", 'print one JSON object {"overall", "languages", "relations", "facts"}')
+    .option("--templates <set>", `phrasings: trained (each fact's seed template), heldout (paraphrases kept out of the demo models' training) or all (a column each)`, "all")
+    .option("--json", 'print one JSON object {"overall", "languages", "relations", "facts"} (trained or heldout; with all: {"trained": …, "heldout": …})')
     .option("--quiet", "no progress display")
     .action(async (flags: EvalFlags) => {
       const failures = Number(flags.failures ?? "0");
       if (!Number.isInteger(failures) || failures < 0) throw new CliError(`--failures must be a non-negative integer, not ${JSON.stringify(flags.failures)}`);
+      const sets: TemplateSet[] = flags.templates === "all" ? [...TEMPLATE_SETS] : [parseTemplateSet(flags.templates) ?? invalidSet(flags.templates)];
       const languages = parseList(flags.languages);
       const relations = parseList(flags.relations);
       let seeds;
@@ -80,13 +97,22 @@ export function register(program: Command): void {
       }
       if (seeds.facts.length === 0) throw new CliError(`no facts to evaluate in ${flags.seeds}`);
       const model = await loadModelForCli(flags.model, flags.backend);
-      const progress = createProgress("eval", seeds.facts.length, { quiet: flags.quiet, unit: " facts" });
+      const factSets = sets.map((set) => withTemplates(seeds.facts, set, (f) => f.relation));
+      const total = factSets.reduce((n, f) => n + f.length, 0);
+      const progress = createProgress("eval", total, { quiet: flags.quiet, unit: " prompts" });
       try {
-        const results = await evaluateFacts(model, seeds.facts, { onProgress: (done) => progress.update(done) });
+        const results: FactResult[][] = [];
+        let done = 0;
+        for (const facts of factSets) {
+          results.push(await evaluateFacts(model, facts, { onProgress: (d) => progress.update(done + d) }));
+          done += facts.length;
+        }
         progress.stop();
-        const summary = summarize(results);
-        if (flags.json) process.stdout.write(`${JSON.stringify(summary)}\n`);
-        else printTable(summary, results, failures);
+        const summaries = results.map((r) => summarize(r));
+        if (flags.json) {
+          const json = sets.length === 1 ? summaries[0] : Object.fromEntries(sets.map((set, i) => [set, summaries[i]]));
+          process.stdout.write(`${JSON.stringify(json)}\n`);
+        } else printTable(sets, summaries, results.flat(), failures);
       } catch (err) {
         progress.stop();
         if (err instanceof ModelError || err instanceof PromptError) throw new CliError(err.message);

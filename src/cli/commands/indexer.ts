@@ -13,7 +13,7 @@ import { type TauFlags, describeCalibration, resolveSelections } from "../tau-op
 import { registerDemoModels, resolveCheckpoint } from "../checkpoints.ts";
 import { failureGroups, jobProgress } from "../../store/index-jobs.ts";
 import { CliError } from "../errors.ts";
-import { BACKEND_HELP, list, positiveInt, settingOption } from "../options.ts";
+import { BACKEND_HELP, ROW_BUDGET_HELP, list, positiveInt, rowBudgetOption, settingOption } from "../options.ts";
 import { createProgress } from "../progress.ts";
 import { spawnWorkers } from "../spawn-workers.ts";
 import { withStore } from "../store-session.ts";
@@ -33,6 +33,7 @@ interface IndexFlags extends TauFlags {
   dkn: boolean;
   detach?: boolean;
   backend?: string;
+  rowBudget?: string;
   quiet?: boolean;
 }
 
@@ -54,7 +55,7 @@ export function register(program: Command): void {
     .option("--target-mode <mode>", TARGET_MODES.join(" | "), "clean")
     .option("--top-k <k>", "neuron scores kept per run", "100")
     .option("--workers <n>", "worker processes working the queue (this one included)", "1")
-    .option("--batch <n>", "jobs fetched and stored together by a worker", "4")
+    .option("--batch <n>", "jobs fetched, attributed and stored together by a worker", "4")
     .option("--force", "recompute runs that are already stored")
     .option("--no-dkn", "skip the degenerate-neuron search that follows each attribution")
     .option("--detach", "only queue the work; `kn worker` processes (anywhere) do it")
@@ -64,19 +65,21 @@ export function register(program: Command): void {
     .option("--seed <s>", "seed of the --calibrate-tau sample", "42")
     .option("--fixed-k <k>", "select the k best neurons of each fact instead of a threshold")
     .option("--backend <name>", BACKEND_HELP)
+    .option("--row-budget <tokens>", ROW_BUDGET_HELP)
     .option("--quiet", "no progress bar")
     .action(async (flags: IndexFlags) => {
       const setting = settingOption(flags);
       const topK = positiveInt(flags.topK, "top-k");
       const workers = positiveInt(flags.workers, "workers");
-      positiveInt(flags.batch, "batch");
+      const batchSize = positiveInt(flags.batch, "batch");
+      const rowBudget = rowBudgetOption(flags.rowBudget);
       const config = loadConfig();
       await withStore(config, async (store) => {
         await registerDemoModels(store.prisma);
         const checkpoint = await resolveCheckpoint(store.prisma, flags.model);
         // Loaded once: calibration attributes with it, and the in-process worker reuses it.
         let loaded: Promise<LanguageModel> | null = null;
-        const model = () => (loaded ??= loadModelForCli(checkpoint.path, flags.backend));
+        const model = () => (loaded ??= loadModelForCli(checkpoint.path, flags.backend, rowBudget));
         const selections = await resolveSelections(flags, {
           pool: store.pool,
           languages: flags.languages ?? [],
@@ -131,9 +134,10 @@ export function register(program: Command): void {
             await runWorker({
               pool: store.pool,
               boss,
+              batchSize,
               exitWhenIdle: false,
               signal: controller.signal,
-              loadModel: (path) => (path === checkpoint.path ? model() : loadModel(path, { backend: flags.backend })),
+              loadModel: (path) => (path === checkpoint.path ? model() : loadModel(path, { backend: flags.backend, rowBudget })),
             }).catch((err: unknown) => {
               if (!(err instanceof DeviceLostError)) throw err;
               lost = err;
@@ -165,11 +169,13 @@ export function register(program: Command): void {
   program
     .command("worker")
     .description("Work the attribution queue (any number of workers, on any machine sharing DATABASE_URL)")
-    .option("--batch <n>", "jobs fetched and stored together", "4")
+    .option("--batch <n>", "jobs fetched, attributed and stored together", "4")
     .option("--exit-when-idle", "exit once no job is waiting")
     .option("--backend <name>", BACKEND_HELP)
-    .action(async (flags: { batch: string; exitWhenIdle?: boolean; backend?: string }) => {
+    .option("--row-budget <tokens>", ROW_BUDGET_HELP)
+    .action(async (flags: { batch: string; exitWhenIdle?: boolean; backend?: string; rowBudget?: string }) => {
       const batchSize = positiveInt(flags.batch, "batch");
+      const rowBudget = rowBudgetOption(flags.rowBudget);
       await withStore(loadConfig(), async (store) => {
         const boss = await startQueue(store.url);
         const controller = new AbortController();
@@ -183,7 +189,7 @@ export function register(program: Command): void {
             batchSize,
             exitWhenIdle: Boolean(flags.exitWhenIdle),
             signal: controller.signal,
-            loadModel: (path) => loadModel(path, { backend: flags.backend }),
+            loadModel: (path) => loadModel(path, { backend: flags.backend, rowBudget }),
           });
           process.stderr.write(`worker: ${totals.computed} computed, ${totals.skipped} already stored, ${totals.failed} failed\n`);
         } catch (err) {

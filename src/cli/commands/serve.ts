@@ -52,8 +52,9 @@ export async function serve(config: AppConfig, store: StoreSession, extras: Serv
   if (!config.apiKeys.length) process.stderr.write("no KN_API_KEYS: queries only, mutations are refused\n");
   process.stderr.write(`GraphQL ready at ${server.url} (${workers.length} queue worker${workers.length === 1 ? "" : "s"})\n`);
   const explorerUrl = new URL("/", server.url).href;
+  process.stderr.write(`open ${explorerUrl} in a browser (the explorer)\n`);
   explorer.then(
-    (b) => process.stderr.write(`Explorer ready at ${explorerUrl}: open it in a browser${b.built ? ` (bundle built in ${b.seconds.toFixed(1)} s)` : ""}\n`),
+    (b) => process.stderr.write(`Explorer ready at ${explorerUrl}${b.built ? ` (bundle built in ${b.seconds.toFixed(1)} s)` : ""}\n`),
     (error: unknown) => process.stderr.write(`explorer: the bundle could not be built: ${error instanceof Error ? error.message : String(error)}\n`),
   );
   await extras.onListening?.({ queue, demoModels }).catch((err: unknown) => process.stderr.write(`first-start indexing: ${(err as Error).message}\n`));

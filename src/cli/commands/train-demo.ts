@@ -8,8 +8,9 @@ import type { Command } from "commander";
 import { loadModel, ModelError, PROJECT_ROOT } from "../../model/index.ts";
 import { evaluateFacts, summarize } from "../../train/evaluate.ts";
 import { modelCard } from "../../train/model-card.ts";
+import { withTemplates } from "../../data/template-sets.ts";
 import { loadSeeds } from "../../train/seeds.ts";
-import { defaultOptions, trainDemo, type TrainDemoOptions } from "../../train/trainer.ts";
+import { defaultOptions, trainDemo, type TrainDemoOptions, type TrainResult } from "../../train/trainer.ts";
 import { CliError } from "../errors.ts";
 import { createProgress } from "../progress.ts";
 import { DEFAULT_SEEDS_DIR, parseList } from "./eval.ts";
@@ -30,6 +31,7 @@ interface TrainFlags {
   vocabSize?: string;
   maxSteps?: string;
   skipEval?: boolean;
+  cardOnly?: boolean;
   quiet?: boolean;
 }
 
@@ -59,6 +61,7 @@ export function register(program: Command): void {
     .option("--vocab-size <n>", "tokenizer vocabulary size")
     .option("--max-steps <n>", "stop after this many optimizer steps (quick checks)")
     .option("--skip-eval", "do not measure accuracy or write README.md after training")
+    .option("--card-only", "no training: measure the model already in --out and rewrite its README.md from its training_log.json")
     .option("--quiet", "no progress display")
     .action(async (flags: TrainFlags) => {
       if (flags.arch !== "masked" && flags.arch !== "causal") throw new CliError(`--arch must be masked or causal, not ${JSON.stringify(flags.arch)}`);
@@ -87,6 +90,14 @@ export function register(program: Command): void {
       const log = (line: string) => {
         if (!flags.quiet) process.stderr.write(`${line}\n`);
       };
+      if (flags.cardOnly) {
+        const logFile = path.join(outDir, "training_log.json");
+        if (!fs.existsSync(logFile)) throw new CliError(`${logFile} does not exist: train the model first`);
+        const logged = JSON.parse(fs.readFileSync(logFile, "utf8")) as TrainResult & { cpuSeconds?: number };
+        const summary = await writeCard(outDir, { ...options, ...logged.options }, logged, logged.cpuSeconds, flags.quiet, log);
+        process.stdout.write(`${JSON.stringify(summary)}\n`);
+        return;
+      }
       const progress = createProgress(`train ${name}`, 1, { quiet: flags.quiet, unit: " steps" });
       const cpu0 = process.cpuUsage();
       let result;
@@ -118,41 +129,62 @@ export function register(program: Command): void {
       );
       if (flags.skipEval) return;
 
-      // measure through the model runtime, the way `kn eval` and the attribution engine load it
-      const evalStarted = Date.now();
-      let model;
-      try {
-        model = await loadModel(outDir);
-      } catch (err) {
-        if (err instanceof ModelError) throw new CliError(`the saved model does not load: ${err.message}`);
-        throw err;
-      }
-      const seeds = await loadSeeds(options.seedsDir, { languages: options.languages });
-      const evalProgress = createProgress("eval", seeds.facts.length, { quiet: flags.quiet, unit: " facts" });
-      let summary;
-      try {
-        summary = summarize(await evaluateFacts(model, seeds.facts, { onProgress: (d) => evalProgress.update(d) }));
-      } finally {
-        evalProgress.stop();
-        model.dispose();
-      }
-      const weightsBytes = fs.statSync(path.join(outDir, "model.safetensors")).size;
-      const card = modelCard({
-        name: path.basename(outDir),
-        result,
-        evaluation: summary,
-        evalSeconds: (Date.now() - evalStarted) / 1000,
-        weightsBytes,
-        cpuSeconds: (cpu.user + cpu.system) / 1e6,
-        languages: seeds.languages,
-        relations: seeds.relations,
-        node: process.versions.node,
-        cpuModel: `${os.cpus()[0]?.model ?? "unknown CPU"}, ${os.cpus().length} cores`,
-      });
-      fs.writeFileSync(path.join(outDir, "README.md"), card);
-      const logFile = path.join(outDir, "training_log.json");
-      const logJson = JSON.parse(fs.readFileSync(logFile, "utf8")) as Record<string, unknown>;
-      fs.writeFileSync(logFile, JSON.stringify({ ...logJson, cpuSeconds: (cpu.user + cpu.system) / 1e6, evaluation: summary }, null, 2) + "\n");
+      const summary = await writeCard(outDir, options, result, (cpu.user + cpu.system) / 1e6, flags.quiet, log);
       process.stdout.write(`${JSON.stringify(summary)}\n`);
     });
+}
+
+/**
+ * Measures the saved model through the model runtime (as `kn eval` and the attribution engine load
+ * it) on the trained and the held-out templates, writes README.md (the model card) and adds the
+ * measurements to training_log.json. `cpuSeconds` is undefined when the training process did not
+ * record it (a card rewritten with --card-only after a run that stopped before its card).
+ */
+async function writeCard(
+  outDir: string,
+  options: Pick<TrainDemoOptions, "seedsDir" | "languages">,
+  result: TrainResult,
+  cpuSeconds: number | undefined,
+  quiet: boolean | undefined,
+  log: (line: string) => void,
+) {
+  const evalStarted = Date.now();
+  let model;
+  try {
+    model = await loadModel(outDir);
+  } catch (err) {
+    if (err instanceof ModelError) throw new CliError(`the saved model does not load: ${err.message}`);
+    throw err;
+  }
+  const seeds = await loadSeeds(options.seedsDir, { languages: options.languages });
+  const heldOutFacts = withTemplates(seeds.facts, "heldout", (f) => f.relation);
+  const evalProgress = createProgress("eval", seeds.facts.length + heldOutFacts.length, { quiet, unit: " prompts" });
+  let summary;
+  let heldOut;
+  try {
+    summary = summarize(await evaluateFacts(model, seeds.facts, { onProgress: (d) => evalProgress.update(d) }));
+    heldOut = summarize(await evaluateFacts(model, heldOutFacts, { onProgress: (d) => evalProgress.update(seeds.facts.length + d) }));
+  } finally {
+    evalProgress.stop();
+    model.dispose();
+  }
+  const card = modelCard({
+    name: path.basename(outDir),
+    result,
+    evaluation: summary,
+    heldOut,
+    evalSeconds: (Date.now() - evalStarted) / 1000,
+    weightsBytes: fs.statSync(path.join(outDir, "model.safetensors")).size,
+    cpuSeconds,
+    languages: seeds.languages,
+    relations: seeds.relations,
+    node: process.versions.node,
+    cpuModel: `${os.cpus()[0]?.model ?? "unknown CPU"}, ${os.cpus().length} cores`,
+  });
+  fs.writeFileSync(path.join(outDir, "README.md"), card);
+  const logFile = path.join(outDir, "training_log.json");
+  const logJson = JSON.parse(fs.readFileSync(logFile, "utf8")) as Record<string, unknown>;
+  fs.writeFileSync(logFile, JSON.stringify({ ...logJson, cpuSeconds, evaluation: summary, evaluationHeldOut: heldOut }, null, 2) + "\n");
+  log(`held-out paraphrases: ${JSON.stringify(heldOut)}`);
+  return summary;
 }
