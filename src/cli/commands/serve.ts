@@ -4,6 +4,7 @@ import { startEditPropagation } from "../../api/edit-propagation.ts";
 import { ThreadModelHost } from "../../api/model-host-thread.ts";
 import type { EditListener } from "../../store/edit-events.ts";
 import { startApiServer } from "../../api/server.ts";
+import { ensureExplorerBuilt, explorerHandler } from "../../api/explorer.ts";
 import { startQueue } from "../../indexer/queue.ts";
 import { registerDemoModels } from "../checkpoints.ts";
 import { spawnWorkers } from "../spawn-workers.ts";
@@ -24,6 +25,8 @@ export async function serve(config: AppConfig, store: StoreSession, extras: Serv
   let propagation: EditListener | undefined;
   const started: { boss?: Promise<PgBoss> } = {};
   const queue = () => (started.boss ??= startQueue(store.url));
+  // the explorer's bundle is (re)built beside start-up; until it is ready `/` says so and reloads
+  const explorer = ensureExplorerBuilt();
   let demoModels: readonly { id: number; name: string }[] = [];
   try {
     demoModels = await registerDemoModels(store.prisma);
@@ -35,7 +38,7 @@ export async function serve(config: AppConfig, store: StoreSession, extras: Serv
     propagation = startEditPropagation(store.url, modelHost, { connectTimeoutMs: config.database.connectTimeoutMs });
     server = await startApiServer(
       { prisma: store.prisma, pool: store.pool, version, apiKeys: config.apiKeys, queue, modelHost },
-      { port: config.port, limits: config.limits, http: config.http, budgets: config.budgets, exposeErrors: config.exposeErrors },
+      { port: config.port, limits: config.limits, http: config.http, budgets: config.budgets, exposeErrors: config.exposeErrors, fallback: explorerHandler(explorer) },
     );
   } catch (err) {
     await propagation?.close();
@@ -48,7 +51,12 @@ export async function serve(config: AppConfig, store: StoreSession, extras: Serv
   const workers = spawnWorkers(config.workers, store.url, { exitWhenIdle: false });
   if (!config.apiKeys.length) process.stderr.write("no KN_API_KEYS: queries only, mutations are refused\n");
   process.stderr.write(`GraphQL ready at ${server.url} (${workers.length} queue worker${workers.length === 1 ? "" : "s"})\n`);
-  process.stderr.write(`open ${new URL("/", server.url).href} in a browser (the explorer)\n`);
+  const explorerUrl = new URL("/", server.url).href;
+  process.stderr.write(`open ${explorerUrl} in a browser (the explorer)\n`);
+  explorer.then(
+    (b) => process.stderr.write(`Explorer ready at ${explorerUrl}${b.built ? ` (bundle built in ${b.seconds.toFixed(1)} s)` : ""}\n`),
+    (error: unknown) => process.stderr.write(`explorer: the bundle could not be built: ${error instanceof Error ? error.message : String(error)}\n`),
+  );
   await extras.onListening?.({ queue, demoModels }).catch((err: unknown) => process.stderr.write(`first-start indexing: ${(err as Error).message}\n`));
   await new Promise<void>((resolve) => {
     const shutdown = (signal: string) => {

@@ -1,0 +1,273 @@
+// The web explorer in a real browser (Debian's Chromium driven by playwright-core, headless)
+// against a real `kn serve` (GraphQL, the explorer's bundle built by the server) on the test
+// database with the seed facts, with P17 indexed on demo-mbert in two languages by the real `kn index`:
+// overview → relation P17 → a fact → heatmap with layers × width cells and its knowledge neurons
+// circled → a wrong key refused with the server's message (nothing stored) → an edit applied with
+// a write key → before/after bars → revert restores the live numbers → the neuron page lists the
+// fact. Not-found views for unknown ids. Any console error or uncaught page error fails the test.
+// Screenshots of every view land in test-artifacts/screenshots/ (and the fact view in
+// docs/explorer-fact.png, the README's picture).
+import { type ChildProcess, spawn } from "node:child_process";
+import { copyFileSync, existsSync, mkdirSync } from "node:fs";
+import { createServer } from "node:net";
+import { join } from "node:path";
+import { type Browser, type Page, chromium } from "playwright-core";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createPool } from "../src/store/client.ts";
+import { importMlama } from "../src/store/import-mlama.ts";
+import { openTestStore, truncateAll } from "./helpers/store.ts";
+
+const ROOT = join(import.meta.dirname, "..");
+const SHOTS = join(ROOT, "test-artifacts/screenshots");
+const CHROMIUM = process.env.KN_CHROMIUM ?? "/usr/bin/chromium";
+const REQUIRE = process.env.CI === "true";
+const MODEL = "demo-mbert";
+const LANGUAGES = ["en", "fr"];
+const KEY = process.env.KN_EXPLORER_TEST_KEY ?? "w-secret";
+/** Development: run the browser steps against an already running server and its database
+ * (KN_EXPLORER_TEST_URL=http://localhost:4000 KN_EXPLORER_TEST_DATABASE_URL=postgresql://…) instead of setting one up. */
+const DEV_BASE = process.env.KN_EXPLORER_TEST_URL;
+
+const store = DEV_BASE ? devStore() : openTestStore();
+
+function devStore(): ReturnType<typeof openTestStore> {
+  const url = process.env.KN_EXPLORER_TEST_DATABASE_URL!;
+  const pool = createPool(url);
+  return { url, pool, prisma: undefined as never, close: () => pool.end() };
+}
+const children: ChildProcess[] = [];
+let browser: Browser;
+let page: Page;
+let base: string;
+let serverLog = "";
+const consoleErrors: string[] = [];
+/** Console messages a step expects (a refused request is logged by Chromium as a failed resource). */
+let expectedConsole: RegExp | null = null;
+/** GraphQL requests of the page since the last view change: operation name and server time. */
+let requests: { operation: string; serverMs: number }[] = [];
+const viewLoads: { view: string; operations: string; requests: number; serverMs: number }[] = [];
+
+/** Loads a view by `go`, waits for `ready` and the network to settle, and records its GraphQL requests. */
+async function loadView(view: string, go: () => Promise<unknown>, ready: string): Promise<void> {
+  requests = [];
+  await go();
+  try {
+    await page.waitForSelector(ready, { timeout: 120_000 });
+  } catch (error) {
+    // what the page showed instead (an error box names the server's code and message)
+    await shot(`failed-${view.replace(/\W+/g, "-")}`);
+    const shown = await page.locator(".error, .not-found, .loading").allTextContents();
+    throw new Error(`${view}: ${(error as Error).message.split("\n")[0]}; the page shows: ${JSON.stringify(shown)}`);
+  }
+  await page.waitForLoadState("networkidle");
+  viewLoads.push({
+    view,
+    operations: requests.map((r) => r.operation).join(" + "),
+    requests: requests.length,
+    serverMs: Math.max(0, ...requests.map((r) => r.serverMs)),
+  });
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const srv = createServer().listen(0, "127.0.0.1", () => {
+      const { port } = srv.address() as { port: number };
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+function kn(args: string[], env: NodeJS.ProcessEnv): ChildProcess {
+  const child = spawn(process.execPath, ["--import", "tsx", join(ROOT, "src/cli/main.ts"), ...args], { cwd: ROOT, env, stdio: ["ignore", "pipe", "pipe"] });
+  children.push(child);
+  return child;
+}
+
+function waitForOutput(child: ChildProcess, pattern: RegExp, onData: (text: string) => void = () => undefined): Promise<RegExpMatchArray> {
+  return new Promise((resolve, reject) => {
+    let out = "";
+    const listen = (d: Buffer) => {
+      out += d.toString();
+      onData(d.toString());
+      const m = out.match(pattern);
+      if (m) resolve(m);
+    };
+    child.stdout!.on("data", listen);
+    child.stderr!.on("data", listen);
+    child.on("exit", (code) => reject(new Error(`exited with ${code} before ${pattern}:\n${out.slice(-3000)}`)));
+  });
+}
+
+const exited = (child: ChildProcess) => new Promise<number | null>((resolve) => (child.exitCode !== null ? resolve(child.exitCode) : child.on("exit", resolve)));
+
+async function shot(name: string): Promise<void> {
+  await page.screenshot({ path: join(SHOTS, `${name}.png`), fullPage: true });
+}
+
+const available = existsSync(CHROMIUM);
+if (!available && REQUIRE) throw new Error(`no Chromium at ${CHROMIUM}: .ci/run installs Debian's chromium`);
+
+describe.skipIf(!available)("web explorer in Chromium", () => {
+  const timings: Record<string, number> = {};
+
+  beforeAll(async () => {
+    mkdirSync(SHOTS, { recursive: true });
+    if (DEV_BASE) {
+      base = DEV_BASE;
+    } else {
+      await truncateAll(store.pool);
+      const env: NodeJS.ProcessEnv = { ...process.env, DATABASE_URL: store.url, PORT: String(await freePort()), KN_WORKERS: "0", KN_API_KEYS: `tester:${KEY}:write` };
+      // the seed facts (what `npm start` imports), then `kn index` beside the real server: `kn serve`
+      // (what `npm start` runs after the import, without its first-start indexing of both demo
+      // models, which would share the queue with this selection), building the explorer's bundle
+      const t = performance.now();
+      await importMlama(store.pool, join(ROOT, "seeds/mlama"));
+      const index = kn(["index", "--model", MODEL, "--languages", LANGUAGES.join(","), "--relations", "P17"], env);
+      const server = kn(["serve"], env);
+      const explorerReady = waitForOutput(server, /Explorer ready at/);
+      const graphql = await waitForOutput(server, /GraphQL ready at (\S+)/);
+      base = graphql[1].replace(/\/graphql$/, "");
+      timings.startSeconds = (performance.now() - t) / 1000;
+      expect(await exited(index)).toBe(0);
+      timings.indexSeconds = (performance.now() - t) / 1000;
+      await explorerReady;
+      timings.explorerReadySeconds = (performance.now() - t) / 1000;
+      console.log(
+        `explorer test setup (seconds from its start): GraphQL ready ${timings.startSeconds.toFixed(1)}, kn index P17 ${LANGUAGES.join("+")} on ${MODEL} done ${timings.indexSeconds.toFixed(1)}, explorer ready ${timings.explorerReadySeconds.toFixed(1)}`,
+      );
+    }
+    browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: ["--no-sandbox"] });
+    page = await browser.newPage({ viewport: { width: 1300, height: 900 } });
+    page.on("console", (m) => {
+      if (m.type() === "error" && !expectedConsole?.test(m.text())) consoleErrors.push(m.text());
+    });
+    page.on("pageerror", (e) => consoleErrors.push(`uncaught: ${e.message}`));
+    page.on("requestfinished", (req) => {
+      if (!req.url().endsWith("/graphql")) return;
+      const query = (JSON.parse(req.postData() ?? "{}") as { query?: string }).query ?? "";
+      const timing = req.timing();
+      requests.push({ operation: /(?:query|mutation)\s+(\w+)/.exec(query)?.[1] ?? "?", serverMs: timing.responseStart - timing.requestStart });
+    });
+  }, 1_200_000);
+
+  afterAll(async () => {
+    // what each view cost: GraphQL requests and the slowest one's server time (time to first byte)
+    console.log(["| view | requests | operations | slowest server ms |", "|---|--:|---|--:|", ...viewLoads.map((v) => `| ${v.view} | ${v.requests} | ${v.operations} | ${v.serverMs.toFixed(0)} |`)].join("\n"));
+    await browser?.close();
+    for (const c of children) if (c.exitCode === null) c.kill("SIGINT");
+    await Promise.all(children.map(exited));
+    await store.close();
+  });
+
+  it("walks overview → relation → fact (heatmap, edit, revert) → neuron without a console error", async () => {
+    // a P17 fact whose en run has knowledge neurons, and the numbers the views must show
+    const { rows: facts } = await store.pool.query<{ id: string; subject: string; layers: number; width: number; kns: number }>(
+      `SELECT f.id, fl.subject, r.n_layers AS layers, r.ffn_width AS width, r.n_knowledge AS kns
+         FROM attribution_run r JOIN checkpoint c ON c.id = r.checkpoint_id JOIN fact f ON f.key = r.fact_key
+         JOIN language l ON l.key = r.language_key JOIN fact_label fl ON fl.fact_id = f.id AND fl.language_code = 'en'
+        WHERE c.name = $1 AND l.code = 'en' AND f.relation_id = 'P17'
+        ORDER BY r.n_knowledge DESC, f.id LIMIT 1`,
+      [MODEL],
+    );
+    const fact = facts[0];
+    expect(fact.kns).toBeGreaterThan(0);
+
+    await loadView("overview", () => page.goto(`${base}/`), '[data-chart="coverage"] svg');
+    await shot("overview");
+
+    await loadView("relation P17", () => page.click('a[href="/relation/P17"]'), '[data-chart="overlap"] svg');
+    expect(await page.textContent("h1")).toContain("P17");
+    await shot("relation-P17");
+
+    await loadView("fact (grid computed)", () => page.click(`[data-view="relation"] a[href^="/fact/${fact.id}"]`), '[data-chart="heatmap"] svg');
+    await loadView("fact (grid cached)", () => page.reload(), '[data-chart="heatmap"] svg');
+    // every unit of every layer is a cell; the knowledge neurons are the circled ones
+    const cells = await page.locator('[data-chart="heatmap"] g[aria-label="rect"] rect').count();
+    expect(cells).toBe(fact.layers * fact.width);
+    expect(await page.locator('[data-chart="heatmap"] g[aria-label="dot"] circle').count()).toBe(fact.kns);
+    await page.waitForSelector('[data-chart="sharing"] svg');
+    await shot("fact");
+    copyFileSync(join(SHOTS, "fact.png"), join(ROOT, "docs/explorer-fact.png"));
+    const liveRows = async (phase: string) =>
+      (await page.locator('table[data-table="live-answers"] tbody tr').allTextContents()).filter((r) => r.startsWith(phase)).map((r) => r.slice(phase.length));
+
+    // a wrong key: the server's message, and no edit stored
+    const editCount = async () => Number((await store.pool.query("SELECT count(*) AS n FROM edit")).rows[0].n);
+    const editsBefore = await editCount();
+    expectedConsole = /status of 401/;
+    await page.fill('input[name="apiKey"]', "not-the-key");
+    await page.click('[data-panel="edit"] button[type="submit"]');
+    await page.waitForSelector('[data-panel="edit"] .error');
+    expect(await page.textContent('[data-panel="edit"] .error')).toContain("API key sent in Authorization is not valid");
+    expectedConsole = null;
+    expect(await editCount()).toBe(editsBefore);
+    await shot("fact-wrong-key");
+
+    // suppress the fact's en knowledge neurons with the write key
+    await page.fill('input[name="apiKey"]', KEY);
+    await page.selectOption('select[name="kind"]', "SUPPRESS");
+    await page.selectOption('select[name="target"]', "KN");
+    await page.click('[data-panel="edit"] button[type="submit"]');
+    await page.waitForSelector('[data-edit-status="ACTIVE"]', { timeout: 60_000 });
+    const { rows: edits } = await store.pool.query<{ id: string; status: string; effects: number }>(
+      "SELECT e.id::text, e.status, (SELECT count(*)::int FROM edit_effect x WHERE x.edit_id = e.id) AS effects FROM edit e ORDER BY e.id DESC LIMIT 1",
+    );
+    expect(await editCount()).toBe(editsBefore + 1);
+    expect(edits[0].status.toUpperCase()).toBe("ACTIVE");
+    // two bars (before, after) per measured fact and language
+    expect(await page.locator('[data-chart="edit-bars"] g[aria-label="bar"] rect').count()).toBe(2 * edits[0].effects);
+    const liveRowCount = (n: number) => page.waitForFunction(`document.querySelectorAll('table[data-table="live-answers"] tbody tr').length === ${n}`);
+    await liveRowCount(10);
+    const before = await liveRows("before");
+    expect(before).toHaveLength(5);
+    const afterEdit = await liveRows("after edit");
+    expect(afterEdit).not.toEqual(before);
+    await shot("fact-edited");
+
+    await page.click('[data-panel="edit"] button[name="revert"]');
+    await page.waitForSelector('[data-edit-status="REVERTED"]', { timeout: 60_000 });
+    await liveRowCount(15);
+    expect(await liveRows("after revert")).toEqual(before);
+    await shot("fact-reverted");
+
+    // the neuron page of the fact's top knowledge neuron lists the fact
+    await loadView("neuron", () => page.click('table[data-table="knowledge-neurons"] tbody tr:first-child a'), '[data-view="neuron"] table');
+    await page.waitForSelector(`[data-view="neuron"] table[data-table$="-facts"] a[href^="/fact/${fact.id}"]`);
+    expect(await page.textContent(`[data-view="neuron"] table[data-table$="-facts"] a[href^="/fact/${fact.id}"]`)).toBe(fact.subject);
+    await page.waitForSelector('[data-view="neuron"] table[data-table$="-edits"] tbody tr');
+    await shot("neuron");
+
+    expect(consoleErrors).toEqual([]);
+  }, 300_000);
+
+  it("shows search, fact-checking and not-found views by URL and keyboard", async () => {
+    await page.goto(`${base}/`);
+    await page.waitForSelector('[data-view="overview"]');
+    await page.keyboard.press("/");
+    await page.keyboard.type("Lond");
+    await loadView("search", () => page.keyboard.press("Enter"), '[data-view="search"] table tbody tr');
+    expect(page.url()).toBe(`${base}/search?q=Lond`);
+    await shot("search");
+
+    await loadView(
+      "fact-checking",
+      () => page.goto(`${base}/check?model=${MODEL}&subject=London&relation=P17&object=United%20Kingdom&lang=en`),
+      '[data-view="check"] [data-verdict], [data-view="check"] .error',
+    );
+    await shot("check");
+
+    for (const [path, name] of [
+      ["/fact/00000000-no-such-fact", "not-found-fact"],
+      ["/relation/P999999", "not-found-relation"],
+      [`/neuron/no-such-model/0/0`, "not-found-neuron"],
+      ["/no/such/view", "not-found-path"],
+    ]) {
+      await page.goto(`${base}${path}`);
+      await page.waitForSelector('[data-view="not-found"]');
+      if (name === "not-found-fact") await shot(name);
+    }
+    expect(consoleErrors).toEqual([]);
+    // every view's data in at most two requests
+    for (const v of viewLoads) expect(v.requests, v.view).toBeLessThanOrEqual(2);
+  }, 120_000);
+});
