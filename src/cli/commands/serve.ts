@@ -47,8 +47,8 @@ export async function serve(config: AppConfig, store: StoreSession, extras: Serv
   // Attribution is CPU-bound and synchronous: workers run in their own processes, not in the API's.
   const workers = spawnWorkers(config.workers, store.url, { exitWhenIdle: false });
   if (!config.apiKeys.length) process.stderr.write("no KN_API_KEYS: queries only, mutations are refused\n");
-  process.stderr.write(`GraphQL ready at ${server.url} (${workers.length} queue worker${workers.length === 1 ? "" : "s"})\n`);
   process.stderr.write(`open ${new URL("/", server.url).href} in a browser (the explorer)\n`);
+  process.stderr.write(`GraphQL ready at ${server.url} (${workers.length} queue worker${workers.length === 1 ? "" : "s"})\n`);
   await extras.onListening?.({ queue, demoModels }).catch((err: unknown) => process.stderr.write(`first-start indexing: ${(err as Error).message}\n`));
   await new Promise<void>((resolve) => {
     const shutdown = (signal: string) => {
