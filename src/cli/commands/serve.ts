@@ -50,15 +50,14 @@ export async function serve(config: AppConfig, store: StoreSession, extras: Serv
   // Attribution is CPU-bound and synchronous: workers run in their own processes, not in the API's.
   const workers = spawnWorkers(config.workers, store.url, { exitWhenIdle: false });
   if (!config.apiKeys.length) process.stderr.write("no KN_API_KEYS: queries only, mutations are refused\n");
-  process.stderr.write(`GraphQL ready at ${server.url} (${workers.length} queue worker${workers.length === 1 ? "" : "s"})\n`);
   const explorerUrl = new URL("/", server.url).href;
   process.stderr.write(`open ${explorerUrl} in a browser (the explorer)\n`);
+  process.stderr.write(`GraphQL ready at ${server.url} (${workers.length} queue worker${workers.length === 1 ? "" : "s"})\n`);
   explorer.then(
     (b) => process.stderr.write(`Explorer ready at ${explorerUrl}${b.built ? ` (bundle built in ${b.seconds.toFixed(1)} s)` : ""}\n`),
     (error: unknown) => process.stderr.write(`explorer: the bundle could not be built: ${error instanceof Error ? error.message : String(error)}\n`),
   );
-  await extras.onListening?.({ queue, demoModels }).catch((err: unknown) => process.stderr.write(`first-start indexing: ${(err as Error).message}\n`));
-  await new Promise<void>((resolve) => {
+  const stopped = new Promise<void>((resolve) => {
     const shutdown = (signal: string) => {
       process.stderr.write(`${signal}: shutting down\n`);
       resolve();
@@ -66,6 +65,10 @@ export async function serve(config: AppConfig, store: StoreSession, extras: Serv
     process.once("SIGINT", () => shutdown("SIGINT"));
     process.once("SIGTERM", () => shutdown("SIGTERM"));
   });
+  // after the signal handlers: a Ctrl-C during first-start queueing still shuts down cleanly
+  const listening = extras.onListening?.({ queue, demoModels }).catch((err: unknown) => process.stderr.write(`first-start indexing: ${(err as Error).message}\n`));
+  await stopped;
+  await listening;
   for (const w of workers) w.kill("SIGTERM");
   await Promise.all(workers.map((w) => new Promise((resolve) => (w.exitCode !== null ? resolve(null) : w.once("exit", resolve)))));
   await server.stop();
