@@ -266,7 +266,10 @@ describe("runs that keep failing", () => {
       },
     }));
     expect(totals.failed).toBe(job.total);
-    expect(loads).toBe(job.total * settings.maxAttempts);
+    // one load per fetched batch (its jobs attribute together); a failed load is tried again by
+    // the next delivery, so every delivery round loads once and no more than once per job
+    expect(loads).toBeGreaterThanOrEqual(settings.maxAttempts);
+    expect(loads).toBeLessThanOrEqual(job.total * settings.maxAttempts);
     const progress = (await jobProgress(store.pool, job.id))!;
     expect(progress).toMatchObject({ status: "FAILED", failed: job.total, pending: 0 });
     const { rows } = await store.pool.query<{ error: string }>("SELECT DISTINCT error FROM index_job_item WHERE job_id = $1", [job.id.toString()]);
