@@ -232,7 +232,7 @@ function keyQueries(s: Samples): KeyQuery[] {
     {
       name: "LIKN of a relation over a language set",
       body: (r) =>
-        body(`query($m: String!, $r: ID!, $l: [String!]!) { languageIndependentNeurons(model: $m, relation: $r, languages: $l) { layer index facts } }`, {
+        body(`query($m: String!, $r: ID!, $l: [String!]!) { languageIndependentNeurons(model: $m, relation: $r, languages: $l) { layer unit facts } }`, {
           m: pick(s.checkpoints, r).name,
           r: pick(s.relations, r),
           l: pick(s.languageSets, r),
@@ -242,7 +242,7 @@ function keyQueries(s: Samples): KeyQuery[] {
       name: "knowledge neurons of a fact",
       body: (r) => {
         const run = pick(s.runs, r);
-        return body(`query($m: String!, $f: ID!, $l: String!) { knowledgeNeurons(model: $m, fact: $f, language: $l) { tau goldProbability neurons { layer index score } } }`, {
+        return body(`query($m: String!, $f: ID!, $l: String!) { knowledgeNeurons(model: $m, fact: $f, language: $l) { tau goldProbability neurons { layer unit score } } }`, {
           m: run.model,
           f: run.fact,
           l: run.language,
@@ -253,7 +253,7 @@ function keyQueries(s: Samples): KeyQuery[] {
       name: "facts of a neuron, first page",
       body: (r) => {
         const n = pick(s.neurons, r);
-        return body(`query($m: String!, $l: Int!, $u: Int!) { neuron(model: $m, layer: $l, index: $u) { facts(first: 20) { totalCount edges { node { id } languages score } pageInfo { endCursor } } } }`, {
+        return body(`query($m: String!, $l: Int!, $u: Int!) { neuron(model: $m, layer: $l, unit: $u) { facts(first: 20) { totalCount edges { node { id } languages score } pageInfo { endCursor } } } }`, {
           m: n.model,
           l: n.layer,
           u: n.unit,
@@ -264,7 +264,7 @@ function keyQueries(s: Samples): KeyQuery[] {
       name: "facts of a neuron, deep page",
       body: (r) => {
         const n = pick(s.neurons, r);
-        return body(`query($m: String!, $l: Int!, $u: Int!, $a: String) { neuron(model: $m, layer: $l, index: $u) { facts(first: 20, after: $a) { totalCount edges { node { id } languages score } pageInfo { endCursor } } } }`, {
+        return body(`query($m: String!, $l: Int!, $u: Int!, $a: String) { neuron(model: $m, layer: $l, unit: $u) { facts(first: 20, after: $a) { totalCount edges { node { id } languages score } pageInfo { endCursor } } } }`, {
           m: n.model,
           l: n.layer,
           u: n.unit,
@@ -276,7 +276,7 @@ function keyQueries(s: Samples): KeyQuery[] {
       name: "attribution of a fact",
       body: (r) => {
         const run = pick(s.runs, r);
-        return body(`query($m: String!, $f: ID!, $l: String!) { attribution(model: $m, fact: $f, language: $l) { maxScore layers width topNeurons { layer index score } knowledgeNeurons { layer index score } } }`, {
+        return body(`query($m: String!, $f: ID!, $l: String!) { attribution(model: $m, fact: $f, language: $l) { maxScore layers width topNeurons { layer unit score } knowledgeNeurons { layer unit score } } }`, {
           m: run.model,
           f: run.fact,
           l: run.language,
