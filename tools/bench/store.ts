@@ -253,7 +253,7 @@ function keyQueries(s: Samples): KeyQuery[] {
       name: "facts of a neuron, first page",
       body: (r) => {
         const n = pick(s.neurons, r);
-        return body(`query($m: String!, $l: Int!, $u: Int!) { neuron(model: $m, layer: $l, unit: $u) { facts(first: 20) { totalCount edges { node { id } languages score } pageInfo { endCursor } } } }`, {
+        return body(`query($m: String!, $l: Int!, $u: Int!) { neuron(model: $m, layer: $l, unit: $u) { facts(first: 20, orderBy: FACT) { totalCount edges { node { id } languages score } pageInfo { endCursor } } } }`, {
           m: n.model,
           l: n.layer,
           u: n.unit,
@@ -264,7 +264,7 @@ function keyQueries(s: Samples): KeyQuery[] {
       name: "facts of a neuron, deep page",
       body: (r) => {
         const n = pick(s.neurons, r);
-        return body(`query($m: String!, $l: Int!, $u: Int!, $a: String) { neuron(model: $m, layer: $l, unit: $u) { facts(first: 20, after: $a) { totalCount edges { node { id } languages score } pageInfo { endCursor } } } }`, {
+        return body(`query($m: String!, $l: Int!, $u: Int!, $a: String) { neuron(model: $m, layer: $l, unit: $u) { facts(first: 20, after: $a, orderBy: FACT) { totalCount edges { node { id } languages score } pageInfo { endCursor } } } }`, {
           m: n.model,
           l: n.layer,
           u: n.unit,
