@@ -111,7 +111,7 @@ fs.copyFileSync(path.join(CACHE, "dawn.node.xz"), path.join(dawnTo, "dawn.node.x
 fs.mkdirSync(path.join(OUT, "debs"));
 const debs = vulkanDebs();
 for (const f of fs.readdirSync(debs).filter((f) => f.endsWith(".deb"))) fs.copyFileSync(path.join(debs, f), path.join(OUT, "debs", f));
-for (const f of ["run.sh", "unpack_deb.py"]) fs.copyFileSync(path.join(PROJECT_ROOT, "tools", "bench", "gpu", f), path.join(OUT, f));
+for (const f of ["run.sh", "full-run.sh", "sweep.sh", "unpack_deb.py"]) fs.copyFileSync(path.join(PROJECT_ROOT, "tools", "bench", "gpu", f), path.join(OUT, f));
 fs.chmodSync(path.join(OUT, "run.sh"), 0o755);
 wasmReference(path.join(OUT, "wasm-reference.json"));
 // the random GPT-2 tokenizer's merges (a minute of Python to learn): carried so run.sh skips that
