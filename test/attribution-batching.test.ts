@@ -12,7 +12,7 @@ import type { Method } from "../src/attribution/integrated-gradients.ts";
 import { attributionModel } from "../src/attribution/model-port.ts";
 import { selectKnowledgeNeurons } from "../src/attribution/selection.ts";
 import { type LanguageModel, loadModel, useBackend } from "../src/model/index.ts";
-import { packRows } from "../src/model/transformer-model.ts";
+import { DEFAULT_ROW_BUDGET, packRows, rowBudget } from "../src/model/transformer-model.ts";
 import { describeBackends, parityBackends } from "./helpers/webgpu.ts";
 
 const ROOT = join(import.meta.dirname, "..");
@@ -35,10 +35,11 @@ const CASES = [
 ];
 
 const loaded = new Map<string, Promise<LanguageModel>>();
-async function model(dir: string, backend: string, rowBudget: number): Promise<LanguageModel> {
+/** The model with `budget` tokens per pass, or the backend's default budget. */
+async function model(dir: string, backend: string, budget?: number): Promise<LanguageModel> {
   await useBackend(backend);
-  const key = `${backend}:${rowBudget}:${dir}`;
-  if (!loaded.has(key)) loaded.set(key, loadModel(dir, { backend, rowBudget }));
+  const key = `${backend}:${budget ?? "default"}:${dir}`;
+  if (!loaded.has(key)) loaded.set(key, loadModel(dir, { backend, rowBudget: budget }));
   return loaded.get(key)!;
 }
 afterAll(async () => (await Promise.all(loaded.values())).forEach((m) => m.dispose()));
@@ -66,6 +67,26 @@ describe("packRows", () => {
   });
 });
 
+describe("row budget", () => {
+  it("defaults by backend (webgpu 16384, the CPU backends 2048); KN_ROW_BUDGET overrides every backend", () => {
+    const saved = process.env.KN_ROW_BUDGET;
+    try {
+      delete process.env.KN_ROW_BUDGET;
+      expect(rowBudget("webgpu")).toBe(16384);
+      for (const b of ["wasm", "cpu", "tensorflow"] as const) expect(rowBudget(b)).toBe(2048);
+      expect(DEFAULT_ROW_BUDGET.webgpu).toBeGreaterThan(DEFAULT_ROW_BUDGET.wasm);
+      process.env.KN_ROW_BUDGET = "300";
+      expect(rowBudget("webgpu")).toBe(300);
+      expect(rowBudget("wasm")).toBe(300);
+      process.env.KN_ROW_BUDGET = "0";
+      expect(() => rowBudget("wasm")).toThrow(/KN_ROW_BUDGET must be a positive integer/);
+    } finally {
+      if (saved === undefined) delete process.env.KN_ROW_BUDGET;
+      else process.env.KN_ROW_BUDGET = saved;
+    }
+  });
+});
+
 describeBackends((backend) => {
   const cases = CASES.filter((c) => existsSync(c.dir) && (backend !== "webgpu" || c.webgpu));
   describe.each(cases.map((c) => [c.name, c] as const))("batched across layers and prompts: %s", (_name, c) => {
@@ -74,7 +95,9 @@ describeBackends((backend) => {
     const methods = [...new Set(all.map((i) => i.method))].filter((m) => backend !== "webgpu" || m === "amig-compat");
     it.each(methods)("%s: every prompt of the fixture at once equals one (prompt, layer) at a time", { timeout: 600_000 }, async (method) => {
       const items = all.filter((i) => i.method === method);
-      const lm = attributionModel(await model(c.dir, backend, 1024));
+      const loadedLm = await model(c.dir, backend);
+      expect(loadedLm.rowBudget).toBe(rowBudget(loadedLm.backend));
+      const lm = attributionModel(loadedLm);
       const stepsOf = items.map((item) => cleanSteps(lm.architecture, lm.blankId, item.ids, item.pieces));
       const steps: AttributionStep[] = stepsOf.flat();
       const options = { method, steps: items[0].steps };
@@ -87,7 +110,7 @@ describeBackends((backend) => {
         for (let l = 0; l < lm.nLayers; l++) rows.push((await attributeSteps(lm, [step], { ...options, layers: [l] }))[0].scores[l]);
         single.push(rows);
       }
-      // all prompts in one call: default budget, and a budget of 7 tokens that splits every path
+      // all prompts in one call: the backend's default budget, and a budget of 7 tokens that splits every path
       const tiny = attributionModel(await model(c.dir, backend, 7));
       for (const m of [lm, tiny]) {
         const batched = await attributeSteps(m, steps, options);

@@ -13,7 +13,7 @@ import { createHash } from "node:crypto";
 import type { Pool } from "pg";
 import { type FactCheckEvaluationResult, type FactCheckOptions, type FactCheckVerdict, checkStatement, evaluateFactChecking } from "../analysis/fact-checking.ts";
 import {
-  type EditKind, type FactMeasurement, type FactProbe, factProbe, isActivationKind, newObjectTokenId, packVectors, updateDirections,
+  type EditKind, type FactMeasurement, type FactProbe, factProbe, isActivationKind, packVectors,
 } from "../attribution/editing.ts";
 import { attributionModel } from "../attribution/model-port.ts";
 import type { RunSetting } from "../attribution/run-setting.ts";
@@ -293,15 +293,17 @@ export class InlineModelHost implements ModelHost {
     if (edit.kind === "update") {
       const source = probes.findIndex((p) => p.related && p.language === edit.sourceLanguage);
       if (source < 0) throw badInput(`fact ${JSON.stringify(edit.factId)} cannot be measured in ${JSON.stringify(edit.sourceLanguage)}`, "language");
-      params.oldTokenId = before[source].answerIds[0];
-      params.oldAnswer = before[source].answer;
-      params.newTokenId = newObjectTokenId(live.lm, edit.newObject!, edit.sourceLanguage!);
-      if (params.newTokenId === undefined) throw badInput(`newObject ${JSON.stringify(edit.newObject)} encodes to no token`, "newObject");
-      if (params.newTokenId === params.oldTokenId) {
-        throw badInput(`the model already answers ${JSON.stringify(params.oldAnswer)} (token ${params.oldTokenId}) for fact ${JSON.stringify(edit.factId)} in ${JSON.stringify(edit.sourceLanguage)}: nothing to update`, "newObject");
+      // y_old, y_new, signs (and gradients): saved with the edit for re-application
+      const target = await live.kn.updateTarget(probes[source].probe, before[source], edit.newObject!, edit.sourceLanguage!, edit.neurons, params.rule ?? "embedding");
+      if ("refused" in target) {
+        throw badInput(
+          target.refused === "no-token"
+            ? `newObject ${JSON.stringify(edit.newObject)} encodes to no token`
+            : `the model already answers ${JSON.stringify(target.oldAnswer)} (token ${target.oldTokenId}) for fact ${JSON.stringify(edit.factId)} in ${JSON.stringify(edit.sourceLanguage)}: nothing to update`,
+          "newObject",
+        );
       }
-      // signs (and gradients) are read at the source prompt's first object position, saved for re-application
-      Object.assign(params, await updateDirections(live.lm, probes[source].probe.steps[0], edit.neurons, params.newTokenId, params.rule ?? "embedding"));
+      Object.assign(params, target);
     }
 
     const id = await reserveEditId(this.pool);

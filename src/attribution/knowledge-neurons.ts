@@ -7,13 +7,15 @@
 //   measure(probes, scale?) gold probability and greedy answer (answer.ts) of fact prompts
 //   answers(fact)           does the model answer the object? (the one rule of answer.ts)
 //   suppress / enhance      activation edits: ×0 / ×2 at the target position (§5.2)
-//   erase / update          weight edits: value vectors zeroed / moved to the new object (§5.5)
+//   erase / update          weight edits: value vectors zeroed / moved to the new object (§5.5);
+//                           updateTarget reads y_old, y_new and the directions UPDATE moves along
 //   reapply / revert        a stored weight edit written again from its saved originals / undone,
 //                           bit for bit
 import type { LanguageModel, Neuron, NeuronScale } from "../model/language-model.ts";
 import { answersObject, decodeGreedy } from "./answer.ts";
 import {
-  type ActiveActivationEdit, type FactMeasurement, type FactProbe, type WeightEditParams, factProbe, measureFacts, weightEditVectors,
+  type ActiveActivationEdit, type FactMeasurement, type FactProbe, type UpdateRule, type WeightEditParams, factProbe, measureFacts, newObjectTokenId,
+  updateDirections, weightEditVectors,
 } from "./editing.ts";
 import { type FactAttribution, type FactAttributionOptions, type FactPlan, type TargetMode, attributePlans, planFact } from "./fact-attribution.ts";
 import { type FactModel, attributionModel } from "./model-port.ts";
@@ -38,6 +40,17 @@ export interface WeightEdit {
   original: Float32Array[];
   written: Float32Array[];
 }
+
+/** What an UPDATE writes towards, read at the edited fact prompt: WeightEditParams plus y_old's text. */
+export interface UpdateTarget extends WeightEditParams {
+  oldTokenId: number;
+  /** The model's answer at the prompt (what y_old is the first piece of). */
+  oldAnswer: string;
+  newTokenId: number;
+}
+
+/** Why UPDATE has nothing to write at this prompt: the new object encodes to no token, or is what the model already answers. */
+export type UpdateRefusal = { refused: "no-token" } | { refused: "already-answers"; oldTokenId: number; oldAnswer: string };
 
 /**
  * The plans of every template of the fact's relation that the model can use (causal models: [Y]
@@ -133,6 +146,30 @@ export class KnowledgeNeurons {
   /** UPDATE: the value vectors moved from the old object's token to the new one's (§5.5; params: rule, λ, signs). */
   update(neurons: readonly Neuron[], params: WeightEditParams): Promise<WeightEdit> {
     return this.writeWeights("update", neurons, params);
+  }
+
+  /**
+   * UPDATE's target at the edited fact prompt (§5.5): y_old, the first piece of the model's answer
+   * there (`measured`: the probe as measured before the edit, active activation edits included),
+   * y_new, the first piece of `newObject` encoded as the fact's gold would be in `language`, and the
+   * directions read at the prompt's first object position on the model's weights (the activation
+   * signs; for the gradient rule the unit gradients of log P(y_new)). The result is what `update`
+   * takes and what a stored edit keeps, so re-applying it writes the same bits.
+   */
+  async updateTarget(
+    probe: FactProbe,
+    measured: FactMeasurement,
+    newObject: string,
+    language: string,
+    neurons: readonly Neuron[],
+    rule: UpdateRule = "embedding",
+  ): Promise<UpdateTarget | UpdateRefusal> {
+    const oldTokenId = measured.answerIds[0];
+    const oldAnswer = measured.answer;
+    const newTokenId = newObjectTokenId(this.model, newObject, language);
+    if (newTokenId === undefined) return { refused: "no-token" };
+    if (newTokenId === oldTokenId) return { refused: "already-answers", oldTokenId, oldAnswer };
+    return { oldTokenId, oldAnswer, newTokenId, ...(await updateDirections(this.model, probe.steps[0], neurons, newTokenId, rule)) };
   }
 
   /** Re-applies a stored weight edit from its saved original vectors: the same bits are written. */

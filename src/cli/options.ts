@@ -32,6 +32,7 @@ export function settingOption(flags: { method: string; steps: string; targetMode
 export const BACKEND_HELP = "tensor backend: wasm, cpu, webgpu or tensorflow (default: $KN_BACKEND, else wasm; `kn backends` lists them)";
 
 /** Help of the --row-budget option of the commands that attribute. */
-export const ROW_BUDGET_HELP = "tokens per batched forward+backward pass, rows packed across layers and prompts (default: $KN_ROW_BUDGET, else 1024; a GPU with memory to spare takes more)";
+export const ROW_BUDGET_HELP =
+  "tokens per batched forward+backward pass, rows packed across layers and prompts (default: $KN_ROW_BUDGET, else by backend: webgpu 16384, wasm/cpu/tensorflow 2048)";
 
 export const rowBudgetOption = (value: string | undefined) => (value === undefined ? undefined : positiveInt(value, "row-budget"));

@@ -14,7 +14,7 @@ import { TransformerModel } from "./transformer-model.ts";
 export interface LoadOptions {
   /** wasm, cpu, webgpu or tensorflow; default $KN_BACKEND, else wasm. Process-wide in tfjs. */
   backend?: BackendName | string;
-  /** Tokens per batched pass (LanguageModel.rowBudget); default $KN_ROW_BUDGET, else 1024. */
+  /** Tokens per batched pass (LanguageModel.rowBudget); default $KN_ROW_BUDGET, else the backend's (DEFAULT_ROW_BUDGET). */
   rowBudget?: number;
 }
 

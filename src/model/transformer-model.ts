@@ -16,14 +16,24 @@ import type { TextTokenizer } from "./tokenizer.ts";
 import { bindingLimitBytes, checkDevice } from "./webgpu.ts";
 
 /**
- * The default row budget: tokens per batched forward+backward pass (the tape keeps every
- * intermediate), $KN_ROW_BUDGET, else 1024 (~25 MB per activation tensor at BERT-base). Forward-only
- * passes take twice as many. A GPU with memory to spare computes more rows per dispatch with a
- * larger one; the numbers do not depend on it (rows are independent).
+ * The row budget when none is given: tokens per batched forward+backward pass, per backend.
+ * webgpu 16384: on an NVIDIA H100 the host's per-dispatch work dominates and a BERT-base
+ * attribution took 3.57 s/prompt at 1024, 2.18 at 8192, 2.01 at 16384 and 32768
+ * (docs/gpu-bench/run-2026-11-27-sweep). The CPU backends (wasm, cpu, tensorflow) 2048: there a
+ * pass spares no dispatch cost, only the staircase's shared matrix products count, and a larger
+ * pass only grows the tape (README, Speed: measured on wasm).
  */
-export function rowBudget(): number {
+export const DEFAULT_ROW_BUDGET: Readonly<Record<BackendName, number>> = { webgpu: 16384, wasm: 2048, cpu: 2048, tensorflow: 2048 };
+
+/**
+ * The row budget of `backend`: $KN_ROW_BUDGET, else DEFAULT_ROW_BUDGET. Forward-only passes take
+ * twice as many tokens. The numbers do not depend on it (rows are independent); it bounds the
+ * memory one pass holds (the tape keeps every intermediate: at BERT-base 1024 tokens are ~25 MB
+ * per activation tensor).
+ */
+export function rowBudget(backend: BackendName): number {
   const raw = process.env.KN_ROW_BUDGET;
-  if (raw === undefined || raw === "") return 1024;
+  if (raw === undefined || raw === "") return DEFAULT_ROW_BUDGET[backend];
   return checkRowBudget(Number(raw), `KN_ROW_BUDGET must be a positive integer (tokens per batched pass), not ${JSON.stringify(raw)}`);
 }
 
@@ -215,7 +225,7 @@ export class TransformerModel<C extends PromptCache> implements LanguageModel {
     readonly tokenizer: TextTokenizer,
     readonly dir: string,
     readonly backend: BackendName,
-    budget: number = rowBudget(),
+    budget: number = rowBudget(backend),
   ) {
     this.rowBudget = checkRowBudget(budget);
     this.architecture = network.architecture;
@@ -392,14 +402,15 @@ export class TransformerModel<C extends PromptCache> implements LanguageModel {
         for (const seg of part) for (const row of requests[seg.request].rows.slice(seg.from, seg.from + seg.count)) flat.set(row, (offset++) * F);
         const f = (z: tf.Tensor2D) => {
           const values: tf.Tensor1D[] = [];
-          let start = 0;
+          // one split, not a slice per segment: a slice's gradient is its dy padded with zeros to
+          // all rows of the pass, so S segments cost S full-size gradients to add up (quadratic in
+          // the pass; on wasm it made a 10-prompt demo-mgpt batch 2x slower than one at a time)
+          const pieces = part.length === 1 ? [z] : (tf.split(z, part.map((seg) => seg.count), 0) as tf.Tensor2D[]);
           for (let g = 0; g < part.length; ) {
             const { request } = part[g];
             const patches: { layer: number; activation: tf.Tensor2D }[] = [];
             for (; g < part.length && keys[part[g].request] === keys[request]; g++) {
-              const seg = part[g];
-              patches.push({ layer: requests[seg.request].layer, activation: tf.slice(z, [start, 0], [seg.count, F]) });
-              start += seg.count;
+              patches.push({ layer: requests[part[g].request].layer, activation: pieces[g] });
             }
             values.push(targetProbability(this.network.logitsFromPatches(contexts[request].cache, patches), requests[request].targetId));
           }

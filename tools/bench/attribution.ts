@@ -39,7 +39,7 @@ import { attributeFact, attributeFacts } from "../../src/attribution/fact-attrib
 import { type FactModel, attributionModel } from "../../src/attribution/model-port.ts";
 import { PromptError, buildPrompt } from "../../src/attribution/prompts.ts";
 import { type LanguageModel, PROJECT_ROOT, loadModel, parseBackendName } from "../../src/model/index.ts";
-import { rowBudget as defaultRowBudget } from "../../src/model/transformer-model.ts";
+import { DEFAULT_ROW_BUDGET } from "../../src/model/transformer-model.ts";
 import { listAdapters, releaseWebgpu, webgpuDevice } from "../../src/model/webgpu.ts";
 import { type BenchPrompt, seedPrompts } from "./seed-prompts.ts";
 import { markdownTable } from "./table.ts";
@@ -178,6 +178,8 @@ interface TsResult {
   scores: Float32Array[][];
   pieces: number;
   tokens: number;
+  /** The model's row budget (--row-budget, else the backend's default). */
+  rowBudget?: number;
 }
 
 async function benchTs(lm: LanguageModel, fm: FactModel, prompts: BenchPrompt[], rounds: number, layers?: number[]): Promise<TsResult> {
@@ -216,6 +218,7 @@ async function benchTs(lm: LanguageModel, fm: FactModel, prompts: BenchPrompt[],
     scores,
     pieces: prompts.reduce((a, p) => a + p.pieces.length, 0),
     tokens: prompts.reduce((a, p) => a + p.ids.length, 0),
+    rowBudget: lm.rowBudget,
   };
 }
 
@@ -329,7 +332,7 @@ function breakdown(label: string, ts: TsResult, torch: TorchResult | undefined):
   const rows: [string, Time, Time | undefined][] = [
     ["unpatched prompt pass (prepare)", p.prepare, tp?.prepare],
     ["blanked baseline (T inputs, activationsBatch)", p.baseline, tp?.baseline],
-    [`patched forward+gradient (${p.gradientRows.toFixed(0)} rows in ${p.gradientCalls.toFixed(0)} batched call(s) per round, row budget ${rowBudget})`, p.gradients, tp?.gradients],
+    [`patched forward+gradient (${p.gradientRows.toFixed(0)} rows in ${p.gradientCalls.toFixed(0)} batched call(s) per round, row budget ${ts.rowBudget ?? "?"})`, p.gradients, tp?.gradients],
     ["rest (path points, sums, scores, tokenization)", rest(ts.perPrompt, [p.prepare, p.baseline, p.gradients]), tp && tt ? rest(tt, [tp.prepare, tp.baseline, tp.gradients]) : undefined],
     ["total", ts.perPrompt, tt],
   ];
@@ -364,7 +367,7 @@ class Probe {
 
   constructor(root: string, spec: BenchModel, backend: string) {
     this.child = spawn(process.execPath, ["--import", "tsx", path.join(BENCH_DIR, "attribution-probe.ts"), root, spec.model,
-      spec.languages.join(","), `${spec.perLanguage}`, METHOD, `${STEPS}`, backend, `${rowBudget}`], { cwd: root, stdio: ["pipe", "pipe", "inherit"] });
+      spec.languages.join(","), `${spec.perLanguage}`, METHOD, `${STEPS}`, backend, `${rowBudget ?? ""}`], { cwd: root, stdio: ["pipe", "pipe", "inherit"] });
     this.lines = readline.createInterface({ input: this.child.stdout! })[Symbol.asyncIterator]();
   }
 
@@ -468,7 +471,8 @@ const selected = MODELS.filter((m) => !wanted || wanted.includes(m.label))
   .map((m) => (args["per-language"] ? { ...m, perLanguage: Number(args["per-language"]) } : m));
 if (wanted && selected.length !== wanted.length) throw new Error(`unknown model in --models (known: ${MODELS.map((m) => m.label).join(", ")})`);
 const baselineRef = args["baseline-ref"];
-const rowBudget = args["row-budget"] ? Number(args["row-budget"]) : defaultRowBudget();
+/** --row-budget, else each backend's default (DEFAULT_ROW_BUDGET; both sides of a baseline comparison keep their own). */
+const rowBudget = args["row-budget"] ? Number(args["row-budget"]) : undefined;
 const backends = (args.backends ?? "wasm,webgpu").split(",").map((b) => parseBackendName(b));
 const reference = args["wasm-reference"] ? (JSON.parse(fs.readFileSync(args["wasm-reference"], "utf8")) as WasmReference) : undefined;
 
@@ -487,7 +491,8 @@ interface SavedRun {
   details: string[];
   devices: string[];
   torchVersion?: string;
-  rowBudget: number;
+  /** The row budget(s): a number (older runs, or --row-budget) or per backend, e.g. "wasm 2048, webgpu 16384". */
+  rowBudget: number | string;
   machine: string;
 }
 
@@ -498,12 +503,20 @@ const devices = new Set<string>(saved?.devices);
 let torchVersion: string | undefined = saved?.torchVersion;
 const machine = () => saved?.machine ?? `${os.cpus().length} CPUs (${os.cpus()[0]?.model ?? "?"}), load average ${startLoad.toFixed(1)} at the start, ${os.loadavg()[0].toFixed(1)} at the end`;
 
+/** The row budget(s) of this run: --row-budget, or what each measured backend used. */
+function budgetText(): number | string {
+  if (saved) return saved.rowBudget;
+  if (rowBudget) return rowBudget;
+  const used = [...new Set(rows.flatMap((r) => (r.ts?.rowBudget ? [`${r.backend} ${r.ts.rowBudget}`] : [])))];
+  return used.length ? used.join(", ") : `each backend's default (${Object.entries(DEFAULT_ROW_BUDGET).map(([b, n]) => `${b} ${n}`).join(", ")})`;
+}
+
 /** The table and the rows so far, after every model: a run stopped by a time limit keeps what it measured. */
 function saveProgress(): void {
   if (args.table && rows.length) fs.writeFileSync(args.table, `${mainTable(rows, reference)}\n`);
   if (args.json) {
     const strip = (r: Row): Row => (r.ts ? { ...r, ts: { ...r.ts, scores: [] } } : r);
-    const run: SavedRun = { rows: rows.map(strip), details, devices: [...devices], torchVersion, rowBudget, machine: machine() };
+    const run: SavedRun = { rows: rows.map(strip), details, devices: [...devices], torchVersion, rowBudget: budgetText(), machine: machine() };
     fs.writeFileSync(args.json, JSON.stringify(run));
   }
 }
@@ -624,7 +637,7 @@ if (baselineRef) {
 saveProgress();
 const torchDevices = [...new Set(rows.flatMap((r) => (r.torch?.device ? [r.torch.device] : [])))];
 const torchWhere = torchDevices.length ? torchDevices.join(", ") : TORCH_DEVICE === "cpu" ? "CPU" : `device ${TORCH_DEVICE}`;
-console.log(`## AMIG attribution throughput: ${METHOD}, clean targets, ${STEPS} steps, all layers; TS: the prompts of a model in one batch, row budget ${saved?.rowBudget ?? rowBudget} tokens\n`);
+console.log(`## AMIG attribution throughput: ${METHOD}, clean targets, ${STEPS} steps, all layers; TS: the prompts of a model in one batch, row budget ${budgetText()} tokens\n`);
 console.log(`TS: tfjs on ${[...devices].join(", ") || backends.join(", ")} (wasm: single thread), float32. ` +
   `torch: tools/golden/attribute.py, float32, ${torchWhere}${torchVersion ? `, torch ${torchVersion}` : ""}. ` +
   `Machine: ${machine()}` +

@@ -85,11 +85,17 @@ function bundle(file: string): void {
   ]);
 }
 
+/**
+ * The wasm figures the GPU table is set against: this checkout's last `npm run bench:attribution`
+ * (.data/bench/attribution-wasm.json), else the committed docs/gpu-bench/wasm-reference.json.
+ */
 function wasmReference(to: string): void {
-  const from = path.join(PROJECT_ROOT, ".data", "bench", "attribution-wasm.json");
-  if (fs.existsSync(from)) fs.copyFileSync(from, to);
-  else {
-    log(`no wasm figures yet (${path.relative(PROJECT_ROOT, from)}): run \`npm run bench:attribution\` first; the table will say "not measured"`);
+  const from = [path.join(PROJECT_ROOT, ".data", "bench", "attribution-wasm.json"), path.join(PROJECT_ROOT, "docs", "gpu-bench", "wasm-reference.json")].find((f) => fs.existsSync(f));
+  if (from) {
+    fs.copyFileSync(from, to);
+    log(`wasm reference: ${path.relative(PROJECT_ROOT, from)}`);
+  } else {
+    log(`no wasm figures (.data/bench/attribution-wasm.json, docs/gpu-bench/wasm-reference.json): run \`npm run bench:attribution\` first; the table will say "not measured"`);
     fs.writeFileSync(to, JSON.stringify({ rows: [] }));
   }
 }
