@@ -19,11 +19,12 @@ import { bindingLimitBytes, checkDevice } from "./webgpu.ts";
  * The row budget when none is given: tokens per batched forward+backward pass, per backend.
  * webgpu 16384: on an NVIDIA H100 the host's per-dispatch work dominates and a BERT-base
  * attribution took 3.57 s/prompt at 1024, 2.18 at 8192, 2.01 at 16384 and 32768
- * (docs/gpu-bench/run-2026-11-27-sweep). The CPU backends (wasm, cpu, tensorflow) 2048: there a
- * pass spares no dispatch cost, only the staircase's shared matrix products count, and a larger
- * pass only grows the tape (README, Speed: measured on wasm).
+ * (docs/gpu-bench/run-2026-11-27-sweep). The CPU backends (wasm, cpu, tensorflow) 1024: a pass
+ * spares them no dispatch cost (only the staircase's shared matrix products count, and rows of
+ * different prompts share none), larger passes measured no faster on wasm, and the tape of a
+ * pass must fit wasm's 4 GiB beside the weights (BERT-base at 4096 does not; README, Speed).
  */
-export const DEFAULT_ROW_BUDGET: Readonly<Record<BackendName, number>> = { webgpu: 16384, wasm: 2048, cpu: 2048, tensorflow: 2048 };
+export const DEFAULT_ROW_BUDGET: Readonly<Record<BackendName, number>> = { webgpu: 16384, wasm: 1024, cpu: 1024, tensorflow: 1024 };
 
 /**
  * The row budget of `backend`: $KN_ROW_BUDGET, else DEFAULT_ROW_BUDGET. Forward-only passes take
