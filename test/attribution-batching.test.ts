@@ -68,12 +68,12 @@ describe("packRows", () => {
 });
 
 describe("row budget", () => {
-  it("defaults by backend (webgpu 16384, the CPU backends 1024); KN_ROW_BUDGET overrides every backend", () => {
+  it("defaults by backend (webgpu 16384, the CPU backends 512); KN_ROW_BUDGET overrides every backend", () => {
     const saved = process.env.KN_ROW_BUDGET;
     try {
       delete process.env.KN_ROW_BUDGET;
       expect(rowBudget("webgpu")).toBe(16384);
-      for (const b of ["wasm", "cpu", "tensorflow"] as const) expect(rowBudget(b)).toBe(1024);
+      for (const b of ["wasm", "cpu", "tensorflow"] as const) expect(rowBudget(b)).toBe(512);
       expect(DEFAULT_ROW_BUDGET.webgpu).toBeGreaterThan(DEFAULT_ROW_BUDGET.wasm);
       process.env.KN_ROW_BUDGET = "300";
       expect(rowBudget("webgpu")).toBe(300);

@@ -33,6 +33,6 @@ export const BACKEND_HELP = "tensor backend: wasm, cpu, webgpu or tensorflow (de
 
 /** Help of the --row-budget option of the commands that attribute. */
 export const ROW_BUDGET_HELP =
-  "tokens per batched forward+backward pass, rows packed across layers and prompts (default: $KN_ROW_BUDGET, else by backend: webgpu 16384, wasm/cpu/tensorflow 1024)";
+  "tokens per batched forward+backward pass, rows packed across layers and prompts (default: $KN_ROW_BUDGET, else by backend: webgpu 16384, wasm/cpu/tensorflow 512)";
 
 export const rowBudgetOption = (value: string | undefined) => (value === undefined ? undefined : positiveInt(value, "row-budget"));

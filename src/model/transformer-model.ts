@@ -19,12 +19,13 @@ import { bindingLimitBytes, checkDevice } from "./webgpu.ts";
  * The row budget when none is given: tokens per batched forward+backward pass, per backend.
  * webgpu 16384: on an NVIDIA H100 the host's per-dispatch work dominates and a BERT-base
  * attribution took 3.57 s/prompt at 1024, 2.18 at 8192, 2.01 at 16384 and 32768
- * (docs/gpu-bench/run-2026-11-27-sweep). The CPU backends (wasm, cpu, tensorflow) 1024: a pass
+ * (docs/gpu-bench/run-2026-11-27-sweep). The CPU backends (wasm, cpu, tensorflow) 512: a pass
  * spares them no dispatch cost (only the staircase's shared matrix products count, and rows of
- * different prompts share none), larger passes measured no faster on wasm, and the tape of a
- * pass must fit wasm's 4 GiB beside the weights (BERT-base at 4096 does not; README, Speed).
+ * different prompts share none), larger passes measured no faster on wasm, and a pass's tape must
+ * fit wasm's 4 GiB beside the weights: a row that joins the staircase low is carried through every
+ * layer above, so BERT-base's tape at 1024 tokens already does not (README, Speed).
  */
-export const DEFAULT_ROW_BUDGET: Readonly<Record<BackendName, number>> = { webgpu: 16384, wasm: 1024, cpu: 1024, tensorflow: 1024 };
+export const DEFAULT_ROW_BUDGET: Readonly<Record<BackendName, number>> = { webgpu: 16384, wasm: 512, cpu: 512, tensorflow: 512 };
 
 /**
  * The row budget of `backend`: $KN_ROW_BUDGET, else DEFAULT_ROW_BUDGET. Forward-only passes take

@@ -39,6 +39,7 @@ import { attributeFact, attributeFacts } from "../../src/attribution/fact-attrib
 import { type FactModel, attributionModel } from "../../src/attribution/model-port.ts";
 import { PromptError, buildPrompt } from "../../src/attribution/prompts.ts";
 import { type LanguageModel, PROJECT_ROOT, loadModel, parseBackendName } from "../../src/model/index.ts";
+import * as tf from "../../src/model/tf.ts";
 import { DEFAULT_ROW_BUDGET } from "../../src/model/transformer-model.ts";
 import { listAdapters, releaseWebgpu, webgpuDevice } from "../../src/model/webgpu.ts";
 import { type BenchPrompt, seedPrompts } from "./seed-prompts.ts";
@@ -115,29 +116,49 @@ async function run(cmd: string, args: string[], timeout: number): Promise<string
   return stdout;
 }
 
-/** Wall and CPU seconds (CPU: this process, all threads; robust against other load on the machine). */
+/**
+ * Wall and CPU seconds (CPU: this process, all threads; robust against other load on the machine)
+ * and, on the TypeScript side, tfjs kernel runs: every kernel the engine runs, forward and
+ * gradient alike. On a GPU each is (about) one dispatch the host records and submits, the cost
+ * that dominates on an H100 (docs/gpu-bench/run-2026-11-27-sweep); the count is the same on every
+ * backend, so it can be cut and checked without a GPU.
+ */
 interface Time {
   wall: number;
   cpu: number;
+  kernels?: number;
 }
 
-const zero = (): Time => ({ wall: 0, cpu: 0 });
-const scale = (t: Time, k: number): Time => ({ wall: t.wall * k, cpu: t.cpu * k });
+const zero = (): Time => ({ wall: 0, cpu: 0, kernels: 0 });
+const scale = (t: Time, k: number): Time => ({ wall: t.wall * k, cpu: t.cpu * k, kernels: t.kernels === undefined ? undefined : t.kernels * k });
+
+/** tfjs kernel runs in this process so far: engine.runKernel, which every op and gradient op goes through. */
+let kernelRuns = 0;
+{
+  const engine = tf.engine() as unknown as { runKernel: (...args: unknown[]) => unknown };
+  const runKernel = engine.runKernel;
+  engine.runKernel = function (this: unknown, ...args: unknown[]) {
+    kernelRuns++;
+    return runKernel.apply(this, args);
+  };
+}
 
 async function measure<T>(fn: () => Promise<T>, add: (t: Time) => void): Promise<T> {
   const t0 = performance.now();
   const c0 = process.cpuUsage();
+  const k0 = kernelRuns;
   try {
     return await fn();
   } finally {
     const c = process.cpuUsage(c0);
-    add({ wall: (performance.now() - t0) / 1000, cpu: (c.user + c.system) / 1e6 });
+    add({ wall: (performance.now() - t0) / 1000, cpu: (c.user + c.system) / 1e6, kernels: kernelRuns - k0 });
   }
 }
 
 const addTo = (acc: Time) => (t: Time) => {
   acc.wall += t.wall;
   acc.cpu += t.cpu;
+  if (t.kernels !== undefined) acc.kernels = (acc.kernels ?? 0) + t.kernels;
 };
 
 interface Phases {
@@ -326,6 +347,7 @@ function breakdown(label: string, ts: TsResult, torch: TorchResult | undefined):
   const rest = (total: Time, parts: Time[]): Time => ({
     wall: Math.max(0, total.wall - parts.reduce((a, t) => a + t.wall, 0)),
     cpu: Math.max(0, total.cpu - parts.reduce((a, t) => a + t.cpu, 0)),
+    kernels: total.kernels === undefined ? undefined : Math.max(0, total.kernels - parts.reduce((a, t) => a + (t.kernels ?? 0), 0)),
   });
   const tp = torch?.phases;
   const tt = torch?.perPrompt;
@@ -338,13 +360,13 @@ function breakdown(label: string, ts: TsResult, torch: TorchResult | undefined):
   ];
   const pct = (v: number, of: number) => `${((100 * v) / of).toFixed(1)} %`;
   const cells = rows.map(([name, s, t]) => [
-    name, both(s), pct(s.cpu, ts.perPrompt.cpu),
+    name, both(s), pct(s.cpu, ts.perPrompt.cpu), s.kernels === undefined ? "" : s.kernels.toFixed(0),
     t ? both(t) : "", t && tt ? pct(t.cpu, tt.cpu) : "", t ? ratio(s.cpu, t.cpu) : "",
   ]);
   return [
-    `**${label}**: seconds per prompt, wall (CPU); shares and ratio on CPU time; torch fp32, 1 thread`,
+    `**${label}**: seconds per prompt, wall (CPU); shares and ratio on CPU time; TS kernels: tfjs kernel runs per prompt (forward and gradient ops; on a GPU about one dispatch each); torch fp32, 1 thread`,
     "",
-    markdownTable(["phase", "TS s", "TS share", "torch s", "torch share", "TS/torch (CPU)"], cells, 1),
+    markdownTable(["phase", "TS s", "TS share", "TS kernels", "torch s", "torch share", "TS/torch (CPU)"], cells, 1),
   ].join("\n");
 }
 
