@@ -22,14 +22,18 @@ function swapLast2(x: tf.Tensor): tf.Tensor {
 }
 
 /**
- * Broadcasts dy (reduced over `axes`) back to `shape`. broadcastTo runs the Tile kernel on the
- * device; multiplying by tf.ones(shape) built the ones on the host and uploaded them, per call
- * (on an H100 that upload and its buffer churn were 17 % of an attribution's time).
+ * Broadcasts dy (reduced over `axes`) back to `shape`. On webgpu broadcastTo runs the Tile kernel
+ * on the device; multiplying by tf.ones(shape) built the ones on the host and uploaded them, per
+ * call (on an H100 that upload and its buffer churn were 17 % of an attribution's time). On the
+ * CPU backends the ones cost a memset, while wasm's generic Tile kernel is ~8x slower than the
+ * multiply ([160, 8, 1] -> [160, 8, 768]: 59 ms against 7.7 ms of CPU): through BERT's LayerNorms
+ * it doubled a BERT-base attribution. Both give the same bits (dy·1 = dy, -0 kept).
  */
 function spread(dy: tf.Tensor, shape: number[], axis: unknown): tf.Tensor {
   const axes = tf.util.parseAxisParam(axis as number | number[], shape);
   const kept = shape.map((d, i) => (axes.includes(i) ? 1 : d));
-  return tf.broadcastTo(tf.reshape(dy, kept), shape);
+  const reduced = tf.reshape(dy, kept);
+  return tf.getBackend() === "webgpu" ? tf.broadcastTo(reduced, shape) : tf.mul(reduced, tf.ones(shape));
 }
 
 const single = (dy: tf.Tensor | tf.Tensor[]) => dy as tf.Tensor;
