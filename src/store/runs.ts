@@ -246,3 +246,37 @@ export async function countRuns(pool: Pool, checkpointId: number): Promise<numbe
   const { rows } = await pool.query<{ n: number }>(`SELECT count(*)::int AS n FROM attribution_run WHERE checkpoint_id = $1`, [checkpointId]);
   return rows[0].n;
 }
+
+/** Knowledge-neuron counts and τ of a checkpoint's runs, per setting, language and relation. */
+export interface RunSizeRow {
+  method: string;
+  steps: number;
+  targetMode: string;
+  language: string;
+  relation: string;
+  runs: number;
+  /** Mean |KN| over the runs (empty sets included), and the runs with an empty set. */
+  meanKnowledge: number;
+  empty: number;
+  tauMin: number;
+  tauMax: number;
+  /** The distinct τ rules of the runs ({rule: paper | given | calibrated | top-k, ...}). */
+  tauRules: unknown[];
+}
+
+export async function runSizes(pool: Pool, checkpointId: number): Promise<RunSizeRow[]> {
+  const { rows } = await pool.query<RunSizeRow>(
+    `SELECT s.method::text AS method, s.steps, s.target_mode::text AS "targetMode", l.code AS language, rel.id AS relation,
+            count(*)::int AS runs, avg(r.n_knowledge)::float8 AS "meanKnowledge", count(*) FILTER (WHERE r.n_knowledge = 0)::int AS empty,
+            min(r.tau)::float8 AS "tauMin", max(r.tau)::float8 AS "tauMax", jsonb_agg(DISTINCT r.tau_rule) AS "tauRules"
+       FROM attribution_run r
+       JOIN run_setting s ON s.id = r.setting_id
+       JOIN language l ON l.key = r.language_key
+       JOIN relation rel ON rel.key = r.relation_key
+      WHERE r.checkpoint_id = $1
+      GROUP BY 1, 2, 3, 4, 5
+      ORDER BY 1, 2, 3, 4, 5`,
+    [checkpointId],
+  );
+  return rows;
+}
