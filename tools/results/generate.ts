@@ -383,7 +383,7 @@ function localizationFindings(report: LocalizationReport, alpha: number): string
   const saturated = report.conditions.filter((c) => c.neuronSet === "kn" && c.target === "related" && c.meanBase > 0.8);
   if (saturated.length) {
     lines.push(
-      `- Saturation: mean P₀ exceeds 0.8 in ${[...new Set(saturated.map((c) => `${c.method}/${c.language}`))].length} method/language cells; there enhancement can raise P(gold) by at most (1 − P₀)/P₀ < 25% relative, so relative Δ of enhancement says little and Δlog p and flips are the measures to read.`,
+      `- Saturation: mean P₀ exceeds 0.8 in ${[...new Set(saturated.map((c) => `${c.method}/${c.language}`))].length} method/language cells (${saturated.map((c) => `${c.method}/${c.language} ${num(c.meanBase, 2)}`).join(", ")}); for a fact with P₀ > 0.8, enhancement can raise P(gold) by at most (1 − P₀)/P₀ < 25% relative, so there relative Δ of enhancement says little and Δlog p and flips are the measures to read.`,
     );
   }
   return lines;
@@ -429,14 +429,14 @@ function liknTable(m: ModelResults): string {
 }
 
 function factCheckingTable(m: ModelResults): string {
-  const rule = (name: string, c: { precisionCI: Estimate | null; recallCI: Estimate | null; f1: number | null; accuracyCI: Estimate | null }) =>
-    `${name}: P ${pct(c.precisionCI)}, R ${pct(c.recallCI)}, F1 ${c.f1 === null ? "–" : num(c.f1)}`;
+  const rule = (c: { precisionCI: Estimate | null; recallCI: Estimate | null; f1: number | null; accuracyCI: Estimate | null }) =>
+    `P ${pct(c.precisionCI)}, R ${pct(c.recallCI)}, F1 ${c.f1 === null ? "–" : num(c.f1)}`;
   return [
     "| lang | candidates | relations used | AUROC of the DKN score [95% CI] | DKN at τ_fc = 1e-6 | model's own answer | accept all | random (p = ½) |",
     "|---|--:|--:|--:|---|---|---|---|",
     ...m.factChecking.map(
       (r) =>
-        `| ${r.language} | ${r.n} | ${r.relations} | ${r.aurocCI ? est(r.aurocCI) : r.auroc ? num(r.auroc.auroc) : "–"} | ${rule("", r.atThreshold)} | ${rule("", r.direct)} | ${rule("", r.acceptAll)} | ${rule("", r.random)} |`,
+        `| ${r.language} | ${r.n} | ${r.relations} | ${r.aurocCI ? est(r.aurocCI) : r.auroc ? num(r.auroc.auroc) : "–"} | ${rule(r.atThreshold)} | ${rule(r.direct)} | ${rule(r.acceptAll)} | ${rule(r.random)} |`,
     ),
   ].join("\n");
 }
@@ -789,8 +789,8 @@ there; each fact's AMIG knowledge neurons of the source language get the UPDATE 
 towards the object of another fact of the same relation, computed at the trained prompt; the weights are restored
 after each edit. Success: the edited fact's greedy answer is the new object (its label in that language);
 generality: the same in the fact's other languages (every language the fact is labelled in, indexed or not);
-locality: the share of ${EDIT_UNRELATED} seeded unrelated facts per language whose answer is unchanged (mean over edits,
-bootstrap CI over edits). Measured on the trained phrasing and on the held-out paraphrase (same edits).
+locality: the share of ${EDIT_UNRELATED} seeded other facts per language (drawn from the indexed relations, the edited
+fact left out) whose greedy answer is unchanged (mean over edits, bootstrap CI over edits). Measured on the trained phrasing and on the held-out paraphrase (same edits).
 
 ${editingTable(m)}
 
@@ -821,7 +821,7 @@ function limits(): string {
   );
   return `## Limits
 
-- The demo models are 4-layer models trained on the very prompts evaluated here (the mLAMA seed templates), unless a
+- The demo models are ${[...new Set(results.map((m) => `${m.nLayers}-layer`))].join(" and ")} models trained on the very prompts evaluated here (the mLAMA seed templates), unless a
   section says held-out. What they show is how the methods behave on a model that memorized these facts, not what
   pre-trained multilingual models store; localization on trained prompts can reflect memorized phrasing.
 - Their training corpus contains alias sentences that tie an entity's names across languages. Shared neurons across
