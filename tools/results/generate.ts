@@ -57,6 +57,7 @@ const { values: args } = parseArgs({
     "dkn-facts": { type: "string", default: "40" },
     "edit-facts": { type: "string", default: "15" },
     "edit-unrelated": { type: "string", default: "10" },
+    "edit-sources": { type: "string", default: "en,zh" },
     fresh: { type: "boolean", default: false },
     "skip-import": { type: "boolean", default: false },
     out: { type: "string", default: join(PROJECT_ROOT, "docs/RESULTS.md") },
@@ -279,7 +280,7 @@ await withStore(config, async (store) => {
 
       // UPDATE rules compared: each indexed language as the source, measured on trained and held-out phrasings
       const editing: EditingResult[] = [];
-      for (const source of languages) {
+      for (const source of languages.filter((l) => split(args["edit-sources"]).includes(l))) {
         for (const templates of TEMPLATE_SETS) {
           const key = `${source}|${templates}|${EDIT_FACTS}|${EDIT_UNRELATED}|${relations.join(",")}`;
           if (!cache.editing[key]) {
@@ -784,7 +785,7 @@ ${localizationTable(m.heldoutLocalization, "related")}
 
 ### UPDATE edits: the embedding rule (§5.5, sign-corrected) and the output-direction rule (§13.5)
 
-Per source language, a seeded sample of up to ${EDIT_FACTS} facts per relation that the model answers correctly
+Per source language (${split(args["edit-sources"]).filter((l) => languagesUsed.includes(l)).join(", ")}), a seeded sample of up to ${EDIT_FACTS} facts per relation that the model answers correctly
 there; each fact's AMIG knowledge neurons of the source language get the UPDATE of each rule (λ = ${UPDATE_LAMBDA})
 towards the object of another fact of the same relation, computed at the trained prompt; the weights are restored
 after each edit. Success: the edited fact's greedy answer is the new object (its label in that language);
