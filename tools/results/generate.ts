@@ -641,6 +641,13 @@ function editingFindings(m: ModelResults): string[] {
     if (c === "higher") parts.push("the gradient rule succeeds more often (non-overlapping intervals)");
     else if (c === "lower") parts.push("the embedding rule succeeds more often (non-overlapping intervals)");
     else if (c === "overlap") parts.push("the intervals overlap: no evidence at this n that one rule succeeds more often");
+    const off = compareRates(grad?.movedOff ?? null, emb?.movedOff ?? null);
+    if (grad?.movedOff && emb?.movedOff) {
+      parts.push(
+        `moved off the gold answer: gradient ${(100 * grad.movedOff.estimate).toFixed(1)}%, embedding ${(100 * emb.movedOff.estimate).toFixed(1)}% (n=${grad.movedOff.n})` +
+          (off === "higher" ? ", the gradient rule more often (non-overlapping intervals)" : off === "lower" ? ", the embedding rule more often (non-overlapping intervals)" : ", intervals overlap"),
+      );
+    }
     const gen = [emb, grad].filter((s): s is RuleSummary => !!s && !!s.generalityPooled).map((s) => `${s.rule} ${(100 * s.generalityPooled!.estimate).toFixed(1)}% (n=${s.generalityPooled!.n})`);
     if (gen.length) parts.push(`success carried to the fact in the other languages: ${gen.join(", ")}`);
     const loc = [emb, grad].filter((s): s is RuleSummary => !!s).map((s) => {
