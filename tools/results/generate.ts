@@ -58,6 +58,7 @@ const { values: args } = parseArgs({
     "edit-facts": { type: "string", default: "15" },
     "edit-unrelated": { type: "string", default: "10" },
     "edit-sources": { type: "string", default: "en,zh" },
+    "heldout-languages": { type: "string", default: "en,zh" },
     fresh: { type: "boolean", default: false },
     "skip-import": { type: "boolean", default: false },
     out: { type: "string", default: join(PROJECT_ROOT, "docs/RESULTS.md") },
@@ -271,19 +272,6 @@ await withStore(config, async (store) => {
       }
       const recall = Object.fromEntries(TEMPLATE_SETS.map((set) => [set, cache.recall[`${set}|${scopeKey}`]])) as Record<TemplateSet, RecallCount[]>;
 
-      // held-out paraphrases: the same facts and neurons (runs on the trained prompts), every prompt re-phrased
-      const heldout: AnalysisStore = { ...analyses, indexedFacts: async (q) => withTemplates(await analyses.indexedFacts(q), "heldout", (f) => f.relationId) };
-      for (const method of METHODS) {
-        for (const language of languages) {
-          const key = `${method}|${language}|${MAX_FACTS}|${relations.join(",")}`;
-          if (cache.heldoutLocalization[key] !== undefined) continue;
-          cache.heldoutLocalization[key] = await measureLocalization(heldout, model, { checkpointId: checkpoint.id, setting: settingOf(method), language, maxFacts: MAX_FACTS, scoreCache, templateSet: "heldout" });
-          save();
-          log(`${checkpoint.name}: held-out localization ${method} ${language}: ${cache.heldoutLocalization[key]} facts`);
-        }
-      }
-      const heldoutLocalization = localizationReport(await localizationMeasures(store.pool, { checkpointId: checkpoint.id, methods: [...METHODS], languages, templateSet: "heldout" }));
-
       // UPDATE rules compared: each indexed language as the source, measured on trained and held-out phrasings
       const editing: EditingResult[] = [];
       for (const source of languages.filter((l) => split(args["edit-sources"]).includes(l))) {
@@ -302,6 +290,20 @@ await withStore(config, async (store) => {
           editing.push(cache.editing[key]);
         }
       }
+
+      // held-out paraphrases: the same facts and neurons (runs on the trained prompts), every prompt re-phrased
+      const heldout: AnalysisStore = { ...analyses, indexedFacts: async (q) => withTemplates(await analyses.indexedFacts(q), "heldout", (f) => f.relationId) };
+      const heldoutLanguages = languages.filter((l) => split(args["heldout-languages"]).includes(l));
+      for (const method of METHODS) {
+        for (const language of heldoutLanguages) {
+          const key = `${method}|${language}|${MAX_FACTS}|${relations.join(",")}`;
+          if (cache.heldoutLocalization[key] !== undefined) continue;
+          cache.heldoutLocalization[key] = await measureLocalization(heldout, model, { checkpointId: checkpoint.id, setting: settingOf(method), language, maxFacts: MAX_FACTS, scoreCache, templateSet: "heldout" });
+          save();
+          log(`${checkpoint.name}: held-out localization ${method} ${language}: ${cache.heldoutLocalization[key]} facts`);
+        }
+      }
+      const heldoutLocalization = localizationReport(await localizationMeasures(store.pool, { checkpointId: checkpoint.id, methods: [...METHODS], languages: heldoutLanguages, templateSet: "heldout" }));
 
       const runs = await countRuns(store.pool, checkpoint.id);
       results.push({
@@ -581,7 +583,7 @@ function recallFindings(m: ModelResults): string[] {
 function phrasingTable(m: ModelResults): string {
   const pick = (r: LocalizationReport, method: string, language: string, set: string) => r.conditions.find((c) => c.method === method && c.language === language && c.neuronSet === set && c.target === "related");
   const rows: string[] = [];
-  const languages = [...new Set(m.localization.conditions.map((c) => c.language))].sort();
+  const languages = [...new Set(m.heldoutLocalization.conditions.map((c) => c.language))].sort();
   for (const language of languages) {
     for (const method of METHODS) {
       for (const [phrasing, report] of [["trained", m.localization], ["held-out", m.heldoutLocalization]] as const) {
@@ -782,7 +784,7 @@ ${recallTable(m)}
 
 ${recallFindings(m).join("\n")}
 
-Localization on the held-out phrasing: the same facts and the same knowledge neurons (attributed on the trained
+Localization on the held-out phrasing (languages ${[...new Set(m.heldoutLocalization.conditions.map((c) => c.language))].sort().join(", ")}): the same facts and the same knowledge neurons (attributed on the trained
 prompt), with every prompt, the controls' scores and the unrelated facts re-phrased by the held-out template. Own
 neurons and the random control, trained beside held-out:
 
