@@ -785,8 +785,10 @@ ${recallTable(m)}
 ${recallFindings(m).join("\n")}
 
 Localization on the held-out phrasing (languages ${[...new Set(m.heldoutLocalization.conditions.map((c) => c.language))].sort().join(", ")}): the same facts and the same knowledge neurons (attributed on the trained
-prompt), with every prompt, the controls' scores and the unrelated facts re-phrased by the held-out template. Own
-neurons and the random control, trained beside held-out:
+prompt), with every prompt, the controls' scores and the unrelated facts re-phrased by the held-out template. The
+activation, grad-x-act and static controls are therefore selected on the very prompt measured while the method's
+neurons come from another phrasing: on held-out prompts those controls are favoured, the random control is not.
+Own neurons and the random control, trained beside held-out:
 
 ${phrasingTable(m)}
 
