@@ -16,6 +16,7 @@ import { apiError } from "./errors.ts";
 import { DEFAULT_HTTP_OPTIONS, GRAPHQL_PATH, type HttpOptions, createHttpHandler } from "./http.ts";
 import { DEFAULT_LIMITS, type QueryLimits, limitsPlugin } from "./limits.ts";
 import { resolvers } from "./resolvers/index.ts";
+import { serverTimingPlugin, timePoolQueries } from "./server-timing.ts";
 import { databaseReachable } from "../store/client.ts";
 
 export const SCHEMA_PATH = join(import.meta.dirname, "../../schema.graphql");
@@ -43,6 +44,7 @@ export async function startApiServer(deps: ApiDeps, options: ServeOptions): Prom
   const httpOptions = { ...DEFAULT_HTTP_OPTIONS, ...options.http };
   const exposeErrors = options.exposeErrors ?? false;
   const httpServer = http.createServer();
+  timePoolQueries(deps.pool);
   const apollo = new ApolloServer<ApiContext>({
     schema,
     introspection: true,
@@ -56,6 +58,7 @@ export async function startApiServer(deps: ApiDeps, options: ServeOptions): Prom
       writeScopePlugin(),
       computeBudgetPlugin({ ...DEFAULT_BUDGETS, ...options.budgets }),
       databaseUnavailablePlugin(),
+      serverTimingPlugin(),
       ApolloServerPluginDrainHttpServer({ httpServer }),
     ],
   });

@@ -7,7 +7,7 @@ import type { RunRecord } from "./runs.ts";
 import { settingIdSql, settingParams } from "./settings.ts";
 
 /** A stored run as the API reads it: the written record without its neuron lists, plus its row id. */
-export type RunRow = Omit<RunRecord, "goldProbs" | "topK" | "topNeurons" | "knowledgeNeurons" | "degenerateSets"> & {
+export type RunRow = Omit<RunRecord, "goldProbs" | "topK" | "topNeurons" | "knowledgeNeurons" | "degenerateSets" | "grid"> & {
   id: bigint;
   createdAt: Date;
 };
@@ -215,22 +215,35 @@ export async function relationsOfNeuron(pool: Pool, q: RunScope & { layer: numbe
 }
 
 /** The stored runs of a fact: optionally one checkpoint, some languages, one setting; by checkpoint, language, setting. */
-export async function runsOfFact(
-  pool: Pool,
-  q: { factId: string; checkpointId?: number | null; languages?: readonly string[] | null; method?: string | null; steps?: number | null; targetMode?: string | null },
-): Promise<RunRow[]> {
+export interface RunFilter {
+  checkpointId?: number | null;
+  languages?: readonly string[] | null;
+  method?: string | null;
+  steps?: number | null;
+  targetMode?: string | null;
+}
+
+/** The runs of many facts under one filter, in one statement: per fact id, by checkpoint, language, setting. */
+export async function runsOfFacts(pool: Pool, factIds: readonly string[], q: RunFilter): Promise<Map<string, RunRow[]>> {
   const { rows } = await pool.query<RunDbRow>(
     `${RUN_SELECT}
-     WHERE r.fact_key = (SELECT key FROM fact WHERE id = $1)
+     WHERE r.fact_key = ANY(SELECT key FROM fact WHERE id = ANY($1::text[]))
        AND ($2::int IS NULL OR r.checkpoint_id = $2)
        AND ($3::text[] IS NULL OR l.code = ANY($3))
        AND ($4::attribution_method IS NULL OR s.method = $4::attribution_method)
        AND ($5::int IS NULL OR s.steps = $5)
        AND ($6::target_mode IS NULL OR s.target_mode = $6::target_mode)
-     ORDER BY r.checkpoint_id, l.code, s.id`,
-    [q.factId, q.checkpointId ?? null, q.languages ?? null, q.method ?? null, q.steps ?? null, q.targetMode ?? null],
+     ORDER BY f.id, r.checkpoint_id, l.code, s.id`,
+    [[...factIds], q.checkpointId ?? null, q.languages ?? null, q.method ?? null, q.steps ?? null, q.targetMode ?? null],
   );
-  return rows.map(toRun);
+  const out = new Map<string, RunRow[]>();
+  for (const row of rows) {
+    const run = toRun(row);
+    const list = out.get(run.factId);
+    if (list) list.push(run);
+    else out.set(run.factId, [run]);
+  }
+  return out;
 }
 
 /** Languages in which the checkpoint has runs of the setting (of one relation, unless null), by code. */

@@ -88,30 +88,49 @@ export interface CoverageRow {
   facts: number;
   indexed: number;
   knowledgeNeurons: number;
-  degenerateSets: number;
 }
 
 /**
  * Per checkpoint x relation x language with labelled facts: how many facts there are, how many
  * have a run of the setting, and their knowledge neurons. By checkpoint, relation, language.
+ * Two aggregates joined on a few hundred rows: the labelled facts per relation and language
+ * (index-only over fact_label (language_code, fact_id) and fact (relation_id, id)), and the runs
+ * per checkpoint, relation and language (index-only over attribution_run (checkpoint_id,
+ * setting_id, relation_key, language_key, fact_key, n_knowledge)); no statement per run.
  */
 export async function indexingCoverage(pool: Pool, q: { checkpointIds: readonly number[]; setting: RunScope["setting"] }): Promise<CoverageRow[]> {
-  const { rows } = await pool.query<{ checkpoint_id: number; relation_id: string; language_code: string; facts: number; indexed: number; kn: number; dkn: number }>(
+  const { rows } = await pool.query<{ checkpoint_id: number; relation_id: string; language_code: string; facts: number; indexed: number; kn: number }>(
     `WITH labelled AS (
        SELECT f.relation_id, fl.language_code, count(*)::int AS facts
        FROM fact_label fl JOIN fact f ON f.id = fl.fact_id GROUP BY 1, 2),
      indexed AS (
-       SELECT r.checkpoint_id, r.relation_key, r.language_key, count(*)::int AS indexed, sum(r.n_knowledge)::int AS kn,
-              sum((SELECT count(*) FROM degenerate_set s WHERE s.run_id = r.id AND s.checkpoint_id = r.checkpoint_id))::int AS dkn
+       SELECT r.checkpoint_id, r.relation_key, r.language_key, count(*)::int AS indexed, sum(r.n_knowledge)::int AS kn
        FROM attribution_run r WHERE r.checkpoint_id = ANY($1::int[]) AND r.setting_id = ${settingIdSql(2)}
        GROUP BY 1, 2, 3)
-     SELECT c.id AS checkpoint_id, lb.relation_id, lb.language_code, lb.facts, COALESCE(i.indexed, 0) AS indexed, COALESCE(i.kn, 0) AS kn,
-            COALESCE(i.dkn, 0) AS dkn
+     SELECT c.id AS checkpoint_id, lb.relation_id, lb.language_code, lb.facts, COALESCE(i.indexed, 0) AS indexed, COALESCE(i.kn, 0) AS kn
      FROM unnest($1::int[]) AS c(id) CROSS JOIN labelled lb
      JOIN relation rel ON rel.id = lb.relation_id JOIN language l ON l.code = lb.language_code
      LEFT JOIN indexed i ON i.checkpoint_id = c.id AND i.relation_key = rel.key AND i.language_key = l.key
      ORDER BY c.id, lb.relation_id, lb.language_code`,
     [q.checkpointIds, ...settingParams(q.setting)],
   );
-  return rows.map((r) => ({ checkpointId: r.checkpoint_id, relationId: r.relation_id, language: r.language_code, facts: r.facts, indexed: r.indexed, knowledgeNeurons: r.kn, degenerateSets: r.dkn }));
+  return rows.map((r) => ({ checkpointId: r.checkpoint_id, relationId: r.relation_id, language: r.language_code, facts: r.facts, indexed: r.indexed, knowledgeNeurons: r.kn }));
+}
+
+/**
+ * Degenerate neuron sets per checkpoint, relation and language over the runs of the setting, keyed
+ * "<checkpointId>|<relationId>|<language>" (absent: none). One grouped join of degenerate_set with
+ * its runs, asked only when a query selects IndexingCoverage.degenerateSets.
+ */
+export async function degenerateSetCounts(pool: Pool, q: { checkpointIds: readonly number[]; setting: RunScope["setting"] }): Promise<Map<string, number>> {
+  const { rows } = await pool.query<{ checkpoint_id: number; relation_id: string; language_code: string; n: number }>(
+    `SELECT r.checkpoint_id, rel.id AS relation_id, l.code AS language_code, count(*)::int AS n
+     FROM degenerate_set s
+     JOIN attribution_run r ON r.id = s.run_id AND r.checkpoint_id = s.checkpoint_id
+     JOIN relation rel ON rel.key = r.relation_key JOIN language l ON l.key = r.language_key
+     WHERE s.checkpoint_id = ANY($1::int[]) AND r.setting_id = ${settingIdSql(2)}
+     GROUP BY 1, 2, 3`,
+    [q.checkpointIds, ...settingParams(q.setting)],
+  );
+  return new Map(rows.map((r) => [`${r.checkpoint_id}|${r.relation_id}|${r.language_code}`, r.n]));
 }

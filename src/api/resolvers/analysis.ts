@@ -1,6 +1,5 @@
 // Language-independent and degenerate knowledge neurons, cross-language overlap and per-layer
 // distributions over the stored runs.
-import { degenerateSetsOfRun } from "../../store/degenerate.ts";
 import { factLanguageIndependentNeurons, relationLanguageIndependentNeurons } from "../../store/likn.ts";
 import { findRun, languagesWithRuns } from "../../store/neurons.ts";
 import { languageOverlap, layerDistribution } from "../../store/relation-stats.ts";
@@ -45,7 +44,7 @@ export const analysisResolvers: Resolvers = {
       await requireFact(ctx, args.fact);
       const run = await findRun(ctx.pool, { checkpointId: checkpoint.id, setting: settingFromApi(args), factId: args.fact, language: checkLanguage(args.language) });
       if (!run) return [];
-      return (await degenerateSetsOfRun(ctx.pool, run)).map((s) => ({
+      return (await ctx.loaders.degenerateSets.load(run)).map((s) => ({
         baseProbability: s.baseProb,
         jointProbability: s.jointProb,
         neurons: s.members.map((m) => ({ layer: m.layer, unit: m.unit, aloneProbability: m.aloneProb })),
