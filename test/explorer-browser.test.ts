@@ -361,13 +361,10 @@ describe.skipIf(!available)("web explorer in Chromium", () => {
     expect(await page.textContent("[data-verdict] .error")).toContain("needs a write API key");
     expect(await checkCount()).toBe(checksBefore);
     await page.fill('[data-view="check"] input[name="apiKey"]', KEY);
-    const recordedId = () => page.evaluate(() => document.querySelector("[data-verdict] [data-recorded]")?.getAttribute("data-recorded") ?? null);
-    const previous = await recordedId();
+    const recordedId = `document.querySelector("[data-verdict] [data-recorded]")?.getAttribute("data-recorded") ?? null`;
+    const previous = (await page.evaluate(recordedId)) as string | null;
     await page.click('[data-verdict] button[name="record"]');
-    await page.waitForFunction((p) => {
-      const id = document.querySelector("[data-verdict] [data-recorded]")?.getAttribute("data-recorded") ?? null;
-      return id !== null && id !== p;
-    }, previous);
+    await page.waitForFunction(`(${recordedId}) !== null && (${recordedId}) !== ${JSON.stringify(previous)}`);
     expect(await checkCount()).toBe(checksBefore + 1);
     const { rows: recorded } = await store.pool.query<{ id: string; verdict: boolean; score: number }>("SELECT id::text, verdict, score FROM fact_check ORDER BY id DESC LIMIT 1");
     expect(await page.getAttribute("[data-verdict] [data-recorded]", "data-recorded")).toBe(recorded[0].id);
