@@ -15,7 +15,7 @@ import { join } from "node:path";
 import { type Browser, type Page, chromium } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createPool } from "../src/store/client.ts";
-import { importMlama } from "../src/store/import-mlama.ts";
+import { importMlama, importWrongObjects } from "../src/store/import-mlama.ts";
 import { openTestStore, truncateAll } from "./helpers/store.ts";
 
 const ROOT = join(import.meta.dirname, "..");
@@ -48,6 +48,7 @@ let expectedConsole: RegExp | null = null;
 interface GraphqlRequest {
   operation: string;
   serverMs: number;
+  cpuMs: number;
   statements: number;
 }
 /** GraphQL requests of the page since the last view change (read from each response's Server-Timing header). */
@@ -57,6 +58,12 @@ const MAX_REQUESTS = 2;
 const MAX_SERVER_MS = 300;
 /** Loads of a view that count: a view over the target is loaded again, up to this many times in all, and the best is kept. */
 const LOADS = 3;
+/**
+ * Wall-clock server time is asserted only while the machine is not saturated (1-minute load
+ * average per core at most this): on a machine shared with other jobs a request waits for a core
+ * whatever it costs. The server's CPU time for the view (Server-Timing `cpu`) is asserted always.
+ */
+const QUIET_LOAD_PER_CORE = 2;
 interface ViewLoad {
   view: string;
   operations: string;
@@ -64,31 +71,41 @@ interface ViewLoad {
   /** Server time of the view's requests added up (they run one after the other), first load and best load. */
   firstMs: number;
   bestMs: number;
+  /** The server process's CPU time for them, first load and least. */
+  firstCpuMs: number;
+  bestCpuMs: number;
   loads: number;
   statements: number;
+  /** 1-minute load average per core when the view was loaded. */
+  loadPerCore: number;
 }
 const viewLoads: ViewLoad[] = [];
 
-function parseServerTiming(header: string | undefined): { totalMs: number; statements: number } {
+function parseServerTiming(header: string | undefined): { totalMs: number; cpuMs: number; statements: number } {
   const total = /(?:^|,\s*)total;dur=([\d.]+)/.exec(header ?? "");
+  const cpu = /(?:^|,\s*)cpu;dur=([\d.]+)/.exec(header ?? "");
   const db = /(?:^|,\s*)db;dur=[\d.]+;desc="(\d+) statements"/.exec(header ?? "");
-  if (!total) throw new Error(`a GraphQL answer without a Server-Timing total: ${JSON.stringify(header)}`);
-  return { totalMs: Number(total[1]), statements: db ? Number(db[1]) : 0 };
+  if (!total || !cpu) throw new Error(`a GraphQL answer without a Server-Timing total and cpu: ${JSON.stringify(header)}`);
+  return { totalMs: Number(total[1]), cpuMs: Number(cpu[1]), statements: db ? Number(db[1]) : 0 };
+}
+
+/** Waits for `selector`; on a timeout, a screenshot and what the page shows instead (error boxes name the server's code and message). */
+async function waitOrExplain(what: string, selector: string, timeout = 120_000): Promise<void> {
+  try {
+    await page.waitForSelector(selector, { timeout });
+  } catch (error) {
+    await shot(`failed-${what.replace(/\W+/g, "-")}`);
+    const shown = await page.locator(".error, .not-found, .loading").allTextContents();
+    throw new Error(`${what}: ${(error as Error).message.split("\n")[0]}; the page shows: ${JSON.stringify(shown)}`);
+  }
 }
 
 /** Waits for `ready` and the network to settle; the view's GraphQL requests and their summed server time. */
-async function settle(view: string, ready: string): Promise<{ list: GraphqlRequest[]; serverMs: number }> {
-  try {
-    await page.waitForSelector(ready, { timeout: 120_000 });
-  } catch (error) {
-    // what the page showed instead (an error box names the server's code and message)
-    await shot(`failed-${view.replace(/\W+/g, "-")}`);
-    const shown = await page.locator(".error, .not-found, .loading").allTextContents();
-    throw new Error(`${view}: ${(error as Error).message.split("\n")[0]}; the page shows: ${JSON.stringify(shown)}`);
-  }
+async function settle(view: string, ready: string): Promise<{ list: GraphqlRequest[]; serverMs: number; cpuMs: number }> {
+  await waitOrExplain(view, ready);
   await page.waitForLoadState("networkidle");
   const list = await Promise.all(requests);
-  return { list, serverMs: list.reduce((sum, r) => sum + r.serverMs, 0) };
+  return { list, serverMs: list.reduce((sum, r) => sum + r.serverMs, 0), cpuMs: list.reduce((sum, r) => sum + r.cpuMs, 0) };
 }
 
 /**
@@ -102,13 +119,15 @@ async function loadView(view: string, go: () => Promise<unknown>, ready: string)
   await go();
   const first = await settle(view, ready);
   let best = first;
+  let bestCpuMs = first.cpuMs;
   let loads = 1;
-  while (best.serverMs > MAX_SERVER_MS && loads < LOADS) {
+  while ((best.serverMs > MAX_SERVER_MS || bestCpuMs > MAX_SERVER_MS) && loads < LOADS) {
     requests = [];
     await page.reload();
     const again = await settle(view, ready);
     loads++;
     if (again.serverMs < best.serverMs) best = again;
+    bestCpuMs = Math.min(bestCpuMs, again.cpuMs);
   }
   viewLoads.push({
     view,
@@ -116,7 +135,10 @@ async function loadView(view: string, go: () => Promise<unknown>, ready: string)
     requests: first.list.length,
     firstMs: first.serverMs,
     bestMs: best.serverMs,
+    firstCpuMs: first.cpuMs,
+    bestCpuMs,
     loads,
+    loadPerCore: os.loadavg()[0] / os.cpus().length,
     statements: first.list.reduce((n, r) => n + r.statements, 0),
   });
 }
@@ -186,6 +208,7 @@ describe.skipIf(!available)("web explorer in Chromium", () => {
       // models, which would share the queue with this selection), building the explorer's bundle
       const t = performance.now();
       await importMlama(store.pool, join(ROOT, "seeds/mlama"));
+      await importWrongObjects(store.pool, join(ROOT, "seeds/wrong-objects"));
       const index = kn(["index", "--model", MODEL, "--languages", LANGUAGES.join(","), "--relations", "P17"], env);
       const server = kn(["serve"], env);
       const explorerReady = waitForOutput(server, /Explorer ready at/);
@@ -213,7 +236,7 @@ describe.skipIf(!available)("web explorer in Chromium", () => {
       requests.push(
         req.response().then(async (res) => {
           const timing = parseServerTiming((await res!.allHeaders())["server-timing"]);
-          return { operation, serverMs: timing.totalMs, statements: timing.statements };
+          return { operation, serverMs: timing.totalMs, cpuMs: timing.cpuMs, statements: timing.statements };
         }),
       );
     });
@@ -225,9 +248,12 @@ describe.skipIf(!available)("web explorer in Chromium", () => {
     console.log(
       [
         `explorer views (server time from each answer's Server-Timing header; load average ${load} on ${os.cpus().length} cores):`,
-        "| view | requests | operations | server ms, first load | server ms, best load (loads) | pg statements |",
-        "|---|--:|---|--:|--:|--:|",
-        ...viewLoads.map((v) => `| ${v.view} | ${v.requests} | ${v.operations} | ${v.firstMs.toFixed(0)} | ${v.bestMs.toFixed(0)} (${v.loads}) | ${v.statements} |`),
+        "| view | requests | operations | server ms, first load | server ms, best of loads (loads) | server CPU ms, first / least | pg statements | load per core |",
+        "|---|--:|---|--:|--:|--:|--:|--:|",
+        ...viewLoads.map(
+          (v) =>
+            `| ${v.view} | ${v.requests} | ${v.operations} | ${v.firstMs.toFixed(0)} | ${v.bestMs.toFixed(0)} (${v.loads}) | ${v.firstCpuMs.toFixed(0)} / ${v.bestCpuMs.toFixed(0)} | ${v.statements} | ${v.loadPerCore.toFixed(1)} |`,
+        ),
       ].join("\n"),
     );
     await browser?.close();
@@ -315,6 +341,22 @@ describe.skipIf(!available)("web explorer in Chromium", () => {
     expect(await liveRows("after revert")).toEqual(before);
     await shot("fact-reverted");
 
+    // an edit the server refuses shows the server's message and changes nothing: erasing neurons
+    // that an active weight edit already holds is a CONFLICT
+    await page.selectOption('select[name="kind"]', "ERASE");
+    await page.click('[data-panel="edit"] button[type="submit"]');
+    await page.waitForSelector('[data-edit-status="ACTIVE"]', { timeout: 60_000 });
+    const editsWithErase = await editCount();
+    expectedConsole = /status of 409/;
+    await page.click('[data-panel="edit"] button[type="submit"]');
+    await page.waitForSelector('[data-panel="edit"] .error', { timeout: 60_000 });
+    expect(await page.textContent('[data-panel="edit"] .error')).toMatch(/^CONFLICT: .*already/);
+    expectedConsole = null;
+    expect(await editCount()).toBe(editsWithErase);
+    await shot("fact-edit-refused");
+    await page.click('[data-panel="edit"] button[name="revert"]');
+    await page.waitForSelector('[data-edit-status="REVERTED"]', { timeout: 60_000 });
+
     // the neuron page of the fact's top knowledge neuron lists the fact
     await loadView("neuron", () => page.click('table[data-table="knowledge-neurons"] tbody tr:first-child a'), '[data-view="neuron"] table');
     await page.waitForSelector(`[data-view="neuron"] table[data-table$="-facts"] a[href^="/fact/${fact.id}"]`);
@@ -375,7 +417,7 @@ describe.skipIf(!available)("web explorer in Chromium", () => {
     // the stored evaluation against the model's own answer and against accepting everything
     if (await page.locator('[data-evaluation="none"]').count()) {
       await page.click('[data-evaluation="none"] button[name="evaluate"]');
-      await page.waitForSelector('[data-evaluation]:not([data-evaluation="none"])', { timeout: 120_000 });
+      await waitOrExplain("the stored evaluation", '[data-evaluation]:not([data-evaluation="none"])');
     }
     const { rows: evaluations } = await store.pool.query<{ results: { withDkn: { positives: number; negatives: number; precision: number; recall: number } } }>(
       "SELECT results FROM fact_check_evaluation e JOIN checkpoint c ON c.id = e.checkpoint_id WHERE c.name = $1 AND e.language_code = 'en' ORDER BY e.id DESC LIMIT 1",
@@ -430,7 +472,12 @@ describe.skipIf(!available)("web explorer in Chromium", () => {
     ]);
     for (const v of viewLoads) {
       expect(v.requests, v.view).toBeLessThanOrEqual(MAX_REQUESTS);
-      expect(v.bestMs, `${v.view}: ${v.bestMs.toFixed(0)} ms of server time (best of ${v.loads} loads)`).toBeLessThanOrEqual(MAX_SERVER_MS);
+      expect(v.bestCpuMs, `${v.view}: ${v.bestCpuMs.toFixed(0)} ms of server CPU time (least of ${v.loads} loads)`).toBeLessThanOrEqual(MAX_SERVER_MS);
+      if (v.loadPerCore <= QUIET_LOAD_PER_CORE) {
+        expect(v.bestMs, `${v.view}: ${v.bestMs.toFixed(0)} ms of server time (best of ${v.loads} loads)`).toBeLessThanOrEqual(MAX_SERVER_MS);
+      } else {
+        console.log(`${v.view}: wall-clock server time ${v.bestMs.toFixed(0)} ms not asserted: load average ${v.loadPerCore.toFixed(1)} per core when it loaded`);
+      }
     }
   });
 });
