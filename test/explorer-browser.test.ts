@@ -1,12 +1,16 @@
 // The web explorer in a real browser (Debian's Chromium driven by playwright-core, headless)
 // against a real `kn serve` (GraphQL, the explorer's bundle built by the server) on the test
-// database with the seed facts, with P17 indexed on demo-mbert in two languages by the real `kn index`:
-// overview → relation P17 → a fact → heatmap with layers × width cells and its knowledge neurons
-// circled → a wrong key refused with the server's message (nothing stored) → an edit applied with
-// a write key → before/after bars → revert restores the live numbers → the neuron page lists the
-// fact. Not-found views for unknown ids. Any console error or uncaught page error fails the test.
-// Screenshots of every view land in test-artifacts/screenshots/ (and the fact view in
-// docs/explorer-fact.png, the README's picture).
+// database with the seed facts and wrong objects, with P17 indexed on demo-mbert in two languages
+// by the real `kn index`: overview → relation P17 → a fact (its grid stored by the indexer) →
+// heatmap with layers × width cells and its knowledge neurons circled → a wrong key refused with
+// the server's message (nothing stored) → an edit applied with a write key → before/after bars →
+// revert restores the live numbers → a conflicting edit refused with the server's message → the
+// neuron page lists the fact. Search by keyboard; fact-checking of a typed statement (verdict as
+// the API answers it, recording with and without a key, the evaluation against accepting
+// everything, a relation not indexed yet); not-found views for unknown ids. Every view's data in
+// at most 2 requests and 300 ms of server time (Server-Timing). Any console error or uncaught page
+// error fails the test. Screenshots of every view land in test-artifacts/screenshots/ (and the
+// fact view in docs/explorer-fact.png, the README's picture).
 import { type ChildProcess, spawn } from "node:child_process";
 import { copyFileSync, existsSync, mkdirSync } from "node:fs";
 import { createServer } from "node:net";
@@ -356,6 +360,9 @@ describe.skipIf(!available)("web explorer in Chromium", () => {
     await shot("fact-edit-refused");
     await page.click('[data-panel="edit"] button[name="revert"]');
     await page.waitForSelector('[data-edit-status="REVERTED"]', { timeout: 60_000 });
+    // the refused attempt left its "before" answers; the revert adds its own
+    await liveRowCount(10);
+    expect(await liveRows("after revert")).toHaveLength(5);
 
     // the neuron page of the fact's top knowledge neuron lists the fact
     await loadView("neuron", () => page.click('table[data-table="knowledge-neurons"] tbody tr:first-child a'), '[data-view="neuron"] table');
