@@ -214,7 +214,7 @@ export async function relationsOfNeuron(pool: Pool, q: RunScope & { layer: numbe
   return rows.map((r) => ({ relationId: r.relation_id, facts: r.facts }));
 }
 
-/** The stored runs of a fact: optionally one checkpoint, some languages, one setting; by checkpoint, language, setting. */
+/** Which stored runs of a fact: optionally one checkpoint, some languages, one setting (null: any). */
 export interface RunFilter {
   checkpointId?: number | null;
   languages?: readonly string[] | null;
@@ -223,7 +223,7 @@ export interface RunFilter {
   targetMode?: string | null;
 }
 
-/** The runs of many facts under one filter, in one statement: per fact id, by checkpoint, language, setting. */
+/** The stored runs of many facts under one filter, in one statement: per fact id, by checkpoint, language, setting. */
 export async function runsOfFacts(pool: Pool, factIds: readonly string[], q: RunFilter): Promise<Map<string, RunRow[]>> {
   const { rows } = await pool.query<RunDbRow>(
     `${RUN_SELECT}
