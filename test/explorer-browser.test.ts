@@ -464,6 +464,8 @@ describe.skipIf(!available)("web explorer in Chromium", () => {
       ["/fact/00000000-no-such-fact", "not-found-fact"],
       ["/relation/P999999", "not-found-relation"],
       [`/neuron/no-such-model/0/0`, "not-found-neuron"],
+      ["/check?model=no-such-model&subject=London&relation=P17&object=United%20Kingdom&lang=en", "not-found-check-model"],
+      ["/check?relation=P999999", "not-found-check-relation"],
       ["/no/such/view", "not-found-path"],
     ]) {
       await page.goto(`${base}${path}`);

@@ -9,7 +9,7 @@
 import { useState } from "preact/hooks";
 import { ApiError, apiKey, request, useQuery } from "../api.ts";
 import { ModelPicker } from "../components/pickers.tsx";
-import { ErrorBox, Resolved } from "../components/status.tsx";
+import { ErrorBox, NotFound, Resolved } from "../components/status.tsx";
 import { DataTable, fmt } from "../components/table.tsx";
 import { graphql } from "../gql/index.ts";
 import type { CheckFactQuery } from "../gql/graphql.ts";
@@ -73,6 +73,12 @@ export function CheckView({ query }: { query: URLSearchParams }) {
           const model = d.models.find((m) => m.name === query.get("model"))?.name ?? d.models[0]?.name ?? "";
           const language = query.get("lang") ?? "en";
           const statement = { subject: query.get("subject") ?? "", relation: query.get("relation") ?? "P17", object: query.get("object") ?? "" };
+          // a URL naming what does not exist is a not-found view, as everywhere else
+          const unknown =
+            (query.get("model") !== null && model !== query.get("model") && `No model is called ${query.get("model")}.`) ||
+            (!d.relations.some((r) => r.id === statement.relation) && `No relation has the id ${statement.relation}.`) ||
+            (!d.languages.some((l) => l.code === language) && `No language has the code ${language}.`);
+          if (unknown) return <NotFound what={unknown} />;
           const submitted = statement.subject !== "" && statement.object !== "";
           const coverage = (d.indexingCoverage ?? []).find((c) => c.model === model && c.relation === statement.relation && c.language === language) ?? null;
           const checkable = (coverage?.degenerateSets ?? 0) > 0;
@@ -211,32 +217,39 @@ function Verdict(props: { model: string; language: string; statement: Statement;
       <p>
         “{statement.subject}” — {statement.relation} — “{statement.object}” ({language}, {model})
       </p>
-      <table data-table="verdict">
-        <tbody>
-          <tr>
-            <th scope="row">score</th>
-            <td class="num" data-value="score">{fmt(c.score, 6)}</td>
-          </tr>
-          <tr>
-            <th scope="row">threshold τ_fc</th>
-            <td class="num" data-value="threshold">{fmt(c.threshold, 6)}</td>
-          </tr>
-          <tr>
-            <th scope="row">rule</th>
-            <td>
-              score {c.verdict ? "≥" : "<"} threshold → {c.verdict ? "supported" : "not supported"}
-            </td>
-          </tr>
-          <tr>
-            <th scope="row">neurons used ({c.neurons.length})</th>
-            <td data-value="neurons">
-              {c.neurons.map((n) => (
-                <NeuronLink model={model} n={n} />
-              ))}
-            </td>
-          </tr>
-        </tbody>
-      </table>
+      <DataTable
+        caption="Verdict"
+        file="fact-check-verdict"
+        rows={[
+          { quantity: "score", value: c.score, shown: fmt(c.score, 6) },
+          { quantity: "threshold τ_fc", value: c.threshold, shown: fmt(c.threshold, 6) },
+          { quantity: "rule", value: `score ${c.verdict ? ">=" : "<"} threshold: ${c.verdict ? "supported" : "not supported"}`, shown: null },
+          { quantity: `neurons used (${c.neurons.length})`, value: c.neurons.map((n) => `L${n.layer}:${n.unit}`).join(" "), shown: null },
+        ]}
+        columns={[
+          { header: "quantity", value: (r) => r.quantity },
+          {
+            header: "value",
+            value: (r) => r.value,
+            render: (r) =>
+              r.quantity === "score" ? (
+                <span data-value="score">{r.shown}</span>
+              ) : r.quantity === "threshold τ_fc" ? (
+                <span data-value="threshold">{r.shown}</span>
+              ) : r.quantity === "rule" ? (
+                <>
+                  score {c.verdict ? "≥" : "<"} threshold → {c.verdict ? "supported" : "not supported"}
+                </>
+              ) : (
+                <span data-value="neurons">
+                  {c.neurons.map((n) => (
+                    <NeuronLink model={model} n={n} />
+                  ))}
+                </span>
+              ),
+          },
+        ]}
+      />
       <p>
         {same ? (
           <span data-recorded={same.id}>
