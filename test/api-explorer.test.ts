@@ -454,4 +454,21 @@ describe("search, jobs, HTTP", () => {
     expect(mutation.status).toBe(405);
     expect(await store.pool.query("SELECT count(*)::int AS n FROM fact_check").then((r) => r.rows[0].n)).toBe(0);
   });
+
+  it("Server-Timing: every answer states its server time, CPU time, pg statements and each root field's time", async () => {
+    const timing = async (query: string) => {
+      const res = await fetch(url, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ query }) });
+      expect(res.status).toBe(200);
+      return new Map((res.headers.get("server-timing") ?? "").split(", ").map((e) => [e.split(";")[0], e]));
+    };
+    const entries = await timing(`{ models { name } coverage: indexingCoverage(model: "${MODEL}") { indexed } }`);
+    expect(new Set(entries.keys())).toEqual(new Set(["total", "cpu", "db", "field.models", "field.coverage"]));
+    const dur = (name: string) => Number(/;dur=([\d.]+)/.exec(entries.get(name)!)![1]);
+    expect(dur("total")).toBeGreaterThan(0);
+    expect(dur("field.coverage")).toBeLessThanOrEqual(dur("total"));
+    // through the pg pool: the model by name and the coverage (models go through Prisma's own pool);
+    // the degenerate-set counts only when selected, then one statement for all rows
+    expect(entries.get("db")).toMatch(/;desc="2 statements"$/);
+    expect((await timing(`{ indexingCoverage(model: "${MODEL}") { indexed degenerateSets } }`)).get("db")).toMatch(/;desc="3 statements"$/);
+  });
 });
