@@ -9,10 +9,12 @@
 //
 //   npm run bench:store -- [--score-rows 100000000] [--writers 4] [--batch 250]
 //                          [--concurrency 1,4,16,32] [--replicas 1,2] [--duration 10]
-//                          [--resume] [--skip-fill] [--keep] [--explain docs/bench-store-explain.md]
+//                          [--resume] [--skip-fill] [--keep] [--explain docs/bench-store-explain.md] [--profile 300]
 //                          [--database kn_bench_store] [--database-url postgresql://postgres@127.0.0.1:5432/postgres]
 // --resume stores what an interrupted fill left out (same rows: the data are a function of their
-// indices); --skip-fill load-tests the database as it is; --keep leaves the database in place.
+// indices); --skip-fill load-tests the database as it is; --keep leaves the database in place;
+// --profile N sends each key query N times to an API in this process under the CPU profiler and
+// prints where its time goes (tools/bench/store-profile.ts) instead of the load test.
 import { spawn, type ChildProcess } from "node:child_process";
 import { writeFileSync } from "node:fs";
 import os from "node:os";
@@ -35,6 +37,7 @@ import { seededRandom } from "../../src/analysis/random.ts";
 import { BENCH_CHECKPOINTS, type BenchFact, LANGUAGES, MEAN_LANGUAGES, RELATIONS, TOP_K, plan } from "./store-data.ts";
 import { benchDatabase } from "./database.ts";
 import { backendPids, cpuMeter, loadAverage } from "./cpu.ts";
+import { profileKeyQueries } from "./store-profile.ts";
 import { markdownTable } from "./table.ts";
 
 const { values: args } = parseArgs({
@@ -47,6 +50,7 @@ const { values: args } = parseArgs({
     duration: { type: "string", default: "10" },
     resume: { type: "boolean", default: false },
     "skip-fill": { type: "boolean", default: false },
+    profile: { type: "string" },
     keep: { type: "boolean", default: false },
     explain: { type: "string", default: path.join(PROJECT_ROOT, "docs", "bench-store-explain.md") },
     database: { type: "string", default: "kn_bench_store" },
@@ -225,6 +229,8 @@ interface KeyQuery {
 }
 
 const pick = <T>(xs: readonly T[], r: () => number) => xs[Math.floor(r() * xs.length)];
+/** The overlap matrix is asked for the 8 best-covered languages. */
+const OVERLAP_LANGUAGES = LANGUAGES.slice(0, 8);
 
 function keyQueries(s: Samples): KeyQuery[] {
   const body = (query: string, variables: Record<string, unknown>) => JSON.stringify({ query, variables });
@@ -271,6 +277,15 @@ function keyQueries(s: Samples): KeyQuery[] {
           a: n.deepCursor,
         });
       },
+    },
+    {
+      name: "language-overlap matrix of a relation",
+      body: (r) =>
+        body(`query($m: String!, $r: ID!, $l: [String!]) { languageOverlap(model: $m, relation: $r, languages: $l) { languages cells { row column facts meanShared meanJaccard } } }`, {
+          m: pick(s.checkpoints, r).name,
+          r: pick(s.relations, r),
+          l: OVERLAP_LANGUAGES,
+        }),
     },
     {
       name: "attribution of a fact",
@@ -464,6 +479,22 @@ const scoreRowCount = sizes.find((t) => t.table === "neuron_score")!.rows;
 await explainAll(pool, samples, fillLine || `${runs} runs, ${scoreRowCount} top-K score rows (filled by an earlier run)`);
 
 const queries = keyQueries(samples);
+if (args.profile) {
+  // where the time of each key query goes (tools/bench/store-profile.ts), instead of the load test
+  const rows = await profileKeyQueries(benchUrl, pool, queries, Number(args.profile), seededRandom("profile"));
+  const phases = [...new Set(rows.flatMap((r) => [...r.phases.keys()]))];
+  console.log(
+    markdownTable(
+      ["key query", "API CPU ms/req", ...phases, "SQL statements (pool)", "PG planning ms", "PG execution ms"],
+      rows.map((r) => [r.query, r.apiMs.toFixed(2), ...phases.map((p) => (r.phases.get(p) ?? 0).toFixed(2)), String(r.statements), r.pgPlanningMs.toFixed(2), r.pgExecutionMs.toFixed(2)]),
+      1,
+    ),
+  );
+  for (const r of rows) console.log(`${r.query}: self time by library (ms/req) ${r.topLibraries.map(([l, ms]) => `${l} ${ms.toFixed(2)}`).join(", ")}`);
+  console.log(`\n${os.cpus().length} cores, load average ${os.loadavg().map((x) => x.toFixed(1)).join(" / ")}.`);
+  await pool.end();
+  process.exit(0);
+}
 const results: LoadResult[] = [];
 let port = 4100;
 for (const replicas of args.replicas!.split(",").map(Number)) {
@@ -483,17 +514,6 @@ for (const replicas of args.replicas!.split(",").map(Number)) {
   }
 }
 
-// the overlap matrix has no GraphQL field on this branch: the store function, timed in process
-const overlap: number[] = [];
-const r = seededRandom("overlap");
-for (let i = 0; i < 50; i++) {
-  const t = performance.now();
-  const c = pick(samples.checkpoints, r);
-  await relationLanguageOverlap(pool, { checkpointId: c.id, setting: DEFAULT_RUN_SETTING, relationId: pick(samples.relations, r), languages: LANGUAGES.slice(0, 8) });
-  overlap.push(performance.now() - t);
-}
-overlap.sort((a, b) => a - b);
-
 const ms = (x: number) => x.toFixed(1);
 console.log(
   markdownTable(
@@ -501,10 +521,6 @@ console.log(
     results.map((x) => [x.query, String(x.replicas), String(x.clients), x.rps.toFixed(0), ms(x.p50), ms(x.p95), ms(x.p99), String(x.errors), ms(x.apiCpu), ms(x.dbCpu), ms(x.clientCpu), x.load]),
     1,
   ),
-);
-console.log(
-  `\nlanguage-overlap matrix of a relation (8 languages; store function in process, no HTTP, one client, ${overlap.length} relations): ` +
-    `p50 ${ms(percentile(overlap, 50))} ms, p95 ${ms(percentile(overlap, 95))} ms, p99 ${ms(percentile(overlap, 99))} ms`,
 );
 console.log(`\n${os.cpus().length} cores, load average ${os.loadavg().map((x) => x.toFixed(1)).join(" / ")} at the end; ${((Date.now() - started) / 60000).toFixed(0)} min in all.`);
 await pool.end();
