@@ -56,6 +56,8 @@ interface Breakdown {
   apiMs: number;
   phases: Map<string, number>;
   libraries: Map<string, number>;
+  /** Self time by function (with its library and first three callers). */
+  functions: Map<string, number>;
 }
 
 function breakdown(profile: CpuProfile, requests: number): Breakdown {
@@ -64,6 +66,7 @@ function breakdown(profile: CpuProfile, requests: number): Breakdown {
   for (const n of profile.nodes) for (const c of n.children ?? []) parent.set(c, n.id);
   const phases = new Map<string, number>();
   const libraries = new Map<string, number>();
+  const functions = new Map<string, number>();
   let api = 0;
   profile.samples.forEach((id, i) => {
     const dt = (profile.timeDeltas[i] ?? 0) / 1000; // µs -> ms
@@ -76,9 +79,11 @@ function breakdown(profile: CpuProfile, requests: number): Breakdown {
     for (const [name, match] of PHASES) if (stack.some(match)) phases.set(name, (phases.get(name) ?? 0) + dt);
     const lib = node.callFrame.functionName === "(garbage collector)" ? "(garbage collector)" : library(node.callFrame.url);
     libraries.set(lib, (libraries.get(lib) ?? 0) + dt);
+    const fn = `${node.callFrame.functionName || "(anonymous)"} [${lib}] < ${stack.slice(1, 4).map((f) => f.functionName || "(anonymous)").join(" < ")}`;
+    functions.set(fn, (functions.get(fn) ?? 0) + dt);
   });
   const per = (m: Map<string, number>) => new Map([...m].map(([k, v]) => [k, v / requests]));
-  return { apiMs: api / requests, phases: per(phases), libraries: per(libraries) };
+  return { apiMs: api / requests, phases: per(phases), libraries: per(libraries), functions: per(functions) };
 }
 
 /** A pool whose statements are noted while `recording` holds. */
@@ -120,6 +125,7 @@ export interface ProfileRow {
   apiMs: number;
   phases: Map<string, number>;
   topLibraries: [string, number][];
+  topFunctions: [string, number][];
   statements: number;
   pgPlanningMs: number;
   pgExecutionMs: number;
@@ -162,6 +168,7 @@ export async function profileKeyQueries(benchUrl: string, pool: pg.Pool, queries
         apiMs: b.apiMs,
         phases: b.phases,
         topLibraries: [...b.libraries].sort((x, y) => y[1] - x[1]).slice(0, 6),
+        topFunctions: [...b.functions].sort((x, y) => y[1] - x[1]).slice(0, 12),
         statements: statements.length,
         pgPlanningMs: planning,
         pgExecutionMs: execution,

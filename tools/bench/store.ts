@@ -490,7 +490,10 @@ if (args.profile) {
       1,
     ),
   );
-  for (const r of rows) console.log(`${r.query}: self time by library (ms/req) ${r.topLibraries.map(([l, ms]) => `${l} ${ms.toFixed(2)}`).join(", ")}`);
+  for (const r of rows) {
+    console.log(`\n${r.query}: self time by library (ms/req) ${r.topLibraries.map(([l, ms]) => `${l} ${ms.toFixed(2)}`).join(", ")}; by function:`);
+    for (const [f, ms] of r.topFunctions) console.log(`  ${ms.toFixed(3)}  ${f}`);
+  }
   console.log(`\n${os.cpus().length} cores, load average ${os.loadavg().map((x) => x.toFixed(1)).join(" / ")}.`);
   await pool.end();
   process.exit(0);
