@@ -288,6 +288,16 @@ describe("deep and costly queries", () => {
     expect(costly.status).toBe(400);
     expect(codes(costly)).toEqual(["QUERY_TOO_COMPLEX"]);
     expect(costly.errors![0].extensions!.cost).toBeGreaterThan(5000);
+    // the server keeps costs per document and shape of the variables: the cheap shape again is
+    // cheap, the costly one costly again, and a list variable's length is part of the shape
+    expect((await gql(url, q, { n: 2 })).errors).toBeUndefined();
+    expect(codes(await gql(url, q, { n: 100 }))).toEqual(["QUERY_TOO_COMPLEX"]);
+    const server = await start({ limits: { maxCost: 1 } });
+    const perLanguage = `query($l: [String!], $s: String) { facts(first: 10, after: $s) { edges { node { labels(languages: $l) { subject } } } } }`;
+    const cost = async (variables: Record<string, unknown>) => (await gql(server, perLanguage, variables)).errors![0].extensions!.cost;
+    expect(await cost({ l: ["en"], s: null })).toBe(1 + 10 * (1 + (1 + (1 + 1 * 1))));
+    expect(await cost({ l: ["en", "zh", "fr"], s: "abc" })).toBe(1 + 10 * (1 + (1 + (1 + 3 * 1))));
+    expect(await cost({ l: ["de"], s: "xyz" })).toBe(1 + 10 * (1 + (1 + (1 + 1 * 1))));
   });
 
   it("counts a per-language list asked for given languages as that many entries, other lists as 10", async () => {

@@ -90,7 +90,8 @@ function breakdown(profile: CpuProfile, requests: number): Breakdown {
 function recordingPool(pool: pg.Pool): { pool: pg.Pool; record<T>(work: () => Promise<T>): Promise<{ sql: string; params: unknown[] }[]> } {
   let notes: { sql: string; params: unknown[] }[] | null = null;
   const query = (...args: unknown[]) => {
-    if (notes && typeof args[0] === "string") notes.push({ sql: args[0], params: (args[1] as unknown[]) ?? [] });
+    const first = args[0] as string | pg.QueryConfig;
+    if (notes) notes.push(typeof first === "string" ? { sql: first, params: (args[1] as unknown[]) ?? [] } : { sql: first.text, params: first.values ?? [] });
     return (pool.query as (...a: unknown[]) => unknown)(...args);
   };
   const wrapped = new Proxy(pool, { get: (target, key) => (key === "query" ? query : Reflect.get(target, key, target)) });
