@@ -161,7 +161,7 @@ interface TableSize {
 async function tableSizes(pool: pg.Pool): Promise<TableSize[]> {
   const { rows } = await pool.query<{ table: string; rows: string; heap: string; indexes: string }>(
     `SELECT p.relname AS table,
-            sum(c.reltuples)::bigint::text AS rows,
+            sum(GREATEST(c.reltuples, 0))::bigint::text AS rows,
             sum(pg_table_size(c.oid))::bigint::text AS heap,
             sum(pg_indexes_size(c.oid))::bigint::text AS indexes
      FROM pg_class p JOIN pg_inherits i ON i.inhparent = p.oid JOIN pg_class c ON c.oid = i.inhrelid
