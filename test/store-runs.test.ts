@@ -9,6 +9,7 @@ import { degenerateSetsOfRun } from "../src/store/degenerate.ts";
 import { factLanguageIndependentNeurons, relationLanguageIndependentNeurons, relationLanguageOverlap } from "../src/store/likn.ts";
 import { factsOfNeuron, findRun, knowledgeNeuronsOfRuns, topScoresOfRuns } from "../src/store/neurons.ts";
 import { clearCheckpointRuns } from "../src/store/partitions.ts";
+import { relationAnswer } from "../src/store/relation-answers.ts";
 import { type RunRecord, runKey, saveRuns } from "../src/store/runs.ts";
 import { openTestStore, truncateAll } from "./helpers/store.ts";
 
@@ -175,7 +176,18 @@ describe("the run and neuron tables", () => {
     const v = await version();
     await save([run(checkpoints[1], "fact-c", "en", [[5, 5]], steps9)]);
     expect(await version()).toBe(v);
-    expect(await answers()).toBe(before + 2);
+    // (keeping the recomputed LIKN answer deleted the relation's answers of older versions: the overlap's)
+    expect(await answers()).toBe(before + 1);
+    // at most maxKept answers of a kind per relation and version: beyond, answered but not kept;
+    // answers of an older version are deleted when a new one is kept
+    const ask = (args: string) => relationAnswer(store.pool, { checkpointId: checkpoints[0], setting: steps9, relationId: "P1", kind: "likn", args }, async () => [args], { maxKept: 2 });
+    const kept = () => count(`SELECT count(*) AS n FROM relation_answer WHERE checkpoint_id = $1 AND args LIKE 'q%'`, [checkpoints[0]]);
+    expect([await ask("q1"), await ask("q2"), await ask("q3")]).toEqual([["q1"], ["q2"], ["q3"]]);
+    expect(await kept()).toBe(1); // "de,en;1" (kept above, at this version) and q1 fill the 2
+    await save([run(checkpoints[0], "fact-c", "en", [[5, 5]], steps9)]);
+    expect(await ask("q3")).toEqual(["q3"]);
+    const steps9Answers = `SELECT count(*) AS n FROM relation_answer WHERE checkpoint_id = $1 AND setting_id = (SELECT id FROM run_setting WHERE steps = 9)`;
+    expect(await count(steps9Answers, [checkpoints[0]])).toBe(1); // only q3, at the new version
   });
 
   it("refuses neuron rows of a missing run or with keys other than the run's, and never changes a run's key", async () => {

@@ -32,17 +32,32 @@ const SCOPE = `SELECT s.setting_id, r.relation_key,
     COALESCE((SELECT v.version FROM relation_version v WHERE v.checkpoint_id = $1 AND v.setting_id = s.setting_id AND v.relation_key = r.relation_key), 0)::text AS version
   FROM (SELECT ${settingIdSql(2)} AS setting_id) s, (SELECT (SELECT key FROM relation WHERE id = $5) AS relation_key) r`;
 
-const STORE = `INSERT INTO relation_answer (checkpoint_id, setting_id, relation_key, kind, args, version, answer)
-  VALUES ($1, $2, $3, $4, $5, $6::bigint, $7::jsonb)
+/**
+ * Keeps an answer: answers of older versions of the relation are deleted first, and the answer is
+ * kept only while fewer than $8 answers of this kind are kept for the relation at this version.
+ */
+const STORE = `WITH stale AS (
+    DELETE FROM relation_answer WHERE checkpoint_id = $1 AND setting_id = $2 AND relation_key = $3 AND version < $6::bigint)
+  INSERT INTO relation_answer (checkpoint_id, setting_id, relation_key, kind, args, version, answer)
+  SELECT $1, $2, $3, $4, $5, $6::bigint, $7::jsonb
+  WHERE (SELECT count(*) FROM relation_answer
+         WHERE checkpoint_id = $1 AND setting_id = $2 AND relation_key = $3 AND kind = $4 AND version = $6::bigint) < $8
   ON CONFLICT (checkpoint_id, setting_id, relation_key, kind, args)
   DO UPDATE SET version = excluded.version, answer = excluded.answer WHERE relation_answer.version < excluded.version`;
+
+/**
+ * Most answers of one kind kept per relation and version: the questions are open-ended (any
+ * language set), so a client asking ever new ones must not grow the table without bound; beyond
+ * this they are computed on every ask.
+ */
+export const MAX_KEPT_ANSWERS = 1000;
 
 /**
  * The answer to a relation-level question: stored, or computed by `compute` (on one connection, in
  * a REPEATABLE READ snapshot that also reads the relation's version) and stored for the next ask.
  * The answer must survive JSON (plain objects, arrays, finite numbers, strings).
  */
-export async function relationAnswer<T>(pool: Pool, q: RelationQuestion, compute: (db: PoolClient) => Promise<T>): Promise<T> {
+export async function relationAnswer<T>(pool: Pool, q: RelationQuestion, compute: (db: PoolClient) => Promise<T>, options: { maxKept?: number } = {}): Promise<T> {
   const scope = [q.checkpointId, ...settingParams(q.setting), q.relationId];
   const hit = await pool.query<{ answer: T }>(named(HIT, [...scope, q.kind, q.args]));
   if (hit.rows.length) return hit.rows[0].answer;
@@ -60,7 +75,8 @@ export async function relationAnswer<T>(pool: Pool, q: RelationQuestion, compute
   });
   // an unknown setting or relation has nothing stored: nothing to keep
   if (computed.setting_id !== null && computed.relation_key !== null) {
-    await pool.query(named(STORE, [q.checkpointId, computed.setting_id, computed.relation_key, q.kind, q.args, computed.version, JSON.stringify(computed.answer)]));
+    const maxKept = options.maxKept ?? MAX_KEPT_ANSWERS;
+    await pool.query(named(STORE, [q.checkpointId, computed.setting_id, computed.relation_key, q.kind, q.args, computed.version, JSON.stringify(computed.answer), maxKept]));
   }
   return computed.answer;
 }
