@@ -9,7 +9,7 @@ import { ApolloServer } from "@apollo/server";
 import { ApolloServerPluginDrainHttpServer } from "@apollo/server/plugin/drainHttpServer";
 import { makeExecutableSchemaFromSdl } from "./schema.ts";
 import { authenticate, writeScopePlugin } from "./auth.ts";
-import { type ComputeBudgets, DEFAULT_BUDGETS, computeBudgetPlugin } from "./compute-budget.ts";
+import { BudgetLedger, type ComputeBudgets, DEFAULT_BUDGETS, computeBudgetPlugin } from "./compute-budget.ts";
 import { type ApiDeps, type ApiContext, createContext } from "./context.ts";
 import { databaseUnavailablePlugin, formatErrorWith } from "./error-policy.ts";
 import { apiError } from "./errors.ts";
@@ -56,7 +56,7 @@ export async function startApiServer(deps: ApiDeps, options: ServeOptions): Prom
     plugins: [
       limitsPlugin(schema, limits),
       writeScopePlugin(),
-      computeBudgetPlugin({ ...DEFAULT_BUDGETS, ...options.budgets }),
+      computeBudgetPlugin({ ...DEFAULT_BUDGETS, ...options.budgets }, new BudgetLedger(deps.pool)),
       databaseUnavailablePlugin(),
       serverTimingPlugin(),
       ApolloServerPluginDrainHttpServer({ httpServer }),

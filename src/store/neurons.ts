@@ -4,6 +4,7 @@ import type { RunScope } from "../analysis/analysis-store.ts";
 import type { TargetMode } from "../attribution/fact-attribution.ts";
 import type { Method } from "../attribution/integrated-gradients.ts";
 import type { RunRecord } from "./runs.ts";
+import { named } from "./client.ts";
 import { settingIdSql, settingParams } from "./settings.ts";
 
 /** A stored run as the API reads it: the written record without its neuron lists, plus its row id. */
@@ -86,10 +87,12 @@ function toRun(r: RunDbRow): RunRow {
 /** The run of (checkpoint, setting, fact, language): a run key is stored at most once. */
 export async function findRun(pool: Pool, q: RunScope & { factId: string; language: string }): Promise<RunRow | null> {
   const { rows } = await pool.query<RunDbRow>(
-    `${RUN_SELECT}
-     WHERE r.checkpoint_id = $1 AND r.setting_id = ${settingIdSql(2)}
-       AND r.fact_key = (SELECT key FROM fact WHERE id = $5) AND r.language_key = (SELECT key FROM language WHERE code = $6)`,
-    [q.checkpointId, ...settingParams(q.setting), q.factId, q.language],
+    named(
+      `${RUN_SELECT}
+       WHERE r.checkpoint_id = $1 AND r.setting_id = ${settingIdSql(2)}
+         AND r.fact_key = (SELECT key FROM fact WHERE id = $5) AND r.language_key = (SELECT key FROM language WHERE code = $6)`,
+      [q.checkpointId, ...settingParams(q.setting), q.factId, q.language],
+    ),
   );
   return rows.length ? toRun(rows[0]) : null;
 }
@@ -104,16 +107,14 @@ const refArrays = (runs: readonly RunRef[]) => [runs.map((r) => r.id.toString())
 
 export async function knowledgeNeuronsOfRuns(pool: Pool, runs: readonly RunRef[]): Promise<Map<bigint, NeuronRow[]>> {
   const { rows } = await pool.query<{ run_id: string } & NeuronRow>(
-    `SELECT run_id, layer, unit, score, rank FROM knowledge_neuron WHERE run_id = ANY($1::bigint[]) AND checkpoint_id = ANY($2::int[]) ORDER BY run_id, rank`,
-    refArrays(runs),
+    named(`SELECT run_id, layer, unit, score, rank FROM knowledge_neuron WHERE run_id = ANY($1::bigint[]) AND checkpoint_id = ANY($2::int[]) ORDER BY run_id, rank`, refArrays(runs)),
   );
   return groupByRun(rows);
 }
 
 export async function topScoresOfRuns(pool: Pool, runs: readonly RunRef[]): Promise<Map<bigint, NeuronRow[]>> {
   const { rows } = await pool.query<{ run_id: string } & NeuronRow>(
-    `SELECT run_id, layer, unit, score, rank FROM neuron_score WHERE run_id = ANY($1::bigint[]) AND checkpoint_id = ANY($2::int[]) ORDER BY run_id, rank`,
-    refArrays(runs),
+    named(`SELECT run_id, layer, unit, score, rank FROM neuron_score WHERE run_id = ANY($1::bigint[]) AND checkpoint_id = ANY($2::int[]) ORDER BY run_id, rank`, refArrays(runs)),
   );
   return groupByRun(rows);
 }
@@ -185,6 +186,7 @@ export async function factsOfNeuron(
   const outerOrder = byScore ? "p.max_score DESC, p.fact_key" : "p.fact_key";
   const [page, count] = await Promise.all([
     pool.query<{ fact_id: string; fact_key: number; languages: string[]; max_score: number }>(
+      named(
       `SELECT f.id AS fact_id, p.fact_key, (SELECT array_agg(l.code ORDER BY l.code) FROM language l WHERE l.key = ANY(p.language_keys)) AS languages, p.max_score
        FROM (SELECT k.fact_key, array_agg(k.language_key) AS language_keys, max(k.score)::float8 AS max_score
              FROM knowledge_neuron k WHERE ${filter}
@@ -192,8 +194,9 @@ export async function factsOfNeuron(
        JOIN fact f ON f.key = p.fact_key
        ORDER BY ${outerOrder}`,
       pageParams,
+      ),
     ),
-    pool.query<{ n: number }>(`SELECT count(DISTINCT k.fact_key)::int AS n FROM knowledge_neuron k WHERE ${filter}`, params),
+    pool.query<{ n: number }>(named(`SELECT count(DISTINCT k.fact_key)::int AS n FROM knowledge_neuron k WHERE ${filter}`, params)),
   ]);
   return {
     rows: page.rows.slice(0, q.first).map((r) => ({ factId: r.fact_id, factKey: r.fact_key, languages: r.languages, maxScore: r.max_score })),

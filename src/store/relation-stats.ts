@@ -1,49 +1,11 @@
-// Relation- and model-wide statistics over the stored runs for the explorer: the language x
-// language overlap of knowledge neurons, their per-layer distribution, and indexing coverage.
+// Relation- and model-wide statistics over the stored runs for the explorer: the per-layer
+// distribution of knowledge neurons and indexing coverage (the language x language overlap is
+// likn.ts's relationLanguageOverlap).
 // Each is one statement over the run and knowledge_neuron indexes (checkpoint, setting, relation,
 // language, fact, ...), never a query per fact.
 import type { Pool } from "pg";
 import type { RunScope } from "../analysis/analysis-store.ts";
 import { settingIdSql, settingParams } from "./settings.ts";
-
-export interface OverlapCellRow {
-  row: string;
-  column: string;
-  facts: number;
-  meanShared: number;
-  meanJaccard: number;
-}
-
-/**
- * For each ordered pair of `languages`: the facts of the relation with runs in both, the mean
- * number of knowledge neurons a fact shares between them, and the mean Jaccard index (a fact with
- * no neuron in either language counts 0).
- */
-export async function languageOverlap(pool: Pool, q: RunScope & { relationId: string; languages: readonly string[] }): Promise<OverlapCellRow[]> {
-  const { rows } = await pool.query<{ row: string; col: string; facts: number; mean_shared: number; mean_jaccard: number }>(
-    `WITH scope AS (SELECT $1::int AS checkpoint_id, ${settingIdSql(2)} AS setting_id, (SELECT key FROM relation WHERE id = $5) AS relation_key),
-     langs AS (SELECT key, code FROM language WHERE code = ANY($6::text[])),
-     runs AS (
-       SELECT r.fact_key, l.code, r.n_knowledge FROM attribution_run r, scope s, langs l
-       WHERE r.checkpoint_id = s.checkpoint_id AND r.setting_id = s.setting_id AND r.relation_key = s.relation_key AND r.language_key = l.key),
-     kn AS (
-       SELECT k.fact_key, l.code, k.layer, k.unit FROM knowledge_neuron k, scope s, langs l
-       WHERE k.checkpoint_id = s.checkpoint_id AND k.setting_id = s.setting_id AND k.relation_key = s.relation_key AND k.language_key = l.key),
-     shared AS (
-       SELECT a.code AS row, b.code AS col, a.fact_key, count(*) AS n
-       FROM kn a JOIN kn b ON b.fact_key = a.fact_key AND b.layer = a.layer AND b.unit = a.unit
-       GROUP BY 1, 2, 3)
-     SELECT a.code AS row, b.code AS col, count(*)::int AS facts,
-            avg(COALESCE(sh.n, 0))::float8 AS mean_shared,
-            avg(CASE WHEN a.n_knowledge + b.n_knowledge - COALESCE(sh.n, 0) = 0 THEN 0
-                     ELSE COALESCE(sh.n, 0)::float8 / (a.n_knowledge + b.n_knowledge - COALESCE(sh.n, 0)) END)::float8 AS mean_jaccard
-     FROM runs a JOIN runs b ON b.fact_key = a.fact_key
-     LEFT JOIN shared sh ON sh.row = a.code AND sh.col = b.code AND sh.fact_key = a.fact_key
-     GROUP BY a.code, b.code`,
-    [q.checkpointId, ...settingParams(q.setting), q.relationId, q.languages],
-  );
-  return rows.map((r) => ({ row: r.row, column: r.col, facts: r.facts, meanShared: r.mean_shared, meanJaccard: r.mean_jaccard }));
-}
 
 export interface LayerDistributionRow {
   language: string;

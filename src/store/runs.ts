@@ -1,12 +1,15 @@
 // Bulk storage of attribution runs, used by the indexer's workers and by `npm run bench:store`:
 // per batch one statement for the runs (jsonb_to_recordset, ON CONFLICT on the run key) and one
-// binary COPY per neuron table (and the full grids the indexer kept, run_grid), inside the caller's transaction, so a crash leaves either the whole run
-// or nothing, and the unique run key keeps a re-delivered job from storing it twice.
+// binary COPY per neuron table (and the full grids the indexer kept, run_grid), inside the caller's
+// transaction, so a crash leaves either the whole run or nothing, and the unique run key keeps a
+// re-delivered job from storing it twice. The versions of the relations stored are raised last
+// (relation-answers.ts).
 import type { Pool, PoolClient } from "pg";
 import type { TargetMode } from "../attribution/fact-attribution.ts";
 import type { Method } from "../attribution/integrated-gradients.ts";
 import type { LayerSummary } from "../attribution/selection.ts";
 import { BinaryCopyEncoder, copyBinary } from "./binary-copy.ts";
+import { raiseRelationVersions } from "./relation-answers.ts";
 import { ensureSettings, settingKey } from "./settings.ts";
 
 export interface StoredNeuron {
@@ -180,6 +183,9 @@ export async function saveRuns(db: PoolClient, runs: readonly RunRecord[], optio
   await copyBinary(db, "knowledge_neuron", KNOWLEDGE_COLUMNS, knowledgeRows(stored));
   await saveDegenerateSets(db, stored);
   await saveIndexGrids(db, stored);
+  // relation-level answers of these relations are out of date once this commits (last: the version
+  // rows stay locked only until the caller's COMMIT; runs deleted by `replace` raised theirs by trigger)
+  await raiseRelationVersions(db, stored.map((s) => s.keys));
   return ids;
 }
 
