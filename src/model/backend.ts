@@ -79,11 +79,36 @@ async function switchBackend(name: BackendName | string): Promise<BackendName> {
   const ok = await tf.setBackend(backend);
   if (!ok) throw new ModelError("backend-unavailable", `tfjs could not initialise the ${backend} backend`);
   await tf.ready();
+  applyTfjsFlags();
   if (backend === "cpu") {
     // its one-time "install tfjs-node to speed things up" banner is noise for a backend chosen on purpose
     (tf.backend() as unknown as { firstUse?: boolean }).firstUse = false;
   }
   return backend;
+}
+
+/**
+ * $KN_TFJS_FLAGS: tfjs environment flags for tuning, `NAME=value,...` (e.g.
+ * `WEBGPU_DEFERRED_SUBMIT_BATCH_SIZE=64`): numbers and true/false are parsed, a flag tfjs does
+ * not know is refused (tfjs reads such flags from the URL in a browser; Node has no other way).
+ */
+export function applyTfjsFlags(spec = process.env.KN_TFJS_FLAGS): void {
+  for (const item of (spec ?? "").split(",").map((s) => s.trim()).filter(Boolean)) {
+    const [name, raw] = item.split("=", 2);
+    if (raw === undefined || !isRegistered(name)) {
+      throw new ModelError("bad-input", `KN_TFJS_FLAGS: ${JSON.stringify(item)} is not NAME=value with a flag tfjs registered`);
+    }
+    tf.env().set(name, raw === "true" ? true : raw === "false" ? false : Number.isFinite(Number(raw)) ? Number(raw) : raw);
+  }
+}
+
+function isRegistered(name: string): boolean {
+  try {
+    tf.env().get(name);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 /** Whether a dense layer's gradient needs its own pre-transposed weight copy (see dense.ts). */

@@ -16,8 +16,11 @@
 // sees no adapter). GPU runs (.gpu-bench/run.sh, built by `npm run bench:gpu`): --torch-device
 // auto|cuda|cpu, --python <path>, --wasm-reference <file> (the wasm figures measured on the
 // development machine, shown beside the GPU's), --table <file> (the main table is also written
-// there), --quick (one prompt per model, one round; the 1.3 B row attributes its top layer only
-// and skips torch: llvmpipe proves it loads and attributes, a GPU runs the full row).
+// there, rewritten after every model), --json <file> (the rows so far, after every model, without
+// score matrices), --from-json <file> (measure nothing: print the saved rows again, e.g. with a newer
+// --wasm-reference), --per-language <n> (seed prompts per language for every model), --quick (one
+// prompt per model, one round; the 1.3 B row attributes its top layer only and skips torch:
+// llvmpipe proves it loads and attributes, a GPU runs the full row).
 // wasm rows are saved to .data/bench/attribution-wasm.json for the GPU folder.
 //
 // Options: --models a,b (labels, default all); --baseline-ref <git ref> adds a table of this
@@ -452,6 +455,7 @@ const args = parseArgs({
     models: { type: "string" }, "baseline-ref": { type: "string" }, "compare-only": { type: "boolean", default: false }, rounds: { type: "string" },
     backends: { type: "string" }, "torch-device": { type: "string" }, python: { type: "string" }, "wasm-reference": { type: "string" },
     table: { type: "string" }, quick: { type: "boolean", default: false }, "row-budget": { type: "string" },
+    "per-language": { type: "string" }, json: { type: "string" }, "from-json": { type: "string" },
   },
 }).values;
 const PYTHON = args.python ?? "/usr/bin/python3";
@@ -460,7 +464,8 @@ const QUICK = args.quick;
 const wanted = args.models?.split(",");
 const selected = MODELS.filter((m) => !wanted || wanted.includes(m.label))
   .map((m) => (QUICK ? { ...m, perLanguage: 1, languages: [m.languages[0]], rounds: 1, extraTorchThreads: [] } : m))
-  .map((m) => (args.rounds ? { ...m, rounds: Number(args.rounds) } : m));
+  .map((m) => (args.rounds ? { ...m, rounds: Number(args.rounds) } : m))
+  .map((m) => (args["per-language"] ? { ...m, perLanguage: Number(args["per-language"]) } : m));
 if (wanted && selected.length !== wanted.length) throw new Error(`unknown model in --models (known: ${MODELS.map((m) => m.label).join(", ")})`);
 const baselineRef = args["baseline-ref"];
 const rowBudget = args["row-budget"] ? Number(args["row-budget"]) : defaultRowBudget();
@@ -476,11 +481,34 @@ async function unavailable(backend: string): Promise<string | undefined> {
 
 const started = performance.now();
 const startLoad = os.loadavg()[0];
-const rows: Row[] = [];
-const details: string[] = [];
-const devices = new Set<string>();
-let torchVersion: string | undefined;
-for (const spec of args["compare-only"] ? [] : selected) {
+/** What a run measured, without the score matrices: --json writes it, --from-json renders it again. */
+interface SavedRun {
+  rows: Row[];
+  details: string[];
+  devices: string[];
+  torchVersion?: string;
+  rowBudget: number;
+  machine: string;
+}
+
+const saved: SavedRun | undefined = args["from-json"] ? (JSON.parse(fs.readFileSync(args["from-json"], "utf8")) as SavedRun) : undefined;
+const rows: Row[] = saved?.rows ?? [];
+const details: string[] = saved?.details ?? [];
+const devices = new Set<string>(saved?.devices);
+let torchVersion: string | undefined = saved?.torchVersion;
+const machine = () => saved?.machine ?? `${os.cpus().length} CPUs (${os.cpus()[0]?.model ?? "?"}), load average ${startLoad.toFixed(1)} at the start, ${os.loadavg()[0].toFixed(1)} at the end`;
+
+/** The table and the rows so far, after every model: a run stopped by a time limit keeps what it measured. */
+function saveProgress(): void {
+  if (args.table && rows.length) fs.writeFileSync(args.table, `${mainTable(rows, reference)}\n`);
+  if (args.json) {
+    const strip = (r: Row): Row => (r.ts ? { ...r, ts: { ...r.ts, scores: [] } } : r);
+    const run: SavedRun = { rows: rows.map(strip), details, devices: [...devices], torchVersion, rowBudget, machine: machine() };
+    fs.writeFileSync(args.json, JSON.stringify(run));
+  }
+}
+
+for (const spec of args["compare-only"] || saved ? [] : selected) {
   log(`${spec.label} ...`);
   if (spec.prepare) {
     try {
@@ -551,24 +579,25 @@ for (const spec of args["compare-only"] ? [] : selected) {
   }
   for (const r of ran) r.torch ??= { threads: 1, error: topOnly ? "skipped (--quick)" : "not run" };
   rows.push(...ran);
+  saveProgress();
 }
 
 // wasm figures for the GPU folder's table (npm run bench:gpu carries them to the GPU machine)
 const wasmRows = rows.filter((r) => r.backend === "wasm" && r.ts);
-if (wasmRows.length && !QUICK) {
+if (wasmRows.length && !QUICK && !saved) {
   fs.mkdirSync(BENCH_DATA, { recursive: true });
   const cpu = os.cpus()[0]?.model ?? "?";
   // rows of models not run this time are kept (a slow model can be measured in its own run)
   const previous = fs.existsSync(WASM_RESULTS) ? (JSON.parse(fs.readFileSync(WASM_RESULTS, "utf8")) as WasmReference).rows : [];
-  const machine = `${os.cpus().length} CPUs (${cpu}), load average ${startLoad.toFixed(1)} at the start`;
+  const where = `${os.cpus().length} CPUs (${cpu}), load average ${startLoad.toFixed(1)} at the start`;
   const date = new Date().toISOString().slice(0, 10);
-  const fresh = wasmRows.map((r) => ({ label: r.label, wall: r.ts!.perPrompt.wall, cpu: r.ts!.perPrompt.cpu, prompts: r.prompts, machine, date }));
-  const saved: WasmReference = {
-    machine,
+  const fresh = wasmRows.map((r) => ({ label: r.label, wall: r.ts!.perPrompt.wall, cpu: r.ts!.perPrompt.cpu, prompts: r.prompts, machine: where, date }));
+  const wasmReference: WasmReference = {
+    machine: where,
     date,
     rows: [...previous.filter((p) => !fresh.some((f) => f.label === p.label)), ...fresh],
   };
-  fs.writeFileSync(WASM_RESULTS, JSON.stringify(saved, null, 2));
+  fs.writeFileSync(WASM_RESULTS, JSON.stringify(wasmReference, null, 2));
   log(`wasm figures saved to ${path.relative(PROJECT_ROOT, WASM_RESULTS)}`);
 }
 
@@ -592,11 +621,13 @@ if (baselineRef) {
   });
 }
 
-const torchWhere = TORCH_DEVICE === "cpu" ? "CPU" : `device ${TORCH_DEVICE}`;
-console.log(`## AMIG attribution throughput: ${METHOD}, clean targets, ${STEPS} steps, all layers; TS: the prompts of a model in one batch, row budget ${rowBudget} tokens\n`);
+saveProgress();
+const torchDevices = [...new Set(rows.flatMap((r) => (r.torch?.device ? [r.torch.device] : [])))];
+const torchWhere = torchDevices.length ? torchDevices.join(", ") : TORCH_DEVICE === "cpu" ? "CPU" : `device ${TORCH_DEVICE}`;
+console.log(`## AMIG attribution throughput: ${METHOD}, clean targets, ${STEPS} steps, all layers; TS: the prompts of a model in one batch, row budget ${saved?.rowBudget ?? rowBudget} tokens\n`);
 console.log(`TS: tfjs on ${[...devices].join(", ") || backends.join(", ")} (wasm: single thread), float32. ` +
   `torch: tools/golden/attribute.py, float32, ${torchWhere}${torchVersion ? `, torch ${torchVersion}` : ""}. ` +
-  `Machine: ${os.cpus().length} CPUs (${os.cpus()[0]?.model ?? "?"}), load average ${startLoad.toFixed(1)} at the start, ${os.loadavg()[0].toFixed(1)} at the end` +
+  `Machine: ${machine()}` +
   ` (CPU seconds, in parentheses, are this process's own and hold up better than wall time when other work shares the CPUs).` +
   ` One warm-up attribution per side is not timed; model loading is excluded.` +
   (reference ? ` wasm (reference): measured by \`npm run bench:attribution\`, not in this run: ` +

@@ -6,7 +6,9 @@
 # none) the Vulkan loader, generates the random checkpoints (tools/bench/make_random_*.py, numpy),
 # then runs the attribution benchmark on the webgpu backend and PyTorch (CUDA when present, else
 # CPU) on the same prompts, and prints one table. Environment: PYTHON (default python3),
-# KN_WEBGPU_ADAPTER, VK_DRIVER_FILES, OUT (a folder: the table and the log are copied there).
+# KN_WEBGPU_ADAPTER, VK_DRIVER_FILES, OUT (a folder: the table, the rows as JSON and the log are
+# written there). Other options go to the benchmark (tools/bench/attribution.ts): --row-budget,
+# --per-language, --rounds.
 set -euo pipefail
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 ROOT="$(dirname "$HERE")"
@@ -53,7 +55,10 @@ command -v nvidia-smi >/dev/null 2>&1 && nvidia-smi --query-gpu=name,memory.tota
 # the random GPT-2 tokenizer's merges, learned once on the development machine
 mkdir -p "$ROOT/.data/bench" && cp -n "$HERE"/seed-bpe-*.json "$ROOT/.data/bench/" 2>/dev/null || true
 
+# the table, the rows (JSON) and the log go to $OUT when that is a folder (else .gpu-bench/work),
+# rewritten after every model, so a run stopped by a time limit keeps what it measured
+DEST="$WORK"
+if [ -n "${OUT:-}" ] && [ -d "${OUT:-}" ]; then DEST="$OUT"; fi
 set -o pipefail
 "$WORK/node" "$HERE/lib/bench.mjs" --backends webgpu --torch-device auto --python "$PY" \
-  --wasm-reference "$HERE/wasm-reference.json" --table "$WORK/table.md" "$@" 2> >(tee "$WORK/bench.log" >&2)
-if [ -n "${OUT:-}" ] && [ -d "${OUT:-}" ]; then cp "$WORK/table.md" "$WORK/bench.log" "$OUT/" 2>/dev/null || true; fi
+  --wasm-reference "$HERE/wasm-reference.json" --table "$DEST/table.md" --json "$DEST/rows.json" "$@" 2> >(tee "$DEST/bench.log" >&2)
