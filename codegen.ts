@@ -37,6 +37,7 @@ const config: CodegenConfig = {
           NeuronDegenerateSet: `${PARENTS}#NeuronDegenerateSetParent`,
           LanguageOverlap: `${PARENTS}#LanguageOverlapParent`,
           RelationCount: `${PARENTS}#RelationCountParent`,
+          IndexingCoverage: `${PARENTS}#CoverageParent`,
         },
       },
     },

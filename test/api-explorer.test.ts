@@ -12,7 +12,8 @@ import { attributionModel } from "../src/attribution/model-port.ts";
 import { DEFAULT_RUN_SETTING } from "../src/attribution/run-setting.ts";
 import { paperSelection } from "../src/attribution/selection.ts";
 import { registerFolder } from "../src/cli/checkpoints.ts";
-import { computeRun } from "../src/indexer/attribute-job.ts";
+import { hostCheckpoint } from "../src/api/resolvers/neurons.ts";
+import { DEFAULT_INDEX_GRID_MAX_CELLS, computeRun } from "../src/indexer/attribute-job.ts";
 import { startQueue } from "../src/indexer/queue.ts";
 import { type LanguageModel, loadModel } from "../src/model/index.ts";
 import { withTransaction } from "../src/store/client.ts";
@@ -66,16 +67,18 @@ beforeAll(async () => {
     { factId: whole.fact, language: whole.language },
   ]);
   const model = attributionModel(lm);
-  const index = async (factId: string, languages: readonly string[], topK = 100) => {
+  // gridMaxCells 0: the run keeps no grid (what the indexer does for a model larger than KN_INDEX_GRID_MAX_CELLS)
+  const index = async (factId: string, languages: readonly string[], topK = 100, gridMaxCells = 0) => {
     const runs: RunRecord[] = [];
     for (const language of languages) {
       const job = { checkpointId: checkpoint.id, factId, language, ...DEFAULT_RUN_SETTING, topK, replace: false, dkn: true };
-      runs.push(await computeRun(model, job, contexts.get(`${factId}|${language}`)!, paperSelection(language), { nLayers: lm.nLayers, ffnWidth: lm.ffnWidth }));
+      runs.push(await computeRun(model, job, contexts.get(`${factId}|${language}`)!, paperSelection(language), { nLayers: lm.nLayers, ffnWidth: lm.ffnWidth, gridMaxCells }));
     }
     await withTransaction(store.pool, (db) => saveRuns(db, runs));
     return runs;
   };
-  for (const f of facts) await index(f, LANGUAGES);
+  // the first fact's runs keep their grids, as the indexer does for the demo models by default
+  for (const [i, f] of facts.entries()) await index(f, LANGUAGES, 100, i === 0 ? DEFAULT_INDEX_GRID_MAX_CELLS : 0);
   await index(whole.fact, [whole.language], lm.nLayers * lm.ffnWidth);
   host = new ThreadModelHost(store.url);
   server = await startApiServer(
@@ -161,6 +164,27 @@ describe("attributionGrid", () => {
     expect(again.scores).toEqual(g.scores);
   }, 120_000);
 
+  it("serves the grid the indexer stored with the run: nothing recomputed, identical to a recomputation, its top scores exactly the stored ones", async () => {
+    const { rows } = await store.pool.query<{ from_index: boolean }>(
+      `SELECT g.from_index FROM run_grid g JOIN attribution_run r ON r.id = g.run_id AND r.checkpoint_id = g.checkpoint_id
+        WHERE r.fact_key = (SELECT key FROM fact WHERE id = $1)`,
+      [facts[0]],
+    );
+    expect(rows).toEqual(LANGUAGES.map(() => ({ from_index: true })));
+    for (const language of LANGUAGES) {
+      const first = await grid(facts[0], language);
+      expect(first.errors).toBeUndefined();
+      const g = first.data!.attributionGrid!;
+      expect(g.source).toBe("STORED");
+      expect([g.layers, g.width, g.scores.length]).toEqual([4, 256, 1024]);
+      // float32 both: neuron_score's real, printed by PostgreSQL in its shortest exact form
+      for (const n of g.run.topNeurons) expect(Math.fround(g.scores[n.layer * 256 + n.unit])).toBe(Math.fround(n.score));
+      // what the model host computes again for the run (the path a grid without one takes)
+      const again = await host.attributionGrid(hostCheckpoint(checkpoint), { factId: facts[0], language, setting: DEFAULT_RUN_SETTING });
+      expect(g.scores).toEqual(Array.from(again.scores));
+    }
+  }, 120_000);
+
   it("reads the grid of a run that stored every score; null when there is no run or the model is unknown", async () => {
     const g = (await grid(whole.fact, whole.language)).data!.attributionGrid!;
     expect(g.source).toBe("STORED");
@@ -223,10 +247,18 @@ describe("relation statistics", () => {
     expect(everything.layerDistribution.map((x) => x.runs)).toEqual([FACTS + 1, FACTS]);
   });
 
-  it("indexingCoverage: facts, indexed facts and knowledge neurons per model x relation x language", async () => {
-    const d = await q<{ indexingCoverage: { model: string; relation: string; language: string; facts: number; indexed: number; share: number; knowledgeNeurons: number }[] }>(
-      `{ indexingCoverage(model: "${MODEL}") { model relation language facts indexed share knowledgeNeurons } }`,
+  it("indexingCoverage: facts, indexed facts, knowledge neurons and degenerate sets per model x relation x language", async () => {
+    const d = await q<{ indexingCoverage: { model: string; relation: string; language: string; facts: number; indexed: number; share: number; knowledgeNeurons: number; degenerateSets: number }[] }>(
+      `{ indexingCoverage(model: "${MODEL}") { model relation language facts indexed share knowledgeNeurons degenerateSets } }`,
     );
+    // degenerate sets per relation and language, counted straight from the tables
+    const sets = await store.pool.query<{ relation: string; language: string; n: number }>(
+      `SELECT rel.id AS relation, l.code AS language, count(s.id)::int AS n FROM attribution_run r
+         JOIN relation rel ON rel.key = r.relation_key JOIN language l ON l.key = r.language_key
+         LEFT JOIN degenerate_set s ON s.run_id = r.id AND s.checkpoint_id = r.checkpoint_id GROUP BY 1, 2`,
+    );
+    expect(sets.rows.some((r) => r.n > 0)).toBe(true);
+    for (const c of d.indexingCoverage) expect(c.degenerateSets, `${c.relation} ${c.language}`).toBe(sets.rows.find((r) => r.relation === c.relation && r.language === c.language)?.n ?? 0);
     expect(d.indexingCoverage.length).toBe(2 * LANGUAGES.length);
     const p36fr = d.indexingCoverage.find((c) => c.relation === RELATION && c.language === "fr")!;
     const labelled = await store.pool.query("SELECT count(*)::int AS n FROM fact_label fl JOIN fact f ON f.id = fl.fact_id WHERE f.relation_id = $1 AND fl.language_code = 'fr'", [RELATION]);
@@ -421,5 +453,22 @@ describe("search, jobs, HTTP", () => {
     const mutation = await gqlGet(url, `mutation { recordFactCheck(model: "${MODEL}", subject: "a", relation: "P36", object: "b", language: "en") { id } }`);
     expect(mutation.status).toBe(405);
     expect(await store.pool.query("SELECT count(*)::int AS n FROM fact_check").then((r) => r.rows[0].n)).toBe(0);
+  });
+
+  it("Server-Timing: every answer states its server time, CPU time, pg statements and each root field's time", async () => {
+    const timing = async (query: string) => {
+      const res = await fetch(url, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ query }) });
+      expect(res.status).toBe(200);
+      return new Map((res.headers.get("server-timing") ?? "").split(", ").map((e) => [e.split(";")[0], e]));
+    };
+    const entries = await timing(`{ models { name } coverage: indexingCoverage(model: "${MODEL}") { indexed } }`);
+    expect(new Set(entries.keys())).toEqual(new Set(["total", "cpu", "db", "field.models", "field.coverage"]));
+    const dur = (name: string) => Number(/;dur=([\d.]+)/.exec(entries.get(name)!)![1]);
+    expect(dur("total")).toBeGreaterThan(0);
+    expect(dur("field.coverage")).toBeLessThanOrEqual(dur("total"));
+    // through the pg pool: the model by name and the coverage (models go through Prisma's own pool);
+    // the degenerate-set counts only when selected, then one statement for all rows
+    expect(entries.get("db")).toMatch(/;desc="2 statements"$/);
+    expect((await timing(`{ indexingCoverage(model: "${MODEL}") { indexed degenerateSets } }`)).get("db")).toMatch(/;desc="3 statements"$/);
   });
 });

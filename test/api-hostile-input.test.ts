@@ -16,6 +16,8 @@ import { seededRandom } from "../src/analysis/random.ts";
 import { registerDemoModels } from "../src/cli/checkpoints.ts";
 import { loadConfig } from "../src/config.ts";
 import { startQueue } from "../src/indexer/queue.ts";
+import { createPool } from "../src/store/client.ts";
+import { pruneComputeBudgets } from "../src/store/compute-budgets.ts";
 import { importMlama, importWrongObjects } from "../src/store/import-mlama.ts";
 import { parse } from "graphql";
 import { type GraphQLResponse, codes, gql } from "./helpers/graphql.ts";
@@ -217,14 +219,31 @@ describe("floods", () => {
     expect(codes(await gql(url, predict, {}, b))).toEqual(["RATE_LIMITED"]); // 1 + 5 used the 6
   });
 
-  it("refills budgets continuously (token bucket)", () => {
-    let now = 0;
-    const ledger = new BudgetLedger(() => now);
-    for (let i = 0; i < 6; i++) expect(ledger.take("x", 1, 6, 60).ok).toBe(true);
-    expect(ledger.take("x", 1, 6, 60)).toEqual({ ok: false, retryAfter: 10 });
-    now = 10_000;
-    expect(ledger.take("x", 1, 6, 60).ok).toBe(true);
-    expect(ledger.take("x", 5, 6, 60)).toEqual({ ok: false, retryAfter: 50 });
+  it("refills budgets continuously (token bucket), in PostgreSQL: ledgers of two processes draw on one bucket", async () => {
+    let now = 1_000_000;
+    const identity = `address:refill-${Date.now()}`;
+    // two ledgers stand for two API replicas (each its own pool), on one database
+    const other = createPool(store.url, { max: 2 });
+    try {
+      const [a, b] = [new BudgetLedger(store.pool, () => now), new BudgetLedger(other, () => now)];
+      for (let i = 0; i < 6; i++) expect((await (i % 2 ? b : a).take(identity, 1, 6, 60)).ok).toBe(true);
+      expect(await a.take(identity, 1, 6, 60)).toEqual({ ok: false, retryAfter: 10 });
+      expect(await b.take(identity, 1, 6, 60)).toEqual({ ok: false, retryAfter: 10 });
+      now += 10_000;
+      expect((await b.take(identity, 1, 6, 60)).ok).toBe(true);
+      expect(await a.take(identity, 5, 6, 60)).toEqual({ ok: false, retryAfter: 50 });
+      // concurrent takes from both add up exactly: 6 units after a full refill, 12 asked at once
+      now += 60_000;
+      const answers = await Promise.all(Array.from({ length: 12 }, (_, i) => (i % 2 ? b : a).take(identity, 1, 6, 60)));
+      expect(answers.filter((x) => x.ok)).toHaveLength(6);
+      // a bucket untouched for a whole window is full: pruned, and it starts full again
+      now += 60_001;
+      expect(await pruneComputeBudgets(store.pool, { windowSeconds: 60, now })).toBeGreaterThanOrEqual(1);
+      for (let i = 0; i < 6; i++) expect((await a.take(identity, 1, 6, 60)).ok).toBe(true);
+      expect((await a.take(identity, 1, 6, 60)).ok).toBe(false);
+    } finally {
+      await other.end();
+    }
   });
 });
 
@@ -269,6 +288,16 @@ describe("deep and costly queries", () => {
     expect(costly.status).toBe(400);
     expect(codes(costly)).toEqual(["QUERY_TOO_COMPLEX"]);
     expect(costly.errors![0].extensions!.cost).toBeGreaterThan(5000);
+    // the server keeps costs per document and shape of the variables: the cheap shape again is
+    // cheap, the costly one costly again, and a list variable's length is part of the shape
+    expect((await gql(url, q, { n: 2 })).errors).toBeUndefined();
+    expect(codes(await gql(url, q, { n: 100 }))).toEqual(["QUERY_TOO_COMPLEX"]);
+    const server = await start({ limits: { maxCost: 1 } });
+    const perLanguage = `query($l: [String!], $s: String) { facts(first: 10, after: $s) { edges { node { labels(languages: $l) { subject } } } } }`;
+    const cost = async (variables: Record<string, unknown>) => (await gql(server, perLanguage, variables)).errors![0].extensions!.cost;
+    expect(await cost({ l: ["en"], s: null })).toBe(1 + 10 * (1 + (1 + (1 + 1 * 1))));
+    expect(await cost({ l: ["en", "zh", "fr"], s: "abc" })).toBe(1 + 10 * (1 + (1 + (1 + 3 * 1))));
+    expect(await cost({ l: ["de"], s: "xyz" })).toBe(1 + 10 * (1 + (1 + (1 + 1 * 1))));
   });
 
   it("counts a per-language list asked for given languages as that many entries, other lists as 10", async () => {
@@ -388,7 +417,8 @@ describe("error answers", () => {
     // an internal failure: the registry's "vanished" checkpoint (see beforeAll) points at a folder that is gone
     const q = `{ predict(model: "vanished", text: "a [MASK]") { model } }`;
     const production = await start({ exposeErrors: loadConfig({ NODE_ENV: "production" }).exposeErrors });
-    const hidden = await gql(production, q);
+    // a fresh client address: the budgets are shared by every server on the database (in PostgreSQL)
+    const hidden = await gql(production, q, {}, fresh());
     expect(codes(hidden)).toEqual(["INTERNAL_SERVER_ERROR"]);
     const text = JSON.stringify(hidden);
     expect(text).not.toContain("stacktrace");
@@ -396,7 +426,7 @@ describe("error answers", () => {
     expect(text).not.toMatch(/\.ts:\d+|node_modules|\/src\//);
     expect(hidden.errors![0].message).toMatch(/^internal server error \(reference [0-9a-f-]{36}\)$/);
     const development = await start({ exposeErrors: loadConfig({ NODE_ENV: "development" }).exposeErrors });
-    const shown = await gql(development, q);
+    const shown = await gql(development, q, {}, fresh());
     expect(codes(shown)).toEqual(["INTERNAL_SERVER_ERROR"]);
     expect(JSON.stringify(shown)).toContain("secret-path");
     expect(shown.errors![0].extensions!.stacktrace).toBeInstanceOf(Array);

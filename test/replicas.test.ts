@@ -105,6 +105,8 @@ interface Replica {
 
 const SECRET = "replica-write-key";
 const WRITE = { authorization: `Bearer ${SECRET}` };
+const METERED = "replica-metered-key";
+const KEY_BUDGET = 40;
 const MODEL = "demo-mgpt";
 const TEXT = "The capital of France is";
 // 24 value vectors of layer 2, and 24 of layer 3 for the activation edit
@@ -119,7 +121,15 @@ describe("kn serve replicas on one database", () => {
     const port = await freePort();
     const child = spawn(process.execPath, ["--import", "tsx", join(ROOT, "src/cli/main.ts"), "serve", "--port", String(port), "--workers", "0"], {
       cwd: ROOT,
-      env: { ...process.env, DATABASE_URL: databaseUrl, KN_API_KEYS: `ops:${SECRET}:write`, KN_DB_CONNECT_TIMEOUT_MS: "1000" },
+      env: {
+        ...process.env,
+        DATABASE_URL: databaseUrl,
+        KN_API_KEYS: `ops:${SECRET}:write,meter:${METERED}:read`,
+        KN_DB_CONNECT_TIMEOUT_MS: "1000",
+        // keys: 40 compute units a minute, shared by the replicas; anonymous predictions (the polling below): unlimited
+        KN_RATE_LIMIT: String(KEY_BUDGET),
+        KN_RATE_LIMIT_ANONYMOUS: "0",
+      },
     });
     let out = "";
     child.stdout!.on("data", (d: Buffer) => (out += d.toString()));
@@ -229,4 +239,16 @@ describe("kn serve replicas on one database", () => {
     const expected = [...before, winner].sort((x, y) => Number(x) - Number(y));
     expect(await predictWith(a, expected)).toEqual(await predictWith(b, expected));
   }, 120_000);
+
+  it("compute budgets are shared: units a key spends through one replica are gone on the other", async () => {
+    const meter = { authorization: `Bearer ${METERED}` };
+    // a prediction with an unknown model runs (NOT_FOUND) and costs its unit
+    const spend = (r: Replica) => gql(r.url, `{ predict(model: "no-such-model", text: "x") { model } }`, {}, meter);
+    // alternating: with a budget per replica each would still have half of its units left
+    for (let i = 0; i < KEY_BUDGET; i++) expect(codes(await spend(i % 2 ? b : a))).toEqual(["NOT_FOUND"]);
+    expect(codes(await spend(a))).toEqual(["RATE_LIMITED"]);
+    expect(codes(await spend(b))).toEqual(["RATE_LIMITED"]);
+    // another key's budget is its own
+    expect(codes(await gql(b.url, `{ predict(model: "no-such-model", text: "x") { model } }`, {}, WRITE))).toEqual(["NOT_FOUND"]);
+  }, 60_000);
 });

@@ -6,7 +6,7 @@ import type { LocalizationMeasureRecord } from "../src/analysis/analysis-store.t
 import { DEFAULT_RUN_SETTING } from "../src/attribution/run-setting.ts";
 import { withTransaction } from "../src/store/client.ts";
 import { indexedFacts } from "../src/store/indexed-facts.ts";
-import { localizationMeasures, saveLocalizationMeasures } from "../src/store/localization.ts";
+import { localizationMeasures, saveLocalizationMeasures, saveLocalizationResults, summarizeLocalization } from "../src/store/localization.ts";
 import { type RunRecord, saveRuns } from "../src/store/runs.ts";
 import { openTestStore, truncateAll } from "./helpers/store.ts";
 
@@ -59,6 +59,32 @@ describe("localization measures", () => {
     const before = await localizationMeasures(store.pool, { checkpointId });
     await expect(saveLocalizationMeasures(store.pool, { checkpointId, setting: amig, language: "en" }, [measure("f1", Number.NEGATIVE_INFINITY)])).rejects.toThrow(/not finite/);
     expect(await localizationMeasures(store.pool, { checkpointId })).toEqual(before);
+  });
+});
+
+describe("the runs' setting (method, steps, target mode) is part of the measures' identity", () => {
+  const fewSteps = { ...amig, steps: 5 };
+  const compat = { ...amig, targetMode: "compat" as const };
+  it("measures of runs with other steps or another target mode neither replace nor mix with the default setting's", async () => {
+    await saveLocalizationMeasures(store.pool, { checkpointId, setting: amig, language: "de" }, [measure("f1", -1)]);
+    await saveLocalizationMeasures(store.pool, { checkpointId, setting: fewSteps, language: "de" }, [measure("f1", -4)]);
+    await saveLocalizationMeasures(store.pool, { checkpointId, setting: compat, language: "de" }, [measure("f2", -5)]);
+    expect(await localizationMeasures(store.pool, { checkpointId, languages: ["de"] })).toEqual([{ method: "amig-compat", language: "de", ...measure("f1", -1) }]);
+    expect(await localizationMeasures(store.pool, { checkpointId, languages: ["de"], steps: 5 })).toEqual([{ method: "amig-compat", language: "de", ...measure("f1", -4) }]);
+    expect(await localizationMeasures(store.pool, { checkpointId, languages: ["de"], targetMode: "compat" })).toEqual([{ method: "amig-compat", language: "de", ...measure("f2", -5) }]);
+  });
+
+  it("per-fact results (§8) likewise; a non-finite result is refused, not stored as 0", async () => {
+    const result = (suppressRelated: number) => ({ factId: "f1", relationId: "P1", unrelatedFactId: "f2", nNeurons: 3, suppressRelated, suppressUnrelated: -0.1, enhanceRelated: 0.2, enhanceUnrelated: 0 });
+    await saveLocalizationResults(store.pool, { checkpointId, setting: amig, language: "en" }, [result(-0.5)]);
+    await saveLocalizationResults(store.pool, { checkpointId, setting: fewSteps, language: "en" }, [result(-0.9)]);
+    const summary = async (steps?: number) => (await summarizeLocalization(store.pool, { checkpointId, language: "en", byRelation: false, steps })).map((r) => [r.facts, r.suppressRelated]);
+    expect(await summary()).toEqual([[1, -0.5]]);
+    expect(await summary(5)).toEqual([[1, -0.9]]);
+    for (const bad of [Number.NaN, Number.POSITIVE_INFINITY]) {
+      await expect(saveLocalizationResults(store.pool, { checkpointId, setting: amig, language: "en" }, [result(bad)])).rejects.toThrow(/not finite/);
+    }
+    expect(await summary()).toEqual([[1, -0.5]]);
   });
 });
 

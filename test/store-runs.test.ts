@@ -9,6 +9,7 @@ import { degenerateSetsOfRun } from "../src/store/degenerate.ts";
 import { factLanguageIndependentNeurons, relationLanguageIndependentNeurons, relationLanguageOverlap } from "../src/store/likn.ts";
 import { factsOfNeuron, findRun, knowledgeNeuronsOfRuns, topScoresOfRuns } from "../src/store/neurons.ts";
 import { clearCheckpointRuns } from "../src/store/partitions.ts";
+import { relationAnswer } from "../src/store/relation-answers.ts";
 import { type RunRecord, runKey, saveRuns } from "../src/store/runs.ts";
 import { openTestStore, truncateAll } from "./helpers/store.ts";
 
@@ -68,7 +69,9 @@ describe("the run and neuron tables", () => {
       `SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid WHERE c.relname LIKE '%\\_c' || $1 ORDER BY 1`,
       [checkpoints[0]],
     );
-    expect(rows.map((r) => r.relname)).toEqual(["attribution_run", "degenerate_member", "degenerate_set", "knowledge_neuron", "neuron_score"].map((t) => `${t}_c${checkpoints[0]}`));
+    expect(rows.map((r) => r.relname)).toEqual(
+      ["attribution_run", "degenerate_member", "degenerate_set", "knowledge_neuron", "neuron_score", "relation_answer", "relation_version"].map((t) => `${t}_c${checkpoints[0]}`),
+    );
     const runs = allRuns(checkpoints[0]);
     const ids = await save(runs);
     expect(ids.size).toBe(8);
@@ -143,6 +146,50 @@ describe("the run and neuron tables", () => {
     }
   });
 
+  it("keeps relation-level answers (LIKN of a relation, the overlap matrix) and recomputes them once runs of the relation are stored", async () => {
+    const steps9: RunSetting = { ...DEFAULT_RUN_SETTING, steps: 9 };
+    const likn = (languages: string[]) =>
+      relationLanguageIndependentNeurons(store.pool, { checkpointId: checkpoints[0], setting: steps9, relationId: "P1", languages, minFacts: 1 }).then((rows) => rows.map((r) => [r.layer, r.unit, r.facts]));
+    const overlap = () =>
+      relationLanguageOverlap(store.pool, { checkpointId: checkpoints[0], setting: steps9, relationId: "P1", languages: ["de", "en"] }).then((cells) => cells.map((c) => [c.a, c.b, c.facts, c.shared]));
+    const answers = () => count(`SELECT count(*) AS n FROM relation_answer WHERE checkpoint_id = $1`, [checkpoints[0]]);
+    const before = await answers();
+    expect(await likn(["en", "de"])).toEqual([]); // no run of this setting at all: nothing kept
+    expect(await answers()).toBe(before);
+    await save([run(checkpoints[0], "fact-a", "en", [[5, 5], [6, 6]], steps9), run(checkpoints[0], "fact-a", "de", [[5, 5]], steps9)]);
+    expect(await likn(["en", "de"])).toEqual([[5, 5, 1]]);
+    expect(await overlap()).toEqual([["de", "de", 1, 1], ["de", "en", 1, 1], ["en", "de", 1, 1], ["en", "en", 1, 2]]);
+    expect(await answers()).toBe(before + 2);
+    // the next ask reads the kept answer (proved by changing it behind the store's back), whatever the order of the languages
+    await store.pool.query(`UPDATE relation_answer SET answer = '[{"layer": 7, "unit": 7, "facts": 99}]' WHERE kind = 'likn' AND args = 'de,en;1' AND checkpoint_id = $1`, [checkpoints[0]]);
+    expect(await likn(["de", "en", "de"])).toEqual([[7, 7, 99]]);
+    expect(await answers()).toBe(before + 2);
+    // storing a run of the relation (in this setting) makes both answers out of date: recomputed from the runs
+    await save([run(checkpoints[0], "fact-b", "en", [[5, 5]], steps9), run(checkpoints[0], "fact-b", "de", [[5, 5]], steps9)]);
+    expect(await likn(["en", "de"])).toEqual([[5, 5, 2]]);
+    expect(await overlap()).toEqual([["de", "de", 2, 2], ["de", "en", 2, 2], ["en", "de", 2, 2], ["en", "en", 2, 3]]);
+    // replacing a run does too
+    await save([run(checkpoints[0], "fact-b", "de", [[6, 6]], steps9)], true);
+    expect(await likn(["en", "de"])).toEqual([[5, 5, 1]]);
+    // runs of another setting or checkpoint leave the answers as they are
+    const version = () => count(`SELECT version AS n FROM relation_version WHERE checkpoint_id = $1 AND setting_id = (SELECT id FROM run_setting WHERE steps = 9)`, [checkpoints[0]]);
+    const v = await version();
+    await save([run(checkpoints[1], "fact-c", "en", [[5, 5]], steps9)]);
+    expect(await version()).toBe(v);
+    // (keeping the recomputed LIKN answer deleted the relation's answers of older versions: the overlap's)
+    expect(await answers()).toBe(before + 1);
+    // at most maxKept answers of a kind per relation and version: beyond, answered but not kept;
+    // answers of an older version are deleted when a new one is kept
+    const ask = (args: string) => relationAnswer(store.pool, { checkpointId: checkpoints[0], setting: steps9, relationId: "P1", kind: "likn", args }, async () => [args], { maxKept: 2 });
+    const kept = () => count(`SELECT count(*) AS n FROM relation_answer WHERE checkpoint_id = $1 AND args LIKE 'q%'`, [checkpoints[0]]);
+    expect([await ask("q1"), await ask("q2"), await ask("q3")]).toEqual([["q1"], ["q2"], ["q3"]]);
+    expect(await kept()).toBe(1); // "de,en;1" (kept above, at this version) and q1 fill the 2
+    await save([run(checkpoints[0], "fact-c", "en", [[5, 5]], steps9)]);
+    expect(await ask("q3")).toEqual(["q3"]);
+    const steps9Answers = `SELECT count(*) AS n FROM relation_answer WHERE checkpoint_id = $1 AND setting_id = (SELECT id FROM run_setting WHERE steps = 9)`;
+    expect(await count(steps9Answers, [checkpoints[0]])).toBe(1); // only q3, at the new version
+  });
+
   it("refuses neuron rows of a missing run or with keys other than the run's, and never changes a run's key", async () => {
     const stored = (await findRun(store.pool, { checkpointId: checkpoints[0], setting: DEFAULT_RUN_SETTING, factId: "fact-b", language: "en" }))!;
     const before = await count(`SELECT count(*) AS n FROM neuron_score`);
@@ -162,8 +209,11 @@ describe("the run and neuron tables", () => {
     expect(await count(`SELECT count(*) AS n FROM neuron_score`)).toBe(before);
     const update = await store.pool.query(`UPDATE attribution_run SET id = id + 1000 WHERE id = $1`, [stored.id.toString()]).then(() => null, (e: { code?: string }) => e);
     expect(update?.code).toBe("23000");
-    // deleting runs deletes their neuron rows
+    // deleting runs deletes their neuron rows (and makes their relation's kept answers out of date)
+    const version = async () => count(`SELECT COALESCE(sum(version), 0) AS n FROM relation_version WHERE checkpoint_id = $1`, [checkpoints[0]]);
+    const v = await version();
     await store.pool.query(`DELETE FROM attribution_run WHERE id = $1 AND checkpoint_id = $2`, [stored.id.toString(), checkpoints[0]]);
+    expect(await version()).toBe(v + 1);
     expect(await count(`SELECT count(*) AS n FROM neuron_score WHERE run_id = $1`, [stored.id.toString()])).toBe(0);
     expect(await count(`SELECT count(*) AS n FROM knowledge_neuron WHERE run_id = $1`, [stored.id.toString()])).toBe(0);
     await save([run(checkpoints[0], "fact-b", "en", NEURONS["fact-b"].en)]);
@@ -176,8 +226,10 @@ describe("the run and neuron tables", () => {
     const other = await snapshot(checkpoints[1]);
     expect(other.length).toBeGreaterThan(0);
     const dropped = await clearCheckpointRuns(store.pool, checkpoints[0]);
-    expect(dropped.sort()).toEqual(["attribution_run", "degenerate_member", "degenerate_set", "knowledge_neuron", "neuron_score"].map((t) => `${t}_c${checkpoints[0]}`));
-    for (const table of ["attribution_run", "neuron_score", "knowledge_neuron", "degenerate_set", "degenerate_member"]) {
+    expect(dropped.sort()).toEqual(
+      ["attribution_run", "degenerate_member", "degenerate_set", "knowledge_neuron", "neuron_score", "relation_answer", "relation_version"].map((t) => `${t}_c${checkpoints[0]}`),
+    );
+    for (const table of ["attribution_run", "neuron_score", "knowledge_neuron", "degenerate_set", "degenerate_member", "relation_answer", "relation_version"]) {
       expect(await count(`SELECT count(*) AS n FROM ${table} WHERE checkpoint_id = $1`, [checkpoints[0]])).toBe(0);
     }
     expect(await snapshot(checkpoints[1])).toEqual(other);
@@ -192,11 +244,11 @@ describe("the run and neuron tables", () => {
       `INSERT INTO checkpoint (name, architecture, model_type, n_layers, hidden, ffn_width, vocab_size, path, content_hash)
        VALUES ('cp-gone', 'CAUSAL', 'gpt2', 2, 8, 16, 100, '/y', 'y') RETURNING id`,
     );
-    expect(await partitionsOf(rows[0].id)).toBe(5);
+    expect(await partitionsOf(rows[0].id)).toBe(7);
     await store.pool.query(`DELETE FROM checkpoint WHERE id = $1`, [rows[0].id]);
     expect(await partitionsOf(rows[0].id)).toBe(0);
     const refused = await store.pool.query(`DELETE FROM checkpoint WHERE id = $1`, [checkpoints[1]]).then(() => null, (e: { code?: string }) => e);
     expect(refused?.code).toBe("23503");
-    expect(await partitionsOf(checkpoints[1])).toBe(5);
+    expect(await partitionsOf(checkpoints[1])).toBe(7);
   });
 });

@@ -5,13 +5,15 @@
 // allows. The operation is refused whole (RATE_LIMITED, HTTP 429, Retry-After) before any resolver
 // runs when the budget cannot cover all of its fields, so nothing is half-done.
 //
-// Budgets live in this process: with M API replicas behind a load balancer a client gets up to M
-// times the budget (README "Deployment").
+// The buckets live in PostgreSQL, so API replicas behind a load balancer share them: a client has
+// one budget whichever replica answers (README "Deployment").
 import type { ApolloServerPlugin, BaseContext } from "@apollo/server";
 import {
   type DocumentNode, type FragmentDefinitionNode, GraphQLIncludeDirective, GraphQLSkipDirective, Kind, type OperationDefinitionNode,
   type SelectionSetNode, getDirectiveValues,
 } from "graphql";
+import type { Pool } from "pg";
+import { type BudgetAnswer, pruneComputeBudgets, takeComputeUnits } from "../store/compute-budgets.ts";
 import type { Principal } from "./auth.ts";
 import { requestError } from "./errors.ts";
 
@@ -74,36 +76,27 @@ export function computeUnits(document: DocumentNode, operationName: string | nul
   return total;
 }
 
-interface Bucket {
-  tokens: number;
-  at: number;
-}
+/** Takes this often (per process) a prune of the buckets that have refilled completely. */
+const PRUNE_EVERY = 1000;
 
-/** Token buckets keyed by client identity; refill `limit` units per window, continuously. */
+/**
+ * The token buckets, keyed by client identity, refilling `limit` units per window continuously.
+ * They live in PostgreSQL (src/store/compute-budgets.ts), so every API replica on the database
+ * draws on the same bucket.
+ */
 export class BudgetLedger {
-  private readonly buckets = new Map<string, Bucket>();
+  private takes = 0;
 
-  constructor(private readonly now: () => number = () => Date.now()) {}
+  constructor(
+    private readonly pool: Pool,
+    private readonly now: () => number = () => Date.now(),
+  ) {}
 
   /** Takes `units` from the bucket; on refusal returns the seconds until they would be there. */
-  take(identity: string, units: number, limit: number, windowSeconds: number): { ok: true } | { ok: false; retryAfter: number } {
-    const perMs = limit / (windowSeconds * 1000);
-    const t = this.now();
-    const bucket = this.buckets.get(identity) ?? { tokens: limit, at: t };
-    bucket.tokens = Math.min(limit, bucket.tokens + (t - bucket.at) * perMs);
-    bucket.at = t;
-    this.buckets.set(identity, bucket);
-    if (this.buckets.size > 50_000) this.prune(limit, perMs, t);
-    if (bucket.tokens >= units) {
-      bucket.tokens -= units;
-      return { ok: true };
-    }
-    return { ok: false, retryAfter: Math.max(1, Math.ceil((units - bucket.tokens) / perMs / 1000)) };
-  }
-
-  /** Forgets buckets that have refilled completely (they would start full anyway). */
-  private prune(limit: number, perMs: number, t: number): void {
-    for (const [key, b] of this.buckets) if (b.tokens + (t - b.at) * perMs >= limit) this.buckets.delete(key);
+  async take(identity: string, units: number, limit: number, windowSeconds: number): Promise<BudgetAnswer> {
+    const now = this.now();
+    if (++this.takes % PRUNE_EVERY === 0) void pruneComputeBudgets(this.pool, { windowSeconds, now }).catch(() => undefined);
+    return takeComputeUnits(this.pool, { identity, units, limit, windowSeconds, now });
   }
 }
 
@@ -113,7 +106,7 @@ export interface BudgetedContext extends BaseContext {
   request: { clientAddress: string };
 }
 
-export function computeBudgetPlugin<C extends BudgetedContext>(budgets: ComputeBudgets, ledger = new BudgetLedger()): ApolloServerPlugin<C> {
+export function computeBudgetPlugin<C extends BudgetedContext>(budgets: ComputeBudgets, ledger: BudgetLedger): ApolloServerPlugin<C> {
   return {
     async requestDidStart() {
       return {
@@ -128,7 +121,7 @@ export function computeBudgetPlugin<C extends BudgetedContext>(budgets: ComputeB
             throw requestError("QUERY_TOO_COMPLEX", `this operation needs ${units} compute units; ${who} has ${limit} per ${budgets.windowSeconds} s`, { units, limit });
           }
           const identity = principal ? `key:${principal.name}` : `address:${contextValue.request.clientAddress}`;
-          const taken = ledger.take(identity, units, limit, budgets.windowSeconds);
+          const taken = await ledger.take(identity, units, limit, budgets.windowSeconds);
           if (!taken.ok) {
             throw requestError(
               "RATE_LIMITED",

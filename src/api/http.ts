@@ -10,10 +10,12 @@
 //     operations of a batch share one cost limit and count against the compute budgets field by field;
 //   - browsers on other origins are let in only when their Origin is in corsOrigins (KN_CORS_ORIGINS;
 //     "*" for any); a request from another origin that is not listed is 403 ORIGIN_NOT_ALLOWED.
-// Every refusal is a JSON GraphQL error with extensions.code.
+// Every refusal is a JSON GraphQL error with extensions.code. Every GraphQL answer carries a
+// Server-Timing header with the request's server time (server-timing.ts).
 import http from "node:http";
 import type { ApolloServer, BaseContext } from "@apollo/server";
 import { HeaderMap } from "@apollo/server";
+import { timed } from "./server-timing.ts";
 
 export interface HttpOptions {
   maxBodyBytes: number;
@@ -97,8 +99,10 @@ function corsHeaders(req: http.IncomingMessage, allowed: readonly string[]): Rec
   const host = req.headers.host;
   const sameOrigin = host !== undefined && (origin === `http://${host}` || origin === `https://${host}`);
   if (sameOrigin) return {};
-  if (allowed.includes("*")) return { "access-control-allow-origin": "*" };
-  if (allowed.includes(origin)) return { "access-control-allow-origin": origin, vary: "Origin" };
+  // a page on another origin may read the Server-Timing header (server-timing.ts) too
+  const expose = { "access-control-expose-headers": "server-timing", "timing-allow-origin": "*" };
+  if (allowed.includes("*")) return { "access-control-allow-origin": "*", ...expose };
+  if (allowed.includes(origin)) return { "access-control-allow-origin": origin, vary: "Origin", ...expose };
   return null;
 }
 
@@ -202,11 +206,14 @@ async function handle<C extends BaseContext>(req: http.IncomingMessage, res: htt
   const headers = new HeaderMap();
   for (const [key, value] of Object.entries(req.headers)) if (value !== undefined) headers.set(key, Array.isArray(value) ? value.join(", ") : value);
   const address = clientAddress(req, options.trustProxy);
-  const response = await options.apollo.executeHTTPGraphQLRequest({
-    httpGraphQLRequest: { method, headers, search: url.search, body },
-    context: () => options.context(req, address),
-  });
+  const { result: response, header: serverTiming } = await timed(() =>
+    options.apollo.executeHTTPGraphQLRequest({
+      httpGraphQLRequest: { method, headers, search: url.search, body },
+      context: () => options.context(req, address),
+    }),
+  );
   for (const [key, value] of response.headers) res.setHeader(key, value);
+  res.setHeader("server-timing", serverTiming());
   res.statusCode = response.status ?? 200;
   if (response.body.kind === "complete") {
     res.end(response.body.string);

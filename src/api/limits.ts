@@ -1,9 +1,14 @@
 // Depth, cost and input-size limits: analysts write ad-hoc queries, and a nested connection can fan
 // out to millions of rows. The cost of a list field is its page size times the cost of its
 // selection. Everything here is decided from the document and the variables before any resolver
-// runs, so a refused operation reads and changes nothing.
+// runs, so a refused operation reads and changes nothing. What depends on the document alone is
+// worked out once per parsed document (Apollo parses and validates each query string once), the
+// cost once per document and shape of the variables (costShape).
 import type { ApolloServerPlugin, BaseContext } from "@apollo/server";
-import { type DocumentNode, type FieldNode, type FragmentDefinitionNode, type GraphQLField, type GraphQLSchema, Kind, type SelectionSetNode, visit } from "graphql";
+import {
+  type DocumentNode, type FieldNode, type FragmentDefinitionNode, type GraphQLField, type GraphQLSchema, Kind, type OperationDefinitionNode, type SelectionSetNode,
+  type TypeNode, visit,
+} from "graphql";
 import { getComplexity, simpleEstimator, type ComplexityEstimator } from "graphql-query-complexity";
 import { requestError } from "./errors.ts";
 
@@ -122,18 +127,20 @@ export function queryCost(schema: GraphQLSchema, document: DocumentNode, operati
 const UNSTORABLE = /\u0000|[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
 
 /** The first problem of a string argument or variable, or null. */
-export function stringProblem(document: DocumentNode, variables: unknown, maxLength: number): string | null {
+export function stringProblem(document: DocumentNode, variables: unknown, maxLength: number, checkDocument = true): string | null {
   const check = (s: string, where: string): string | null => {
     if (s.length > maxLength) return `${where} is ${s.length} characters long; the limit is ${maxLength}`;
     if (UNSTORABLE.test(s)) return `${where} contains a NUL character or an unpaired UTF-16 surrogate`;
     return null;
   };
   let problem: string | null = null;
-  visit(document, {
-    StringValue(node) {
-      problem ??= check(node.value, "a string argument");
-    },
-  });
+  if (checkDocument) {
+    visit(document, {
+      StringValue(node) {
+        problem ??= check(node.value, "a string argument");
+      },
+    });
+  }
   const walk = (value: unknown, path: string): void => {
     if (problem) return;
     if (typeof value === "string") problem = check(value, `variable ${path}`);
@@ -142,6 +149,48 @@ export function stringProblem(document: DocumentNode, variables: unknown, maxLen
   };
   if (variables && typeof variables === "object") for (const [k, v] of Object.entries(variables)) walk(v, `$${k}`);
   return problem;
+}
+
+/**
+ * The variable values the cost can depend on. A String or ID variable's string value never changes
+ * the cost (the estimators read page sizes, list lengths and @skip/@include) nor whether the
+ * variables fit their types (any string is a String and an ID), so it is blanked: requests that
+ * differ only in such values (another fact, model or cursor) share one cost computation.
+ */
+function costShape(document: DocumentNode, operationName: string | null | undefined, variables: Record<string, unknown>): string {
+  const op = document.definitions.find((d): d is OperationDefinitionNode => d.kind === Kind.OPERATION_DEFINITION && (!operationName || d.name?.value === operationName));
+  const stringTyped = new Set<string>();
+  for (const v of op?.variableDefinitions ?? []) {
+    let type: TypeNode = v.type;
+    while (type.kind !== Kind.NAMED_TYPE) type = type.type;
+    if (type.name.value === "String" || type.name.value === "ID") stringTyped.add(v.variable.name.value);
+  }
+  const blank = (value: unknown): unknown => (typeof value === "string" ? "" : Array.isArray(value) ? value.map(blank) : value);
+  return JSON.stringify(Object.entries(variables).map(([k, v]) => [k, stringTyped.has(k) ? blank(v) : v]));
+}
+
+/** Per parsed document (Apollo keeps one object per query string): what does not depend on the variables, and costs by shape. */
+interface DocumentFacts {
+  depth: Map<string, number>;
+  nesting: Map<string, number>;
+  stringProblem: string | null | undefined;
+  costs: Map<string, number>;
+}
+const MAX_COST_SHAPES = 64;
+const documentFacts = new WeakMap<DocumentNode, DocumentFacts>();
+
+function factsOf(document: DocumentNode): DocumentFacts {
+  let facts = documentFacts.get(document);
+  if (!facts) documentFacts.set(document, (facts = { depth: new Map(), nesting: new Map(), stringProblem: undefined, costs: new Map() }));
+  return facts;
+}
+
+function memo<T>(cache: Map<string, T>, key: string, compute: () => T, max = Number.POSITIVE_INFINITY): T {
+  if (cache.has(key)) return cache.get(key)!;
+  const value = compute();
+  if (cache.size >= max) cache.clear();
+  cache.set(key, value);
+  return value;
 }
 
 /** What the plugin needs from the context: the cost already spent by earlier operations of a batch. */
@@ -154,17 +203,21 @@ export function limitsPlugin<C extends BaseContext & { request: CostLedger }>(sc
     async requestDidStart() {
       return {
         async didResolveOperation({ request, document, contextValue }) {
-          const depth = queryDepth(document, request.operationName);
+          const facts = factsOf(document);
+          const op = request.operationName ?? "";
+          const depth = memo(facts.depth, op, () => queryDepth(document, request.operationName));
           if (depth > limits.maxDepth) {
             throw requestError("QUERY_TOO_DEEP", `query depth ${depth} exceeds the limit of ${limits.maxDepth}`, { depth, limit: limits.maxDepth });
           }
-          const nesting = introspectionListNesting(document, request.operationName);
+          const nesting = memo(facts.nesting, op, () => introspectionListNesting(document, request.operationName));
           if (nesting > MAX_INTROSPECTION_LIST_NESTING) {
             throw requestError("QUERY_TOO_DEEP", `introspection nests ${nesting} lists; the limit is ${MAX_INTROSPECTION_LIST_NESTING}`, { depth: nesting, limit: MAX_INTROSPECTION_LIST_NESTING });
           }
           let cost: number;
           try {
-            cost = queryCost(schema, document, request.operationName, request.variables ?? {});
+            const variables = request.variables ?? {};
+            // only successful computations are kept: a refusal is computed (and thrown) every time
+            cost = memo(facts.costs, `${op}\0${costShape(document, request.operationName, variables)}`, () => queryCost(schema, document, request.operationName, variables), MAX_COST_SHAPES);
           } catch (error) {
             // the variables do not fit their declared types (missing, wrong type, out of range):
             // what execution would refuse as BAD_USER_INPUT, refused here first (by name: the
@@ -178,7 +231,8 @@ export function limitsPlugin<C extends BaseContext & { request: CostLedger }>(sc
             throw requestError("QUERY_TOO_COMPLEX", `query cost ${cost}${batch} exceeds the limit of ${limits.maxCost}`, { cost, limit: limits.maxCost });
           }
           contextValue.request.costSpent = spent;
-          const problem = stringProblem(document, request.variables, limits.maxStringLength);
+          facts.stringProblem ??= stringProblem(document, {}, limits.maxStringLength);
+          const problem = facts.stringProblem ?? stringProblem(document, request.variables, limits.maxStringLength, false);
           if (problem) throw requestError("BAD_USER_INPUT", problem);
         },
       };

@@ -4,7 +4,8 @@ import type { Pool } from "pg";
 import * as catalog from "../store/catalog.ts";
 import { checkpointsByNames } from "../store/checkpoints.ts";
 import type { Checkpoint, Fact, FactLabel, PrismaClient, Relation, Template, WrongObject } from "../store/generated/client.ts";
-import { type NeuronRow, type RunRef, knowledgeNeuronsOfRuns, topScoresOfRuns } from "../store/neurons.ts";
+import { type DegenerateSetRow, degenerateSetsOfRuns } from "../store/degenerate.ts";
+import { type NeuronRow, type RunFilter, type RunRef, type RunRow, knowledgeNeuronsOfRuns, runsOfFacts, topScoresOfRuns } from "../store/neurons.ts";
 
 function groupBy<T>(rows: T[], key: (row: T) => string): Map<string, T[]> {
   const groups = new Map<string, T[]>();
@@ -25,6 +26,25 @@ export function createLoaders(prisma: PrismaClient, pool: Pool) {
       const byName = new Map((await checkpointsByNames(pool, names)).map((c) => [c.name, c]));
       return names.map((n) => byName.get(n) ?? null);
     }),
+    checkpointName: new DataLoader<number, string | null>(async (ids) => {
+      const byId = new Map((await prisma.checkpoint.findMany({ where: { id: { in: [...ids] } }, select: { id: true, name: true } })).map((c) => [c.id, c.name]));
+      return ids.map((id) => byId.get(id) ?? null);
+    }),
+    /** Fact.runs of sibling facts: one statement per distinct filter. */
+    runsOfFact: new DataLoader<{ factId: string; filter: RunFilter }, RunRow[], string>(
+      async (keys) => {
+        const byFilter = groupBy([...keys], (k) => JSON.stringify(k.filter));
+        const results = new Map<string, RunRow[]>();
+        await Promise.all(
+          [...byFilter.values()].map(async (group) => {
+            const runs = await runsOfFacts(pool, group.map((k) => k.factId), group[0].filter);
+            for (const k of group) results.set(k.factId + "|" + JSON.stringify(k.filter), runs.get(k.factId) ?? []);
+          }),
+        );
+        return keys.map((k) => results.get(k.factId + "|" + JSON.stringify(k.filter)) ?? []);
+      },
+      { cacheKeyFn: (k) => k.factId + "|" + JSON.stringify(k.filter) },
+    ),
     knowledgeNeurons: new DataLoader<RunRef, NeuronRow[], string>(
       async (runs) => {
         const byRun = await knowledgeNeuronsOfRuns(pool, runs);
@@ -35,6 +55,13 @@ export function createLoaders(prisma: PrismaClient, pool: Pool) {
     topScores: new DataLoader<RunRef, NeuronRow[], string>(
       async (runs) => {
         const byRun = await topScoresOfRuns(pool, runs);
+        return runs.map((r) => byRun.get(r.id) ?? []);
+      },
+      { cacheKeyFn: runCacheKey },
+    ),
+    degenerateSets: new DataLoader<RunRef, DegenerateSetRow[], string>(
+      async (runs) => {
+        const byRun = await degenerateSetsOfRuns(pool, runs);
         return runs.map((r) => byRun.get(r.id) ?? []);
       },
       { cacheKeyFn: runCacheKey },

@@ -66,3 +66,15 @@ export interface RelationCountParent {
   relationId: string;
   facts: number;
 }
+
+/** A row of indexingCoverage; the degenerate-set counts of all its rows come from one statement, asked when selected. */
+export interface CoverageParent {
+  model: string;
+  relation: string;
+  language: string;
+  facts: number;
+  indexed: number;
+  share: number;
+  knowledgeNeurons: number;
+  degenerateSets: () => Promise<number>;
+}

@@ -9,13 +9,14 @@ import { ApolloServer } from "@apollo/server";
 import { ApolloServerPluginDrainHttpServer } from "@apollo/server/plugin/drainHttpServer";
 import { makeExecutableSchemaFromSdl } from "./schema.ts";
 import { authenticate, writeScopePlugin } from "./auth.ts";
-import { type ComputeBudgets, DEFAULT_BUDGETS, computeBudgetPlugin } from "./compute-budget.ts";
+import { BudgetLedger, type ComputeBudgets, DEFAULT_BUDGETS, computeBudgetPlugin } from "./compute-budget.ts";
 import { type ApiDeps, type ApiContext, createContext } from "./context.ts";
 import { databaseUnavailablePlugin, formatErrorWith } from "./error-policy.ts";
 import { apiError } from "./errors.ts";
 import { DEFAULT_HTTP_OPTIONS, GRAPHQL_PATH, type HttpOptions, createHttpHandler } from "./http.ts";
 import { DEFAULT_LIMITS, type QueryLimits, limitsPlugin } from "./limits.ts";
 import { resolvers } from "./resolvers/index.ts";
+import { serverTimingPlugin, timePoolQueries } from "./server-timing.ts";
 import { databaseReachable } from "../store/client.ts";
 
 export const SCHEMA_PATH = join(import.meta.dirname, "../../schema.graphql");
@@ -43,6 +44,7 @@ export async function startApiServer(deps: ApiDeps, options: ServeOptions): Prom
   const httpOptions = { ...DEFAULT_HTTP_OPTIONS, ...options.http };
   const exposeErrors = options.exposeErrors ?? false;
   const httpServer = http.createServer();
+  timePoolQueries(deps.pool);
   const apollo = new ApolloServer<ApiContext>({
     schema,
     introspection: true,
@@ -54,8 +56,9 @@ export async function startApiServer(deps: ApiDeps, options: ServeOptions): Prom
     plugins: [
       limitsPlugin(schema, limits),
       writeScopePlugin(),
-      computeBudgetPlugin({ ...DEFAULT_BUDGETS, ...options.budgets }),
+      computeBudgetPlugin({ ...DEFAULT_BUDGETS, ...options.budgets }, new BudgetLedger(deps.pool)),
       databaseUnavailablePlugin(),
+      serverTimingPlugin(),
       ApolloServerPluginDrainHttpServer({ httpServer }),
     ],
   });

@@ -23,7 +23,32 @@ export async function computeRun(model: FactModel, job: AttributionJob, fact: Fa
   return result.run;
 }
 
-type RunShape = { nLayers: number; ffnWidth: number };
+/**
+ * The model's shape; `gridMaxCells`: the run keeps its full layer x unit grid (run_grid, what the
+ * explorer's heatmap reads) when layers x width is at most this (default KN_INDEX_GRID_MAX_CELLS).
+ */
+type RunShape = { nLayers: number; ffnWidth: number; gridMaxCells?: number };
+
+/** Grids of at most this many cells (64 KiB of float32) are stored with their run by default. */
+export const DEFAULT_INDEX_GRID_MAX_CELLS = 16_384;
+
+/** KN_INDEX_GRID_MAX_CELLS (0: store no grid), else the default. */
+export function indexGridMaxCells(env: NodeJS.ProcessEnv = process.env): number {
+  const raw = env.KN_INDEX_GRID_MAX_CELLS;
+  if (raw === undefined || raw === "") return DEFAULT_INDEX_GRID_MAX_CELLS;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < 0) throw new Error(`KN_INDEX_GRID_MAX_CELLS must be a whole number >= 0, not ${JSON.stringify(raw)}`);
+  return n;
+}
+
+/** The run's scores as one row-major grid (what run_grid stores), or undefined beyond the limit. */
+function gridOf(scores: readonly Float32Array[], shape: RunShape): Float32Array | undefined {
+  const cells = shape.nLayers * shape.ffnWidth;
+  if (cells > (shape.gridMaxCells ?? indexGridMaxCells())) return undefined;
+  const grid = new Float32Array(cells);
+  scores.forEach((row, layer) => grid.set(row, layer * shape.ffnWidth));
+  return grid;
+}
 
 /**
  * Computes several queued runs together: the prompts of every run that shares a setting (method,
@@ -122,6 +147,7 @@ async function finishRun(model: FactModel, { job, fact, selection }: RunInput, a
     topNeurons: topNeurons(scores, job.topK),
     knowledgeNeurons,
     layerSummaries: summarizeLayers(scores),
+    grid: gridOf(scores, shape),
   };
   const problem = nonFiniteProblem(attributions.map((a) => a.scores), run);
   if (problem) throw new NonFiniteError(`${problem}: the run is not stored`);

@@ -9,7 +9,7 @@
 import type PgBoss from "pg-boss";
 import type { Pool } from "pg";
 import { DEFAULT_RUN_SETTING } from "../attribution/run-setting.ts";
-import { jobsOfCheckpoint } from "../store/index-jobs.ts";
+import { factPriorities, jobsOfCheckpoint } from "../store/index-jobs.ts";
 import { countRuns } from "../store/runs.ts";
 import { type IndexRequest, createIndexJob, resumeIndexJob } from "./jobs.ts";
 
@@ -22,17 +22,6 @@ export interface FirstStartResult {
   action: "created" | "resumed" | "indexed" | "nothing";
   jobId: bigint | null;
   queued: number;
-}
-
-/** Queue priority per fact: fact-major, the relations' facts interleaved (first facts first). */
-async function factPriorities(pool: Pool, relations: readonly string[]): Promise<Map<string, number>> {
-  const { rows } = await pool.query<{ id: string; rank: number }>(
-    `SELECT id, (row_number() OVER (PARTITION BY relation_id ORDER BY key) - 1) * $2 + array_position($1::text[], relation_id) - 1 AS rank
-     FROM fact WHERE relation_id = ANY($1::text[])`,
-    [relations, relations.length],
-  );
-  const last = Math.max(0, ...rows.map((r) => Number(r.rank)));
-  return new Map(rows.map((r) => [r.id, last - Number(r.rank)]));
 }
 
 const isDefaultJob = (j: { relations: string[]; languages: string[] }) =>

@@ -19,7 +19,7 @@ import { checkpointPath } from "../store/checkpoints.ts";
 import { withTransaction } from "../store/client.ts";
 import { factContexts, finishJobIfComplete, markItems, storedRunKeys } from "../store/index-jobs.ts";
 import { type RunRecord, saveRuns } from "../store/runs.ts";
-import { NonFiniteError, type RunInput, computeRuns } from "./attribute-job.ts";
+import { NonFiniteError, type RunInput, computeRuns, indexGridMaxCells } from "./attribute-job.ts";
 import { type OutageOptions, outageWaitFromEnv, retryWhileUnavailable } from "../store/unavailable.ts";
 import { ATTRIBUTION_QUEUE, type AttributionJob, type QueueSettings, jobKey, queueSettings, waitingJobs } from "./queue.ts";
 
@@ -42,7 +42,7 @@ export interface WorkerOptions {
 
 interface Loaded {
   model: FactModel;
-  shape: { nLayers: number; ffnWidth: number };
+  shape: { nLayers: number; ffnWidth: number; gridMaxCells: number };
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -70,7 +70,7 @@ export async function runWorker(options: WorkerOptions): Promise<{ computed: num
         const path = await retry("reading the checkpoint", () => checkpointPath(pool, checkpointId));
         if (path === null) throw new Error(`checkpoint ${checkpointId} is not registered`);
         const lm = await options.loadModel(path);
-        return { model: attributionModel(lm), shape: { nLayers: lm.nLayers, ffnWidth: lm.ffnWidth } };
+        return { model: attributionModel(lm), shape: { nLayers: lm.nLayers, ffnWidth: lm.ffnWidth, gridMaxCells: indexGridMaxCells() } };
       })();
       models.set(checkpointId, entry);
       entry.catch(() => models.delete(checkpointId)); // a failed load is tried again by the job's next attempt

@@ -2,6 +2,7 @@
 // for batching: every "by id" function takes many ids at once so the API's DataLoaders issue
 // one query per request level, never one per row.
 import type { Pool } from "pg";
+import { named } from "./client.ts";
 import type { Fact, FactLabel, PrismaClient, Relation, Template, WrongObject } from "./generated/client.ts";
 
 export interface LanguageRow {
@@ -33,7 +34,7 @@ export async function listRelations(prisma: PrismaClient) {
 
 /** Relations by id, through pg (see factsByIds). */
 export async function relationsByIds(pool: Pool, ids: readonly string[]): Promise<Relation[]> {
-  const { rows } = await pool.query<Relation>(`SELECT id, key, label FROM relation WHERE id = ANY($1::text[])`, [[...ids]]);
+  const { rows } = await pool.query<Relation>(named(`SELECT id, key, label FROM relation WHERE id = ANY($1::text[])`, [[...ids]]));
   return rows;
 }
 
@@ -52,8 +53,7 @@ export async function templatesByRelation(prisma: PrismaClient, relationIds: rea
 /** Facts by id, through pg (every fact-level API request resolves its fact here; see checkpointsByNames). */
 export async function factsByIds(pool: Pool, ids: readonly string[]): Promise<Fact[]> {
   const { rows } = await pool.query<Fact>(
-    `SELECT id, key, relation_id AS "relationId", subject_uri AS "subjectUri", object_uri AS "objectUri" FROM fact WHERE id = ANY($1::text[])`,
-    [[...ids]],
+    named(`SELECT id, key, relation_id AS "relationId", subject_uri AS "subjectUri", object_uri AS "objectUri" FROM fact WHERE id = ANY($1::text[])`, [[...ids]]),
   );
   return rows;
 }

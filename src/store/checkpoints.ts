@@ -4,6 +4,7 @@ import { createHash } from "node:crypto";
 import { createReadStream, existsSync, readdirSync } from "node:fs";
 import { join, resolve } from "node:path";
 import type { Pool } from "pg";
+import { named } from "./client.ts";
 import type { Checkpoint, PrismaClient } from "./generated/client.ts";
 
 export interface CheckpointShape {
@@ -75,10 +76,12 @@ export async function checkpointsByIds(prisma: PrismaClient, ids: readonly numbe
  * query costs about four times the CPU of the same query on the pool. */
 export async function checkpointsByNames(pool: Pool, names: readonly string[]): Promise<Checkpoint[]> {
   const { rows } = await pool.query<Checkpoint>(
-    `SELECT id, name, architecture, model_type AS "modelType", n_layers AS "nLayers", hidden, ffn_width AS "ffnWidth",
-            vocab_size AS "vocabSize", path, content_hash AS "contentHash", created_at AS "createdAt"
-     FROM checkpoint WHERE name = ANY($1::text[])`,
-    [[...names]],
+    named(
+      `SELECT id, name, architecture, model_type AS "modelType", n_layers AS "nLayers", hidden, ffn_width AS "ffnWidth",
+              vocab_size AS "vocabSize", path, content_hash AS "contentHash", created_at AS "createdAt"
+       FROM checkpoint WHERE name = ANY($1::text[])`,
+      [[...names]],
+    ),
   );
   return rows;
 }

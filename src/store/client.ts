@@ -1,6 +1,7 @@
 // Database clients: the Prisma client (through @prisma/adapter-pg, no query-engine binary) for
 // ordinary reads and writes, and a plain pg.Pool for bulk SQL (INSERT ... SELECT FROM unnest(...),
 // COPY FROM STDIN through pg-copy-streams), where the Prisma client is an order of magnitude slower.
+import { createHash } from "node:crypto";
 import pg from "pg";
 import { PrismaPg } from "@prisma/adapter-pg";
 import { PrismaClient } from "./generated/client.ts";
@@ -122,3 +123,21 @@ export async function databaseReachable(pool: pg.Pool, timeoutMs = 2_000): Promi
     clearTimeout(timer);
   }
 }
+
+const statementNames = new Map<string, string>();
+
+/**
+ * A query as a named (prepared) statement, the name derived from its text: each connection
+ * prepares it once, and PostgreSQL plans it once per connection after a few executions (a generic
+ * plan, when that is no costlier than the custom ones), instead of parsing and planning it on
+ * every request. For the API's read queries, whose texts are few and fixed.
+ */
+export function named(text: string, values: readonly unknown[]): pg.QueryConfig {
+  let name = statementNames.get(text);
+  if (name === undefined) {
+    name = `kn_${createHash("sha1").update(text).digest("hex").slice(0, 24)}`;
+    statementNames.set(text, name);
+  }
+  return { name, text, values: values as unknown[] };
+}
+

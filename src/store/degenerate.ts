@@ -13,18 +13,27 @@ export interface DegenerateSetRow {
 
 /** The sets of one run, in the order they were found (pairs in rank order, then grown sets). */
 export async function degenerateSetsOfRun(pool: Pool, run: RunRef): Promise<DegenerateSetRow[]> {
-  const { rows } = await pool.query<{ base_prob: number; joint_prob: number; members: { layer: number; unit: number; alone_prob: number }[] }>(
-    `SELECT s.base_prob, s.joint_prob,
+  return (await degenerateSetsOfRuns(pool, [run])).get(run.id) ?? [];
+}
+
+/** The sets of many runs in one statement, per run id (runs without sets absent), each run's in the order found. */
+export async function degenerateSetsOfRuns(pool: Pool, runs: readonly RunRef[]): Promise<Map<bigint, DegenerateSetRow[]>> {
+  const { rows } = await pool.query<{ run_id: string; base_prob: number; joint_prob: number; members: { layer: number; unit: number; alone_prob: number }[] }>(
+    `SELECT s.run_id, s.base_prob, s.joint_prob,
             json_agg(json_build_object('layer', m.layer, 'unit', m.unit, 'alone_prob', m.alone_prob) ORDER BY m.layer, m.unit) AS members
      FROM degenerate_set s JOIN degenerate_member m ON m.set_id = s.id AND m.checkpoint_id = s.checkpoint_id
-     WHERE s.run_id = $1 AND s.checkpoint_id = $2 GROUP BY s.id, s.checkpoint_id ORDER BY s.id`,
-    [run.id.toString(), run.checkpointId],
+     WHERE s.run_id = ANY($1::bigint[]) AND s.checkpoint_id = ANY($2::int[]) GROUP BY s.id, s.checkpoint_id ORDER BY s.run_id, s.id`,
+    [runs.map((r) => r.id.toString()), [...new Set(runs.map((r) => r.checkpointId))]],
   );
-  return rows.map((r) => ({
-    baseProb: r.base_prob,
-    jointProb: r.joint_prob,
-    members: r.members.map((m) => ({ layer: m.layer, unit: m.unit, aloneProb: m.alone_prob })),
-  }));
+  const out = new Map<bigint, DegenerateSetRow[]>();
+  for (const r of rows) {
+    const id = BigInt(r.run_id);
+    const set = { baseProb: r.base_prob, jointProb: r.joint_prob, members: r.members.map((m) => ({ layer: m.layer, unit: m.unit, aloneProb: m.alone_prob })) };
+    const list = out.get(id);
+    if (list) list.push(set);
+    else out.set(id, [set]);
+  }
+  return out;
 }
 
 /** Per fact of a relation: the neurons of its degenerate sets in one language (fact-checking, §7.1). */

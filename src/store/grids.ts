@@ -1,6 +1,7 @@
-// Full layer x unit attribution grids of stored runs: read from neuron_score when the run kept
-// every score (top_k >= layers x width), else from the run_grid cache that attributionGrid fills
-// after recomputing a run through the model host.
+// Full layer x unit attribution grids of stored runs: from run_grid, where the indexer stores the
+// grid with its run (small models, KN_INDEX_GRID_MAX_CELLS) and attributionGrid caches a grid it
+// recomputed through the model host; else from neuron_score when the run kept every score
+// (top_k >= layers x width).
 import type { Pool } from "pg";
 import type { RunRef } from "./neurons.ts";
 
@@ -25,16 +26,17 @@ export async function storedGrid(pool: Pool, run: RunRef & { nLayers: number; ff
   return { layers: run.nLayers, width: run.ffnWidth, scores };
 }
 
-export async function cachedGrid(pool: Pool, run: RunRef): Promise<Grid | null> {
-  const { rows } = await pool.query<{ n_layers: number; ffn_width: number; scores: Buffer }>(
-    `SELECT n_layers, ffn_width, scores FROM run_grid WHERE run_id = $1 AND checkpoint_id = $2`,
+/** The run's grid from run_grid; `fromIndex`: stored by the indexer with the run (else a recomputed grid, cached). */
+export async function cachedGrid(pool: Pool, run: RunRef): Promise<(Grid & { fromIndex: boolean }) | null> {
+  const { rows } = await pool.query<{ n_layers: number; ffn_width: number; scores: Buffer; from_index: boolean }>(
+    `SELECT n_layers, ffn_width, scores, from_index FROM run_grid WHERE run_id = $1 AND checkpoint_id = $2`,
     [run.id.toString(), run.checkpointId],
   );
   if (!rows.length) return null;
-  const { n_layers, ffn_width, scores } = rows[0];
+  const { n_layers, ffn_width, scores, from_index } = rows[0];
   // copy: the Buffer may sit at an offset that is not a multiple of 4 in Node's pool
   const copy = new Uint8Array(scores);
-  return { layers: n_layers, width: ffn_width, scores: new Float32Array(copy.buffer, 0, n_layers * ffn_width) };
+  return { layers: n_layers, width: ffn_width, scores: new Float32Array(copy.buffer, 0, n_layers * ffn_width), fromIndex: from_index };
 }
 
 export async function saveGrid(pool: Pool, run: RunRef, grid: Grid): Promise<void> {

@@ -301,3 +301,14 @@ export async function factContexts(pool: Pool, pairs: readonly { factId: string;
     rows.map((r) => [`${r.fact_id}|${r.language_code}`, { relationId: r.relation_id, subject: r.subject, object: r.object, templates: r.templates ?? [] }]),
   );
 }
+
+/** Queue priority per fact: fact-major, the relations' facts interleaved (first facts first). */
+export async function factPriorities(pool: Pool, relations: readonly string[]): Promise<Map<string, number>> {
+  const { rows } = await pool.query<{ id: string; rank: number }>(
+    `SELECT id, (row_number() OVER (PARTITION BY relation_id ORDER BY key) - 1) * $2 + array_position($1::text[], relation_id) - 1 AS rank
+     FROM fact WHERE relation_id = ANY($1::text[])`,
+    [relations, relations.length],
+  );
+  const last = Math.max(0, ...rows.map((r) => Number(r.rank)));
+  return new Map(rows.map((r) => [r.id, last - Number(r.rank)]));
+}

@@ -2,24 +2,32 @@
 // summaries the CLI and the API show.
 import type { Pool } from "pg";
 import type { LocalizationMeasureRecord, LocalizationRecord, MeasureScope, RunScope } from "../analysis/analysis-store.ts";
+import { DEFAULT_RUN_SETTING } from "../attribution/run-setting.ts";
 
-const finite = (x: number) => (Number.isFinite(x) ? x : 0);
-
-/** Replaces the results of these facts in the language (unique per checkpoint, method, fact, language). */
+/**
+ * Replaces the results of these facts in the language (unique per checkpoint, run setting, fact,
+ * language). A non-finite value refuses the whole batch (nothing stored) instead of being stored as 0.
+ */
 export async function saveLocalizationResults(pool: Pool, q: RunScope & { language: string }, results: readonly LocalizationRecord[]): Promise<void> {
+  for (const r of results) {
+    for (const x of [r.suppressRelated, r.suppressUnrelated, r.enhanceRelated, r.enhanceUnrelated]) {
+      if (!Number.isFinite(x)) throw new RangeError(`localization result of ${r.factId} (${q.language}) is not finite: ${x}`);
+    }
+  }
   await pool.query(
-    `INSERT INTO localization_result (checkpoint_id, method, language_code, fact_id, relation_id, unrelated_fact_id, n_neurons,
+    `INSERT INTO localization_result (checkpoint_id, method, steps, target_mode, language_code, fact_id, relation_id, unrelated_fact_id, n_neurons,
        suppress_related, suppress_unrelated, enhance_related, enhance_unrelated)
-     SELECT $1, $2, $3, * FROM unnest($4::text[], $5::text[], $6::text[], $7::int[], $8::float8[], $9::float8[], $10::float8[], $11::float8[])
-     ON CONFLICT (checkpoint_id, method, fact_id, language_code) DO UPDATE SET
+     SELECT $1, $2, $12, $13, $3, * FROM unnest($4::text[], $5::text[], $6::text[], $7::int[], $8::float8[], $9::float8[], $10::float8[], $11::float8[])
+     ON CONFLICT (checkpoint_id, method, steps, target_mode, fact_id, language_code) DO UPDATE SET
        relation_id = EXCLUDED.relation_id, unrelated_fact_id = EXCLUDED.unrelated_fact_id, n_neurons = EXCLUDED.n_neurons,
        suppress_related = EXCLUDED.suppress_related, suppress_unrelated = EXCLUDED.suppress_unrelated,
        enhance_related = EXCLUDED.enhance_related, enhance_unrelated = EXCLUDED.enhance_unrelated, created_at = now()`,
     [
       q.checkpointId, q.setting.method, q.language,
       results.map((r) => r.factId), results.map((r) => r.relationId), results.map((r) => r.unrelatedFactId), results.map((r) => r.nNeurons),
-      results.map((r) => finite(r.suppressRelated)), results.map((r) => finite(r.suppressUnrelated)),
-      results.map((r) => finite(r.enhanceRelated)), results.map((r) => finite(r.enhanceUnrelated)),
+      results.map((r) => r.suppressRelated), results.map((r) => r.suppressUnrelated),
+      results.map((r) => r.enhanceRelated), results.map((r) => r.enhanceUnrelated),
+      q.setting.steps, q.setting.targetMode,
     ],
   );
 }
@@ -39,10 +47,11 @@ export interface LocalizationSummaryRow {
 /**
  * Means over facts (then the overall row when `byRelation` is false), with the reference
  * outlier filter: a suppression Δ > 20 or an enhancement Δ >= 250 is left out of its mean (§5.4).
+ * Results of runs with the given steps and target mode only (default: the default run setting's).
  */
 export async function summarizeLocalization(
   pool: Pool,
-  q: { checkpointId: number; method?: string | null; language?: string | null; relation?: string | null; byRelation: boolean },
+  q: { checkpointId: number; method?: string | null; language?: string | null; relation?: string | null; byRelation: boolean; steps?: number; targetMode?: string },
 ): Promise<LocalizationSummaryRow[]> {
   const groupRel = q.byRelation ? "relation_id" : "NULL::text";
   const { rows } = await pool.query<{ method: string; language_code: string; relation: string | null; facts: number; sr: number | null; su: number | null; er: number | null; eu: number | null }>(
@@ -53,9 +62,9 @@ export async function summarizeLocalization(
             avg(enhance_unrelated) FILTER (WHERE enhance_unrelated < 250) AS eu
      FROM localization_result
      WHERE checkpoint_id = $1 AND ($2::text IS NULL OR method = $2) AND ($3::text IS NULL OR language_code = $3)
-       AND ($4::text IS NULL OR relation_id = $4)
+       AND ($4::text IS NULL OR relation_id = $4) AND steps = $5 AND target_mode = $6
      GROUP BY method, language_code, ${groupRel} ORDER BY method, language_code, relation`,
-    [q.checkpointId, q.method ?? null, q.language ?? null, q.relation ?? null],
+    [q.checkpointId, q.method ?? null, q.language ?? null, q.relation ?? null, q.steps ?? DEFAULT_RUN_SETTING.steps, q.targetMode ?? DEFAULT_RUN_SETTING.targetMode],
   );
   return rows.map((r) => ({
     checkpointId: q.checkpointId,
@@ -88,7 +97,7 @@ const MEASURE_COLUMNS = [
   ["enhance_flip", "bool", (r: LocalizationMeasureRecord) => r.enhanceFlip],
 ] as const;
 
-/** Replaces the §13.2 measures of the checkpoint, method, language and template set in one transaction. */
+/** Replaces the §13.2 measures of the checkpoint, run setting (method, steps, target mode), language and template set in one transaction. */
 export async function saveLocalizationMeasures(pool: Pool, q: MeasureScope, rows: readonly LocalizationMeasureRecord[]): Promise<void> {
   for (const r of rows) {
     for (const x of [r.pBase, r.suppressRel, r.suppressLogp, r.enhanceRel, r.enhanceLogp]) {
@@ -99,16 +108,16 @@ export async function saveLocalizationMeasures(pool: Pool, q: MeasureScope, rows
   try {
     await client.query("BEGIN");
     const templateSet = q.templateSet ?? "trained";
-    await client.query("DELETE FROM localization_measure WHERE checkpoint_id = $1 AND method = $2 AND language_code = $3 AND template_set = $4", [
-      q.checkpointId, q.setting.method, q.language, templateSet,
+    await client.query("DELETE FROM localization_measure WHERE checkpoint_id = $1 AND method = $2 AND language_code = $3 AND template_set = $4 AND steps = $5 AND target_mode = $6", [
+      q.checkpointId, q.setting.method, q.language, templateSet, q.setting.steps, q.setting.targetMode,
     ]);
     const names = MEASURE_COLUMNS.map(([n]) => n).join(", ");
-    const arrays = MEASURE_COLUMNS.map(([, type], i) => `$${i + 5}::${type}[]`).join(", ");
+    const arrays = MEASURE_COLUMNS.map(([, type], i) => `$${i + 7}::${type}[]`).join(", ");
     for (let start = 0; start < rows.length; start += 20000) {
       const part = rows.slice(start, start + 20000);
       await client.query(
-        `INSERT INTO localization_measure (checkpoint_id, method, language_code, template_set, ${names}) SELECT $1, $2, $3, $4, * FROM unnest(${arrays})`,
-        [q.checkpointId, q.setting.method, q.language, templateSet, ...MEASURE_COLUMNS.map(([, , get]) => part.map((r) => (get as (r: LocalizationMeasureRecord) => unknown)(r)))],
+        `INSERT INTO localization_measure (checkpoint_id, method, language_code, template_set, steps, target_mode, ${names}) SELECT $1, $2, $3, $4, $5, $6, * FROM unnest(${arrays})`,
+        [q.checkpointId, q.setting.method, q.language, templateSet, q.setting.steps, q.setting.targetMode, ...MEASURE_COLUMNS.map(([, , get]) => part.map((r) => (get as (r: LocalizationMeasureRecord) => unknown)(r)))],
       );
     }
     await client.query("COMMIT");
@@ -120,19 +129,22 @@ export async function saveLocalizationMeasures(pool: Pool, q: MeasureScope, rows
   }
 }
 
-/** Stored §13.2 measures of a checkpoint and template set (default trained; optionally some methods / languages), in a stable order. */
+/**
+ * Stored §13.2 measures of a checkpoint and template set (default trained; optionally some methods /
+ * languages), of runs with the given steps and target mode (default: the default run setting's), in a stable order.
+ */
 export async function localizationMeasures(
   pool: Pool,
-  q: { checkpointId: number; methods?: readonly string[]; languages?: readonly string[]; templateSet?: string },
+  q: { checkpointId: number; methods?: readonly string[]; languages?: readonly string[]; templateSet?: string; steps?: number; targetMode?: string },
 ): Promise<(LocalizationMeasureRecord & { method: string; language: string })[]> {
   const { rows } = await pool.query(
     `SELECT method, language_code, neuron_set, draw, fact_id, relation_id, target, seed, target_fact_id, n_neurons, p_base,
             suppress_rel, suppress_logp, suppress_flip, enhance_rel, enhance_logp, enhance_flip
      FROM localization_measure
      WHERE checkpoint_id = $1 AND ($2::text[] IS NULL OR method = ANY($2)) AND ($3::text[] IS NULL OR language_code = ANY($3))
-       AND template_set = $4
+       AND template_set = $4 AND steps = $5 AND target_mode = $6
      ORDER BY method, language_code, neuron_set, target, fact_id, seed, draw`,
-    [q.checkpointId, q.methods ?? null, q.languages ?? null, q.templateSet ?? "trained"],
+    [q.checkpointId, q.methods ?? null, q.languages ?? null, q.templateSet ?? "trained", q.steps ?? DEFAULT_RUN_SETTING.steps, q.targetMode ?? DEFAULT_RUN_SETTING.targetMode],
   );
   return rows.map((r) => ({
     method: r.method,

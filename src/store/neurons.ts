@@ -4,10 +4,11 @@ import type { RunScope } from "../analysis/analysis-store.ts";
 import type { TargetMode } from "../attribution/fact-attribution.ts";
 import type { Method } from "../attribution/integrated-gradients.ts";
 import type { RunRecord } from "./runs.ts";
+import { named } from "./client.ts";
 import { settingIdSql, settingParams } from "./settings.ts";
 
 /** A stored run as the API reads it: the written record without its neuron lists, plus its row id. */
-export type RunRow = Omit<RunRecord, "goldProbs" | "topK" | "topNeurons" | "knowledgeNeurons" | "degenerateSets"> & {
+export type RunRow = Omit<RunRecord, "goldProbs" | "topK" | "topNeurons" | "knowledgeNeurons" | "degenerateSets" | "grid"> & {
   id: bigint;
   createdAt: Date;
 };
@@ -86,10 +87,12 @@ function toRun(r: RunDbRow): RunRow {
 /** The run of (checkpoint, setting, fact, language): a run key is stored at most once. */
 export async function findRun(pool: Pool, q: RunScope & { factId: string; language: string }): Promise<RunRow | null> {
   const { rows } = await pool.query<RunDbRow>(
-    `${RUN_SELECT}
-     WHERE r.checkpoint_id = $1 AND r.setting_id = ${settingIdSql(2)}
-       AND r.fact_key = (SELECT key FROM fact WHERE id = $5) AND r.language_key = (SELECT key FROM language WHERE code = $6)`,
-    [q.checkpointId, ...settingParams(q.setting), q.factId, q.language],
+    named(
+      `${RUN_SELECT}
+       WHERE r.checkpoint_id = $1 AND r.setting_id = ${settingIdSql(2)}
+         AND r.fact_key = (SELECT key FROM fact WHERE id = $5) AND r.language_key = (SELECT key FROM language WHERE code = $6)`,
+      [q.checkpointId, ...settingParams(q.setting), q.factId, q.language],
+    ),
   );
   return rows.length ? toRun(rows[0]) : null;
 }
@@ -104,16 +107,14 @@ const refArrays = (runs: readonly RunRef[]) => [runs.map((r) => r.id.toString())
 
 export async function knowledgeNeuronsOfRuns(pool: Pool, runs: readonly RunRef[]): Promise<Map<bigint, NeuronRow[]>> {
   const { rows } = await pool.query<{ run_id: string } & NeuronRow>(
-    `SELECT run_id, layer, unit, score, rank FROM knowledge_neuron WHERE run_id = ANY($1::bigint[]) AND checkpoint_id = ANY($2::int[]) ORDER BY run_id, rank`,
-    refArrays(runs),
+    named(`SELECT run_id, layer, unit, score, rank FROM knowledge_neuron WHERE run_id = ANY($1::bigint[]) AND checkpoint_id = ANY($2::int[]) ORDER BY run_id, rank`, refArrays(runs)),
   );
   return groupByRun(rows);
 }
 
 export async function topScoresOfRuns(pool: Pool, runs: readonly RunRef[]): Promise<Map<bigint, NeuronRow[]>> {
   const { rows } = await pool.query<{ run_id: string } & NeuronRow>(
-    `SELECT run_id, layer, unit, score, rank FROM neuron_score WHERE run_id = ANY($1::bigint[]) AND checkpoint_id = ANY($2::int[]) ORDER BY run_id, rank`,
-    refArrays(runs),
+    named(`SELECT run_id, layer, unit, score, rank FROM neuron_score WHERE run_id = ANY($1::bigint[]) AND checkpoint_id = ANY($2::int[]) ORDER BY run_id, rank`, refArrays(runs)),
   );
   return groupByRun(rows);
 }
@@ -185,6 +186,7 @@ export async function factsOfNeuron(
   const outerOrder = byScore ? "p.max_score DESC, p.fact_key" : "p.fact_key";
   const [page, count] = await Promise.all([
     pool.query<{ fact_id: string; fact_key: number; languages: string[]; max_score: number }>(
+      named(
       `SELECT f.id AS fact_id, p.fact_key, (SELECT array_agg(l.code ORDER BY l.code) FROM language l WHERE l.key = ANY(p.language_keys)) AS languages, p.max_score
        FROM (SELECT k.fact_key, array_agg(k.language_key) AS language_keys, max(k.score)::float8 AS max_score
              FROM knowledge_neuron k WHERE ${filter}
@@ -192,8 +194,9 @@ export async function factsOfNeuron(
        JOIN fact f ON f.key = p.fact_key
        ORDER BY ${outerOrder}`,
       pageParams,
+      ),
     ),
-    pool.query<{ n: number }>(`SELECT count(DISTINCT k.fact_key)::int AS n FROM knowledge_neuron k WHERE ${filter}`, params),
+    pool.query<{ n: number }>(named(`SELECT count(DISTINCT k.fact_key)::int AS n FROM knowledge_neuron k WHERE ${filter}`, params)),
   ]);
   return {
     rows: page.rows.slice(0, q.first).map((r) => ({ factId: r.fact_id, factKey: r.fact_key, languages: r.languages, maxScore: r.max_score })),
@@ -214,23 +217,36 @@ export async function relationsOfNeuron(pool: Pool, q: RunScope & { layer: numbe
   return rows.map((r) => ({ relationId: r.relation_id, facts: r.facts }));
 }
 
-/** The stored runs of a fact: optionally one checkpoint, some languages, one setting; by checkpoint, language, setting. */
-export async function runsOfFact(
-  pool: Pool,
-  q: { factId: string; checkpointId?: number | null; languages?: readonly string[] | null; method?: string | null; steps?: number | null; targetMode?: string | null },
-): Promise<RunRow[]> {
+/** Which stored runs of a fact: optionally one checkpoint, some languages, one setting (null: any). */
+export interface RunFilter {
+  checkpointId?: number | null;
+  languages?: readonly string[] | null;
+  method?: string | null;
+  steps?: number | null;
+  targetMode?: string | null;
+}
+
+/** The stored runs of many facts under one filter, in one statement: per fact id, by checkpoint, language, setting. */
+export async function runsOfFacts(pool: Pool, factIds: readonly string[], q: RunFilter): Promise<Map<string, RunRow[]>> {
   const { rows } = await pool.query<RunDbRow>(
     `${RUN_SELECT}
-     WHERE r.fact_key = (SELECT key FROM fact WHERE id = $1)
+     WHERE r.fact_key = ANY(SELECT key FROM fact WHERE id = ANY($1::text[]))
        AND ($2::int IS NULL OR r.checkpoint_id = $2)
        AND ($3::text[] IS NULL OR l.code = ANY($3))
        AND ($4::attribution_method IS NULL OR s.method = $4::attribution_method)
        AND ($5::int IS NULL OR s.steps = $5)
        AND ($6::target_mode IS NULL OR s.target_mode = $6::target_mode)
-     ORDER BY r.checkpoint_id, l.code, s.id`,
-    [q.factId, q.checkpointId ?? null, q.languages ?? null, q.method ?? null, q.steps ?? null, q.targetMode ?? null],
+     ORDER BY f.id, r.checkpoint_id, l.code, s.id`,
+    [[...factIds], q.checkpointId ?? null, q.languages ?? null, q.method ?? null, q.steps ?? null, q.targetMode ?? null],
   );
-  return rows.map(toRun);
+  const out = new Map<string, RunRow[]>();
+  for (const row of rows) {
+    const run = toRun(row);
+    const list = out.get(run.factId);
+    if (list) list.push(run);
+    else out.set(run.factId, [run]);
+  }
+  return out;
 }
 
 /** Languages in which the checkpoint has runs of the setting (of one relation, unless null), by code. */

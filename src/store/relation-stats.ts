@@ -1,49 +1,11 @@
-// Relation- and model-wide statistics over the stored runs for the explorer: the language x
-// language overlap of knowledge neurons, their per-layer distribution, and indexing coverage.
+// Relation- and model-wide statistics over the stored runs for the explorer: the per-layer
+// distribution of knowledge neurons and indexing coverage (the language x language overlap is
+// likn.ts's relationLanguageOverlap).
 // Each is one statement over the run and knowledge_neuron indexes (checkpoint, setting, relation,
 // language, fact, ...), never a query per fact.
 import type { Pool } from "pg";
 import type { RunScope } from "../analysis/analysis-store.ts";
 import { settingIdSql, settingParams } from "./settings.ts";
-
-export interface OverlapCellRow {
-  row: string;
-  column: string;
-  facts: number;
-  meanShared: number;
-  meanJaccard: number;
-}
-
-/**
- * For each ordered pair of `languages`: the facts of the relation with runs in both, the mean
- * number of knowledge neurons a fact shares between them, and the mean Jaccard index (a fact with
- * no neuron in either language counts 0).
- */
-export async function languageOverlap(pool: Pool, q: RunScope & { relationId: string; languages: readonly string[] }): Promise<OverlapCellRow[]> {
-  const { rows } = await pool.query<{ row: string; col: string; facts: number; mean_shared: number; mean_jaccard: number }>(
-    `WITH scope AS (SELECT $1::int AS checkpoint_id, ${settingIdSql(2)} AS setting_id, (SELECT key FROM relation WHERE id = $5) AS relation_key),
-     langs AS (SELECT key, code FROM language WHERE code = ANY($6::text[])),
-     runs AS (
-       SELECT r.fact_key, l.code, r.n_knowledge FROM attribution_run r, scope s, langs l
-       WHERE r.checkpoint_id = s.checkpoint_id AND r.setting_id = s.setting_id AND r.relation_key = s.relation_key AND r.language_key = l.key),
-     kn AS (
-       SELECT k.fact_key, l.code, k.layer, k.unit FROM knowledge_neuron k, scope s, langs l
-       WHERE k.checkpoint_id = s.checkpoint_id AND k.setting_id = s.setting_id AND k.relation_key = s.relation_key AND k.language_key = l.key),
-     shared AS (
-       SELECT a.code AS row, b.code AS col, a.fact_key, count(*) AS n
-       FROM kn a JOIN kn b ON b.fact_key = a.fact_key AND b.layer = a.layer AND b.unit = a.unit
-       GROUP BY 1, 2, 3)
-     SELECT a.code AS row, b.code AS col, count(*)::int AS facts,
-            avg(COALESCE(sh.n, 0))::float8 AS mean_shared,
-            avg(CASE WHEN a.n_knowledge + b.n_knowledge - COALESCE(sh.n, 0) = 0 THEN 0
-                     ELSE COALESCE(sh.n, 0)::float8 / (a.n_knowledge + b.n_knowledge - COALESCE(sh.n, 0)) END)::float8 AS mean_jaccard
-     FROM runs a JOIN runs b ON b.fact_key = a.fact_key
-     LEFT JOIN shared sh ON sh.row = a.code AND sh.col = b.code AND sh.fact_key = a.fact_key
-     GROUP BY a.code, b.code`,
-    [q.checkpointId, ...settingParams(q.setting), q.relationId, q.languages],
-  );
-  return rows.map((r) => ({ row: r.row, column: r.col, facts: r.facts, meanShared: r.mean_shared, meanJaccard: r.mean_jaccard }));
-}
 
 export interface LayerDistributionRow {
   language: string;
@@ -88,30 +50,49 @@ export interface CoverageRow {
   facts: number;
   indexed: number;
   knowledgeNeurons: number;
-  degenerateSets: number;
 }
 
 /**
  * Per checkpoint x relation x language with labelled facts: how many facts there are, how many
  * have a run of the setting, and their knowledge neurons. By checkpoint, relation, language.
+ * Two aggregates joined on a few hundred rows: the labelled facts per relation and language
+ * (index-only over fact_label (language_code, fact_id) and fact (relation_id, id)), and the runs
+ * per checkpoint, relation and language (index-only over attribution_run (checkpoint_id,
+ * setting_id, relation_key, language_key, fact_key, n_knowledge)); no statement per run.
  */
 export async function indexingCoverage(pool: Pool, q: { checkpointIds: readonly number[]; setting: RunScope["setting"] }): Promise<CoverageRow[]> {
-  const { rows } = await pool.query<{ checkpoint_id: number; relation_id: string; language_code: string; facts: number; indexed: number; kn: number; dkn: number }>(
+  const { rows } = await pool.query<{ checkpoint_id: number; relation_id: string; language_code: string; facts: number; indexed: number; kn: number }>(
     `WITH labelled AS (
        SELECT f.relation_id, fl.language_code, count(*)::int AS facts
        FROM fact_label fl JOIN fact f ON f.id = fl.fact_id GROUP BY 1, 2),
      indexed AS (
-       SELECT r.checkpoint_id, r.relation_key, r.language_key, count(*)::int AS indexed, sum(r.n_knowledge)::int AS kn,
-              sum((SELECT count(*) FROM degenerate_set s WHERE s.run_id = r.id AND s.checkpoint_id = r.checkpoint_id))::int AS dkn
+       SELECT r.checkpoint_id, r.relation_key, r.language_key, count(*)::int AS indexed, sum(r.n_knowledge)::int AS kn
        FROM attribution_run r WHERE r.checkpoint_id = ANY($1::int[]) AND r.setting_id = ${settingIdSql(2)}
        GROUP BY 1, 2, 3)
-     SELECT c.id AS checkpoint_id, lb.relation_id, lb.language_code, lb.facts, COALESCE(i.indexed, 0) AS indexed, COALESCE(i.kn, 0) AS kn,
-            COALESCE(i.dkn, 0) AS dkn
+     SELECT c.id AS checkpoint_id, lb.relation_id, lb.language_code, lb.facts, COALESCE(i.indexed, 0) AS indexed, COALESCE(i.kn, 0) AS kn
      FROM unnest($1::int[]) AS c(id) CROSS JOIN labelled lb
      JOIN relation rel ON rel.id = lb.relation_id JOIN language l ON l.code = lb.language_code
      LEFT JOIN indexed i ON i.checkpoint_id = c.id AND i.relation_key = rel.key AND i.language_key = l.key
      ORDER BY c.id, lb.relation_id, lb.language_code`,
     [q.checkpointIds, ...settingParams(q.setting)],
   );
-  return rows.map((r) => ({ checkpointId: r.checkpoint_id, relationId: r.relation_id, language: r.language_code, facts: r.facts, indexed: r.indexed, knowledgeNeurons: r.kn, degenerateSets: r.dkn }));
+  return rows.map((r) => ({ checkpointId: r.checkpoint_id, relationId: r.relation_id, language: r.language_code, facts: r.facts, indexed: r.indexed, knowledgeNeurons: r.kn }));
+}
+
+/**
+ * Degenerate neuron sets per checkpoint, relation and language over the runs of the setting, keyed
+ * "<checkpointId>|<relationId>|<language>" (absent: none). One grouped join of degenerate_set with
+ * its runs, asked only when a query selects IndexingCoverage.degenerateSets.
+ */
+export async function degenerateSetCounts(pool: Pool, q: { checkpointIds: readonly number[]; setting: RunScope["setting"] }): Promise<Map<string, number>> {
+  const { rows } = await pool.query<{ checkpoint_id: number; relation_id: string; language_code: string; n: number }>(
+    `SELECT r.checkpoint_id, rel.id AS relation_id, l.code AS language_code, count(*)::int AS n
+     FROM degenerate_set s
+     JOIN attribution_run r ON r.id = s.run_id AND r.checkpoint_id = s.checkpoint_id
+     JOIN relation rel ON rel.key = r.relation_key JOIN language l ON l.key = r.language_key
+     WHERE s.checkpoint_id = ANY($1::int[]) AND r.setting_id = ${settingIdSql(2)}
+     GROUP BY 1, 2, 3`,
+    [q.checkpointIds, ...settingParams(q.setting)],
+  );
+  return new Map(rows.map((r) => [`${r.checkpoint_id}|${r.relation_id}|${r.language_code}`, r.n]));
 }

@@ -1,12 +1,15 @@
 // Bulk storage of attribution runs, used by the indexer's workers and by `npm run bench:store`:
 // per batch one statement for the runs (jsonb_to_recordset, ON CONFLICT on the run key) and one
-// binary COPY per neuron table, inside the caller's transaction, so a crash leaves either the whole run
-// or nothing, and the unique run key keeps a re-delivered job from storing it twice.
+// binary COPY per neuron table (and the full grids the indexer kept, run_grid), inside the caller's
+// transaction, so a crash leaves either the whole run or nothing, and the unique run key keeps a
+// re-delivered job from storing it twice. The versions of the relations stored are raised last
+// (relation-answers.ts).
 import type { Pool, PoolClient } from "pg";
 import type { TargetMode } from "../attribution/fact-attribution.ts";
 import type { Method } from "../attribution/integrated-gradients.ts";
 import type { LayerSummary } from "../attribution/selection.ts";
 import { BinaryCopyEncoder, copyBinary } from "./binary-copy.ts";
+import { raiseRelationVersions } from "./relation-answers.ts";
 import { ensureSettings, settingKey } from "./settings.ts";
 
 export interface StoredNeuron {
@@ -50,6 +53,8 @@ export interface RunRecord {
     jointProb: number;
     members: { layer: number; unit: number; aloneProb: number }[];
   }[];
+  /** The full grid, row-major (scores[layer * ffnWidth + unit]), stored in run_grid when given. */
+  grid?: Float32Array;
 }
 
 export const runKey = (r: Pick<RunRecord, "checkpointId" | "factId" | "languageCode" | "method" | "steps" | "targetMode">) =>
@@ -177,7 +182,33 @@ export async function saveRuns(db: PoolClient, runs: readonly RunRecord[], optio
   await copyBinary(db, "neuron_score", SCORE_COLUMNS, scoreRows(stored));
   await copyBinary(db, "knowledge_neuron", KNOWLEDGE_COLUMNS, knowledgeRows(stored));
   await saveDegenerateSets(db, stored);
+  await saveIndexGrids(db, stored);
+  // relation-level answers of these relations are out of date once this commits (last: the version
+  // rows stay locked only until the caller's COMMIT; runs deleted by `replace` raised theirs by trigger)
+  await raiseRelationVersions(db, stored.map((s) => s.keys));
   return ids;
+}
+
+/** The grids the indexer computed with fresh runs, as run_grid rows marked from_index. */
+async function saveIndexGrids(db: PoolClient, runs: readonly StoredRun[]): Promise<void> {
+  const withGrid = runs.filter((r) => r.run.grid !== undefined);
+  if (!withGrid.length) return;
+  for (const { run } of withGrid) {
+    if (run.grid!.length !== run.nLayers * run.ffnWidth) throw new RangeError(`a grid of ${run.grid!.length} cells for ${run.nLayers} x ${run.ffnWidth}`);
+    for (const x of run.grid!) finite(x);
+  }
+  await db.query(
+    `INSERT INTO run_grid (run_id, checkpoint_id, n_layers, ffn_width, scores, from_index)
+     SELECT *, true FROM unnest($1::bigint[], $2::int[], $3::int[], $4::int[], $5::bytea[])
+     ON CONFLICT (run_id, checkpoint_id) DO NOTHING`,
+    [
+      withGrid.map((r) => r.id),
+      withGrid.map((r) => r.keys.checkpointId),
+      withGrid.map((r) => r.run.nLayers),
+      withGrid.map((r) => r.run.ffnWidth),
+      withGrid.map((r) => Buffer.from(r.run.grid!.buffer, r.run.grid!.byteOffset, r.run.grid!.byteLength)),
+    ],
+  );
 }
 
 type StoredRun = { run: RunRecord; keys: RunKeys; id: string };
@@ -245,4 +276,38 @@ async function saveDegenerateSets(db: PoolClient, runs: readonly StoredRun[]): P
 export async function countRuns(pool: Pool, checkpointId: number): Promise<number> {
   const { rows } = await pool.query<{ n: number }>(`SELECT count(*)::int AS n FROM attribution_run WHERE checkpoint_id = $1`, [checkpointId]);
   return rows[0].n;
+}
+
+/** Knowledge-neuron counts and τ of a checkpoint's runs, per setting, language and relation. */
+export interface RunSizeRow {
+  method: string;
+  steps: number;
+  targetMode: string;
+  language: string;
+  relation: string;
+  runs: number;
+  /** Mean |KN| over the runs (empty sets included), and the runs with an empty set. */
+  meanKnowledge: number;
+  empty: number;
+  tauMin: number;
+  tauMax: number;
+  /** The distinct τ rules of the runs ({rule: paper | given | calibrated | top-k, ...}). */
+  tauRules: unknown[];
+}
+
+export async function runSizes(pool: Pool, checkpointId: number): Promise<RunSizeRow[]> {
+  const { rows } = await pool.query<RunSizeRow>(
+    `SELECT s.method::text AS method, s.steps, s.target_mode::text AS "targetMode", l.code AS language, rel.id AS relation,
+            count(*)::int AS runs, avg(r.n_knowledge)::float8 AS "meanKnowledge", count(*) FILTER (WHERE r.n_knowledge = 0)::int AS empty,
+            min(r.tau)::float8 AS "tauMin", max(r.tau)::float8 AS "tauMax", jsonb_agg(DISTINCT r.tau_rule) AS "tauRules"
+       FROM attribution_run r
+       JOIN run_setting s ON s.id = r.setting_id
+       JOIN language l ON l.key = r.language_key
+       JOIN relation rel ON rel.key = r.relation_key
+      WHERE r.checkpoint_id = $1
+      GROUP BY 1, 2, 3, 4, 5
+      ORDER BY 1, 2, 3, 4, 5`,
+    [checkpointId],
+  );
+  return rows;
 }

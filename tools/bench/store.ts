@@ -9,10 +9,12 @@
 //
 //   npm run bench:store -- [--score-rows 100000000] [--writers 4] [--batch 250]
 //                          [--concurrency 1,4,16,32] [--replicas 1,2] [--duration 10]
-//                          [--resume] [--skip-fill] [--keep] [--explain docs/bench-store-explain.md]
+//                          [--resume] [--skip-fill] [--keep] [--explain docs/bench-store-explain.md] [--profile 300]
 //                          [--database kn_bench_store] [--database-url postgresql://postgres@127.0.0.1:5432/postgres]
 // --resume stores what an interrupted fill left out (same rows: the data are a function of their
-// indices); --skip-fill load-tests the database as it is; --keep leaves the database in place.
+// indices); --skip-fill load-tests the database as it is; --keep leaves the database in place;
+// --profile N sends each key query N times to an API in this process under the CPU profiler and
+// prints where its time goes (tools/bench/store-profile.ts) instead of the load test.
 import { spawn, type ChildProcess } from "node:child_process";
 import { writeFileSync } from "node:fs";
 import os from "node:os";
@@ -35,6 +37,7 @@ import { seededRandom } from "../../src/analysis/random.ts";
 import { BENCH_CHECKPOINTS, type BenchFact, LANGUAGES, MEAN_LANGUAGES, RELATIONS, TOP_K, plan } from "./store-data.ts";
 import { benchDatabase } from "./database.ts";
 import { backendPids, cpuMeter, loadAverage } from "./cpu.ts";
+import { profileKeyQueries } from "./store-profile.ts";
 import { markdownTable } from "./table.ts";
 
 const { values: args } = parseArgs({
@@ -47,6 +50,7 @@ const { values: args } = parseArgs({
     duration: { type: "string", default: "10" },
     resume: { type: "boolean", default: false },
     "skip-fill": { type: "boolean", default: false },
+    profile: { type: "string" },
     keep: { type: "boolean", default: false },
     explain: { type: "string", default: path.join(PROJECT_ROOT, "docs", "bench-store-explain.md") },
     database: { type: "string", default: "kn_bench_store" },
@@ -157,7 +161,7 @@ interface TableSize {
 async function tableSizes(pool: pg.Pool): Promise<TableSize[]> {
   const { rows } = await pool.query<{ table: string; rows: string; heap: string; indexes: string }>(
     `SELECT p.relname AS table,
-            sum(c.reltuples)::bigint::text AS rows,
+            sum(GREATEST(c.reltuples, 0))::bigint::text AS rows,
             sum(pg_table_size(c.oid))::bigint::text AS heap,
             sum(pg_indexes_size(c.oid))::bigint::text AS indexes
      FROM pg_class p JOIN pg_inherits i ON i.inhparent = p.oid JOIN pg_class c ON c.oid = i.inhrelid
@@ -225,6 +229,8 @@ interface KeyQuery {
 }
 
 const pick = <T>(xs: readonly T[], r: () => number) => xs[Math.floor(r() * xs.length)];
+/** The overlap matrix is asked for the 8 best-covered languages. */
+const OVERLAP_LANGUAGES = LANGUAGES.slice(0, 8);
 
 function keyQueries(s: Samples): KeyQuery[] {
   const body = (query: string, variables: Record<string, unknown>) => JSON.stringify({ query, variables });
@@ -273,6 +279,15 @@ function keyQueries(s: Samples): KeyQuery[] {
       },
     },
     {
+      name: "language-overlap matrix of a relation",
+      body: (r) =>
+        body(`query($m: String!, $r: ID!, $l: [String!]) { languageOverlap(model: $m, relation: $r, languages: $l) { languages cells { row column facts meanShared meanJaccard } } }`, {
+          m: pick(s.checkpoints, r).name,
+          r: pick(s.relations, r),
+          l: OVERLAP_LANGUAGES,
+        }),
+    },
+    {
       name: "attribution of a fact",
       body: (r) => {
         const run = pick(s.runs, r);
@@ -286,14 +301,22 @@ function keyQueries(s: Samples): KeyQuery[] {
   ];
 }
 
-/** A pg.Pool stand-in that EXPLAINs (ANALYZE, BUFFERS) each statement instead of returning rows. */
+/**
+ * A pg.Pool stand-in that EXPLAINs (ANALYZE, BUFFERS) each statement instead of returning rows; its
+ * connect() gives a client that does the same. Writes (a relation-level answer being kept) and
+ * transaction control are neither run nor explained: an EXPLAIN ANALYZE would run them.
+ */
 function explainingPool(pool: pg.Pool, plans: string[]): pg.Pool {
-  const query = async (sql: string, params?: unknown[]) => {
+  const query = async (statement: string | pg.QueryConfig, values?: unknown[]) => {
+    // a named (prepared) statement is EXPLAINed as its text with its values
+    const [sql, params] = typeof statement === "string" ? [statement, values] : [statement.text, statement.values];
+    if (/^\s*(INSERT|UPDATE|DELETE|BEGIN|COMMIT|ROLLBACK)\b/i.test(sql)) return { rows: [], rowCount: 0 };
     const { rows } = await pool.query<{ "QUERY PLAN": string }>(`EXPLAIN (ANALYZE, BUFFERS) ${sql}`, params);
     plans.push(`\`\`\`sql\n${sql.replace(/\n\s+/g, "\n  ").trim()}\n\`\`\`\n\nparameters: \`${JSON.stringify(params ?? [])}\`\n\n\`\`\`\n${rows.map((r) => r["QUERY PLAN"]).join("\n")}\n\`\`\`\n`);
     return { rows: [], rowCount: 0 };
   };
-  return { query } as unknown as pg.Pool;
+  const client = { query, on: () => client, off: () => client, release: () => undefined };
+  return { query, connect: async () => client } as unknown as pg.Pool;
 }
 
 async function explainAll(pool: pg.Pool, s: Samples, fill: string): Promise<void> {
@@ -302,7 +325,7 @@ async function explainAll(pool: pg.Pool, s: Samples, fill: string): Promise<void
   const neuron = s.neurons.find((n) => n.checkpointId === s.checkpoints[1].id) ?? s.neurons[0];
   const stored = await findRun(pool, { checkpointId: run.checkpointId, setting, factId: run.fact, language: run.language });
   const sections: [string, (p: pg.Pool) => Promise<unknown>][] = [
-    [`LIKN of a relation over a language set (${s.relations[0]}, en+de+fr, ${s.checkpoints[1].name})`, (p) => relationLanguageIndependentNeurons(p, { checkpointId: s.checkpoints[1].id, setting, relationId: s.relations[0], languages: ["en", "de", "fr"], minFacts: 1 })],
+    [`LIKN of a relation over a language set (${s.relations[0]}, en+de+fr, ${s.checkpoints[1].name}): the kept answer's lookup, then (a miss) its computation`, (p) => relationLanguageIndependentNeurons(p, { checkpointId: s.checkpoints[1].id, setting, relationId: s.relations[0], languages: ["en", "de", "fr"], minFacts: 1 })],
     [`LIKN of a fact over a language set (the fact of the next queries, en+de)`, (p) => factLanguageIndependentNeurons(p, { checkpointId: run.checkpointId, setting, factId: run.fact, languages: ["en", "de"] })],
     [`knowledge neurons of a fact: the run by its key`, (p) => findRun(p, { checkpointId: run.checkpointId, setting, factId: run.fact, language: run.language })],
     [`knowledge neurons of a fact: its neurons`, (p) => knowledgeNeuronsOfRuns(p, [stored!])],
@@ -310,7 +333,7 @@ async function explainAll(pool: pg.Pool, s: Samples, fill: string): Promise<void
     [`degenerate sets of a fact`, (p) => degenerateSetsOfRun(p, stored!)],
     [`facts of a neuron, first page ((${neuron.layer}, ${neuron.unit}) of ${neuron.model}: ${neuron.facts} facts)`, (p) => factsOfNeuron(p, { checkpointId: neuron.checkpointId, setting, layer: neuron.layer, unit: neuron.unit, first: 20 })],
     [`facts of a neuron, deep page (after fact key ${neuron.deepKey}, half-way)`, (p) => factsOfNeuron(p, { checkpointId: neuron.checkpointId, setting, layer: neuron.layer, unit: neuron.unit, afterFactKey: neuron.deepKey, first: 20 })],
-    [`language-overlap matrix of a relation (${s.relations[0]}, 8 languages)`, (p) => relationLanguageOverlap(p, { checkpointId: s.checkpoints[1].id, setting, relationId: s.relations[0], languages: LANGUAGES.slice(0, 8) })],
+    [`language-overlap matrix of a relation (${s.relations[0]}, 8 languages): the kept answer's lookup, then (a miss) its computation`, (p) => relationLanguageOverlap(p, { checkpointId: s.checkpoints[1].id, setting, relationId: s.relations[0], languages: LANGUAGES.slice(0, 8) })],
   ];
   const out: string[] = [
     `# EXPLAIN (ANALYZE, BUFFERS) of the store's key queries`,
@@ -464,6 +487,25 @@ const scoreRowCount = sizes.find((t) => t.table === "neuron_score")!.rows;
 await explainAll(pool, samples, fillLine || `${runs} runs, ${scoreRowCount} top-K score rows (filled by an earlier run)`);
 
 const queries = keyQueries(samples);
+if (args.profile) {
+  // where the time of each key query goes (tools/bench/store-profile.ts), instead of the load test
+  const rows = await profileKeyQueries(benchUrl, pool, queries, Number(args.profile), seededRandom("profile"));
+  const phases = [...new Set(rows.flatMap((r) => [...r.phases.keys()]))];
+  console.log(
+    markdownTable(
+      ["key query", "API CPU ms/req", ...phases, "SQL statements (pool)", "PG planning ms", "PG execution ms"],
+      rows.map((r) => [r.query, r.apiMs.toFixed(2), ...phases.map((p) => (r.phases.get(p) ?? 0).toFixed(2)), String(r.statements), r.pgPlanningMs.toFixed(2), r.pgExecutionMs.toFixed(2)]),
+      1,
+    ),
+  );
+  for (const r of rows) {
+    console.log(`\n${r.query}: self time by library (ms/req) ${r.topLibraries.map(([l, ms]) => `${l} ${ms.toFixed(2)}`).join(", ")}; by function:`);
+    for (const [f, ms] of r.topFunctions) console.log(`  ${ms.toFixed(3)}  ${f}`);
+  }
+  console.log(`\n${os.cpus().length} cores, load average ${os.loadavg().map((x) => x.toFixed(1)).join(" / ")}.`);
+  await pool.end();
+  process.exit(0);
+}
 const results: LoadResult[] = [];
 let port = 4100;
 for (const replicas of args.replicas!.split(",").map(Number)) {
@@ -483,17 +525,6 @@ for (const replicas of args.replicas!.split(",").map(Number)) {
   }
 }
 
-// the overlap matrix has no GraphQL field on this branch: the store function, timed in process
-const overlap: number[] = [];
-const r = seededRandom("overlap");
-for (let i = 0; i < 50; i++) {
-  const t = performance.now();
-  const c = pick(samples.checkpoints, r);
-  await relationLanguageOverlap(pool, { checkpointId: c.id, setting: DEFAULT_RUN_SETTING, relationId: pick(samples.relations, r), languages: LANGUAGES.slice(0, 8) });
-  overlap.push(performance.now() - t);
-}
-overlap.sort((a, b) => a - b);
-
 const ms = (x: number) => x.toFixed(1);
 console.log(
   markdownTable(
@@ -501,10 +532,6 @@ console.log(
     results.map((x) => [x.query, String(x.replicas), String(x.clients), x.rps.toFixed(0), ms(x.p50), ms(x.p95), ms(x.p99), String(x.errors), ms(x.apiCpu), ms(x.dbCpu), ms(x.clientCpu), x.load]),
     1,
   ),
-);
-console.log(
-  `\nlanguage-overlap matrix of a relation (8 languages; store function in process, no HTTP, one client, ${overlap.length} relations): ` +
-    `p50 ${ms(percentile(overlap, 50))} ms, p95 ${ms(percentile(overlap, 95))} ms, p99 ${ms(percentile(overlap, 99))} ms`,
 );
 console.log(`\n${os.cpus().length} cores, load average ${os.loadavg().map((x) => x.toFixed(1)).join(" / ")} at the end; ${((Date.now() - started) / 60000).toFixed(0)} min in all.`);
 await pool.end();

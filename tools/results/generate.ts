@@ -11,14 +11,18 @@
 //   npm run results [-- --relations P17,P36 --languages en,zh --models demo-mbert --max-facts 200 --dkn-facts 40 --fresh]
 // (--skip-import when the seeds are already imported; --models-dir DIR reads <DIR>/<model> instead of models/)
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { loadavg } from "node:os";
 import { dirname, join, relative } from "node:path";
 import { parseArgs } from "node:util";
+import type { AnalysisStore } from "../../src/analysis/analysis-store.ts";
 import { crossLingualEditing, type ConditionResult } from "../../src/analysis/cross-lingual.ts";
+import { evaluateEditing, type EditEvaluation, type RuleSummary } from "../../src/analysis/edit-evaluation.ts";
 import { type DegenerateValidity, type LayerCount, degenerateValidity, layerDistributions } from "../../src/analysis/degenerate.ts";
 import { type FactCheckStatistics, evaluateFactChecking } from "../../src/analysis/fact-checking.ts";
 import { measureLocalization } from "../../src/analysis/localization.ts";
 import { type Comparison, type ConditionSummary, type LocalizationReport, localizationReport } from "../../src/analysis/localization-report.ts";
 import { type Estimate, wilsonInterval } from "../../src/analysis/statistics.ts";
+import { UPDATE_LAMBDA, UPDATE_RULES } from "../../src/attribution/editing.ts";
 import { attributionModel } from "../../src/attribution/model-port.ts";
 import { DEFAULT_RUN_SETTING, type RunSetting } from "../../src/attribution/run-setting.ts";
 import { DEMO_MODELS, registerFolder } from "../../src/cli/checkpoints.ts";
@@ -26,6 +30,7 @@ import { SEED_DIRS } from "../../src/cli/commands/import.ts";
 import { spawnWorkers } from "../../src/cli/spawn-workers.ts";
 import { withStore } from "../../src/cli/store-session.ts";
 import { loadConfig, PROJECT_ROOT } from "../../src/config.ts";
+import { TEMPLATE_SETS, type TemplateSet, withTemplates } from "../../src/data/template-sets.ts";
 import { createIndexJob } from "../../src/indexer/jobs.ts";
 import { startQueue } from "../../src/indexer/queue.ts";
 import { runWorker } from "../../src/indexer/worker.ts";
@@ -33,10 +38,12 @@ import { loadModel } from "../../src/model/index.ts";
 import { analysisStore } from "../../src/store/analysis.ts";
 import { listLanguages } from "../../src/store/catalog.ts";
 import { checkpointContentHash } from "../../src/store/checkpoints.ts";
-import { saveFactCheckEvaluation } from "../../src/store/evaluations.ts";
+import { saveEditEvaluation, saveFactCheckEvaluation } from "../../src/store/evaluations.ts";
 import { importMlama, importWrongObjects } from "../../src/store/import-mlama.ts";
 import { localizationMeasures } from "../../src/store/localization.ts";
-import { countRuns } from "../../src/store/runs.ts";
+import { countRuns, type RunSizeRow, runSizes } from "../../src/store/runs.ts";
+import { evaluateFacts } from "../../src/train/evaluate.ts";
+import { loadSeeds } from "../../src/train/seeds.ts";
 import { type Figure, renderFigure } from "./figures.ts";
 
 const { values: args } = parseArgs({
@@ -48,6 +55,10 @@ const { values: args } = parseArgs({
     workers: { type: "string", default: "2" },
     "max-facts": { type: "string", default: "150" },
     "dkn-facts": { type: "string", default: "40" },
+    "edit-facts": { type: "string", default: "15" },
+    "edit-unrelated": { type: "string", default: "10" },
+    "edit-sources": { type: "string", default: "en,zh" },
+    "heldout-languages": { type: "string", default: "en,zh" },
     fresh: { type: "boolean", default: false },
     "skip-import": { type: "boolean", default: false },
     out: { type: "string", default: join(PROJECT_ROOT, "docs/RESULTS.md") },
@@ -59,6 +70,9 @@ const settingOf = (method: (typeof METHODS)[number]): RunSetting => ({ ...DEFAUL
 const AMIG = settingOf("amig-compat");
 const MAX_FACTS = Number(args["max-facts"]);
 const DKN_FACTS = Number(args["dkn-facts"]);
+/** UPDATE comparison: edited facts per relation and source language, unrelated facts per language. */
+const EDIT_FACTS = Number(args["edit-facts"]);
+const EDIT_UNRELATED = Number(args["edit-unrelated"]);
 const log = (line: string) => process.stderr.write(`results: ${new Date().toISOString().slice(11, 19)} ${line}\n`);
 const FIGURES_DIR = join(dirname(args.out!), "results");
 
@@ -75,7 +89,21 @@ interface Cache {
   crossLingual: Record<string, ConditionResult[]>;
   factChecking: Record<string, FactCheckStatistics & { relations: number; skipped: string[] }>;
   degenerate: Record<string, DegenerateValidity>;
+  /** Top-1 recall per template set: counts per language and relation. */
+  recall: Record<string, RecallCount[]>;
+  heldoutLocalization: Record<string, number>;
+  /** UPDATE comparison per source language and template set (records stored in edit_evaluation). */
+  editing: Record<string, EditingResult>;
 }
+
+interface RecallCount {
+  language: string;
+  relation: string;
+  correct: number;
+  n: number;
+}
+
+type EditingResult = Omit<EditEvaluation, "records"> & { edits: number };
 
 interface ModelResults {
   name: string;
@@ -91,15 +119,24 @@ interface ModelResults {
   factChecking: (Cache["factChecking"][string] & { language: string })[];
   degenerate: DegenerateValidity[];
   layers: LayerCount[];
+  /** Knowledge neurons per layer for every method (all facts' runs). */
+  methodLayers: (LayerCount & { method: string })[];
+  runSizes: RunSizeRow[];
+  recall: Record<TemplateSet, RecallCount[]>;
+  heldoutLocalization: LocalizationReport;
+  editing: EditingResult[];
 }
 
 mkdirSync(FIGURES_DIR, { recursive: true }); // before the long run, not after it
 const started = Date.now();
+const loadStart = loadavg().map((x) => x.toFixed(1)).join(" / ");
 const results: ModelResults[] = [];
 const config = loadConfig();
 const cacheDir = join(config.dataDir, "results-cache");
 mkdirSync(cacheDir, { recursive: true });
 let languagesUsed: string[] = [];
+let relationsUsed: string[] = [];
+let objectCounts: { relation: string; facts: number; objects: number }[] = [];
 
 await withStore(config, async (store) => {
   if (!args["skip-import"]) {
@@ -110,6 +147,7 @@ await withStore(config, async (store) => {
   const languages = split(args.languages).length ? split(args.languages) : (await listLanguages(store.prisma)).map((l) => l.code);
   languagesUsed = languages;
   const relations = split(args.relations);
+  relationsUsed = relations;
   const boss = await startQueue(store.url);
   try {
     for (const name of split(args.models).length ? split(args.models) : [...DEMO_MODELS]) {
@@ -123,7 +161,10 @@ await withStore(config, async (store) => {
       const treeHash = existsSync(join(inTree, "config.json")) ? (await checkpointContentHash(inTree)).slice(0, 12) : null;
       const checkpoint = await registerFolder(store.prisma, `${name}@${hash}`, dir);
       const cacheFile = join(cacheDir, `${checkpoint.name}.json`);
-      const cache: Cache = !args.fresh && existsSync(cacheFile) ? JSON.parse(readFileSync(cacheFile, "utf8")) : { indexed: {}, localization: {}, crossLingual: {}, factChecking: {}, degenerate: {} };
+      const cache: Cache = {
+        ...{ indexed: {}, localization: {}, crossLingual: {}, factChecking: {}, degenerate: {}, recall: {}, heldoutLocalization: {}, editing: {} },
+        ...(!args.fresh && existsSync(cacheFile) ? JSON.parse(readFileSync(cacheFile, "utf8")) : {}),
+      };
       const save = () => writeFileSync(cacheFile, JSON.stringify(cache));
       const scopeKey = `${languages.join(",")}|${relations.join(",")}`;
 
@@ -201,9 +242,73 @@ await withStore(config, async (store) => {
       }
       log(`${checkpoint.name}: degenerate-neuron validity done`);
       const layers = await layerDistributions(analyses, { checkpointId: checkpoint.id, setting: AMIG, languages, nLayers: checkpoint.nLayers });
+      const methodLayers: ModelResults["methodLayers"] = [];
+      for (const method of METHODS) {
+        const rows = await layerDistributions(analyses, { checkpointId: checkpoint.id, setting: settingOf(method), languages, nLayers: checkpoint.nLayers });
+        methodLayers.push(...rows.filter((r) => r.kind === "knowledge").map((r) => ({ ...r, method })));
+      }
+
+      // held-out paraphrases: top-1 recall of the seed facts in each phrasing (every fact in scope)
+      const seedFacts = (await loadSeeds(SEED_DIRS(config.seedsDir).mlama, { languages, relations: relations.length ? relations : undefined })).facts;
+      const en = seedFacts.filter((f) => f.language === "en");
+      objectCounts = [...new Set(en.map((f) => f.relation))].sort().map((relation) => {
+        const of = en.filter((f) => f.relation === relation);
+        return { relation, facts: of.length, objects: new Set(of.map((f) => f.objUri)).size };
+      });
+      for (const set of TEMPLATE_SETS) {
+        const key = `${set}|${scopeKey}`;
+        if (cache.recall[key]) continue;
+        const outcomes = await evaluateFacts(lm, withTemplates(seedFacts, set, (f) => f.relation));
+        const counts = new Map<string, RecallCount>();
+        for (const r of outcomes) {
+          const c = counts.get(`${r.fact.language}|${r.fact.relation}`) ?? { language: r.fact.language, relation: r.fact.relation, correct: 0, n: 0 };
+          c.n++;
+          if (r.correct) c.correct++;
+          counts.set(`${r.fact.language}|${r.fact.relation}`, c);
+        }
+        cache.recall[key] = [...counts.values()];
+        save();
+        log(`${checkpoint.name}: recall on ${set} phrasings: ${outcomes.length} prompts`);
+      }
+      const recall = Object.fromEntries(TEMPLATE_SETS.map((set) => [set, cache.recall[`${set}|${scopeKey}`]])) as Record<TemplateSet, RecallCount[]>;
+
+      // UPDATE rules compared: each indexed language as the source, measured on trained and held-out phrasings
+      const editing: EditingResult[] = [];
+      for (const source of languages.filter((l) => split(args["edit-sources"]).includes(l))) {
+        for (const templates of TEMPLATE_SETS) {
+          const key = `${source}|${templates}|${EDIT_FACTS}|${EDIT_UNRELATED}|${relations.join(",")}`;
+          if (!cache.editing[key]) {
+            const r = await evaluateEditing(analyses, lm, {
+              checkpointId: checkpoint.id, setting: AMIG, sourceLanguage: source, rules: UPDATE_RULES, strengths: [UPDATE_LAMBDA], templates, factsPerRelation: EDIT_FACTS, unrelatedPerLanguage: EDIT_UNRELATED,
+            });
+            await saveEditEvaluation(store.prisma, { checkpointId: checkpoint.id, sourceLanguage: source, templates, method: AMIG.method, steps: AMIG.steps, seed: "42" }, r);
+            const { records, ...summary } = r;
+            cache.editing[key] = { ...summary, edits: records.length };
+            save();
+            log(`${checkpoint.name}: UPDATE comparison from ${source} on ${templates} phrasings: ${records.length} edits`);
+          }
+          editing.push(cache.editing[key]);
+        }
+      }
+
+      // held-out paraphrases: the same facts and neurons (runs on the trained prompts), every prompt re-phrased
+      const heldout: AnalysisStore = { ...analyses, indexedFacts: async (q) => withTemplates(await analyses.indexedFacts(q), "heldout", (f) => f.relationId) };
+      const heldoutLanguages = languages.filter((l) => split(args["heldout-languages"]).includes(l));
+      for (const method of METHODS) {
+        for (const language of heldoutLanguages) {
+          const key = `${method}|${language}|${MAX_FACTS}|${relations.join(",")}`;
+          if (cache.heldoutLocalization[key] !== undefined) continue;
+          cache.heldoutLocalization[key] = await measureLocalization(heldout, model, { checkpointId: checkpoint.id, setting: settingOf(method), language, maxFacts: MAX_FACTS, scoreCache, templateSet: "heldout" });
+          save();
+          log(`${checkpoint.name}: held-out localization ${method} ${language}: ${cache.heldoutLocalization[key]} facts`);
+        }
+      }
+      const heldoutLocalization = localizationReport(await localizationMeasures(store.pool, { checkpointId: checkpoint.id, methods: [...METHODS], languages: heldoutLanguages, templateSet: "heldout" }));
+
       const runs = await countRuns(store.pool, checkpoint.id);
       results.push({
         name, checkpoint: checkpoint.name, treeHash, nLayers: checkpoint.nLayers, runs, localization, crossLingual, likn, factChecking, degenerate, layers,
+        methodLayers, runSizes: await runSizes(store.pool, checkpoint.id), recall, heldoutLocalization, editing,
         shape: `${checkpoint.modelType}, ${checkpoint.nLayers} layers × ${checkpoint.ffnWidth} FFN units, hidden ${checkpoint.hidden}`,
       });
       lm.dispose();
@@ -222,8 +327,8 @@ const pValue = (p: number) => (p < 1e-4 ? "<1e-4" : p.toPrecision(2));
 const excludesZero = (e: Estimate | null | undefined) => !!e && (e.low > 0 || e.high < 0);
 
 /** Localization table of one model: every condition of every method, the controls beside their method. */
-function localizationTable(m: ModelResults, target: "related" | "unrelated"): string {
-  const rows = m.localization.conditions
+function localizationTable(report: LocalizationReport, target: "related" | "unrelated"): string {
+  const rows = report.conditions
     .filter((c) => (target === "related" ? c.target === "related" : c.neuronSet === "kn"))
     .sort((a, b) => a.language.localeCompare(b.language) || a.method.localeCompare(b.method) || a.target.localeCompare(b.target) || order(a.neuronSet) - order(b.neuronSet))
     .map(
@@ -248,12 +353,12 @@ function comparisonTable(cs: Comparison[], alpha: number): string {
 const significant = (c: Comparison, alpha: number) => !!c.wilcoxon && c.wilcoxon.p < alpha && excludesZero(c.difference);
 
 /** Prose on localization: each sentence is printed only when its test holds. */
-function localizationFindings(m: ModelResults, alpha: number): string[] {
+function localizationFindings(report: LocalizationReport, alpha: number): string[] {
   const lines: string[] = [];
-  const cs = m.localization.comparisons.filter((c) => c.measure === "suppressLogp");
-  const methods = [...new Set(m.localization.conditions.map((c) => c.method))];
+  const cs = report.comparisons.filter((c) => c.measure === "suppressLogp");
+  const methods = [...new Set(report.conditions.map((c) => c.method))];
   for (const method of methods) {
-    const own = m.localization.conditions.filter((c) => c.method === method && c.neuronSet === "kn" && c.target === "related");
+    const own = report.conditions.filter((c) => c.method === method && c.neuronSet === "kn" && c.target === "related");
     const lowers = own.filter((c) => c.suppressLogp && c.suppressLogp.high < 0);
     lines.push(`- ${method}: suppressing a fact's own knowledge neurons lowers log P(gold) with a 95% CI below 0 in ${lowers.length} of ${own.length} languages.`);
     for (const control of ["random", "activation", "grad-x-act", "static"]) {
@@ -284,10 +389,10 @@ function localizationFindings(m: ModelResults, alpha: number): string[] {
       );
     }
   }
-  const saturated = m.localization.conditions.filter((c) => c.neuronSet === "kn" && c.target === "related" && c.meanBase > 0.8);
+  const saturated = report.conditions.filter((c) => c.neuronSet === "kn" && c.target === "related" && c.meanBase > 0.8);
   if (saturated.length) {
     lines.push(
-      `- Saturation: mean P₀ exceeds 0.8 in ${[...new Set(saturated.map((c) => `${c.method}/${c.language}`))].length} method/language cells; there enhancement can raise P(gold) by at most (1 − P₀)/P₀ < 25% relative, so relative Δ of enhancement says little and Δlog p and flips are the measures to read.`,
+      `- Saturation: mean P₀ exceeds 0.8 in ${[...new Set(saturated.map((c) => `${c.method}/${c.language}`))].length} method/language cells (${saturated.map((c) => `${c.method}/${c.language} ${num(c.meanBase, 2)}`).join(", ")}); for a fact with P₀ > 0.8, enhancement can raise P(gold) by at most (1 − P₀)/P₀ < 25% relative, so there relative Δ of enhancement says little and Δlog p and flips are the measures to read.`,
     );
   }
   return lines;
@@ -333,14 +438,14 @@ function liknTable(m: ModelResults): string {
 }
 
 function factCheckingTable(m: ModelResults): string {
-  const rule = (name: string, c: { precisionCI: Estimate | null; recallCI: Estimate | null; f1: number | null; accuracyCI: Estimate | null }) =>
-    `${name}: P ${pct(c.precisionCI)}, R ${pct(c.recallCI)}, F1 ${c.f1 === null ? "–" : num(c.f1)}`;
+  const rule = (c: { precisionCI: Estimate | null; recallCI: Estimate | null; f1: number | null; accuracyCI: Estimate | null }) =>
+    `P ${pct(c.precisionCI)}, R ${pct(c.recallCI)}, F1 ${c.f1 === null ? "–" : num(c.f1)}`;
   return [
     "| lang | candidates | relations used | AUROC of the DKN score [95% CI] | DKN at τ_fc = 1e-6 | model's own answer | accept all | random (p = ½) |",
     "|---|--:|--:|--:|---|---|---|---|",
     ...m.factChecking.map(
       (r) =>
-        `| ${r.language} | ${r.n} | ${r.relations} | ${r.aurocCI ? est(r.aurocCI) : r.auroc ? num(r.auroc.auroc) : "–"} | ${rule("", r.atThreshold)} | ${rule("", r.direct)} | ${rule("", r.acceptAll)} | ${rule("", r.random)} |`,
+        `| ${r.language} | ${r.n} | ${r.relations} | ${r.aurocCI ? est(r.aurocCI) : r.auroc ? num(r.auroc.auroc) : "–"} | ${rule(r.atThreshold)} | ${rule(r.direct)} | ${rule(r.acceptAll)} | ${rule(r.random)} |`,
     ),
   ].join("\n");
 }
@@ -349,7 +454,10 @@ function factCheckingFindings(m: ModelResults): string[] {
   const lines: string[] = [];
   const cells = m.factChecking.filter((r) => r.n > 0);
   const below = cells.filter((r) => (r.atThreshold.f1 ?? 0) < (r.acceptAll.f1 ?? 0));
-  lines.push(`- The DKN rule at τ_fc = 1e-6 has a lower F1 than accepting every candidate in ${below.length} of ${cells.length} languages.`);
+  const above = cells.filter((r) => (r.atThreshold.f1 ?? 0) > (r.acceptAll.f1 ?? 0));
+  lines.push(
+    `- The DKN rule at τ_fc = 1e-6 has a lower F1 than accepting every candidate in ${below.length} of ${cells.length} languages${below.length ? ` (${below.map((r) => r.language).join(", ")})` : ""}, a higher one in ${above.length}${above.length ? ` (${above.map((r) => r.language).join(", ")})` : ""} (point estimates: F1 carries no interval here; precision and recall do).`,
+  );
   const separates = cells.filter((r) => r.aurocCI && r.aurocCI.low > 0.5);
   const chance = cells.filter((r) => r.aurocCI && r.aurocCI.low <= 0.5 && r.aurocCI.high >= 0.5);
   lines.push(
@@ -397,10 +505,187 @@ function layerFigure(m: ModelResults): Figure {
   };
 }
 
+
+// ---- |KN| per method, language and relation -------------------------------------------------------
+
+function tauLabel(r: RunSizeRow): string {
+  const rules = [...new Set(r.tauRules.map((x) => (x && typeof x === "object" && "rule" in x ? String((x as { rule: unknown }).rule) : JSON.stringify(x))))].join("+");
+  return `${r.tauMin === r.tauMax ? num(r.tauMin, 2) : `${num(r.tauMin, 2)}–${num(r.tauMax, 2)}`} (${rules})`;
+}
+
+/** Mean |KN| over every stored run (empty sets included), per method × language, one column per relation. */
+function knSizeTable(m: ModelResults): string {
+  const rows = m.runSizes.filter((r) => (METHODS as readonly string[]).includes(r.method) && r.steps === DEFAULT_RUN_SETTING.steps && r.targetMode === DEFAULT_RUN_SETTING.targetMode);
+  const relations = [...new Set(rows.map((r) => r.relation))].sort((a, b) => Number(a.slice(1)) - Number(b.slice(1)));
+  const cells = new Map<string, RunSizeRow[]>();
+  for (const r of rows) cells.set(`${r.method}|${r.language}`, [...(cells.get(`${r.method}|${r.language}`) ?? []), r]);
+  const cell = (rs: RunSizeRow[]) => {
+    const runs = rs.reduce((a, r) => a + r.runs, 0);
+    if (!runs) return "–";
+    const meanKn = rs.reduce((a, r) => a + r.meanKnowledge * r.runs, 0) / runs;
+    return `${num(meanKn, 1)} (n=${runs}, ${rs.reduce((a, r) => a + r.empty, 0)} empty)`;
+  };
+  return [
+    `| method | lang | τ (rule) | ${relations.join(" | ")} | all |`,
+    `|---|---|---|${relations.map(() => "--:|").join("")}--:|`,
+    ...[...cells].sort(([a], [b]) => a.localeCompare(b)).map(([k, rs]) => {
+      const [method, language] = k.split("|");
+      return `| ${method} | ${language} | ${rs.map(tauLabel).filter((x, i, a) => a.indexOf(x) === i).join(", ")} | ${relations.map((rel) => cell(rs.filter((r) => r.relation === rel))).join(" | ")} | ${cell(rs)} |`;
+    }),
+  ].join("\n");
+}
+
+function knSizeFindings(m: ModelResults): string[] {
+  const rows = m.runSizes.filter((r) => (METHODS as readonly string[]).includes(r.method) && r.steps === DEFAULT_RUN_SETTING.steps);
+  const languages = [...new Set(rows.map((r) => r.language))].sort();
+  const lines: string[] = [];
+  for (const language of languages) {
+    const per = METHODS.map((method) => {
+      const rs = rows.filter((r) => r.method === method && r.language === language);
+      const runs = rs.reduce((a, r) => a + r.runs, 0);
+      return { method, mean: runs ? rs.reduce((a, r) => a + r.meanKnowledge * r.runs, 0) / runs : NaN, runs };
+    }).filter((x) => x.runs > 0);
+    if (per.length < 2) continue;
+    const sorted = [...per].sort((a, b) => a.mean - b.mean);
+    lines.push(`- ${language}: mean |KN| per fact ranges from ${num(sorted[0].mean, 1)} (${sorted[0].method}) to ${num(sorted[sorted.length - 1].mean, 1)} (${sorted[sorted.length - 1].method}), a ratio of ${num(sorted[sorted.length - 1].mean / Math.max(1e-9, sorted[0].mean), 2)}; method comparisons on the methods' own sets are confounded by this, the per-layer matched controls are not.`);
+  }
+  return lines;
+}
+
+// ---- held-out paraphrases ---------------------------------------------------------------------------
+
+const sumRecall = (rs: readonly RecallCount[]) => wilsonInterval(rs.reduce((a, r) => a + r.correct, 0), rs.reduce((a, r) => a + r.n, 0));
+
+function recallTable(m: ModelResults): string {
+  const keys = (by: "language" | "relation") => [...new Set(TEMPLATE_SETS.flatMap((s) => m.recall[s].map((r) => r[by])))].sort((a, b) => (by === "relation" ? Number(a.slice(1)) - Number(b.slice(1)) : a.localeCompare(b)));
+  const row = (label: string, pick: (r: RecallCount) => boolean) => `| ${label} | ${TEMPLATE_SETS.map((s) => { const e = sumRecall(m.recall[s].filter(pick)); return `${pct(e)} (n=${e?.n ?? 0})`; }).join(" | ")} |`;
+  return [
+    `| language / relation | ${TEMPLATE_SETS.map((s) => `${s} phrasing: top-1 recall [95% Wilson]`).join(" | ")} |`,
+    `|---|${TEMPLATE_SETS.map(() => "--:|").join("")}`,
+    ...keys("language").map((l) => row(l, (r) => r.language === l)),
+    ...keys("relation").map((rel) => row(rel, (r) => r.relation === rel)),
+    row("all", () => true),
+  ].join("\n");
+}
+
+function recallFindings(m: ModelResults): string[] {
+  const languages = [...new Set(m.recall.trained.map((r) => r.language))].sort();
+  const per = languages.map((language) => ({ language, trained: sumRecall(m.recall.trained.filter((r) => r.language === language)), heldout: sumRecall(m.recall.heldout.filter((r) => r.language === language)) }));
+  const lower = per.filter((p) => p.trained && p.heldout && p.heldout.high < p.trained.low);
+  const bar = per.filter((p) => p.trained && p.trained.estimate >= 0.9);
+  return [
+    `- Trained phrasing: recall ≥ 90% in ${bar.length} of ${per.length} languages${bar.length < per.length ? ` (below: ${per.filter((p) => !bar.includes(p)).map((p) => `${p.language} ${pct(p.trained)}`).join(", ")})` : ""}.`,
+    `- Held-out phrasing: recall is lower than on the trained phrasing, with non-overlapping Wilson intervals, in ${lower.length} of ${per.length} languages${lower.length ? ` (${lower.map((p) => `${p.language}: ${(100 * p.heldout!.estimate).toFixed(1)}% vs ${(100 * p.trained!.estimate).toFixed(1)}%`).join("; ")})` : ""}.`,
+  ];
+}
+
+/** The own-neuron rows and the random control, trained beside held-out phrasing. */
+function phrasingTable(m: ModelResults): string {
+  const pick = (r: LocalizationReport, method: string, language: string, set: string) => r.conditions.find((c) => c.method === method && c.language === language && c.neuronSet === set && c.target === "related");
+  const rows: string[] = [];
+  const languages = [...new Set(m.heldoutLocalization.conditions.map((c) => c.language))].sort();
+  for (const language of languages) {
+    for (const method of METHODS) {
+      for (const [phrasing, report] of [["trained", m.localization], ["held-out", m.heldoutLocalization]] as const) {
+        const kn = pick(report, method, language, "kn");
+        const random = pick(report, method, language, "random");
+        if (!kn) continue;
+        rows.push(`| ${language} | ${method} | ${phrasing} | ${kn.facts} | ${num(kn.meanBase)} | ${est(kn.suppressLogp, 2)} | ${pct(kn.suppressFlip)} | ${est(random?.suppressLogp, 2)} | ${est(kn.enhanceLogp, 2)} | ${pct(kn.enhanceFlip)} |`);
+      }
+    }
+  }
+  return [
+    "| lang | method | phrasing | n facts | mean P₀ | own neurons: suppress Δlog p [95% CI] | suppress flip rate | random control: suppress Δlog p | own neurons: enhance Δlog p | enhance flip rate |",
+    "|---|---|---|--:|--:|--:|--:|--:|--:|--:|",
+    ...rows,
+  ].join("\n");
+}
+
+// ---- UPDATE edits ---------------------------------------------------------------------------------
+
+const rateCell = (e: (Estimate & { successes?: number }) | null | undefined) => (e ? `${pct(e)} (${e.successes ?? Math.round(e.estimate * e.n)}/${e.n})` : "–");
+
+function editingTable(m: ModelResults): string {
+  const rows = m.editing.flatMap((r) =>
+    r.summaries.map((s) => `| ${r.sourceLanguage} | ${r.templates} | ${s.rule} | ${s.strength} | ${s.edits} | ${rateCell(s.reliability)} | ${rateCell(s.movedOff)} | ${rateCell(s.generalityPooled)} |`),
+  );
+  return [
+    "| source | phrasing measured | rule | λ | edits | success in the source language [95% Wilson] | moved off the gold answer | success in the other languages (pooled) |",
+    "|---|---|---|--:|--:|--:|--:|--:|",
+    ...rows,
+  ].join("\n");
+}
+
+function editingLanguageTable(m: ModelResults): string {
+  const rows = m.editing.flatMap((r) =>
+    r.summaries.flatMap((s) =>
+      s.locality.map((l) => {
+        const g = s.generality.find((x) => x.language === l.language);
+        return `| ${r.sourceLanguage} | ${r.templates} | ${s.rule} | ${l.language} | ${l.language === r.sourceLanguage ? `(source) ${rateCell(s.reliability)}` : rateCell(g?.rate)} | ${l.unchanged ? `${pct(l.unchanged)} (n=${l.unchanged.n} edits)` : "–"} | ${Number.isFinite(l.deltaLogGold) ? num(l.deltaLogGold, 3) : "–"} |`;
+      }),
+    ),
+  );
+  return [
+    "| source | phrasing | rule | language | edited fact answers the new object [95% Wilson] | unrelated facts whose answer is unchanged (mean over edits) [95% CI] | unrelated: mean Δlog P(gold) |",
+    "|---|---|---|---|--:|--:|--:|",
+    ...rows,
+  ].join("\n");
+}
+
+/** Two rates differ when their Wilson intervals do not overlap (conservative; the edits are paired). */
+const compareRates = (a: Estimate | null, b: Estimate | null): "higher" | "lower" | "overlap" | null => (!a || !b ? null : a.low > b.high ? "higher" : a.high < b.low ? "lower" : "overlap");
+
+function editingFindings(m: ModelResults): string[] {
+  const lines: string[] = [];
+  for (const r of m.editing) {
+    const by = new Map(r.summaries.map((s) => [s.rule, s]));
+    const emb = by.get("embedding");
+    const grad = by.get("gradient");
+    const head = `- ${r.sourceLanguage} neurons, ${r.templates} phrasing (candidates: ${r.candidates} facts answered correctly at the trained ${r.sourceLanguage} prompt; ${emb?.edits ?? 0} edits per rule):`;
+    const parts: string[] = [];
+    for (const s of [emb, grad]) {
+      if (!s) continue;
+      const rel = s.reliability;
+      parts.push(`${s.rule} rule: ${rel ? `${(100 * rel.estimate).toFixed(1)}% [${(100 * rel.low).toFixed(1)}, ${(100 * rel.high).toFixed(1)}] success in ${r.sourceLanguage}` : "no edit measured"}${rel && rel.high < 0.5 ? " (fewer than half, even at the upper CI bound)" : ""}`);
+    }
+    const c = compareRates(grad?.reliability ?? null, emb?.reliability ?? null);
+    if (c === "higher") parts.push("the gradient rule succeeds more often (non-overlapping intervals)");
+    else if (c === "lower") parts.push("the embedding rule succeeds more often (non-overlapping intervals)");
+    else if (c === "overlap") parts.push("the intervals overlap: no evidence at this n that one rule succeeds more often");
+    const off = compareRates(grad?.movedOff ?? null, emb?.movedOff ?? null);
+    if (grad?.movedOff && emb?.movedOff) {
+      parts.push(
+        `moved off the gold answer: gradient ${(100 * grad.movedOff.estimate).toFixed(1)}%, embedding ${(100 * emb.movedOff.estimate).toFixed(1)}% (n=${grad.movedOff.n})` +
+          (off === "higher" ? ", the gradient rule more often (non-overlapping intervals)" : off === "lower" ? ", the embedding rule more often (non-overlapping intervals)" : ", intervals overlap"),
+      );
+    }
+    const gen = [emb, grad].filter((s): s is RuleSummary => !!s && !!s.generalityPooled).map((s) => `${s.rule} ${(100 * s.generalityPooled!.estimate).toFixed(1)}% (n=${s.generalityPooled!.n})`);
+    if (gen.length) parts.push(`success carried to the fact in the other languages: ${gen.join(", ")}`);
+    const loc = [emb, grad].filter((s): s is RuleSummary => !!s).map((s) => {
+      const worst = s.locality.filter((l) => l.unchanged).sort((a, b) => a.unchanged!.estimate - b.unchanged!.estimate)[0];
+      return worst ? `${s.rule} lowest in ${worst.language}, ${pct(worst.unchanged)}` : null;
+    }).filter(Boolean);
+    if (loc.length) parts.push(`unrelated facts unchanged, lowest language: ${loc.join("; ")}`);
+    lines.push(`${head} ${parts.join("; ")}.`);
+  }
+  return lines;
+}
+
+function methodLayerFigure(m: ModelResults): Figure {
+  const totals = new Map<string, number>();
+  for (const r of m.methodLayers) totals.set(`${r.method}|${r.group}`, (totals.get(`${r.method}|${r.group}`) ?? 0) + r.count);
+  return {
+    file: join(FIGURES_DIR, `${m.name}-kn-layers-by-method.svg`),
+    title: `${m.name}: knowledge neurons per layer, by attribution method`,
+    values: m.methodLayers.map((r) => ({ kind: r.method, group: r.group, layer: r.layer, share: totals.get(`${r.method}|${r.group}`) ? r.count / totals.get(`${r.method}|${r.group}`)! : 0, count: r.count })),
+  };
+}
+
 // ---- document ---------------------------------------------------------------------------------
 
 const figures = results.map(layerFigure);
-for (const f of figures) await renderFigure(f);
+const methodFigures = results.map(methodLayerFigure);
+for (const f of [...figures, ...methodFigures]) await renderFigure(f);
 const sections = results.map((m, k) => {
   const alpha = 0.05 / Math.max(1, m.localization.comparisons.length);
   const stale = m.treeHash && !m.checkpoint.endsWith(`@${m.treeHash}`)
@@ -417,12 +702,12 @@ language and method (seeded sample of the facts with a non-empty set). Intervals
 resamples); flip rates of single draws: Wilson. Relative Δ leaves out suppression Δ > 20 and enhancement Δ ≥ 250
 (the reference filter), hence its own n.
 
-${localizationTable(m, "related")}
+${localizationTable(m.localization, "related")}
 
 The same neurons on unrelated facts (one fact of the same relation with another object, and one of another
 relation, for each of the seeds 42, 43, 44; mean over seeds per fact):
 
-${localizationTable(m, "unrelated")}
+${localizationTable(m.localization, "unrelated")}
 
 Paired tests (per-fact differences on the facts both conditions measured; two-sided Wilcoxon signed-rank;
 significance after Bonferroni over the ${m.localization.comparisons.length} tests of this model):
@@ -433,13 +718,26 @@ ${comparisonTable(m.localization.comparisons, alpha)}
 
 </details>
 
-What the numbers support (each line is a count of the significant tests above):
+What the numbers support (each line counts the intervals and significant tests above):
 
-${localizationFindings(m, alpha).join("\n")}
+${localizationFindings(m.localization, alpha).join("\n")}
 
-### Knowledge neurons per method (mean |N| per fact)
+### Knowledge neurons per method, language and relation
+
+Mean |KN| per fact over every stored run (facts with an empty set included; n = runs, "empty" = runs with no
+neuron above τ·max), with the τ and τ rule stored with the runs:
+
+${knSizeTable(m)}
+
+${knSizeFindings(m).join("\n")}
+
+Mean |N| of the facts measured in the localization sample (non-empty sets only):
 
 ${knSizes(m)}
+
+![knowledge neurons per layer, by method](${relative(dirname(args.out!), methodFigures[k].file)})
+
+Share of each method's knowledge neurons (all facts of a language) in each layer.
 
 ### Language-independent knowledge neurons (§5.1)
 
@@ -476,6 +774,54 @@ ${degenerateFindings(m).join("\n")}
 
 Share of occurrences per layer: every knowledge neuron of every fact (KN, per language), every neuron of
 KN_en ∩ KN_x (per pair) and every member of every stored degenerate set (AMIG runs).
+
+### Held-out paraphrases (Niu et al.)
+
+One paraphrase template per relation and language is kept out of the demo model's training corpus and tokenizer
+(src/data/template-sets.ts). Recall: the greedy answer equals the object, every seed fact in scope, each phrasing:
+
+${recallTable(m)}
+
+${recallFindings(m).join("\n")}
+
+Localization on the held-out phrasing (languages ${[...new Set(m.heldoutLocalization.conditions.map((c) => c.language))].sort().join(", ")}): the same facts and the same knowledge neurons (attributed on the trained
+prompt), with every prompt, the controls' scores and the unrelated facts re-phrased by the held-out template. The
+activation, grad-x-act and static controls are therefore selected on the very prompt measured while the method's
+neurons come from another phrasing: on held-out prompts those controls are favoured, the random control is not.
+Own neurons and the random control, trained beside held-out:
+
+${phrasingTable(m)}
+
+What the held-out numbers support (the tests of the localization section, on the held-out measures; Bonferroni
+over their ${m.heldoutLocalization.comparisons.length} paired tests):
+
+${localizationFindings(m.heldoutLocalization, 0.05 / Math.max(1, m.heldoutLocalization.comparisons.length)).join("\n")}
+
+<details><summary>Held-out localization, every condition</summary>
+
+${localizationTable(m.heldoutLocalization, "related")}
+
+</details>
+
+### UPDATE edits: the embedding rule (§5.5, sign-corrected) and the output-direction rule (§13.5)
+
+Per source language (${split(args["edit-sources"]).filter((l) => languagesUsed.includes(l)).join(", ")}), a seeded sample of up to ${EDIT_FACTS} facts per relation that the model answers correctly
+there; each fact's AMIG knowledge neurons of the source language get the UPDATE of each rule (λ = ${UPDATE_LAMBDA})
+towards the object of another fact of the same relation, computed at the trained prompt; the weights are restored
+after each edit. Success: the edited fact's greedy answer is the new object (its label in that language);
+generality: the same in the fact's other languages (every language the fact is labelled in, indexed or not);
+locality: the share of ${EDIT_UNRELATED} seeded other facts per language (drawn from the indexed relations, the edited
+fact left out) whose greedy answer is unchanged (mean over edits, bootstrap CI over edits). Measured on the trained phrasing and on the held-out paraphrase (same edits).
+
+${editingTable(m)}
+
+${editingFindings(m).join("\n")}
+
+<details><summary>Generality and locality per language</summary>
+
+${editingLanguageTable(m)}
+
+</details>
 `;
 });
 
@@ -496,7 +842,7 @@ function limits(): string {
   );
   return `## Limits
 
-- The demo models are 4-layer models trained on the very prompts evaluated here (the mLAMA seed templates), unless a
+- The demo models are ${[...new Set(results.map((m) => `${m.nLayers}-layer`))].join(" and ")} models trained on the very prompts evaluated here (the mLAMA seed templates), unless a
   section says held-out. What they show is how the methods behave on a model that memorized these facts, not what
   pre-trained multilingual models store; localization on trained prompts can reflect memorized phrasing.
 - Their training corpus contains alias sentences that tie an entity's names across languages. Shared neurons across
@@ -505,6 +851,17 @@ function limits(): string {
   Δ of enhancement is bounded by (1 − P₀)/P₀; read Δlog p and flips.
 - Localization uses a seeded sample of up to ${MAX_FACTS} facts per language and method, degenerate-neuron validity up to
   ${DKN_FACTS}; n is printed next to every estimate. Pairs of one fact are not independent; the fact-level rates are.
+- Scope: ${relationsUsed.length ? `${relationsUsed.length} relation(s) (${relationsUsed.join(", ")})` : "every imported relation"} and ${languagesUsed.length} language(s) (${languagesUsed.join(", ")})
+  were indexed; every other statement is about these only. Facts of one relation can share their object (distinct
+  objects / facts, en: ${objectCounts.map((o) => `${o.relation} ${o.objects}/${o.facts}`).join(", ")}), so facts are not independent draws of
+  "knowledge"; the intervals treat them as if they were.
+- Held-out phrasing: one paraphrase per relation and language, the neurons still attributed on the trained prompt.
+  Where held-out recall is low, most held-out prompts are facts the model does not produce in that wording, so
+  localization there measures how the neurons move a low probability, not a known fact.
+- UPDATE comparison: up to ${EDIT_FACTS} edits per relation, source language and rule, one λ (${UPDATE_LAMBDA}); the two rules are
+  compared by non-overlapping Wilson intervals although the edits are paired (conservative). Generality counts the
+  fact in every language it has a label in; the alias sentences of the training corpus tie those labels, so success
+  in another language may come from them rather than from shared neurons.
 - BERT's static attribution is a logit-lens adaptation (the model is post-LN), not the method of Yu & Ananiadou.
 - Timings are of a shared 2-core machine under load.
 `;
@@ -512,20 +869,11 @@ function limits(): string {
 
 const doc = `# Results on the demo models
 
-Generated by \`npm run results\`${Object.entries(args).filter(([k, v]) => v && !["out", "workers", "fresh", "models-dir", "skip-import"].includes(k)).map(([k, v]) => ` --${k} ${v}`).join("")} (languages ${languagesUsed.join(", ")}); this run took ${Math.round((Date.now() - started) / 60000)} min on the development machine (2 shared cores, wasm backend), steps cached by earlier runs included as cached. Every number comes from the database rows the run wrote; every sentence under "What the numbers support" is a count of tests computed by tools/results/generate.ts.
+Generated by \`npm run results\`${Object.entries(args).filter(([k, v]) => v && !["out", "workers", "fresh", "models-dir", "skip-import"].includes(k)).map(([k, v]) => ` --${k} ${v}`).join("")} (languages ${languagesUsed.join(", ")}); this invocation took ${Math.round((Date.now() - started) / 60000)} min on the development machine (2 cores shared with other work, wasm backend; load average ${loadStart} at the start, ${loadavg().map((x) => x.toFixed(1)).join(" / ")} at the end), not counting steps it read from the cache of earlier, interrupted invocations (the run is resumable). Every number is computed by this script from the runs and measurements it stored (recall: from the seed files), in this invocation or, for cached steps, an earlier one with the same arguments; every sentence under "What the numbers support" is a count of tests computed by tools/results/generate.ts.
 
 Methods: AMIG (amig-compat, 20 steps), IG (Dai et al., 20 steps) and the static log-probability attribution (Yu & Ananiadou; one forward pass), each selecting neurons with score > τ·max, τ as stored with each run (the \`kn index\` default rule). Controls (§13.2): random units, top |activation|, one-step gradient × activation and static, each with the method's number of neurons in every layer.
 
 ${sections.join("\n")}
-## Held-out paraphrases and UPDATE edits
-
-Not generated by this script yet: every number above is on the trained templates. Recall on the held-out
-paraphrase templates (one per relation and language, kept out of training) is measured by
-\`kn eval --templates all\` and printed in each model card (models/*/README.md), and the comparison of the two
-UPDATE rules by \`kn evaluate editing\` (README, "Editing the live model"); localization on held-out
-phrasings is \`kn evaluate localization --templates heldout\`. Those figures are not repeated here because this
-generator does not compute them, and this document prints only what it computed.
-
 ${limits()}`;
 writeFileSync(args.out!, doc);
 log(`wrote ${args.out} in ${Math.round((Date.now() - started) / 1000)} s`);

@@ -1,9 +1,8 @@
 // Language-independent and degenerate knowledge neurons, cross-language overlap and per-layer
 // distributions over the stored runs.
-import { degenerateSetsOfRun } from "../../store/degenerate.ts";
-import { factLanguageIndependentNeurons, relationLanguageIndependentNeurons } from "../../store/likn.ts";
+import { factLanguageIndependentNeurons, relationLanguageIndependentNeurons, relationLanguageOverlap } from "../../store/likn.ts";
 import { findRun, languagesWithRuns } from "../../store/neurons.ts";
-import { languageOverlap, layerDistribution } from "../../store/relation-stats.ts";
+import { layerDistribution } from "../../store/relation-stats.ts";
 import type { ApiContext } from "../context.ts";
 import { settingFromApi } from "../enums.ts";
 import { badInput } from "../errors.ts";
@@ -45,7 +44,7 @@ export const analysisResolvers: Resolvers = {
       await requireFact(ctx, args.fact);
       const run = await findRun(ctx.pool, { checkpointId: checkpoint.id, setting: settingFromApi(args), factId: args.fact, language: checkLanguage(args.language) });
       if (!run) return [];
-      return (await degenerateSetsOfRun(ctx.pool, run)).map((s) => ({
+      return (await ctx.loaders.degenerateSets.load(run)).map((s) => ({
         baseProbability: s.baseProb,
         jointProbability: s.jointProb,
         neurons: s.members.map((m) => ({ layer: m.layer, unit: m.unit, aloneProbability: m.aloneProb })),
@@ -58,13 +57,15 @@ export const analysisResolvers: Resolvers = {
       if (!scope?.relation) return null;
       const q = { checkpointId: scope.checkpoint.id, setting, relationId: scope.relation.id };
       const order = languages ?? (await languagesWithRuns(ctx.pool, q));
-      const cells = new Map((await languageOverlap(ctx.pool, { ...q, languages: order })).map((c) => [`${c.row}|${c.column}`, c]));
+      if (order.length > 63) throw badInput("languageOverlap compares at most 63 languages", "languages");
+      // every ordered pair, row-major, with zeros where the two languages share no indexed fact
+      const pairs = await relationLanguageOverlap(ctx.pool, { ...q, languages: order });
       return {
         model: scope.checkpoint.name,
         relation: scope.relation,
         languages: order,
-        // every pair, with zeros where the two languages share no indexed fact
-        cells: order.flatMap((row) => order.map((column) => cells.get(`${row}|${column}`) ?? { row, column, facts: 0, meanShared: 0, meanJaccard: 0 })),
+        // means over the facts with runs in both languages (a fact with an empty union counts 0)
+        cells: pairs.map((p) => ({ row: p.a, column: p.b, facts: p.facts, meanShared: p.facts ? p.shared / p.facts : 0, meanJaccard: p.facts ? p.jaccardSum / p.facts : 0 })),
       };
     },
     async layerDistribution(_, args, ctx) {

@@ -1,4 +1,5 @@
 // Stored evaluations: localization quality and fact-checking.
+import { factCheckMetrics } from "../../attribution/fact-check.ts";
 import { listFactCheckEvaluations } from "../../store/evaluations.ts";
 import { summarizeLocalization } from "../../store/localization.ts";
 import { methodFromApi, methodToApi } from "../enums.ts";
@@ -20,14 +21,33 @@ interface StoredMetrics {
 /** Adds the reference code's names: its "precision" is TP / N+, its "recall" TP / (TP + FP). */
 export const withCodeNames = (m: StoredMetrics) => ({ ...m, codePrecision: m.recall, codeRecall: m.precision });
 
+/** The checker that accepts every candidate, scored on the same candidates as `m`. */
+export function acceptAllOf(m: StoredMetrics) {
+  const counts = { truePositives: m.positives, trueNegatives: 0, positives: m.positives, negatives: m.negatives };
+  return withCodeNames({ ...counts, ...factCheckMetrics(counts) });
+}
+
 export function evaluationToApi(model: string, e: { languageCode: string; results: unknown; threshold: number; rho: number; createdAt: Date }) {
-  const r = e.results as { withDkn: StoredMetrics; baseline: StoredMetrics; relations: { relation: string; neurons: number; withDkn: StoredMetrics; baseline: StoredMetrics }[] };
+  const r = e.results as {
+    withDkn: StoredMetrics;
+    baseline: StoredMetrics;
+    relations: { relation: string; neurons: number; withDkn: StoredMetrics; baseline: StoredMetrics }[];
+    statistics?: { auroc?: { auroc: number } | null };
+  };
   return {
     model,
     language: e.languageCode,
     withDkn: withCodeNames(r.withDkn),
     baseline: withCodeNames(r.baseline),
-    relations: r.relations.map((x) => ({ relation: x.relation, neurons: x.neurons, withDkn: withCodeNames(x.withDkn), baseline: withCodeNames(x.baseline) })),
+    acceptAll: acceptAllOf(r.withDkn),
+    auroc: r.statistics?.auroc?.auroc ?? null,
+    relations: r.relations.map((x) => ({
+      relation: x.relation,
+      neurons: x.neurons,
+      withDkn: withCodeNames(x.withDkn),
+      baseline: withCodeNames(x.baseline),
+      acceptAll: acceptAllOf(x.withDkn),
+    })),
     threshold: e.threshold,
     rho: e.rho,
     createdAt: e.createdAt,

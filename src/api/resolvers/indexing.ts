@@ -1,7 +1,7 @@
 // Index jobs through the API: queue work for the workers, report progress and coverage.
 import { createIndexJob } from "../../indexer/jobs.ts";
 import { jobSummaries } from "../../store/index-jobs.ts";
-import { indexingCoverage } from "../../store/relation-stats.ts";
+import { degenerateSetCounts, indexingCoverage } from "../../store/relation-stats.ts";
 import type { ApiContext } from "../context.ts";
 import { methodToApi, settingFromApi, targetModeToApi } from "../enums.ts";
 import { badInput, notFound } from "../errors.ts";
@@ -29,9 +29,22 @@ export const indexingResolvers: Resolvers = {
       const checkpoints = args.model == null ? await ctx.prisma.checkpoint.findMany({ orderBy: { name: "asc" } }) : [await ctx.loaders.checkpoint.load(args.model)];
       if (checkpoints.some((c) => c === null)) return null;
       const names = new Map(checkpoints.map((c) => [c!.id, c!.name]));
-      const rows = await indexingCoverage(ctx.pool, { checkpointIds: [...names.keys()], setting });
+      const scope = { checkpointIds: [...names.keys()], setting };
+      const rows = await indexingCoverage(ctx.pool, scope);
+      // every row's degenerateSets from one statement, run only if a row's field is selected
+      let counts: Promise<Map<string, number>> | null = null;
+      const degenerate = (key: string) => async () => ((await (counts ??= degenerateSetCounts(ctx.pool, scope))).get(key) ?? 0);
       return rows
-        .map((r) => ({ model: names.get(r.checkpointId)!, relation: r.relationId, language: r.language, facts: r.facts, indexed: r.indexed, share: r.facts ? r.indexed / r.facts : 0, knowledgeNeurons: r.knowledgeNeurons, degenerateSets: r.degenerateSets }))
+        .map((r) => ({
+          model: names.get(r.checkpointId)!,
+          relation: r.relationId,
+          language: r.language,
+          facts: r.facts,
+          indexed: r.indexed,
+          share: r.facts ? r.indexed / r.facts : 0,
+          knowledgeNeurons: r.knowledgeNeurons,
+          degenerateSets: degenerate(`${r.checkpointId}|${r.relationId}|${r.language}`),
+        }))
         .sort((a, b) => a.model.localeCompare(b.model) || a.relation.localeCompare(b.relation) || a.language.localeCompare(b.language));
     },
   },
@@ -56,6 +69,9 @@ export const indexingResolvers: Resolvers = {
       if (!job) throw badInput("no imported fact matches the selection", "relations");
       return (await jobById(ctx, job.id))!;
     },
+  },
+  IndexingCoverage: {
+    degenerateSets: (c) => c.degenerateSets(),
   },
   IndexJob: {
     id: (j) => j.id.toString(),

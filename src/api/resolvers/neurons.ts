@@ -1,11 +1,11 @@
 // Resolvers over stored attributions: models, a fact's runs, knowledge neurons, heatmap grid and
 // per-layer summaries, and neuron pages (promoted tokens, facts by score, relations, DKN sets, edits).
 import { describeTokenizer } from "../../model/tokenizer.ts";
-import { degenerateSetsOfRun, degenerateSetsOfNeuron } from "../../store/degenerate.ts";
+import { degenerateSetsOfNeuron } from "../../store/degenerate.ts";
 import { editsOfNeuron, effectsOfEdits } from "../../store/edits.ts";
 import type { Checkpoint } from "../../store/generated/client.ts";
 import { cachedGrid, saveGrid, storedGrid } from "../../store/grids.ts";
-import { factsOfNeuron, findRun, relationsOfNeuron, runsOfFact } from "../../store/neurons.ts";
+import { factsOfNeuron, findRun, relationsOfNeuron } from "../../store/neurons.ts";
 import type { ApiContext } from "../context.ts";
 import { methodFromApi, methodToApi, settingFromApi, targetModeFromApi, targetModeToApi } from "../enums.ts";
 import { badInput, notFound } from "../errors.ts";
@@ -96,10 +96,11 @@ export const neuronResolvers: Resolvers = {
     async attributionGrid(_, args, ctx) {
       const run = await runOf(ctx, args);
       if (!run) return null;
+      // the grid the indexer stored with the run (or an earlier recomputation), then a run that kept every score
+      const cached = await cachedGrid(ctx.pool, run.run);
+      if (cached) return { run, layers: cached.layers, width: cached.width, scores: cached.scores, maxScore: run.run.maxScore, source: cached.fromIndex ? ("STORED" as const) : ("CACHED" as const) };
       const stored = await storedGrid(ctx.pool, run.run);
       if (stored) return { run, ...stored, maxScore: run.run.maxScore, source: "STORED" as const };
-      const cached = await cachedGrid(ctx.pool, run.run);
-      if (cached) return { run, ...cached, maxScore: run.run.maxScore, source: "CACHED" as const };
       const checkpoint = (await ctx.loaders.checkpoint.load(run.model))!;
       const computed = await ctx.modelHost.attributionGrid(hostCheckpoint(checkpoint), {
         factId: run.run.factId,
@@ -150,7 +151,7 @@ export const neuronResolvers: Resolvers = {
       return summaries.map((s, layer) => ({ layer, ...s, knowledgeNeurons: perLayer[layer] }));
     },
     degenerateSets: async (r, _, ctx) =>
-      (await degenerateSetsOfRun(ctx.pool, r.run)).map((s) => ({
+      (await ctx.loaders.degenerateSets.load(r.run)).map((s) => ({
         baseProbability: s.baseProb,
         jointProbability: s.jointProb,
         neurons: s.members.map((m) => ({ layer: m.layer, unit: m.unit, aloneProbability: m.aloneProb })),
@@ -215,16 +216,17 @@ export const neuronResolvers: Resolvers = {
     async runs(fact, args, ctx) {
       const checkpoint = args.model == null ? null : await requireModel(ctx, args.model);
       if (args.steps != null) settingFromApi({ steps: args.steps });
-      const rows = await runsOfFact(ctx.pool, {
+      const rows = await ctx.loaders.runsOfFact.load({
         factId: fact.id,
-        checkpointId: checkpoint?.id ?? null,
-        languages: args.languages?.map((l) => checkLanguage(l, "languages")) ?? null,
-        method: args.method == null ? null : methodFromApi(args.method),
-        steps: args.steps ?? null,
-        targetMode: args.targetMode == null ? null : targetModeFromApi(args.targetMode),
+        filter: {
+          checkpointId: checkpoint?.id ?? null,
+          languages: args.languages?.map((l) => checkLanguage(l, "languages")) ?? null,
+          method: args.method == null ? null : methodFromApi(args.method),
+          steps: args.steps ?? null,
+          targetMode: args.targetMode == null ? null : targetModeFromApi(args.targetMode),
+        },
       });
-      const names = new Map((await ctx.prisma.checkpoint.findMany({ where: { id: { in: [...new Set(rows.map((r) => r.checkpointId))] } } })).map((c) => [c.id, c.name]));
-      return rows.map((run) => ({ run, model: names.get(run.checkpointId)! }));
+      return Promise.all(rows.map(async (run) => ({ run, model: await present(ctx.loaders.checkpointName.load(run.checkpointId), `checkpoint ${run.checkpointId}`) })));
     },
   },
 };

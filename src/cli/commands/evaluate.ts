@@ -79,7 +79,7 @@ export function register(program: Command): void {
             lm.dispose();
           }
         }
-        const rows = await localizationMeasures(store.pool, { checkpointId: checkpoint.id, methods: flags.methods, languages, templateSet });
+        const rows = await localizationMeasures(store.pool, { checkpointId: checkpoint.id, methods: flags.methods, languages, templateSet, steps: settings[0].steps, targetMode: settings[0].targetMode });
         const report = localizationReport(rows);
         if (flags.json) process.stdout.write(`${JSON.stringify({ model: checkpoint.name, templates: templateSet, ...report })}\n`);
         else process.stdout.write(formatLocalizationReport(report));

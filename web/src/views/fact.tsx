@@ -185,7 +185,7 @@ function Heatmap({ grid, model }: { grid: Grid; model: string }) {
   }, [grid]);
   const r = grid.run;
   return (
-    <div class="card">
+    <div class="card" data-grid-source={grid.source}>
       <p class="sub">
         prompt <code>{r.prompt}</code> · answer <strong>{r.prediction}</strong> · gold probability {fmt(r.goldProbability)} · {grid.layers} layers × {grid.width} units (
         {grid.source.toLowerCase()}) · circled: {r.knowledgeNeurons.length} knowledge neurons

@@ -28,7 +28,7 @@ const RELATION_MODEL = graphql(`
     languageOverlap(model: $model, relation: $relation, languages: $languages) { languages cells { row column facts meanShared meanJaccard } }
     layerDistribution(model: $model, relation: $relation, languages: $languages) { language runs neurons layers { layer neurons share perRun } }
     localization(model: $model, relation: $relation) { method language facts suppressRelated suppressUnrelated enhanceRelated enhanceUnrelated }
-    factCheckingEvaluations(model: $model) { language createdAt relations { relation neurons withDkn { precision recall f1 accuracy } baseline { precision recall f1 accuracy } } }
+    factCheckingEvaluations(model: $model) { language createdAt relations { relation neurons withDkn { precision recall f1 accuracy } baseline { precision recall f1 accuracy } acceptAll { f1 accuracy } } }
   }
 `);
 
@@ -162,8 +162,10 @@ function RelationModelPart({ relation, model, languages }: { relation: string; m
                 { header: "DKN neurons", value: (x) => x.neurons, numeric: true },
                 { header: "F1 (DKN)", value: (x) => x.withDkn.f1, numeric: true },
                 { header: "accuracy (DKN)", value: (x) => x.withDkn.accuracy, numeric: true },
-                { header: "F1 (baseline)", value: (x) => x.baseline.f1, numeric: true },
-                { header: "accuracy (baseline)", value: (x) => x.baseline.accuracy, numeric: true },
+                { header: "F1 (model's answer)", value: (x) => x.baseline.f1, numeric: true },
+                { header: "accuracy (model's answer)", value: (x) => x.baseline.accuracy, numeric: true },
+                { header: "F1 (accept all)", value: (x) => x.acceptAll.f1, numeric: true },
+                { header: "accuracy (accept all)", value: (x) => x.acceptAll.accuracy, numeric: true },
               ]}
             />
           </>
