@@ -9,8 +9,10 @@
 // breakdown is measured, not estimated: the unpatched prompt pass (prepare), the blanked AMIG
 // baseline (activationsBatch over the T blanked copies), the patched forward+gradient passes
 // (patchedGradients: every layer and prompt, packed by the row budget, --row-budget) and the rest
-// (JavaScript: path points, gradient sums, score arithmetic, tokenization). The PyTorch side
-// times the same phases.
+// (JavaScript: path points, gradient sums, score arithmetic, tokenization), each with its tfjs
+// kernel runs per prompt (engine.runKernel: forward and gradient ops; on a GPU about one dispatch
+// each, the host-side cost that bounds an H100; the count is the same on every backend). The
+// PyTorch side times the same phases.
 //
 // Backends: --backends wasm,webgpu (default both; webgpu is skipped, with the reason, where Dawn
 // sees no adapter). GPU runs (.gpu-bench/run.sh, built by `npm run bench:gpu`): --torch-device
