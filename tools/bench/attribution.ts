@@ -621,7 +621,7 @@ for (const spec of args["compare-only"] || saved ? [] : selected) {
 }
 
 // wasm figures for the GPU folder's table (npm run bench:gpu carries them to the GPU machine)
-const wasmRows = rows.filter((r) => r.backend === "wasm" && r.ts);
+const wasmRows = rows.filter((r, i) => r.backend === "wasm" && r.ts && rows.findIndex((o) => o.label === r.label && o.backend === "wasm") === i);
 if (wasmRows.length && !QUICK && !saved) {
   fs.mkdirSync(BENCH_DATA, { recursive: true });
   const cpu = os.cpus()[0]?.model ?? "?";
