@@ -72,3 +72,21 @@ export function useQuery<T, V>(query: Document<T, V>, variables: V, options: { s
   }, [query, key, generation, options.skip]);
   return { ...state, reload: () => setGeneration((g) => g + 1) };
 }
+
+/** A write in flight: `busy` while it runs, and its error (an ApiError) when it fails. */
+export function useAction() {
+  const [busy, setBusy] = useState(false);
+  const [error, setError] = useState<ApiError | null>(null);
+  const run = async (action: () => Promise<void>) => {
+    setBusy(true);
+    setError(null);
+    try {
+      await action();
+    } catch (e) {
+      setError(e instanceof ApiError ? e : new ApiError(String(e), "ERROR", 0));
+    } finally {
+      setBusy(false);
+    }
+  };
+  return { busy, error, setError, run };
+}

@@ -7,7 +7,7 @@
 // check (recordFactCheck), index the relation in the language (indexFacts), run the evaluation
 // (evaluateFactChecking).
 import { useState } from "preact/hooks";
-import { ApiError, apiKey, request, useQuery } from "../api.ts";
+import { ApiError, apiKey, request, useAction, useQuery } from "../api.ts";
 import { ModelPicker } from "../components/pickers.tsx";
 import { ErrorBox, NotFound, Resolved } from "../components/status.tsx";
 import { DataTable, fmt } from "../components/table.tsx";
@@ -154,22 +154,13 @@ export function CheckView({ query }: { query: URLSearchParams }) {
 
 /** Runs a write with the typed key; a missing key is said before anything is sent. */
 function useWrite(key: string) {
-  const [busy, setBusy] = useState(false);
-  const [error, setError] = useState<ApiError | null>(null);
+  const { busy, error, setError, run: runAction } = useAction();
   const run = async (what: string, action: () => Promise<void>) => {
-    setError(null);
     if (!key) {
       setError(new ApiError(`${what} needs a write API key (one of the server's KN_API_KEYS with write rights): type it in the key field above. Checking itself needs none.`, "UNAUTHENTICATED", 0));
       return;
     }
-    setBusy(true);
-    try {
-      await action();
-    } catch (e) {
-      setError(e instanceof ApiError ? e : new ApiError(String(e), "ERROR", 0));
-    } finally {
-      setBusy(false);
-    }
+    await runAction(action);
   };
   return { busy, error, run };
 }

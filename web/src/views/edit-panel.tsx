@@ -4,7 +4,7 @@
 // on the prompt) is taken just before the edit, after it and after the revert, so a revert is seen
 // to restore the model's numbers.
 import { useEffect, useMemo, useState } from "preact/hooks";
-import { ApiError, apiKey, request } from "../api.ts";
+import { ApiError, apiKey, request, useAction } from "../api.ts";
 import { Chart, Plot } from "../components/chart.tsx";
 import { ErrorBox } from "../components/status.tsx";
 import { DataTable, fmt } from "../components/table.tsx";
@@ -50,8 +50,7 @@ export function EditPanel({ model, factId, runs, language }: { model: string; fa
   const [target, setTarget] = useState<(typeof TARGETS)[number]>("KN");
   const [neurons, setNeurons] = useState("");
   const [newObject, setNewObject] = useState("");
-  const [busy, setBusy] = useState(false);
-  const [error, setError] = useState<ApiError | null>(null);
+  const { busy, error, run } = useAction();
   const [edit, setEdit] = useState<Edit | null>(null);
   const [live, setLive] = useState<{ phase: string; answer: LiveAnswer }[]>([]);
   const prompt = runs.find((r) => r.language === language)?.prompt ?? runs[0].prompt;
@@ -64,18 +63,6 @@ export function EditPanel({ model, factId, runs, language }: { model: string; fa
     setLive([]);
     setEdit(null);
   }, [model, factId, language]);
-
-  const run = async (action: () => Promise<void>) => {
-    setBusy(true);
-    setError(null);
-    try {
-      await action();
-    } catch (e) {
-      setError(e instanceof ApiError ? e : new ApiError(String(e), "ERROR", 0));
-    } finally {
-      setBusy(false);
-    }
-  };
 
   const apply = () =>
     run(async () => {
