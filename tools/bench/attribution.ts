@@ -677,9 +677,7 @@ if (compared.length) {
     "max rel. diff: max |score_this − score_ref| / max |score_ref| over the prompts (first round).\n");
 }
 if (rows.length) {
-  const table = mainTable(rows, reference);
-  console.log(table);
-  if (args.table) fs.writeFileSync(args.table, `${table}\n`);
+  console.log(mainTable(rows, reference)); // --table: written by saveProgress above
   console.log("\nmax rel. diff: max |score_TS − score_torch| / max |score_torch| over the prompts (both float32; torch's scores are compared with the first backend's).\n");
   console.log("### Where the time goes (measured per phase)\n");
   console.log(details.join("\n\n"));
