@@ -8,11 +8,13 @@
 // and prints p50/p95/p99 latency and throughput per key query. Not part of CI.
 //
 //   npm run bench:store -- [--score-rows 100000000] [--writers 4] [--batch 250]
-//                          [--concurrency 1,4,16,32] [--replicas 1,2] [--duration 10]
+//                          [--concurrency 1,4,16,32] [--replicas 1,2] [--duration 10] [--queries LIKN,overlap] [--port 4100]
 //                          [--resume] [--skip-fill] [--keep] [--explain docs/bench-store-explain.md] [--profile 300]
 //                          [--database kn_bench_store] [--database-url postgresql://postgres@127.0.0.1:5432/postgres]
 // --resume stores what an interrupted fill left out (same rows: the data are a function of their
 // indices); --skip-fill load-tests the database as it is; --keep leaves the database in place;
+// --queries keeps the key queries whose name contains one of these (comma-separated, any case);
+// --port is the first port the API replicas listen on (one more per --replicas entry);
 // --profile N sends each key query N times to an API in this process under the CPU profiler and
 // prints where its time goes (tools/bench/store-profile.ts) instead of the load test.
 import { spawn, type ChildProcess } from "node:child_process";
@@ -48,6 +50,8 @@ const { values: args } = parseArgs({
     concurrency: { type: "string", default: "1,4,16,32" },
     replicas: { type: "string", default: "1,2" },
     duration: { type: "string", default: "10" },
+    queries: { type: "string" },
+    port: { type: "string", default: "4100" },
     resume: { type: "boolean", default: false },
     "skip-fill": { type: "boolean", default: false },
     profile: { type: "string" },
@@ -486,7 +490,8 @@ const samples = await drawSamples(pool, runs);
 const scoreRowCount = sizes.find((t) => t.table === "neuron_score")!.rows;
 await explainAll(pool, samples, fillLine || `${runs} runs, ${scoreRowCount} top-K score rows (filled by an earlier run)`);
 
-const queries = keyQueries(samples);
+const wanted = args.queries?.toLowerCase().split(",");
+const queries = keyQueries(samples).filter((q) => !wanted || wanted.some((w) => q.name.toLowerCase().includes(w)));
 if (args.profile) {
   // where the time of each key query goes (tools/bench/store-profile.ts), instead of the load test
   const rows = await profileKeyQueries(benchUrl, pool, queries, Number(args.profile), seededRandom("profile"));
@@ -507,7 +512,7 @@ if (args.profile) {
   process.exit(0);
 }
 const results: LoadResult[] = [];
-let port = 4100;
+let port = Number(args.port) - 1;
 for (const replicas of args.replicas!.split(",").map(Number)) {
   const api = await startApi(replicas, ++port);
   try {
