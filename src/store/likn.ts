@@ -146,39 +146,44 @@ export function languageOverlapOf(index: RelationIndex, languages: readonly stri
   const n = languages.length;
   const columns = languages.map((l) => index.languages.get(l) ?? -1);
   const width = index.languages.size;
-  const cells = Array.from({ length: n * n }, () => ({ facts: 0, shared: 0, union: 0, jaccardSum: 0, jaccardFacts: 0, factsSharing: 0 }));
+  // per cell (a * n + b): facts, Σ shared, Σ union, Σ jaccard, facts with a non-empty union, facts sharing
+  const facts = new Int32Array(n * n), shared = new Float64Array(n * n), union = new Float64Array(n * n);
+  const jaccardSum = new Float64Array(n * n), jaccardFacts = new Int32Array(n * n), factsSharing = new Int32Array(n * n);
+  const add = (cell: number, s: number, u: number) => {
+    facts[cell]++;
+    shared[cell] += s;
+    union[cell] += u;
+    if (u > 0) {
+      jaccardSum[cell] += s / u;
+      jaccardFacts[cell]++;
+    }
+    if (s > 0) factsSharing[cell]++;
+  };
   const runs = new Int32Array(n);
   for (let f = 0; f < index.facts; f++) {
     for (let a = 0; a < n; a++) runs[a] = columns[a] < 0 ? -1 : index.runOf[f * width + columns[a]];
     for (let a = 0; a < n; a++) {
       if (runs[a] < 0) continue;
-      for (let b = a; b < n; b++) {
+      const sizeA = index.knowledgeCount[runs[a]];
+      add(a * n + a, sizeA, sizeA);
+      for (let b = a + 1; b < n; b++) {
         if (runs[b] < 0) continue;
-        const sizeA = index.knowledgeCount[runs[a]], sizeB = index.knowledgeCount[runs[b]];
-        const s = a === b ? sizeA : sharedCount(index, runs[a], runs[b]);
-        const u = sizeA + sizeB - s;
-        for (const cell of a === b ? [cells[a * n + a]] : [cells[a * n + b], cells[b * n + a]]) {
-          cell.facts++;
-          cell.shared += s;
-          cell.union += u;
-          if (u > 0) {
-            cell.jaccardSum += s / u;
-            cell.jaccardFacts++;
-          }
-          if (s > 0) cell.factsSharing++;
-        }
+        const s = sharedCount(index, runs[a], runs[b]);
+        const u = sizeA + index.knowledgeCount[runs[b]] - s;
+        add(a * n + b, s, u);
+        add(b * n + a, s, u);
       }
     }
   }
-  return cells.map((c, i) => ({
+  return Array.from({ length: n * n }, (_, i) => ({
     a: languages[Math.floor(i / n)],
     b: languages[i % n],
-    facts: c.facts,
-    shared: c.shared,
-    union: c.union,
-    jaccard: c.union > 0 ? c.shared / c.union : 0,
-    jaccardSum: c.jaccardSum,
-    meanJaccard: c.jaccardFacts ? c.jaccardSum / c.jaccardFacts : 0,
-    factsSharing: c.factsSharing,
+    facts: facts[i],
+    shared: shared[i],
+    union: union[i],
+    jaccard: union[i] > 0 ? shared[i] / union[i] : 0,
+    jaccardSum: jaccardSum[i],
+    meanJaccard: jaccardFacts[i] ? jaccardSum[i] / jaccardFacts[i] : 0,
+    factsSharing: factsSharing[i],
   }));
 }

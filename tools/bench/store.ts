@@ -307,8 +307,8 @@ function keyQueries(s: Samples): KeyQuery[] {
 
 /**
  * A pg.Pool stand-in that EXPLAINs (ANALYZE, BUFFERS) each statement instead of returning rows; its
- * connect() gives a client that does the same. Writes (a relation-level answer being kept) and
- * transaction control are neither run nor explained: an EXPLAIN ANALYZE would run them.
+ * connect() gives a client that does the same. Writes and transaction control are neither run nor
+ * explained: an EXPLAIN ANALYZE would run them.
  */
 function explainingPool(pool: pg.Pool, plans: string[]): pg.Pool {
   const query = async (statement: string | pg.QueryConfig, values?: unknown[]) => {
@@ -329,7 +329,7 @@ async function explainAll(pool: pg.Pool, s: Samples, fill: string): Promise<void
   const neuron = s.neurons.find((n) => n.checkpointId === s.checkpoints[1].id) ?? s.neurons[0];
   const stored = await findRun(pool, { checkpointId: run.checkpointId, setting, factId: run.fact, language: run.language });
   const sections: [string, (p: pg.Pool) => Promise<unknown>][] = [
-    [`LIKN of a relation over a language set (${s.relations[0]}, en+de+fr, ${s.checkpoints[1].name}): the kept answer's lookup, then (a miss) its computation`, (p) => relationLanguageIndependentNeurons(p, { checkpointId: s.checkpoints[1].id, setting, relationId: s.relations[0], languages: ["en", "de", "fr"], minFacts: 1 })],
+    [`LIKN of a relation over a language set (${s.relations[0]}, en+de+fr, ${s.checkpoints[1].name}): the relation's version, then (in a process without the relation's index at that version) the index's load`, (p) => relationLanguageIndependentNeurons(p, { checkpointId: s.checkpoints[1].id, setting, relationId: s.relations[0], languages: ["en", "de", "fr"], minFacts: 1 })],
     [`LIKN of a fact over a language set (the fact of the next queries, en+de)`, (p) => factLanguageIndependentNeurons(p, { checkpointId: run.checkpointId, setting, factId: run.fact, languages: ["en", "de"] })],
     [`knowledge neurons of a fact: the run by its key`, (p) => findRun(p, { checkpointId: run.checkpointId, setting, factId: run.fact, language: run.language })],
     [`knowledge neurons of a fact: its neurons`, (p) => knowledgeNeuronsOfRuns(p, [stored!])],
@@ -337,7 +337,7 @@ async function explainAll(pool: pg.Pool, s: Samples, fill: string): Promise<void
     [`degenerate sets of a fact`, (p) => degenerateSetsOfRun(p, stored!)],
     [`facts of a neuron, first page ((${neuron.layer}, ${neuron.unit}) of ${neuron.model}: ${neuron.facts} facts)`, (p) => factsOfNeuron(p, { checkpointId: neuron.checkpointId, setting, layer: neuron.layer, unit: neuron.unit, first: 20 })],
     [`facts of a neuron, deep page (after fact key ${neuron.deepKey}, half-way)`, (p) => factsOfNeuron(p, { checkpointId: neuron.checkpointId, setting, layer: neuron.layer, unit: neuron.unit, afterFactKey: neuron.deepKey, first: 20 })],
-    [`language-overlap matrix of a relation (${s.relations[0]}, 8 languages): the kept answer's lookup, then (a miss) its computation`, (p) => relationLanguageOverlap(p, { checkpointId: s.checkpoints[1].id, setting, relationId: s.relations[0], languages: LANGUAGES.slice(0, 8) })],
+    [`language-overlap matrix of a relation (${s.relations[0]}, 8 languages): as LIKN of a relation (the same index)`, (p) => relationLanguageOverlap(p, { checkpointId: s.checkpoints[1].id, setting, relationId: s.relations[0], languages: LANGUAGES.slice(0, 8) })],
   ];
   const out: string[] = [
     `# EXPLAIN (ANALYZE, BUFFERS) of the store's key queries`,
