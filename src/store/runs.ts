@@ -213,21 +213,23 @@ async function saveIndexGrids(db: PoolClient, runs: readonly StoredRun[]): Promi
 
 type StoredRun = { run: RunRecord; keys: RunKeys; id: string };
 
-const SCORE_COLUMNS = ["run_id", "checkpoint_id", "rank", "layer", "unit", "score"];
+const SCORE_COLUMNS = ["run_id", "checkpoint_id", "layers", "units", "scores"];
 
+/** One neuron_score row per run with scores: its top neurons as arrays in rank order. */
 function scoreRows(stored: readonly StoredRun[]): BinaryCopyEncoder {
-  const encoder = new BinaryCopyEncoder(["int8", "int4", "int2", "int2", "int4", "float4"]);
-  const row = [0, 0, 0, 0, 0, 0];
+  const encoder = new BinaryCopyEncoder(["int8", "int4", "int2[]", "int4[]", "float4[]"]);
   for (const { run, keys, id } of stored) {
-    row[0] = Number(id);
-    row[1] = keys.checkpointId;
-    run.topNeurons.forEach((n, rank) => {
-      row[2] = rank;
-      row[3] = n.layer;
-      row[4] = n.unit;
-      row[5] = real(n.score);
-      encoder.row(row);
-    });
+    const n = run.topNeurons;
+    if (!n.length) continue;
+    const layers = new Array<number>(n.length);
+    const units = new Array<number>(n.length);
+    const scores = new Array<number>(n.length);
+    for (let i = 0; i < n.length; i++) {
+      layers[i] = n[i].layer;
+      units[i] = n[i].unit;
+      scores[i] = real(n[i].score);
+    }
+    encoder.row([Number(id), keys.checkpointId, layers, units, scores]);
   }
   return encoder;
 }
