@@ -97,10 +97,14 @@ describe("the run and neuron tables", () => {
   it("stores a run once: a second save keeps the first, replace swaps it with its neuron rows", async () => {
     const runs = allRuns(checkpoints[0]);
     const before = await count(`SELECT count(*) AS n FROM neuron_score`);
+    const sequence = () => count(`SELECT last_value AS n FROM run_setting_id_seq`);
+    const drawn = await sequence();
     const first = await save(runs);
     const again = await save(runs);
     expect(again).toEqual(first);
     expect(await count(`SELECT count(*) AS n FROM neuron_score`)).toBe(before);
+    // a known setting draws no value of its smallint id sequence (32 767 batches would exhaust it)
+    expect(await sequence()).toBe(drawn);
     const changed = run(checkpoints[0], "fact-a", "en", [[1, 1]]);
     const replaced = await save([changed], true);
     expect(replaced.get(runKey(changed))).not.toBe(first.get(runKey(changed)));
