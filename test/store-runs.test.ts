@@ -4,6 +4,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { RunSetting } from "../src/attribution/run-setting.ts";
 import { DEFAULT_RUN_SETTING } from "../src/attribution/run-setting.ts";
+import { BinaryCopyEncoder, copyBinary } from "../src/store/binary-copy.ts";
 import { createPool, withTransaction } from "../src/store/client.ts";
 import { degenerateSetsOfRun } from "../src/store/degenerate.ts";
 import { factLanguageIndependentNeurons, relationLanguageIndependentNeurons, relationLanguageOverlap } from "../src/store/likn.ts";
@@ -77,7 +78,9 @@ describe("the run and neuron tables", () => {
     expect(ids.size).toBe(8);
     expect(await count(`SELECT count(*) AS n FROM attribution_run_c${checkpoints[0]}`)).toBe(8);
     expect(await count(`SELECT count(*) AS n FROM knowledge_neuron_c${checkpoints[0]}`)).toBe(runs.reduce((n, r) => n + r.knowledgeNeurons.length, 0));
-    expect(await count(`SELECT count(*) AS n FROM neuron_score_c${checkpoints[0]}`)).toBe(runs.reduce((n, r) => n + r.topNeurons.length, 0));
+    // one score row per run, its top-K scores as arrays
+    expect(await count(`SELECT count(*) AS n FROM neuron_score_c${checkpoints[0]}`)).toBe(8);
+    expect(await count(`SELECT sum(cardinality(scores)) AS n FROM neuron_score_c${checkpoints[0]}`)).toBe(runs.reduce((n, r) => n + r.topNeurons.length, 0));
     // what was written reads back, in rank order
     const a = runs[0];
     const stored = (await findRun(store.pool, { checkpointId: checkpoints[0], setting: DEFAULT_RUN_SETTING, factId: a.factId, language: a.languageCode }))!;
@@ -86,17 +89,22 @@ describe("the run and neuron tables", () => {
     const kn = (await knowledgeNeuronsOfRuns(store.pool, [stored])).get(stored.id)!;
     expect(kn.map((n) => [n.layer, n.unit, n.rank])).toEqual(a.knowledgeNeurons.map((n, i) => [n.layer, n.unit, i]));
     kn.forEach((n, i) => expect(n.score).toBeCloseTo(a.knowledgeNeurons[i].score, 6)); // stored as real
-    expect((await topScoresOfRuns(store.pool, [stored])).get(stored.id)!.map((n) => [n.layer, n.unit])).toEqual(a.topNeurons.map((n) => [n.layer, n.unit]));
+    // every score exactly as the float32 written, in rank order
+    expect((await topScoresOfRuns(store.pool, [stored])).get(stored.id)!.map((n) => ({ ...n, score: Math.fround(n.score) }))).toEqual(a.topNeurons.map((n, rank) => ({ layer: n.layer, unit: n.unit, score: Math.fround(n.score), rank })));
     expect((await degenerateSetsOfRun(store.pool, stored)).map((s) => s.members.map((m) => [m.layer, m.unit]))).toEqual([[[3, 1], [3, 2]]]);
   });
 
   it("stores a run once: a second save keeps the first, replace swaps it with its neuron rows", async () => {
     const runs = allRuns(checkpoints[0]);
     const before = await count(`SELECT count(*) AS n FROM neuron_score`);
+    const sequence = () => count(`SELECT last_value AS n FROM run_setting_id_seq`);
+    const drawn = await sequence();
     const first = await save(runs);
     const again = await save(runs);
     expect(again).toEqual(first);
     expect(await count(`SELECT count(*) AS n FROM neuron_score`)).toBe(before);
+    // a known setting draws no value of its smallint id sequence (32 767 batches would exhaust it)
+    expect(await sequence()).toBe(drawn);
     const changed = run(checkpoints[0], "fact-a", "en", [[1, 1]]);
     const replaced = await save([changed], true);
     expect(replaced.get(runKey(changed))).not.toBe(first.get(runKey(changed)));
@@ -270,9 +278,19 @@ describe("the run and neuron tables", () => {
       const error = await store.pool.query(sql, params).then(() => null, (e: { code?: string }) => e);
       expect(error?.code, sql).toBe("23503");
     };
-    await refused(`INSERT INTO neuron_score (run_id, checkpoint_id, rank, layer, unit, score) VALUES (999999, $1, 0, 0, 0, 0)`, [checkpoints[0]]);
+    await refused(`INSERT INTO neuron_score (run_id, checkpoint_id, layers, units, scores) VALUES (999999, $1, '{0}', '{0}', '{0}')`, [checkpoints[0]]);
     // right run id, wrong checkpoint: the run is not in that partition
-    await refused(`INSERT INTO neuron_score (run_id, checkpoint_id, rank, layer, unit, score) VALUES ($1, $2, 99, 0, 0, 0)`, [stored.id.toString(), checkpoints[1]]);
+    await refused(`INSERT INTO neuron_score (run_id, checkpoint_id, layers, units, scores) VALUES ($1, $2, '{0}', '{0}', '{0}')`, [stored.id.toString(), checkpoints[1]]);
+    // the writer's binary COPY naming a missing run fails the same way
+    const copy = new BinaryCopyEncoder(["int8", "int4", "int2[]", "int4[]", "float4[]"]);
+    copy.row([999999, checkpoints[0], [1], [2], [0.5]]);
+    const copied = await withTransaction(store.pool, (db) => copyBinary(db, "neuron_score", ["run_id", "checkpoint_id", "layers", "units", "scores"], copy)).then(() => null, (e: { code?: string }) => e);
+    expect(copied?.code).toBe("23503");
+    // arrays of different lengths (or with a NULL) are no run's scores
+    for (const arrays of [`'{1,2}', '{1}', '{0.5}'`, `'{1}', '{NULL}', '{0.5}'`, `'[0:0]={1}', '[0:0]={1}', '[0:0]={0.5}'`]) {
+      const error = await store.pool.query(`INSERT INTO neuron_score (run_id, checkpoint_id, layers, units, scores) VALUES ($1, $2, ${arrays})`, [stored.id.toString(), checkpoints[0]]).then(() => null, (e: { code?: string }) => e);
+      expect(error?.code, arrays).toBe("23514");
+    }
     const kn = await store.pool.query<Record<string, number>>(`SELECT * FROM knowledge_neuron WHERE run_id = $1 AND rank = 0`, [stored.id.toString()]);
     const k = kn.rows[0];
     await refused(
