@@ -348,4 +348,38 @@ describe("the run and neuron tables", () => {
     expect(refused?.code).toBe("23503");
     expect(await partitionsOf(checkpoints[1])).toBe(6);
   });
+
+  it("checks a batch's runs by key probes however much the partitions have grown since the connection's first batch", async () => {
+    // a writer's connection stores its first batch while the next checkpoint's partition is empty,
+    // then (after other writers filled that partition) a batch there: the run checks of neuron_score
+    // and knowledge_neuron must read a few index entries per run, not the whole partition
+    const bulkFacts = Array.from({ length: 1200 }, (_, i) => `bulk-${i}`);
+    await store.pool.query(`INSERT INTO fact (id, relation_id, subject_uri, object_uri) SELECT unnest($1::text[]), 'P1', 'Q1', 'Q2'`, [bulkFacts]);
+    const ids: number[] = [];
+    for (const name of ["cp-first", "cp-filled"]) {
+      const { rows } = await store.pool.query<{ id: number }>(
+        `INSERT INTO checkpoint (name, architecture, model_type, n_layers, hidden, ffn_width, vocab_size, path, content_hash)
+         VALUES ($1, 'MASKED', 'bert', 4, 64, 256, 100, '/x', $1) RETURNING id`,
+        [name],
+      );
+      ids.push(rows[0].id);
+    }
+    const writer = createPool(store.url, { max: 1 });
+    try {
+      await withTransaction(writer, (db) => saveRuns(db, [run(ids[0], "bulk-0", "en", [[3, 1]])]));
+      await save(bulkFacts.slice(0, 1000).map((f) => run(ids[1], f, "en", [[3, 1], [2, 7]])));
+      const batch = bulkFacts.slice(1000, 1010).map((f) => run(ids[1], f, "en", [[3, 1], [2, 7]]));
+      const read = await withTransaction(writer, async (db) => {
+        await saveRuns(db, batch);
+        const { rows } = await db.query<{ n: string }>(
+          `SELECT sum(pg_stat_get_xact_tuples_returned(indexrelid)) AS n FROM pg_index WHERE indrelid = $1::regclass`,
+          [`attribution_run_c${ids[1]}`],
+        );
+        return Number(rows[0].n);
+      });
+      expect(read).toBeLessThan(100); // index entries read in the partition: a scan of it per run reads 10 x 1000
+    } finally {
+      await writer.end();
+    }
+  });
 });
