@@ -310,6 +310,27 @@ describe("the run and neuron tables", () => {
     await save([run(checkpoints[0], "fact-b", "en", NEURONS["fact-b"].en)]);
   });
 
+  it("refuses a degenerate set of a missing run, and deletes or truncates sets and members with their runs", async () => {
+    const refused = await store.pool
+      .query(`INSERT INTO degenerate_set (checkpoint_id, run_id, base_prob, joint_prob) VALUES ($1, 999999, 0.5, 0.1)`, [checkpoints[0]])
+      .then(() => null, (e: { code?: string }) => e);
+    expect(refused?.code).toBe("23503");
+    const stored = (await findRun(store.pool, { checkpointId: checkpoints[0], setting: DEFAULT_RUN_SETTING, factId: "fact-a", language: "en" }))!;
+    const sets = `SELECT count(*) AS n FROM degenerate_set WHERE run_id = $1 AND checkpoint_id = $2`;
+    const members = `SELECT count(*) AS n FROM degenerate_member m JOIN degenerate_set s ON s.id = m.set_id AND s.checkpoint_id = m.checkpoint_id`;
+    expect(await count(sets, [stored.id.toString(), checkpoints[0]])).toBe(1);
+    const before = await count(members);
+    await store.pool.query(`DELETE FROM attribution_run WHERE id = $1 AND checkpoint_id = $2`, [stored.id.toString(), checkpoints[0]]);
+    expect(await count(sets, [stored.id.toString(), checkpoints[0]])).toBe(0);
+    expect(await count(`SELECT count(*) AS n FROM degenerate_member`)).toBe(before - 2);
+    // no member is left without its set
+    expect(await count(`SELECT count(*) AS n FROM degenerate_member`)).toBe(await count(members));
+    await store.pool.query(`TRUNCATE attribution_run`);
+    expect(await count(`SELECT count(*) AS n FROM degenerate_set`)).toBe(0);
+    expect(await count(`SELECT count(*) AS n FROM degenerate_member`)).toBe(0);
+    await save(allRuns(checkpoints[0]));
+  });
+
   it("clears one checkpoint by dropping its partitions and leaves the other as it was", async () => {
     await save(allRuns(checkpoints[1]));
     const snapshot = async (cp: number) =>
