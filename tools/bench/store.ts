@@ -11,10 +11,13 @@
 //                          [--concurrency 1,4,16,32] [--replicas 1,2] [--duration 10]
 //                          [--resume] [--skip-fill] [--keep] [--explain docs/bench-store-explain.md] [--profile 300]
 //                          [--database kn_bench_store] [--database-url postgresql://postgres@127.0.0.1:5432/postgres]
+//                          [--port 4100] [--only "facts of a neuron"]
 // --resume stores what an interrupted fill left out (same rows: the data are a function of their
 // indices); --skip-fill load-tests the database as it is; --keep leaves the database in place;
 // --profile N sends each key query N times to an API in this process under the CPU profiler and
-// prints where its time goes (tools/bench/store-profile.ts) instead of the load test.
+// prints where its time goes (tools/bench/store-profile.ts) instead of the load test; --port is the
+// first port the load test's API listens on (one more per replica count); --only keeps the key
+// queries whose name contains one of its comma-separated parts.
 import { spawn, type ChildProcess } from "node:child_process";
 import { writeFileSync } from "node:fs";
 import os from "node:os";
@@ -54,6 +57,8 @@ const { values: args } = parseArgs({
     keep: { type: "boolean", default: false },
     explain: { type: "string", default: path.join(PROJECT_ROOT, "docs", "bench-store-explain.md") },
     database: { type: "string", default: "kn_bench_store" },
+    port: { type: "string", default: "4100" },
+    only: { type: "string" },
     "database-url": { type: "string", default: process.env.BENCH_DATABASE_URL ?? "postgresql://postgres@127.0.0.1:5432/postgres" },
   },
 });
@@ -486,7 +491,8 @@ const samples = await drawSamples(pool, runs);
 const scoreRowCount = sizes.find((t) => t.table === "neuron_score")!.rows;
 await explainAll(pool, samples, fillLine || `${runs} runs, ${scoreRowCount} top-K score rows (filled by an earlier run)`);
 
-const queries = keyQueries(samples);
+const only = args.only?.split(",").map((part) => part.trim()).filter(Boolean);
+const queries = keyQueries(samples).filter((q) => !only || only.some((part) => q.name.includes(part)));
 if (args.profile) {
   // where the time of each key query goes (tools/bench/store-profile.ts), instead of the load test
   const rows = await profileKeyQueries(benchUrl, pool, queries, Number(args.profile), seededRandom("profile"));
@@ -507,7 +513,7 @@ if (args.profile) {
   process.exit(0);
 }
 const results: LoadResult[] = [];
-let port = 4100;
+let port = Number(args.port) - 1;
 for (const replicas of args.replicas!.split(",").map(Number)) {
   const api = await startApi(replicas, ++port);
   try {
