@@ -17,7 +17,7 @@ import { DEFAULT_HTTP_OPTIONS, GRAPHQL_PATH, type HttpOptions, createHttpHandler
 import { DEFAULT_LIMITS, type QueryLimits, limitsPlugin } from "./limits.ts";
 import { resolvers } from "./resolvers/index.ts";
 import { timePoolQueries, timeRootFields } from "./server-timing.ts";
-import { CheckpointCache } from "../store/checkpoint-cache.ts";
+import { CatalogCache } from "../store/catalog-cache.ts";
 import { databaseReachable } from "../store/client.ts";
 
 export const SCHEMA_PATH = join(import.meta.dirname, "../../schema.graphql");
@@ -47,8 +47,8 @@ export async function startApiServer(deps: ApiDeps, options: ServeOptions): Prom
   const httpServer = http.createServer();
   timePoolQueries(deps.pool);
   timeRootFields(schema);
-  const checkpoints = new CheckpointCache(deps.pool);
-  await checkpoints.start();
+  const catalog = new CatalogCache(deps.pool);
+  await catalog.start();
   const apollo = new ApolloServer<ApiContext>({
     schema,
     introspection: true,
@@ -79,7 +79,7 @@ export async function startApiServer(deps: ApiDeps, options: ServeOptions): Prom
       context: async (req, clientAddress) => {
         const auth = authenticate(deps.apiKeys, req.headers.authorization);
         if (auth.kind === "unknown-key") throw apiError("UNAUTHENTICATED", "the API key sent in Authorization is not valid");
-        return createContext(deps, checkpoints, auth.kind === "key" ? auth.principal : null, clientAddress);
+        return createContext(deps, catalog, auth.kind === "key" ? auth.principal : null, clientAddress);
       },
     }),
   );
@@ -96,7 +96,7 @@ export async function startApiServer(deps: ApiDeps, options: ServeOptions): Prom
     url: `http://${host}:${address.port}${GRAPHQL_PATH}`,
     stop: async () => {
       await apollo.stop();
-      await checkpoints.close();
+      await catalog.close();
     },
   };
 }

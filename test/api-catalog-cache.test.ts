@@ -1,6 +1,7 @@
-// The API keeps checkpoint rows by name in memory (src/store/checkpoint-cache.ts) and drops them
-// when the database announces a change of the checkpoint table, whoever made it: here another
-// process's pool (as `kn model register` or another replica would). Real HTTP, real PostgreSQL.
+// The API keeps checkpoint rows by name and relation rows by id in memory (src/store/catalog-cache.ts)
+// and drops them when the database announces a change of their table, whoever made it: here
+// another process's pool (as `kn model register`, `kn import` or another replica would). Real
+// HTTP, real PostgreSQL.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { InlineModelHost } from "../src/api/model-host.ts";
 import { type RunningServer, startApiServer } from "../src/api/server.ts";
@@ -54,7 +55,7 @@ afterAll(async () => {
   await store.close();
 });
 
-describe("checkpoint cache", () => {
+describe("catalog cache", () => {
   it("serves a model from memory after the first read; an unknown name is read every time", async () => {
     expect(await ask("cache-a")).toEqual({ layers: null, statements: 1 });
     expect(await ask("cache-a")).toEqual({ layers: null, statements: 1 });
@@ -78,12 +79,31 @@ describe("checkpoint cache", () => {
     await until("cache-b", 5);
   });
 
+  it("keeps relations the same way", async () => {
+    const label = async () => {
+      const res = await fetch(server.url, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ query: `{ relation(id: "P9999") { label } }` }) });
+      const body = (await res.json()) as { data: { relation: { label: string } | null } };
+      return { label: body.data.relation?.label ?? null, statements: Number(/desc="(\d+) statements"/.exec(res.headers.get("server-timing") ?? "")![1]) };
+    };
+    expect(await label()).toEqual({ label: null, statements: 1 });
+    await other.query(`INSERT INTO relation (id, label) VALUES ('P9999', 'first')`);
+    expect(await label()).toEqual({ label: "first", statements: 1 });
+    expect(await label()).toEqual({ label: "first", statements: 0 });
+    await other.query(`UPDATE relation SET label = 'second' WHERE id = 'P9999'`);
+    const deadline = Date.now() + 5_000;
+    while ((await label()).label !== "second") {
+      if (Date.now() > deadline) throw new Error("the relation's change is not seen");
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    expect(await label()).toEqual({ label: "second", statements: 0 });
+  });
+
   it("reads the table while its listening connection is lost, and keeps rows again once it listens anew", async () => {
     await insert("cache-c", 6);
     await until("cache-c", 6);
     expect((await ask("cache-c")).statements).toBe(0);
     const { rows } = await other.query<{ pid: number }>(
-      `SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid() AND query IN ('LISTEN kn_checkpoint', 'SELECT 1')`,
+      `SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid() AND query IN ('LISTEN kn_catalog', 'SELECT 1')`,
     );
     expect(rows.length).toBe(1);
     await other.query(`SELECT pg_terminate_backend($1)`, [rows[0].pid]);
