@@ -213,6 +213,7 @@ interface DocumentFacts {
   roles: Map<string, VariableRoles>;
   depth: Map<string, number>;
   nesting: Map<string, number>;
+  /** The document's own strings: a problem, null for none, undefined until checked. */
   stringProblem: string | null | undefined;
   costs: Map<string, number>;
 }
@@ -272,7 +273,8 @@ export function limitsPlugin<C extends BaseContext & { request: CostLedger }>(sc
             throw requestError("QUERY_TOO_COMPLEX", `query cost ${cost}${batch} exceeds the limit of ${limits.maxCost}`, { cost, limit: limits.maxCost });
           }
           contextValue.request.costSpent = spent;
-          facts.stringProblem ??= stringProblem(document, {}, limits.maxStringLength);
+          // null (no problem) is kept too: the document's strings are checked once
+          if (facts.stringProblem === undefined) facts.stringProblem = stringProblem(document, {}, limits.maxStringLength);
           const problem = facts.stringProblem ?? stringProblem(document, request.variables, limits.maxStringLength, false);
           if (problem) throw requestError("BAD_USER_INPUT", problem);
         },
