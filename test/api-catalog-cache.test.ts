@@ -103,7 +103,7 @@ describe("catalog cache", () => {
     await until("cache-c", 6);
     expect((await ask("cache-c")).statements).toBe(0);
     const { rows } = await other.query<{ pid: number }>(
-      `SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid() AND query IN ('LISTEN kn_catalog', 'SELECT 1')`,
+      `SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND application_name = 'kn-catalog-listener'`,
     );
     expect(rows.length).toBe(1);
     await other.query(`SELECT pg_terminate_backend($1)`, [rows[0].pid]);

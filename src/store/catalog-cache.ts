@@ -4,7 +4,8 @@
 // relation is imported, someone deletes a row by hand) and the database says when: a trigger on
 // each table NOTIFYs channel kn_catalog with the table's name when the changing transaction commits
 // (migration *_catalog_change_notify), and each API process (each replica) LISTENs on a connection
-// of its own and drops that table's rows on each notification, whichever process made the change.
+// of its own (opened with the pool's settings, outside the pool, so the pool keeps all its
+// connections) and drops that table's rows on each notification, whichever process made the change.
 //   - Only while that connection is listening are rows kept; until it is (at start) and from the
 //     moment it is lost (then everything kept is dropped and a new connection is tried at the next
 //     lookup), every lookup reads the table. A connection that dies silently (network cut) is
@@ -13,7 +14,7 @@
 //     read (it may have read the row before the change).
 //   - Unknown names are not kept (a client could fill the cache with them); a row added after a
 //     lookup missed it is found by the next one.
-import type pg from "pg";
+import pg from "pg";
 import { relationsByIds } from "./catalog.ts";
 import { checkpointsByNames } from "./checkpoints.ts";
 import type { Checkpoint, Relation } from "./generated/client.ts";
@@ -46,11 +47,11 @@ export class CatalogCache {
   private readonly checkpointRows = new Kept<Checkpoint>("checkpoint", (c) => c.name, checkpointsByNames);
   private readonly relationRows = new Kept<Relation>("relation", (r) => r.id, relationsByIds);
   private readonly tables = [this.checkpointRows, this.relationRows];
-  private listener: pg.PoolClient | null = null;
+  private listener: pg.Client | null = null;
   private connecting: Promise<void> | null = null;
   private closed = false;
-  /** Gives the listening connection back to the pool (with an error: the pool discards it). */
-  private release: (error?: Error) => void = () => undefined;
+  /** Closes the listening connection. */
+  private release: () => void = () => undefined;
 
   constructor(private readonly pool: pg.Pool) {}
 
@@ -77,36 +78,30 @@ export class CatalogCache {
   }
 
   private async listen(): Promise<void> {
-    let client: pg.PoolClient;
-    try {
-      client = await this.pool.connect();
-    } catch {
-      return; // the next lookup tries again; meanwhile every lookup reads the table
-    }
+    const client = new pg.Client({ ...this.pool.options, application_name: "kn-catalog-listener" });
     const onNotification = (n: pg.Notification) => {
       if (n.channel !== CATALOG_CHANNEL) return;
       for (const t of this.tables) if (!n.payload || n.payload === t.table) t.drop();
     };
-    const onLost = (error?: Error) => {
+    const onLost = () => {
       if (this.listener !== client) return;
       this.listener = null;
       for (const t of this.tables) t.drop();
-      this.release(error ?? new Error("catalog cache: listening connection ended"));
+      this.release();
     };
-    const onEnd = () => onLost();
-    client.on("error", onLost);
-    client.on("end", onEnd);
+    // errors end the connection (onLost, through "end"); one before it listens only fails listen()
+    client.on("error", () => undefined);
+    client.on("end", onLost);
     client.on("notification", onNotification);
-    this.release = (error?: Error) => {
-      client.off("error", onLost);
-      client.off("end", onEnd);
+    this.release = () => {
       client.off("notification", onNotification);
-      client.release(error);
+      client.end().catch(() => undefined);
     };
     try {
+      await client.connect();
       await client.query(`LISTEN ${CATALOG_CHANNEL}`);
-    } catch (error) {
-      this.release(error as Error);
+    } catch {
+      this.release(); // the next lookup tries again; meanwhile every lookup reads the table
       return;
     }
     if (this.closed) {
@@ -117,10 +112,10 @@ export class CatalogCache {
     // a connection that died without closing (network cut) sends no error: asked every few seconds
     const heartbeat = setInterval(() => {
       if (this.listener !== client) return clearInterval(heartbeat);
-      const timeout = setTimeout(() => onLost(new Error("catalog cache: heartbeat timed out")), HEARTBEAT_MS);
+      const timeout = setTimeout(onLost, HEARTBEAT_MS);
       client.query("SELECT 1").then(
         () => clearTimeout(timeout),
-        (error: Error) => (clearTimeout(timeout), onLost(error)),
+        () => (clearTimeout(timeout), onLost()),
       );
     }, HEARTBEAT_MS);
     heartbeat.unref();
@@ -146,16 +141,14 @@ export class CatalogCache {
     return [...found, ...read];
   }
 
-  /** Stops listening and gives the connection back to the pool (before the pool ends). */
+  /** Stops listening and closes the connection. */
   async close(): Promise<void> {
     this.closed = true;
     await this.connecting;
     const client = this.listener;
     this.listener = null;
     for (const t of this.tables) t.drop();
-    if (client) {
-      const failed = await client.query(`UNLISTEN ${CATALOG_CHANNEL}`).then(() => undefined, (error: Error) => error);
-      this.release(failed);
-    }
+    // onLost ignores this connection's end: it is no longer the listener
+    await client?.end().catch(() => undefined);
   }
 }
