@@ -7,7 +7,7 @@ import { DEFAULT_RUN_SETTING } from "../src/attribution/run-setting.ts";
 import { withTransaction } from "../src/store/client.ts";
 import { degenerateSetsOfRun } from "../src/store/degenerate.ts";
 import { factLanguageIndependentNeurons, relationLanguageIndependentNeurons, relationLanguageOverlap } from "../src/store/likn.ts";
-import { factsOfNeuron, findRun, knowledgeNeuronsOfRuns, topScoresOfRuns } from "../src/store/neurons.ts";
+import { factsOfNeuron, findRun, findRunWithKnowledgeNeurons, knowledgeNeuronsOfRuns, topScoresOfRuns } from "../src/store/neurons.ts";
 import { clearCheckpointRuns } from "../src/store/partitions.ts";
 import { relationAnswer } from "../src/store/relation-answers.ts";
 import { type RunRecord, runKey, saveRuns } from "../src/store/runs.ts";
@@ -86,6 +86,9 @@ describe("the run and neuron tables", () => {
     const kn = (await knowledgeNeuronsOfRuns(store.pool, [stored])).get(stored.id)!;
     expect(kn.map((n) => [n.layer, n.unit, n.rank])).toEqual(a.knowledgeNeurons.map((n, i) => [n.layer, n.unit, i]));
     kn.forEach((n, i) => expect(n.score).toBeCloseTo(a.knowledgeNeurons[i].score, 6)); // stored as real
+    // the API's one-statement read: the same run and the same neurons, scores bit for bit (JSON of a real)
+    expect(await findRunWithKnowledgeNeurons(store.pool, { checkpointId: checkpoints[0], setting: DEFAULT_RUN_SETTING, factId: a.factId, language: a.languageCode })).toEqual({ run: stored, knowledgeNeurons: kn });
+    expect(await findRunWithKnowledgeNeurons(store.pool, { checkpointId: checkpoints[0], setting: DEFAULT_RUN_SETTING, factId: "no-such-fact", language: "en" })).toBeNull();
     expect((await topScoresOfRuns(store.pool, [stored])).get(stored.id)!.map((n) => [n.layer, n.unit])).toEqual(a.topNeurons.map((n) => [n.layer, n.unit]));
     expect((await degenerateSetsOfRun(store.pool, stored)).map((s) => s.members.map((m) => [m.layer, m.unit]))).toEqual([[[3, 1], [3, 2]]]);
   });

@@ -63,9 +63,9 @@ export function timePoolQueries(pool: Pool): void {
 
 /**
  * Times each root field's resolver (Query, Mutation) into the request's Server-Timing entries, by
- * wrapping those resolvers in the schema: an Apollo plugin with willResolveField would have Apollo
- * wrap every field of every type and call the plugin for each value resolved (each scalar of each
- * list item), which costs more than the timing it records. Call once per schema.
+ * wrapping those resolvers in the schema: a plugin's willResolveField hook is called by Apollo for
+ * every field resolved (each scalar of each list item), only to ignore all but the root ones.
+ * Call once per schema.
  */
 export function timeRootFields(schema: GraphQLSchema): void {
   for (const type of [schema.getQueryType(), schema.getMutationType()]) {

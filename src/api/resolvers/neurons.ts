@@ -47,7 +47,7 @@ export interface RunArgs {
 
 /**
  * The run the arguments name; null when the model or fact is unknown or the fact has no such run.
- * One statement (the model comes from the checkpoint cache): the run with its knowledge neurons,
+ * One statement (the model comes from the catalog cache): the run with its knowledge neurons,
  * which are handed to the knowledgeNeurons loader for the fields that list them.
  */
 async function runOf(ctx: ApiContext, args: RunArgs): Promise<RunParent | null> {
