@@ -64,18 +64,6 @@ export interface CreatePoolOptions {
 }
 
 /**
- * Named statements (named()) are planned once per connection: PostgreSQL's default (auto) keeps
- * re-planning a statement over a partitioned table for every execution, because the generic plan,
- * which prunes partitions when it runs, is costed over all of them and so looks dearer than a
- * custom one; measured on a run lookup, 0.4 ms of planning per execution against 0.1 ms of
- * execution, and the generic plan pruned at run time and took the same 0.1 ms. The statements
- * named() is for resolve their relation, language and setting keys in subqueries, which a custom
- * plan does not know either, so the generic plan is the same plan. Unnamed statements are planned
- * for their values as before. (A connection URL with its own `options` parameter replaces this.)
- */
-const PLAN_ONCE = "-c plan_cache_mode=force_generic_plan";
-
-/**
  * A pg.Pool for bulk SQL. Idle-client errors (server restart, terminated backend) are logged
  * instead of crashing the process. Call end() when done.
  */
@@ -84,7 +72,6 @@ export function createPool(url: string, options: CreatePoolOptions = {}): pg.Poo
     connectionString: url,
     max: options.max ?? DEFAULT_POOL_SIZE,
     application_name: options.applicationName ?? "knowledge-neuron-db",
-    options: PLAN_ONCE,
     ...connectionSettings(options.timeouts),
   });
   pool.on("error", (error) => {
@@ -141,9 +128,9 @@ const statementNames = new Map<string, string>();
 
 /**
  * A query as a named (prepared) statement, the name derived from its text: each connection
- * prepares it once, and PostgreSQL plans it once per connection (a generic plan: createPool's
- * connections set plan_cache_mode, see PLAN_ONCE), instead of parsing and planning it on every
- * request. For the API's read queries, whose texts are few and fixed.
+ * prepares it once, and PostgreSQL plans it once per connection after a few executions (a generic
+ * plan, when that is no costlier than the custom ones), instead of parsing and planning it on
+ * every request. For the API's read queries, whose texts are few and fixed.
  */
 export function named(text: string, values: readonly unknown[]): pg.QueryConfig {
   let name = statementNames.get(text);
