@@ -190,9 +190,10 @@ describe("attributionGrid", () => {
     expect(g.source).toBe("STORED");
     expect(g.scores.length).toBe(1024);
     const stored = await store.pool.query<{ layer: number; unit: number; score: number }>(
-      "SELECT s.layer, s.unit, s.score FROM neuron_score s JOIN attribution_run r ON r.id = s.run_id WHERE r.fact_key = (SELECT key FROM fact WHERE id = $1) AND r.top_k = 1024",
+      "SELECT u.layer, u.unit, u.score FROM neuron_score s JOIN attribution_run r ON r.id = s.run_id, unnest(s.layers, s.units, s.scores) AS u(layer, unit, score) WHERE r.fact_key = (SELECT key FROM fact WHERE id = $1) AND r.top_k = 1024",
       [whole.fact],
     );
+    expect(stored.rows).toHaveLength(1024);
     for (const r of stored.rows) expect(g.scores[r.layer * 256 + r.unit]).toBeCloseTo(r.score, 6);
     expect((await grid(whole.fact, "fr")).data!.attributionGrid).toBeNull();
     expect((await gql(url, `{ attributionGrid(model: "nope", fact: "x", language: "en") { source } }`)).data).toEqual({ attributionGrid: null });

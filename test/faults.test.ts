@@ -91,7 +91,7 @@ const countOf = async (url: string, sql: string) => Number((await queryOnce<{ n:
 async function integrity(url: string) {
   return {
     runs: await countOf(url, "SELECT count(*) AS n FROM attribution_run"),
-    runsMissingScores: await countOf(url, "SELECT count(*) AS n FROM attribution_run r WHERE r.top_k <> (SELECT count(*) FROM neuron_score s WHERE s.run_id = r.id)"),
+    runsMissingScores: await countOf(url, "SELECT count(*) AS n FROM attribution_run r WHERE r.top_k <> (SELECT COALESCE(sum(cardinality(s.scores)), 0) FROM neuron_score s WHERE s.run_id = r.id)"),
     runsMissingNeurons: await countOf(url, "SELECT count(*) AS n FROM attribution_run r WHERE r.n_knowledge <> (SELECT count(*) FROM knowledge_neuron k WHERE k.run_id = r.id)"),
     doneWithoutRun: await countOf(url, "SELECT count(*) AS n FROM index_job_item WHERE status = 'DONE' AND run_id IS NULL"),
     runsWithoutItem: await countOf(url, "SELECT count(*) AS n FROM attribution_run r WHERE NOT EXISTS (SELECT 1 FROM index_job_item i WHERE i.run_id = r.id)"),

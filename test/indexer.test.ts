@@ -49,11 +49,11 @@ async function checkStoredRuns(model: string): Promise<Record<string, number>> {
   const counts = {
     runs: await count(`SELECT count(*) AS n FROM ${runs}`),
     distinct: await count(`SELECT count(DISTINCT (fact_key, language_key)) AS n FROM ${runs}`),
-    scores: await count(`SELECT count(*) AS n FROM neuron_score s JOIN ${runs} ON r.id = s.run_id`),
+    scores: await count(`SELECT COALESCE(sum(cardinality(s.scores)), 0) AS n FROM neuron_score s JOIN ${runs} ON r.id = s.run_id`),
     kns: await count(`SELECT count(*) AS n FROM knowledge_neuron k JOIN ${runs} ON r.id = k.run_id`),
   };
   // every run has exactly its top-K scores and its knowledge neurons: no run half-written
-  expect(await count("SELECT count(*) AS n FROM attribution_run r WHERE top_k <> (SELECT count(*) FROM neuron_score s WHERE s.run_id = r.id)")).toBe(0);
+  expect(await count("SELECT count(*) AS n FROM attribution_run r WHERE top_k <> (SELECT COALESCE(sum(cardinality(s.scores)), 0) FROM neuron_score s WHERE s.run_id = r.id)")).toBe(0);
   expect(await count("SELECT count(*) AS n FROM attribution_run r WHERE n_knowledge <> (SELECT count(*) FROM knowledge_neuron k WHERE k.run_id = r.id)")).toBe(0);
   return counts;
 }

@@ -3,8 +3,7 @@
 // attributed on both demo models, two settings, degenerate sets, an index job), migrated, and every
 // row's content is compared, in text keys, with what was there, through SQL, the store's queries
 // and the GraphQL API. A run that cannot be carried over fails the migration and changes nothing.
-import { cpSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import os from "node:os";
+import { rmSync } from "node:fs";
 import path from "node:path";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -21,25 +20,17 @@ import { createPool, createPrisma } from "../src/store/client.ts";
 import { importMlama } from "../src/store/import-mlama.ts";
 import { factContexts } from "../src/store/index-jobs.ts";
 import { relationLanguageIndependentNeurons } from "../src/store/likn.ts";
-import { MIGRATION_LOCK } from "../src/store/migrate-engine.ts";
-import { MIGRATIONS_DIR, applyMigrations, listMigrations, migrationStatus } from "../src/store/migrate.ts";
+import { applyMigrations, migrationStatus } from "../src/store/migrate.ts";
 import { findRun, knowledgeNeuronsOfRuns, topScoresOfRuns } from "../src/store/neurons.ts";
 import type { RunRecord } from "../src/store/runs.ts";
 import { gql } from "./helpers/graphql.ts";
 import { createScratchDatabase, type ScratchDatabase, withClient } from "./helpers/db.ts";
+import { migrationNamed, migrationsBefore, migrationsFrom } from "./helpers/migrations.ts";
 import { type StoreSnapshot, saveRunsV1, snapshotV1, snapshotV2 } from "./helpers/store-v1.ts";
 
 const ROOT = path.join(import.meta.dirname, "..");
-const MIGRATION = listMigrations().find((m) => m.name.endsWith("_store_for_scale"))!;
+const MIGRATION = migrationNamed("_store_for_scale");
 const FACTS = 10;
-
-/** A migrations folder holding the migrations before *_store_for_scale. */
-function previousMigrations(): string {
-  const dir = mkdtempSync(path.join(os.tmpdir(), "kn-migrations-v1-"));
-  writeFileSync(path.join(dir, "migration_lock.toml"), MIGRATION_LOCK);
-  for (const m of listMigrations().filter((m) => m.name < MIGRATION.name)) cpSync(path.join(MIGRATIONS_DIR, m.name), path.join(dir, m.name), { recursive: true });
-  return dir;
-}
 
 /** Real runs of the first FACTS P17 facts in en and zh, computed by the indexer's own code. */
 async function computeRuns(pool: pg.Pool, model: string, checkpointId: number, setting: RunSetting, languages: string[], dkn: boolean): Promise<RunRecord[]> {
@@ -68,7 +59,7 @@ describe("migrating a database of the previous schema", () => {
 
   beforeAll(async () => {
     db = await createScratchDatabase("carry_over");
-    v1Dir = previousMigrations();
+    v1Dir = migrationsBefore(MIGRATION.name);
     expect(await applyMigrations(db.url, { migrationsDir: v1Dir })).not.toContain(MIGRATION.name);
     pool = createPool(db.url, { max: 2 });
     await importMlama(pool, path.join(ROOT, "seeds/mlama"), { languages: ["en", "zh"], relations: ["P17"] });
@@ -132,7 +123,7 @@ describe("migrating a database of the previous schema", () => {
   });
 
   it("keeps every run, score, knowledge neuron, degenerate set and job item, ids included", async () => {
-    expect(await applyMigrations(db.url)).toEqual([MIGRATION.name, ...listMigrations().filter((m) => m.name > MIGRATION.name).map((m) => m.name)]);
+    expect(await applyMigrations(db.url)).toEqual(migrationsFrom(MIGRATION.name));
     const after = await withClient(snapshotV2, db.url);
     expect(after).toEqual(before);
     // the partitions of both checkpoints hold the rows

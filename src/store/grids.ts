@@ -15,14 +15,15 @@ export interface Grid {
 /** The run's grid from its stored scores, or null when it stored fewer than layers x width of them. */
 export async function storedGrid(pool: Pool, run: RunRef & { nLayers: number; ffnWidth: number }): Promise<Grid | null> {
   const cells = run.nLayers * run.ffnWidth;
-  const { rows } = await pool.query<{ layer: number; unit: number; score: number }>(
-    `SELECT layer, unit, score FROM neuron_score WHERE run_id = $1 AND checkpoint_id = $2
+  const { rows } = await pool.query<{ layers: number[]; units: number[]; scores: number[] }>(
+    `SELECT layers, units, scores FROM neuron_score WHERE run_id = $1 AND checkpoint_id = $2
        AND (SELECT top_k FROM attribution_run WHERE id = $1 AND checkpoint_id = $2) >= $3`,
     [run.id.toString(), run.checkpointId, cells],
   );
-  if (rows.length < cells) return null;
+  if (!rows.length || rows[0].scores.length < cells) return null;
+  const { layers, units, scores: stored } = rows[0];
   const scores = new Float32Array(cells);
-  for (const r of rows) scores[r.layer * run.ffnWidth + r.unit] = r.score;
+  for (let i = 0; i < stored.length; i++) scores[layers[i] * run.ffnWidth + units[i]] = stored[i];
   return { layers: run.nLayers, width: run.ffnWidth, scores };
 }
 

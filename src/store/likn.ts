@@ -1,12 +1,14 @@
-// Language-independent knowledge neurons straight from knowledge_neuron (ALGORITHMS.md §5.1):
-// a neuron is language-independent for a fact when it is a knowledge neuron of the fact in every
-// requested language, in runs of one setting (method, steps, target mode). Both queries are
-// index-only scans of knowledge_neuron (setting, relation, language, fact, layer, unit, rank) in
-// the checkpoint's partition, one range per language.
-import type { Pool, PoolClient } from "pg";
+// Language-independent knowledge neurons (ALGORITHMS.md §5.1): a neuron is language-independent
+// for a fact when it is a knowledge neuron of the fact in every requested language, in runs of one
+// setting (method, steps, target mode); one run per (fact, language, setting), and a neuron counts
+// once per run. A fact's LIKN is an index-only scan of knowledge_neuron (setting, relation,
+// language, fact, layer, unit, rank) in the checkpoint's partition, one range per language; a
+// relation's LIKN and its language-overlap matrix are counted here from the relation's packed index
+// (relation-answers.ts), whatever the language set.
+import type { Pool } from "pg";
 import type { RunScope } from "../analysis/analysis-store.ts";
 import { named } from "./client.ts";
-import { relationAnswer } from "./relation-answers.ts";
+import { NEURON_UNIT_BITS, type RelationIndex, relationIndexes } from "./relation-answers.ts";
 import { settingIdSql, settingParams } from "./settings.ts";
 
 export interface LiknQuery extends RunScope {
@@ -40,28 +42,73 @@ export interface RelationNeuronRow {
   facts: number;
 }
 
+const UNIT_MASK = 2 ** NEURON_UNIT_BITS - 1;
+
+/** The runs of fact f in these columns (-1 in `runs` where a language has none): false if any is missing. */
+function runsOfFact(index: RelationIndex, f: number, columns: readonly number[], runs: Int32Array): boolean {
+  const width = index.languages.size;
+  for (let i = 0; i < columns.length; i++) {
+    const r = columns[i] < 0 ? -1 : index.runOf[f * width + columns[i]];
+    runs[i] = r;
+    if (r < 0) return false;
+  }
+  return true;
+}
+
+/** |KN(run a) ∩ KN(run b)|: a merge of two ascending lists. */
+function sharedCount(index: RelationIndex, a: number, b: number): number {
+  const { neurons, runStart } = index;
+  let i = runStart[a], j = runStart[b], n = 0;
+  const endA = runStart[a + 1], endB = runStart[b + 1];
+  while (i < endA && j < endB) {
+    const x = neurons[i], y = neurons[j];
+    if (x === y) n++, i++, j++;
+    else if (x < y) i++;
+    else j++;
+  }
+  return n;
+}
+
 /**
- * Per relation: each language-independent neuron and the number of facts that share it. A
- * relation-level answer (relation-answers.ts): computed once per version of the relation's runs.
+ * Per relation: each language-independent neuron and the number of facts that share it (at least
+ * `minFacts`), most shared first, then by layer and unit. Counted from the relation's index.
  */
 export async function relationLanguageIndependentNeurons(pool: Pool, q: LiknQuery & { relationId: string; minFacts: number }): Promise<RelationNeuronRow[]> {
-  const languages = [...new Set(q.languages)].sort();
-  // One run per (fact, language, setting) and each neuron once per run: count(*) counts languages.
-  return relationAnswer(pool, { ...q, kind: "likn", args: `${languages.join(",")};${q.minFacts}` }, async (db) => {
-    const { rows } = await db.query<RelationNeuronRow>(
-      named(
-        `SELECT layer, unit, count(*)::int AS facts FROM (
-           SELECT k.fact_key, k.layer, k.unit FROM knowledge_neuron k
-           WHERE ${scope("(SELECT key FROM relation WHERE id = $5)")}
-           GROUP BY k.fact_key, k.layer, k.unit HAVING count(*) = $7
-         ) shared
-         GROUP BY layer, unit HAVING count(*) >= $8
-         ORDER BY facts DESC, layer, unit`,
-        [q.checkpointId, ...settingParams(q.setting), q.relationId, languages, languages.length, q.minFacts],
-      ),
-    );
-    return rows;
-  });
+  const index = await relationIndexes(pool).get(q);
+  return languageIndependentNeuronsOf(index, [...new Set(q.languages)], q.minFacts);
+}
+
+export function languageIndependentNeuronsOf(index: RelationIndex, languages: readonly string[], minFacts: number): RelationNeuronRow[] {
+  const columns = languages.map((l) => index.languages.get(l) ?? -1);
+  const { neurons, runStart } = index;
+  const runs = new Int32Array(columns.length);
+  const facts = new Map<number, number>();
+  let candidates = new Int32Array(0);
+  for (let f = 0; columns.length && f < index.facts; f++) {
+    if (!runsOfFact(index, f, columns, runs)) continue;
+    // start from the shortest list, keep what every other run has too
+    let shortest = 0;
+    for (let i = 1; i < runs.length; i++) if (runStart[runs[i] + 1] - runStart[runs[i]] < runStart[runs[shortest] + 1] - runStart[runs[shortest]]) shortest = i;
+    const first = neurons.subarray(runStart[runs[shortest]], runStart[runs[shortest] + 1]);
+    if (candidates.length < first.length) candidates = new Int32Array(first.length);
+    candidates.set(first);
+    let n = first.length;
+    for (let i = 0; i < runs.length && n; i++) {
+      if (i === shortest) continue;
+      let j = runStart[runs[i]], kept = 0;
+      const end = runStart[runs[i] + 1];
+      for (let c = 0; c < n; c++) {
+        while (j < end && neurons[j] < candidates[c]) j++;
+        if (j < end && neurons[j] === candidates[c]) candidates[kept++] = candidates[c];
+      }
+      n = kept;
+    }
+    for (let c = 0; c < n; c++) facts.set(candidates[c], (facts.get(candidates[c]) ?? 0) + 1);
+  }
+  return [...facts]
+    .filter(([, count]) => count >= minFacts)
+    .sort((a, b) => b[1] - a[1] || a[0] - b[0])
+    .map(([neuron, count]) => ({ layer: Math.floor(neuron / 2 ** NEURON_UNIT_BITS), unit: neuron & UNIT_MASK, facts: count }));
 }
 
 /** Knowledge neurons shared by two languages over the relation's facts with runs in both. */
@@ -86,90 +133,57 @@ export interface PairOverlap {
 
 /**
  * The language × language overlap of a relation's knowledge neurons (every ordered pair of
- * `languages`, diagonal included, row-major): the database returns each fact's runs (|KN| per
- * language) and, per (fact, neuron) selected in two or more of the languages, the bit mask of
- * those languages; the pairs are counted here. Index-only scans: attribution_run (setting,
- * relation, language) and knowledge_neuron (setting, relation, language, fact, layer, unit). A
- * relation-level answer (relation-answers.ts): computed once per version of the relation's runs
- * and language set, whatever the order the languages are asked in.
+ * `languages`, diagonal included, row-major), counted from the relation's index: |KN| of a run is
+ * its n_knowledge, the shared neurons of two runs of a fact the intersection of their lists.
  */
 export async function relationLanguageOverlap(pool: Pool, q: LiknQuery & { relationId: string }): Promise<PairOverlap[]> {
   const languages = [...new Set(q.languages)];
   if (languages.length > 63) throw new RangeError("at most 63 languages per overlap matrix");
-  const sorted = [...languages].sort();
-  const cells = await relationAnswer(pool, { ...q, kind: "overlap", args: sorted.join(",") }, (db) => overlapOf(db, { ...q, languages: sorted }));
-  const byPair = new Map(cells.map((c) => [`${c.a}|${c.b}`, c]));
-  return languages.flatMap((a) => languages.map((b) => byPair.get(`${a}|${b}`)!));
+  return languageOverlapOf(await relationIndexes(pool).get(q), languages);
 }
 
-async function overlapOf(db: Pool | PoolClient, q: LiknQuery & { relationId: string }): Promise<PairOverlap[]> {
-  const languages = q.languages;
-  const params = [q.checkpointId, ...settingParams(q.setting), q.relationId, languages];
-  // language keys in the order of `languages`: bit i of a mask is languages[i]
-  const keys = `ARRAY(SELECT l.key FROM unnest($6::text[]) WITH ORDINALITY AS x(code, i) JOIN language l ON l.code = x.code ORDER BY x.i)`;
-  // one after the other: on one connection, in the caller's snapshot
-  const runs = await db.query<{ fact_key: number; i: number; n: number }>(
-    named(
-      `SELECT r.fact_key, array_position(${keys}, r.language_key::int) - 1 AS i, r.n_knowledge AS n FROM attribution_run r
-       WHERE r.checkpoint_id = $1 AND r.setting_id = ${settingIdSql(2)} AND r.relation_key = (SELECT key FROM relation WHERE id = $5)
-         AND r.language_key = ANY(ARRAY(SELECT key FROM language WHERE code = ANY($6::text[])))`,
-      params,
-    ),
-  );
-  const masks = await db.query<{ fact_key: number; mask: string }>(
-    named(
-      `SELECT k.fact_key, bit_or(1::bigint << (array_position(${keys}, k.language_key::int) - 1))::text AS mask
-       FROM knowledge_neuron k WHERE ${scope("(SELECT key FROM relation WHERE id = $5)")}
-       GROUP BY k.fact_key, k.layer, k.unit HAVING count(*) >= 2`,
-      params,
-    ),
-  );
+export function languageOverlapOf(index: RelationIndex, languages: readonly string[]): PairOverlap[] {
   const n = languages.length;
-  // per fact: |KN| by language index (-1: no run)
-  const perFact = new Map<number, Int32Array>();
-  for (const r of runs.rows) {
-    let sizes = perFact.get(r.fact_key);
-    if (!sizes) perFact.set(r.fact_key, (sizes = new Int32Array(n).fill(-1)));
-    sizes[r.i] = r.n;
-  }
-  const sharedByFact = new Map<number, Int32Array>();
-  for (const m of masks.rows) {
-    let shared = sharedByFact.get(m.fact_key);
-    if (!shared) sharedByFact.set(m.fact_key, (shared = new Int32Array(n * n)));
-    const bits: number[] = [];
-    for (let i = 0, mask = BigInt(m.mask); mask; i++, mask >>= 1n) if (mask & 1n) bits.push(i);
-    for (const a of bits) for (const b of bits) if (a !== b) shared[a * n + b]++;
-  }
-  const cells = Array.from({ length: n * n }, () => ({ facts: 0, shared: 0, union: 0, jaccardSum: 0, jaccardFacts: 0, factsSharing: 0 }));
-  for (const [fact, sizes] of perFact) {
-    const shared = sharedByFact.get(fact);
+  const columns = languages.map((l) => index.languages.get(l) ?? -1);
+  const width = index.languages.size;
+  // per cell (a * n + b): facts, Σ shared, Σ union, Σ jaccard, facts with a non-empty union, facts sharing
+  const facts = new Int32Array(n * n), shared = new Float64Array(n * n), union = new Float64Array(n * n);
+  const jaccardSum = new Float64Array(n * n), jaccardFacts = new Int32Array(n * n), factsSharing = new Int32Array(n * n);
+  const add = (cell: number, s: number, u: number) => {
+    facts[cell]++;
+    shared[cell] += s;
+    union[cell] += u;
+    if (u > 0) {
+      jaccardSum[cell] += s / u;
+      jaccardFacts[cell]++;
+    }
+    if (s > 0) factsSharing[cell]++;
+  };
+  const runs = new Int32Array(n);
+  for (let f = 0; f < index.facts; f++) {
+    for (let a = 0; a < n; a++) runs[a] = columns[a] < 0 ? -1 : index.runOf[f * width + columns[a]];
     for (let a = 0; a < n; a++) {
-      if (sizes[a] < 0) continue;
-      for (let b = 0; b < n; b++) {
-        if (sizes[b] < 0) continue;
-        const s = a === b ? sizes[a] : (shared?.[a * n + b] ?? 0);
-        const u = sizes[a] + sizes[b] - s;
-        const cell = cells[a * n + b];
-        cell.facts++;
-        cell.shared += s;
-        cell.union += u;
-        if (u > 0) {
-          cell.jaccardSum += s / u;
-          cell.jaccardFacts++;
-        }
-        if (s > 0) cell.factsSharing++;
+      if (runs[a] < 0) continue;
+      const sizeA = index.knowledgeCount[runs[a]];
+      add(a * n + a, sizeA, sizeA);
+      for (let b = a + 1; b < n; b++) {
+        if (runs[b] < 0) continue;
+        const s = sharedCount(index, runs[a], runs[b]);
+        const u = sizeA + index.knowledgeCount[runs[b]] - s;
+        add(a * n + b, s, u);
+        add(b * n + a, s, u);
       }
     }
   }
-  return cells.map((c, i) => ({
+  return Array.from({ length: n * n }, (_, i) => ({
     a: languages[Math.floor(i / n)],
     b: languages[i % n],
-    facts: c.facts,
-    shared: c.shared,
-    union: c.union,
-    jaccard: c.union > 0 ? c.shared / c.union : 0,
-    jaccardSum: c.jaccardSum,
-    meanJaccard: c.jaccardFacts ? c.jaccardSum / c.jaccardFacts : 0,
-    factsSharing: c.factsSharing,
+    facts: facts[i],
+    shared: shared[i],
+    union: union[i],
+    jaccard: union[i] > 0 ? shared[i] / union[i] : 0,
+    jaccardSum: jaccardSum[i],
+    meanJaccard: jaccardFacts[i] ? jaccardSum[i] / jaccardFacts[i] : 0,
+    factsSharing: factsSharing[i],
   }));
 }

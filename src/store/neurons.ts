@@ -138,11 +138,12 @@ export async function knowledgeNeuronsOfRuns(pool: Pool, runs: readonly RunRef[]
   return groupByRun(rows);
 }
 
+/** The top-K scores of runs, in rank order: each run's one neuron_score row, its arrays unrolled (rank = index). */
 export async function topScoresOfRuns(pool: Pool, runs: readonly RunRef[]): Promise<Map<bigint, NeuronRow[]>> {
-  const { rows } = await pool.query<{ run_id: string } & NeuronRow>(
-    named(`SELECT run_id, layer, unit, score, rank FROM neuron_score WHERE run_id = ANY($1::bigint[]) AND checkpoint_id = ANY($2::int[]) ORDER BY run_id, rank`, refArrays(runs)),
+  const { rows } = await pool.query<{ run_id: string; layers: number[]; units: number[]; scores: number[] }>(
+    named(`SELECT run_id, layers, units, scores FROM neuron_score WHERE run_id = ANY($1::bigint[]) AND checkpoint_id = ANY($2::int[]) ORDER BY run_id`, refArrays(runs)),
   );
-  return groupByRun(rows);
+  return new Map(rows.map((r) => [BigInt(r.run_id), r.scores.map((score, rank) => ({ layer: r.layers[rank], unit: r.units[rank], score, rank }))]));
 }
 
 function groupByRun(rows: ({ run_id: string } & NeuronRow)[]): Map<bigint, NeuronRow[]> {

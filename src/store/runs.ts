@@ -213,21 +213,23 @@ async function saveIndexGrids(db: PoolClient, runs: readonly StoredRun[]): Promi
 
 type StoredRun = { run: RunRecord; keys: RunKeys; id: string };
 
-const SCORE_COLUMNS = ["run_id", "checkpoint_id", "rank", "layer", "unit", "score"];
+const SCORE_COLUMNS = ["run_id", "checkpoint_id", "layers", "units", "scores"];
 
+/** One neuron_score row per run with scores: its top neurons as arrays in rank order. */
 function scoreRows(stored: readonly StoredRun[]): BinaryCopyEncoder {
-  const encoder = new BinaryCopyEncoder(["int8", "int4", "int2", "int2", "int4", "float4"]);
-  const row = [0, 0, 0, 0, 0, 0];
+  const encoder = new BinaryCopyEncoder(["int8", "int4", "int2[]", "int4[]", "float4[]"]);
   for (const { run, keys, id } of stored) {
-    row[0] = Number(id);
-    row[1] = keys.checkpointId;
-    run.topNeurons.forEach((n, rank) => {
-      row[2] = rank;
-      row[3] = n.layer;
-      row[4] = n.unit;
-      row[5] = real(n.score);
-      encoder.row(row);
-    });
+    const n = run.topNeurons;
+    if (!n.length) continue;
+    const layers = new Array<number>(n.length);
+    const units = new Array<number>(n.length);
+    const scores = new Array<number>(n.length);
+    for (let i = 0; i < n.length; i++) {
+      layers[i] = n[i].layer;
+      units[i] = n[i].unit;
+      scores[i] = real(n[i].score);
+    }
+    encoder.row([Number(id), keys.checkpointId, layers, units, scores]);
   }
   return encoder;
 }
@@ -250,25 +252,28 @@ function knowledgeRows(stored: readonly StoredRun[]): BinaryCopyEncoder {
   return encoder;
 }
 
-/** Degenerate sets of freshly stored runs; ids are drawn first so members can reference them. */
+/**
+ * Degenerate sets of freshly stored runs and their members, in one statement: each set draws its id
+ * (a CTE with nextval is evaluated once per row), and its members find it by the set's position.
+ */
 async function saveDegenerateSets(db: PoolClient, runs: readonly StoredRun[]): Promise<void> {
   const sets = runs.flatMap(({ run, keys, id }) => run.degenerateSets.map((set) => ({ checkpointId: keys.checkpointId, runId: id, set })));
   if (!sets.length) return;
-  const { rows } = await db.query<{ id: string }>(
-    `SELECT nextval(pg_get_serial_sequence('degenerate_set', 'id'))::text AS id FROM generate_series(1, $1)`,
-    [sets.length],
-  );
-  const setIds = rows.map((r) => r.id);
+  const members = sets.flatMap((s, i) => s.set.members.map((m) => ({ set: i + 1, ...m })));
   await db.query(
-    `INSERT INTO degenerate_set (id, checkpoint_id, run_id, base_prob, joint_prob)
-     SELECT * FROM unnest($1::bigint[], $2::int[], $3::bigint[], $4::float8[], $5::float8[])`,
-    [setIds, sets.map((s) => s.checkpointId), sets.map((s) => s.runId), sets.map((s) => finite(s.set.baseProb)), sets.map((s) => finite(s.set.jointProb))],
-  );
-  const members = sets.flatMap((s, i) => s.set.members.map((m) => ({ setId: setIds[i], checkpointId: s.checkpointId, ...m })));
-  await db.query(
-    `INSERT INTO degenerate_member (set_id, checkpoint_id, layer, unit, alone_prob)
-     SELECT * FROM unnest($1::bigint[], $2::int[], $3::smallint[], $4::int[], $5::float8[])`,
-    [members.map((m) => m.setId), members.map((m) => m.checkpointId), members.map((m) => m.layer), members.map((m) => m.unit), members.map((m) => finite(m.aloneProb))],
+    `WITH s AS (
+       SELECT nextval(pg_get_serial_sequence('degenerate_set', 'id')) AS id, x.*
+       FROM unnest($1::int[], $2::bigint[], $3::float8[], $4::float8[]) WITH ORDINALITY AS x(checkpoint_id, run_id, base_prob, joint_prob, n)
+     ), sets AS (
+       INSERT INTO degenerate_set (id, checkpoint_id, run_id, base_prob, joint_prob) SELECT id, checkpoint_id, run_id, base_prob, joint_prob FROM s
+     )
+     INSERT INTO degenerate_member (set_id, checkpoint_id, layer, unit, alone_prob)
+     SELECT s.id, s.checkpoint_id, m.layer, m.unit, m.alone_prob
+     FROM unnest($5::int[], $6::smallint[], $7::int[], $8::float8[]) AS m(n, layer, unit, alone_prob) JOIN s ON s.n = m.n`,
+    [
+      sets.map((s) => s.checkpointId), sets.map((s) => s.runId), sets.map((s) => finite(s.set.baseProb)), sets.map((s) => finite(s.set.jointProb)),
+      members.map((m) => m.set), members.map((m) => m.layer), members.map((m) => m.unit), members.map((m) => finite(m.aloneProb)),
+    ],
   );
 }
 

@@ -74,6 +74,13 @@ export async function snapshotV1(db: pg.ClientBase): Promise<StoreSnapshot> {
   };
 }
 
+/**
+ * Every top-K score of the current schema (one neuron_score row per run, arrays in rank order) as
+ * the rows the per-score table held, ordered by run and rank.
+ */
+export const SCORES_OF_RUN_ROWS = `SELECT s.run_id::text, (u.ord - 1)::int AS rank, u.layer, u.unit, u.score
+  FROM neuron_score s, unnest(s.layers, s.units, s.scores) WITH ORDINALITY AS u(layer, unit, score, ord) ORDER BY 1, 2`;
+
 /** The same snapshot from the migrated schema (integer keys resolved back to text). */
 export async function snapshotV2(db: pg.ClientBase): Promise<StoreSnapshot> {
   const q = async (sql: string) => (await db.query<Record<string, unknown>>(sql)).rows;
@@ -83,7 +90,7 @@ export async function snapshotV2(db: pg.ClientBase): Promise<StoreSnapshot> {
                    FROM attribution_run r JOIN checkpoint c ON c.id = r.checkpoint_id JOIN run_setting s ON s.id = r.setting_id
                    JOIN fact f ON f.key = r.fact_key JOIN language l ON l.key = r.language_key JOIN relation rel ON rel.key = r.relation_key
                    ORDER BY r.id`),
-    scores: await q(`SELECT run_id::text, rank, layer, unit, score FROM neuron_score ORDER BY run_id, rank`),
+    scores: await q(SCORES_OF_RUN_ROWS),
     knowledgeNeurons: await q(`SELECT k.run_id::text, k.rank, k.layer, k.unit, k.score, f.id AS fact_id, rel.id AS relation_id, l.code AS language_code,
                                  c.name AS model, s.method::text AS method
                                FROM knowledge_neuron k JOIN checkpoint c ON c.id = k.checkpoint_id JOIN run_setting s ON s.id = k.setting_id

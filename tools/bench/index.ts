@@ -51,7 +51,7 @@ async function storedCounts(): Promise<string> {
     const { rows } = await c.query(`SELECT
       (SELECT count(*) FROM attribution_run) AS runs,
       (SELECT count(*) FROM knowledge_neuron) AS kns,
-      (SELECT count(*) FROM neuron_score) AS scores,
+      (SELECT COALESCE(sum(cardinality(scores)), 0) FROM neuron_score) AS scores,
       (SELECT count(*) FROM degenerate_set) AS dkn,
       (SELECT count(*) FROM (SELECT 1 FROM attribution_run GROUP BY checkpoint_id, setting_id, fact_key, language_key HAVING count(*) > 1) d) AS dup`);
     const r = rows[0];

@@ -2,7 +2,8 @@
 // benchmark's runs, batch by batch, each batch in one transaction through saveRuns. Batches are dealt
 // round-robin over the writers, so N processes together store every run once.
 //   node --import tsx tools/bench/store-writer.ts <database url> <runs per checkpoint> <batch> <writer> <writers>
-// Prints one JSON line per stored batch ({runs, scoreRows, knowledgeRows, degenerateSets}) and a last
+// Prints one JSON line per stored batch ({runs, scoreEntries, knowledgeRows, degenerateSets}: top-K
+// score entries, knowledge-neuron rows, degenerate sets) and a last
 // line {cpu, generateCpu}: this process's CPU seconds in all and in generating the runs.
 import { DEFAULT_RUN_SETTING } from "../../src/attribution/run-setting.ts";
 import { createPool, withTransaction } from "../../src/store/client.ts";
@@ -27,7 +28,7 @@ for (let b = writer; b < batchesPerCheckpoint * checkpointIds.length; b += write
   await withTransaction(pool, (db) => saveRuns(db, batch));
   const count = (pick: (r: (typeof batch)[number]) => unknown[]) => batch.reduce((n, r) => n + pick(r).length, 0);
   process.stdout.write(
-    `${JSON.stringify({ runs: batch.length, scoreRows: count((r) => r.topNeurons), knowledgeRows: count((r) => r.knowledgeNeurons), degenerateSets: count((r) => r.degenerateSets) })}\n`,
+    `${JSON.stringify({ runs: batch.length, scoreEntries: count((r) => r.topNeurons), knowledgeRows: count((r) => r.knowledgeNeurons), degenerateSets: count((r) => r.degenerateSets) })}\n`,
   );
 }
 await pool.end();

@@ -1,23 +1,26 @@
 // npm run bench:store — the store at the real workload's scale. Fills a separate database
 // (kn_bench_store on the server of --database-url) with synthetic but realistically shaped runs
 // (tools/bench/store-data.ts: a BERT-base-sized and an mGPT-sized checkpoint, 53 languages, by
-// default 100 million top-K score rows with their runs, knowledge neurons and degenerate sets)
-// THROUGH saveRuns, the indexer's own bulk writer, and reports the ingest rate and the disk used;
+// default 100 million top-K score entries (1 million runs of K = 100) with their runs, knowledge
+// neurons and degenerate sets) THROUGH saveRuns, the indexer's own bulk writer, and reports the
+// ingest rates (runs, score entries, knowledge-neuron rows, neuron rows = score entries +
+// knowledge-neuron rows, and the table rows PostgreSQL wrote, per second; CPU seconds per million
+// neuron rows) and the disk used;
 // saves EXPLAIN (ANALYZE, BUFFERS) of the store's SQL for each key query; then load-tests the
 // GraphQL API over real HTTP with autocannon, 1 and 2 API processes, at several concurrency levels,
 // and prints p50/p95/p99 latency and throughput per key query. Not part of CI.
 //
 //   npm run bench:store -- [--score-rows 100000000] [--writers 4] [--batch 250]
-//                          [--concurrency 1,4,16,32] [--replicas 1,2] [--duration 10]
-//                          [--resume] [--skip-fill] [--keep] [--explain docs/bench-store-explain.md] [--profile 300]
+//                          [--concurrency 1,4,16,32] [--replicas 1,2] [--duration 10] [--queries LIKN,overlap] [--port 4100]
+//                          [--resume] [--skip-fill] [--skip-load] [--keep] [--explain docs/bench-store-explain.md] [--profile 300]
 //                          [--database kn_bench_store] [--database-url postgresql://postgres@127.0.0.1:5432/postgres]
-//                          [--port 4100] [--only "facts of a neuron"]
 // --resume stores what an interrupted fill left out (same rows: the data are a function of their
-// indices); --skip-fill load-tests the database as it is; --keep leaves the database in place;
+// indices); --skip-fill load-tests the database as it is; --skip-load stops after the fill and the
+// sizes (no EXPLAIN, no load test); --keep leaves the database in place;
+// --queries keeps the key queries whose name contains one of these (comma-separated, any case);
+// --port is the first port the API replicas listen on (one more per --replicas entry);
 // --profile N sends each key query N times to an API in this process under the CPU profiler and
-// prints where its time goes (tools/bench/store-profile.ts) instead of the load test; --port is the
-// first port the load test's API listens on (one more per replica count); --only keeps the key
-// queries whose name contains one of its comma-separated parts.
+// prints where its time goes (tools/bench/store-profile.ts) instead of the load test.
 import { spawn, type ChildProcess } from "node:child_process";
 import { writeFileSync } from "node:fs";
 import os from "node:os";
@@ -51,21 +54,22 @@ const { values: args } = parseArgs({
     concurrency: { type: "string", default: "1,4,16,32" },
     replicas: { type: "string", default: "1,2" },
     duration: { type: "string", default: "10" },
+    queries: { type: "string" },
+    port: { type: "string", default: "4100" },
     resume: { type: "boolean", default: false },
     "skip-fill": { type: "boolean", default: false },
+    "skip-load": { type: "boolean", default: false },
     profile: { type: "string" },
     keep: { type: "boolean", default: false },
     explain: { type: "string", default: path.join(PROJECT_ROOT, "docs", "bench-store-explain.md") },
     database: { type: "string", default: "kn_bench_store" },
-    port: { type: "string", default: "4100" },
-    only: { type: "string" },
     "database-url": { type: "string", default: process.env.BENCH_DATABASE_URL ?? "postgresql://postgres@127.0.0.1:5432/postgres" },
   },
 });
 const db = benchDatabase(args["database-url"]!, args.database!);
 const benchUrl = db.url;
-const scoreRows = Number(args["score-rows"]);
-const runsPerCheckpoint = Math.ceil(scoreRows / TOP_K / BENCH_CHECKPOINTS.length);
+const scoreEntries = Number(args["score-rows"]); // top-K score entries (K = TOP_K per run)
+const runsPerCheckpoint = Math.ceil(scoreEntries / TOP_K / BENCH_CHECKPOINTS.length);
 const log = (line: string) => process.stderr.write(`bench:store: ${line}\n`);
 
 // ---------------------------------------------------------------------------------------------
@@ -99,9 +103,14 @@ async function fillCatalog(pool: pg.Pool, facts: BenchFact[]): Promise<void> {
 
 interface FillResult {
   runs: number;
-  scoreRows: number;
+  /** Top-K scores stored (K per run), whatever the rows that hold them. */
+  scoreEntries: number;
   knowledgeRows: number;
   degenerateSets: number;
+  /** Table rows PostgreSQL inserted or updated meanwhile (pg_stat_user_tables), every table. */
+  tuples: number;
+  /** Bytes of write-ahead log written meanwhile (the whole server's: other databases' writes count too). */
+  walBytes: number;
   seconds: number;
   /** CPU seconds of the writing processes (generateCpu of it in generating the runs) and of their PostgreSQL backends. */
   clientCpu: number;
@@ -112,7 +121,9 @@ interface FillResult {
 /** Every run, batch by batch, through saveRuns, by `writers` processes at once (as indexer workers would). */
 async function fillRuns(pool: pg.Pool, checkpoints: number): Promise<FillResult> {
   const total = runsPerCheckpoint * checkpoints;
-  const done = { runs: 0, scoreRows: 0, knowledgeRows: 0, degenerateSets: 0 };
+  const done = { runs: 0, scoreEntries: 0, knowledgeRows: 0, degenerateSets: 0 };
+  const tuplesBefore = await tuplesWritten(pool);
+  const walBefore = await walPosition(pool);
   const started = performance.now();
   const serverCpu = cpuMeter(() => backendPids(pool));
   await serverCpu.start();
@@ -135,13 +146,13 @@ async function fillRuns(pool: pg.Pool, checkpoints: number): Promise<FillResult>
           return;
         }
         done.runs += m.runs!;
-        done.scoreRows += m.scoreRows!;
+        done.scoreEntries += m.scoreEntries!;
         done.knowledgeRows += m.knowledgeRows!;
         done.degenerateSets += m.degenerateSets!;
         const now = performance.now();
         if (now - lastLog > 10_000) {
           lastLog = now;
-          const rate = (done.scoreRows + done.knowledgeRows) / ((now - started) / 1000);
+          const rate = (done.scoreEntries + done.knowledgeRows) / ((now - started) / 1000);
           const eta = ((total - done.runs) / done.runs) * ((now - started) / 1000);
           log(`${done.runs} / ${total} runs, ${(rate / 1000).toFixed(1)} k neuron rows/s, ETA ${Math.round(eta / 60)} min (load ${loadAverage()})`);
         }
@@ -150,7 +161,28 @@ async function fillRuns(pool: pg.Pool, checkpoints: number): Promise<FillResult>
     });
   const sampling = setInterval(() => void serverCpu.sample().catch(() => undefined), 1000);
   await Promise.all(Array.from({ length: writers }, (_, i) => writer(i))).finally(() => clearInterval(sampling));
-  return { ...done, seconds: (performance.now() - started) / 1000, clientCpu, generateCpu, serverCpu: await serverCpu.stop() };
+  const seconds = (performance.now() - started) / 1000;
+  return {
+    ...done, seconds, clientCpu, generateCpu, serverCpu: await serverCpu.stop(),
+    tuples: (await tuplesWritten(pool)) - tuplesBefore, walBytes: (await walPosition(pool)) - walBefore,
+  };
+}
+
+async function walPosition(pool: pg.Pool): Promise<number> {
+  const { rows } = await pool.query<{ n: string }>(`SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), '0/0')::text AS n`);
+  return Number(rows[0].n);
+}
+
+/**
+ * Rows inserted or updated in every table of the database so far, as PostgreSQL counts them, once
+ * the writers' connections are gone (a backend reports its counts when it exits).
+ */
+async function tuplesWritten(pool: pg.Pool): Promise<number> {
+  while (Number((await pool.query<{ n: string }>(`SELECT count(*) AS n FROM pg_stat_activity WHERE datname = current_database() AND application_name = 'kn-bench-store-writer'`)).rows[0].n)) {
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  const { rows } = await pool.query<{ n: string }>(`SELECT COALESCE(sum(n_tup_ins + n_tup_upd), 0)::text AS n FROM pg_stat_user_tables`);
+  return Number(rows[0].n);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -308,8 +340,8 @@ function keyQueries(s: Samples): KeyQuery[] {
 
 /**
  * A pg.Pool stand-in that EXPLAINs (ANALYZE, BUFFERS) each statement instead of returning rows; its
- * connect() gives a client that does the same. Writes (a relation-level answer being kept) and
- * transaction control are neither run nor explained: an EXPLAIN ANALYZE would run them.
+ * connect() gives a client that does the same. Writes and transaction control are neither run nor
+ * explained: an EXPLAIN ANALYZE would run them.
  */
 function explainingPool(pool: pg.Pool, plans: string[]): pg.Pool {
   const query = async (statement: string | pg.QueryConfig, values?: unknown[]) => {
@@ -330,7 +362,7 @@ async function explainAll(pool: pg.Pool, s: Samples, fill: string): Promise<void
   const neuron = s.neurons.find((n) => n.checkpointId === s.checkpoints[1].id) ?? s.neurons[0];
   const stored = await findRun(pool, { checkpointId: run.checkpointId, setting, factId: run.fact, language: run.language });
   const sections: [string, (p: pg.Pool) => Promise<unknown>][] = [
-    [`LIKN of a relation over a language set (${s.relations[0]}, en+de+fr, ${s.checkpoints[1].name}): the kept answer's lookup, then (a miss) its computation`, (p) => relationLanguageIndependentNeurons(p, { checkpointId: s.checkpoints[1].id, setting, relationId: s.relations[0], languages: ["en", "de", "fr"], minFacts: 1 })],
+    [`LIKN of a relation over a language set (${s.relations[0]}, en+de+fr, ${s.checkpoints[1].name}): the relation's version, then (in a process without the relation's index at that version) the index's load`, (p) => relationLanguageIndependentNeurons(p, { checkpointId: s.checkpoints[1].id, setting, relationId: s.relations[0], languages: ["en", "de", "fr"], minFacts: 1 })],
     [`LIKN of a fact over a language set (the fact of the next queries, en+de)`, (p) => factLanguageIndependentNeurons(p, { checkpointId: run.checkpointId, setting, factId: run.fact, languages: ["en", "de"] })],
     [`knowledge neurons of a fact: the run by its key`, (p) => findRun(p, { checkpointId: run.checkpointId, setting, factId: run.fact, language: run.language })],
     [`knowledge neurons of a fact: its neurons`, (p) => knowledgeNeuronsOfRuns(p, [stored!])],
@@ -338,7 +370,7 @@ async function explainAll(pool: pg.Pool, s: Samples, fill: string): Promise<void
     [`degenerate sets of a fact`, (p) => degenerateSetsOfRun(p, stored!)],
     [`facts of a neuron, first page ((${neuron.layer}, ${neuron.unit}) of ${neuron.model}: ${neuron.facts} facts)`, (p) => factsOfNeuron(p, { checkpointId: neuron.checkpointId, setting, layer: neuron.layer, unit: neuron.unit, first: 20 })],
     [`facts of a neuron, deep page (after fact key ${neuron.deepKey}, half-way)`, (p) => factsOfNeuron(p, { checkpointId: neuron.checkpointId, setting, layer: neuron.layer, unit: neuron.unit, afterFactKey: neuron.deepKey, first: 20 })],
-    [`language-overlap matrix of a relation (${s.relations[0]}, 8 languages): the kept answer's lookup, then (a miss) its computation`, (p) => relationLanguageOverlap(p, { checkpointId: s.checkpoints[1].id, setting, relationId: s.relations[0], languages: LANGUAGES.slice(0, 8) })],
+    [`language-overlap matrix of a relation (${s.relations[0]}, 8 languages): as LIKN of a relation (the same index)`, (p) => relationLanguageOverlap(p, { checkpointId: s.checkpoints[1].id, setting, relationId: s.relations[0], languages: LANGUAGES.slice(0, 8) })],
   ];
   const out: string[] = [
     `# EXPLAIN (ANALYZE, BUFFERS) of the store's key queries`,
@@ -460,14 +492,18 @@ if (!args["skip-fill"]) {
     }
   }
   const checkpointIds = (await pool.query<{ id: number }>(`SELECT id FROM checkpoint ORDER BY id`)).rows.map((r) => r.id);
-  log(`filling ${pairs.length * checkpointIds.length} runs (${((pairs.length * checkpointIds.length * TOP_K) / 1e6).toFixed(1)} M score rows) with ${args.writers} writer processes, ${args.batch} runs per transaction`);
+  log(`filling ${pairs.length * checkpointIds.length} runs (${((pairs.length * checkpointIds.length * TOP_K) / 1e6).toFixed(1)} M top-K score entries) with ${args.writers} writer processes, ${args.batch} runs per transaction`);
   const fill = await fillRuns(pool, checkpointIds.length);
-  const neuronRows = fill.scoreRows + fill.knowledgeRows;
+  // "neuron rows": score entries + knowledge-neuron rows, whatever the table rows that hold them
+  const neuronRows = fill.scoreEntries + fill.knowledgeRows;
   const perMillion = (cpu: number) => ((cpu / neuronRows) * 1e6).toFixed(1);
+  const perSecond = (n: number) => Math.round(n / fill.seconds);
   fillLine =
-    `${fill.runs} runs, ${fill.scoreRows} score rows, ${fill.knowledgeRows} knowledge-neuron rows, ${fill.degenerateSets} degenerate sets in ${(fill.seconds / 60).toFixed(1)} min: ` +
-    `${Math.round(neuronRows / fill.seconds)} neuron rows/s (${Math.round(fill.runs / fill.seconds)} runs/s), ${args.writers} writer processes, ${args.batch} runs per transaction, load average ${loadAverage()} at the end; ` +
+    `${fill.runs} runs, ${fill.scoreEntries} top-K score entries, ${fill.knowledgeRows} knowledge-neuron rows, ${fill.degenerateSets} degenerate sets in ${(fill.seconds / 60).toFixed(1)} min: ` +
+    `${perSecond(neuronRows)} neuron rows/s (score entries + knowledge-neuron rows; ${perSecond(fill.runs)} runs/s, ${perSecond(fill.scoreEntries)} score entries/s, ` +
+    `${perSecond(fill.knowledgeRows)} knowledge-neuron rows/s, ${perSecond(fill.tuples)} table rows written/s), ${args.writers} writer processes, ${args.batch} runs per transaction, load average ${loadAverage()} at the end; ` +
     `CPU per million neuron rows: ${perMillion(fill.clientCpu - fill.generateCpu)} s in the writers' saveRuns (and ${perMillion(fill.generateCpu)} s generating the synthetic runs), ${perMillion(fill.serverCpu)} s in PostgreSQL; ` +
+    `WAL per million neuron rows: ${((fill.walBytes / neuronRows) * 1e6 / 2 ** 20).toFixed(0)} MiB (the server's, other databases included); ` +
     `${((fill.clientCpu + fill.serverCpu) / fill.seconds).toFixed(2)} of the ${os.cpus().length} cores on average`;
   log(fillLine);
   log("VACUUM (ANALYZE)");
@@ -486,13 +522,17 @@ const sizeTable = markdownTable(
   1,
 );
 console.log(`\n${fillLine ? `Fill: ${fillLine}.\n\n` : ""}${sizeTable}\n`);
+if (args["skip-load"]) {
+  await pool.end();
+  if (!args.keep) await db.drop();
+  process.exit(0);
+}
 
 const samples = await drawSamples(pool, runs);
-const scoreRowCount = sizes.find((t) => t.table === "neuron_score")!.rows;
-await explainAll(pool, samples, fillLine || `${runs} runs, ${scoreRowCount} top-K score rows (filled by an earlier run)`);
+await explainAll(pool, samples, fillLine || `${runs} runs (filled by an earlier run)`);
 
-const only = args.only?.split(",").map((part) => part.trim()).filter(Boolean);
-const queries = keyQueries(samples).filter((q) => !only || only.some((part) => q.name.includes(part)));
+const wanted = args.queries?.toLowerCase().split(",");
+const queries = keyQueries(samples).filter((q) => !wanted || wanted.some((w) => q.name.toLowerCase().includes(w)));
 if (args.profile) {
   // where the time of each key query goes (tools/bench/store-profile.ts), instead of the load test
   const rows = await profileKeyQueries(benchUrl, pool, queries, Number(args.profile), seededRandom("profile"));
