@@ -462,14 +462,16 @@ describe("search, jobs, HTTP", () => {
       expect(res.status).toBe(200);
       return new Map((res.headers.get("server-timing") ?? "").split(", ").map((e) => [e.split(";")[0], e]));
     };
+    // the model's row is read once, then kept by the process (src/store/checkpoint-cache.ts)
+    await timing(`{ model(name: "${MODEL}") { name } }`);
     const entries = await timing(`{ models { name } coverage: indexingCoverage(model: "${MODEL}") { indexed } }`);
     expect(new Set(entries.keys())).toEqual(new Set(["total", "cpu", "db", "field.models", "field.coverage"]));
     const dur = (name: string) => Number(/;dur=([\d.]+)/.exec(entries.get(name)!)![1]);
     expect(dur("total")).toBeGreaterThan(0);
     expect(dur("field.coverage")).toBeLessThanOrEqual(dur("total"));
-    // through the pg pool: the model by name and the coverage (models go through Prisma's own pool);
-    // the degenerate-set counts only when selected, then one statement for all rows
-    expect(entries.get("db")).toMatch(/;desc="2 statements"$/);
-    expect((await timing(`{ indexingCoverage(model: "${MODEL}") { indexed degenerateSets } }`)).get("db")).toMatch(/;desc="3 statements"$/);
+    // through the pg pool: the coverage (models go through Prisma's own pool, the model by name
+    // comes from the cache); the degenerate-set counts only when selected, then one statement for all rows
+    expect(entries.get("db")).toMatch(/;desc="1 statements"$/);
+    expect((await timing(`{ indexingCoverage(model: "${MODEL}") { indexed degenerateSets } }`)).get("db")).toMatch(/;desc="2 statements"$/);
   });
 });

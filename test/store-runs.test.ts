@@ -8,7 +8,7 @@ import { BinaryCopyEncoder, copyBinary } from "../src/store/binary-copy.ts";
 import { createPool, withTransaction } from "../src/store/client.ts";
 import { degenerateSetsOfRun } from "../src/store/degenerate.ts";
 import { factLanguageIndependentNeurons, relationLanguageIndependentNeurons, relationLanguageOverlap } from "../src/store/likn.ts";
-import { factsOfNeuron, findRun, knowledgeNeuronsOfRuns, topScoresOfRuns } from "../src/store/neurons.ts";
+import { factsOfNeuron, findRun, findRunWithKnowledgeNeurons, knowledgeNeuronsOfRuns, topScoresOfRuns } from "../src/store/neurons.ts";
 import { clearCheckpointRuns } from "../src/store/partitions.ts";
 import { RelationIndexCache, relationIndexes } from "../src/store/relation-answers.ts";
 import { type RunRecord, runKey, saveRuns } from "../src/store/runs.ts";
@@ -89,6 +89,9 @@ describe("the run and neuron tables", () => {
     const kn = (await knowledgeNeuronsOfRuns(store.pool, [stored])).get(stored.id)!;
     expect(kn.map((n) => [n.layer, n.unit, n.rank])).toEqual(a.knowledgeNeurons.map((n, i) => [n.layer, n.unit, i]));
     kn.forEach((n, i) => expect(n.score).toBeCloseTo(a.knowledgeNeurons[i].score, 6)); // stored as real
+    // the API's one-statement read: the same run and the same neurons, scores bit for bit (JSON of a real)
+    expect(await findRunWithKnowledgeNeurons(store.pool, { checkpointId: checkpoints[0], setting: DEFAULT_RUN_SETTING, factId: a.factId, language: a.languageCode })).toEqual({ run: stored, knowledgeNeurons: kn });
+    expect(await findRunWithKnowledgeNeurons(store.pool, { checkpointId: checkpoints[0], setting: DEFAULT_RUN_SETTING, factId: "no-such-fact", language: "en" })).toBeNull();
     // every score exactly as the float32 written, in rank order
     expect((await topScoresOfRuns(store.pool, [stored])).get(stored.id)!.map((n) => ({ ...n, score: Math.fround(n.score) }))).toEqual(a.topNeurons.map((n, rank) => ({ layer: n.layer, unit: n.unit, score: Math.fround(n.score), rank })));
     expect((await degenerateSetsOfRun(store.pool, stored)).map((s) => s.members.map((m) => [m.layer, m.unit]))).toEqual([[[3, 1], [3, 2]]]);

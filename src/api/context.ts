@@ -1,5 +1,6 @@
 import type PgBoss from "pg-boss";
 import type { Pool } from "pg";
+import type { CatalogCache } from "../store/catalog-cache.ts";
 import type { PrismaClient } from "../store/generated/client.ts";
 import { type ApiKey, type Principal, requireWrite } from "./auth.ts";
 import type { ModelHost } from "./model-host.ts";
@@ -33,10 +34,10 @@ export interface ApiContext extends ApiDeps {
   requireWrite(): Principal;
 }
 
-export function createContext(deps: ApiDeps, principal: Principal | null, clientAddress: string): ApiContext {
+export function createContext(deps: ApiDeps, catalog: CatalogCache, principal: Principal | null, clientAddress: string): ApiContext {
   return {
     ...deps,
-    loaders: createLoaders(deps.prisma, deps.pool),
+    loaders: createLoaders(deps.prisma, deps.pool, catalog),
     principal,
     request: { clientAddress, costSpent: 0 },
     requireWrite: () => requireWrite(principal, deps.apiKeys.length > 0),

@@ -151,28 +151,69 @@ export function stringProblem(document: DocumentNode, variables: unknown, maxLen
   return problem;
 }
 
-/**
- * The variable values the cost can depend on. A String or ID variable's string value never changes
- * the cost (the estimators read page sizes, list lengths and @skip/@include) nor whether the
- * variables fit their types (any string is a String and an ID), so it is blanked: requests that
- * differ only in such values (another fact, model or cursor) share one cost computation.
- */
-function costShape(document: DocumentNode, operationName: string | null | undefined, variables: Record<string, unknown>): string {
+/** Per operation of a document: which variables' values cannot change the cost (costShape). */
+interface VariableRoles {
+  /** String and ID variables. */
+  strings: Set<string>;
+  /** Int and Float variables that no `first` argument reads. */
+  numbers: Map<string, "Int" | "Float">;
+}
+
+function variableRoles(document: DocumentNode, operationName: string | null | undefined): VariableRoles {
   const op = document.definitions.find((d): d is OperationDefinitionNode => d.kind === Kind.OPERATION_DEFINITION && (!operationName || d.name?.value === operationName));
-  const stringTyped = new Set<string>();
+  const pageSizes = new Set<string>();
+  visit(document, {
+    Argument(node) {
+      if (node.name.value !== "first") return;
+      visit(node.value, {
+        Variable(v) {
+          pageSizes.add(v.name.value);
+        },
+      });
+    },
+  });
+  const roles: VariableRoles = { strings: new Set(), numbers: new Map() };
   for (const v of op?.variableDefinitions ?? []) {
     let type: TypeNode = v.type;
     while (type.kind !== Kind.NAMED_TYPE) type = type.type;
-    if (type.name.value === "String" || type.name.value === "ID") stringTyped.add(v.variable.name.value);
+    const name = v.variable.name.value;
+    if (type.name.value === "String" || type.name.value === "ID") roles.strings.add(name);
+    else if ((type.name.value === "Int" || type.name.value === "Float") && !pageSizes.has(name)) roles.numbers.set(name, type.name.value);
   }
-  const blank = (value: unknown): unknown => (typeof value === "string" ? "" : Array.isArray(value) ? value.map(blank) : value);
-  return JSON.stringify(Object.entries(variables).map(([k, v]) => [k, stringTyped.has(k) ? blank(v) : v]));
+  return roles;
+}
+
+const INT_MAX = 2 ** 31 - 1;
+
+/**
+ * The variable values the cost can depend on. The estimators read page sizes (`first`), list
+ * lengths and @skip/@include; so a String or ID variable's value never changes the cost nor
+ * whether the variables fit their types (any string is a String and an ID), and neither does an
+ * Int or Float variable that no `first` reads, as long as it fits its type: those are blanked
+ * (a number that does not fit is kept, so its refusal is computed for it). Requests that differ
+ * only in such values (another fact, model, cursor, layer or unit) share one cost computation.
+ */
+function costShape(roles: VariableRoles, variables: Record<string, unknown>): string {
+  const blankString = (value: unknown): unknown => (typeof value === "string" ? "" : Array.isArray(value) ? value.map(blankString) : value);
+  const blankNumber = (value: unknown, type: "Int" | "Float"): unknown => {
+    if (Array.isArray(value)) return value.map((x) => blankNumber(x, type));
+    const fits = typeof value === "number" && (type === "Int" ? Number.isInteger(value) && Math.abs(value) <= INT_MAX : Number.isFinite(value));
+    return fits ? 0 : value;
+  };
+  return JSON.stringify(
+    Object.entries(variables).map(([k, v]) => {
+      const number = roles.numbers.get(k);
+      return [k, roles.strings.has(k) ? blankString(v) : number ? blankNumber(v, number) : v];
+    }),
+  );
 }
 
 /** Per parsed document (Apollo keeps one object per query string): what does not depend on the variables, and costs by shape. */
 interface DocumentFacts {
+  roles: Map<string, VariableRoles>;
   depth: Map<string, number>;
   nesting: Map<string, number>;
+  /** The document's own strings: a problem, null for none, undefined until checked. */
   stringProblem: string | null | undefined;
   costs: Map<string, number>;
 }
@@ -181,7 +222,7 @@ const documentFacts = new WeakMap<DocumentNode, DocumentFacts>();
 
 function factsOf(document: DocumentNode): DocumentFacts {
   let facts = documentFacts.get(document);
-  if (!facts) documentFacts.set(document, (facts = { depth: new Map(), nesting: new Map(), stringProblem: undefined, costs: new Map() }));
+  if (!facts) documentFacts.set(document, (facts = { roles: new Map(), depth: new Map(), nesting: new Map(), stringProblem: undefined, costs: new Map() }));
   return facts;
 }
 
@@ -217,7 +258,8 @@ export function limitsPlugin<C extends BaseContext & { request: CostLedger }>(sc
           try {
             const variables = request.variables ?? {};
             // only successful computations are kept: a refusal is computed (and thrown) every time
-            cost = memo(facts.costs, `${op}\0${costShape(document, request.operationName, variables)}`, () => queryCost(schema, document, request.operationName, variables), MAX_COST_SHAPES);
+            const roles = memo(facts.roles, op, () => variableRoles(document, request.operationName));
+            cost = memo(facts.costs, `${op}\0${costShape(roles, variables)}`, () => queryCost(schema, document, request.operationName, variables), MAX_COST_SHAPES);
           } catch (error) {
             // the variables do not fit their declared types (missing, wrong type, out of range):
             // what execution would refuse as BAD_USER_INPUT, refused here first (by name: the
@@ -231,7 +273,8 @@ export function limitsPlugin<C extends BaseContext & { request: CostLedger }>(sc
             throw requestError("QUERY_TOO_COMPLEX", `query cost ${cost}${batch} exceeds the limit of ${limits.maxCost}`, { cost, limit: limits.maxCost });
           }
           contextValue.request.costSpent = spent;
-          facts.stringProblem ??= stringProblem(document, {}, limits.maxStringLength);
+          // null (no problem) is kept too: the document's strings are checked once
+          if (facts.stringProblem === undefined) facts.stringProblem = stringProblem(document, {}, limits.maxStringLength);
           const problem = facts.stringProblem ?? stringProblem(document, request.variables, limits.maxStringLength, false);
           if (problem) throw requestError("BAD_USER_INPUT", problem);
         },

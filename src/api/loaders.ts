@@ -2,7 +2,7 @@
 import DataLoader from "dataloader";
 import type { Pool } from "pg";
 import * as catalog from "../store/catalog.ts";
-import { checkpointsByNames } from "../store/checkpoints.ts";
+import type { CatalogCache } from "../store/catalog-cache.ts";
 import type { Checkpoint, Fact, FactLabel, PrismaClient, Relation, Template, WrongObject } from "../store/generated/client.ts";
 import { type DegenerateSetRow, degenerateSetsOfRuns } from "../store/degenerate.ts";
 import { type NeuronRow, type RunFilter, type RunRef, type RunRow, knowledgeNeuronsOfRuns, runsOfFacts, topScoresOfRuns } from "../store/neurons.ts";
@@ -20,10 +20,11 @@ function groupBy<T>(rows: T[], key: (row: T) => string): Map<string, T[]> {
 
 const runCacheKey = (r: RunRef) => `${r.checkpointId}:${r.id}`;
 
-export function createLoaders(prisma: PrismaClient, pool: Pool) {
+export function createLoaders(prisma: PrismaClient, pool: Pool, cache: CatalogCache) {
   return {
+    /** Checkpoints by name, from the process's cache (catalog-cache.ts), which reads the misses in one statement. */
     checkpoint: new DataLoader<string, Checkpoint | null>(async (names) => {
-      const byName = new Map((await checkpointsByNames(pool, names)).map((c) => [c.name, c]));
+      const byName = new Map((await cache.checkpointsByNames(names)).map((c) => [c.name, c]));
       return names.map((n) => byName.get(n) ?? null);
     }),
     checkpointName: new DataLoader<number, string | null>(async (ids) => {
@@ -66,8 +67,9 @@ export function createLoaders(prisma: PrismaClient, pool: Pool) {
       },
       { cacheKeyFn: runCacheKey },
     ),
+    /** Relations by id, from the process's cache (catalog-cache.ts) like checkpoints. */
     relation: new DataLoader<string, Relation | null>(async (ids) => {
-      const byId = new Map((await catalog.relationsByIds(pool, ids)).map((r) => [r.id, r]));
+      const byId = new Map((await cache.relationsByIds(ids)).map((r) => [r.id, r]));
       return ids.map((id) => byId.get(id) ?? null);
     }),
     relationFactCount: new DataLoader<string, number>(async (ids) => {

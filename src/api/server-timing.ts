@@ -13,7 +13,7 @@
 // returns settles; the fields below it are resolved afterwards and count in `total` only).
 // Prisma's statements run on Prisma's own pool and are not counted in `db`.
 import { AsyncLocalStorage } from "node:async_hooks";
-import type { ApolloServerPlugin, BaseContext } from "@apollo/server";
+import { type GraphQLSchema, defaultFieldResolver } from "graphql";
 import type { Pool } from "pg";
 
 interface RequestTiming {
@@ -61,22 +61,34 @@ export function timePoolQueries(pool: Pool): void {
   };
 }
 
-/** Times each root field's resolver into the request's Server-Timing entries. */
-export function serverTimingPlugin<C extends BaseContext>(): ApolloServerPlugin<C> {
-  return {
-    async requestDidStart() {
-      return {
-        async executionDidStart() {
-          return {
-            willResolveField({ info }) {
-              const timing = current.getStore();
-              if (!timing || info.path.prev !== undefined) return;
-              const started = performance.now();
-              return () => timing.fields.push({ name: String(info.path.key), ms: performance.now() - started });
-            },
-          };
-        },
+/**
+ * Times each root field's resolver (Query, Mutation) into the request's Server-Timing entries, by
+ * wrapping those resolvers in the schema: a plugin's willResolveField hook is called by Apollo for
+ * every field resolved (each scalar of each list item), only to ignore all but the root ones.
+ * Call once per schema.
+ */
+export function timeRootFields(schema: GraphQLSchema): void {
+  for (const type of [schema.getQueryType(), schema.getMutationType()]) {
+    for (const field of Object.values(type?.getFields() ?? {})) {
+      const resolve = field.resolve ?? defaultFieldResolver;
+      field.resolve = (source, args, context, info) => {
+        const timing = current.getStore();
+        if (!timing) return resolve(source, args, context, info);
+        const started = performance.now();
+        const done = () => void timing.fields.push({ name: info.path.key as string, ms: performance.now() - started });
+        let result: unknown;
+        try {
+          result = resolve(source, args, context, info);
+        } catch (error) {
+          done();
+          throw error;
+        }
+        // until the value it returns settles (a list: all its items)
+        const settled = Array.isArray(result) && result.some((x) => x instanceof Promise) ? Promise.all(result) : result;
+        if (settled instanceof Promise) settled.then(done, done);
+        else done();
+        return result;
       };
-    },
-  };
+    }
+  }
 }

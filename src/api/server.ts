@@ -16,7 +16,8 @@ import { apiError } from "./errors.ts";
 import { DEFAULT_HTTP_OPTIONS, GRAPHQL_PATH, type HttpOptions, createHttpHandler } from "./http.ts";
 import { DEFAULT_LIMITS, type QueryLimits, limitsPlugin } from "./limits.ts";
 import { resolvers } from "./resolvers/index.ts";
-import { serverTimingPlugin, timePoolQueries } from "./server-timing.ts";
+import { timePoolQueries, timeRootFields } from "./server-timing.ts";
+import { CatalogCache } from "../store/catalog-cache.ts";
 import { databaseReachable } from "../store/client.ts";
 
 export const SCHEMA_PATH = join(import.meta.dirname, "../../schema.graphql");
@@ -45,6 +46,9 @@ export async function startApiServer(deps: ApiDeps, options: ServeOptions): Prom
   const exposeErrors = options.exposeErrors ?? false;
   const httpServer = http.createServer();
   timePoolQueries(deps.pool);
+  timeRootFields(schema);
+  const catalog = new CatalogCache(deps.pool);
+  await catalog.start();
   const apollo = new ApolloServer<ApiContext>({
     schema,
     introspection: true,
@@ -58,7 +62,6 @@ export async function startApiServer(deps: ApiDeps, options: ServeOptions): Prom
       writeScopePlugin(),
       computeBudgetPlugin({ ...DEFAULT_BUDGETS, ...options.budgets }, new BudgetLedger(deps.pool)),
       databaseUnavailablePlugin(),
-      serverTimingPlugin(),
       ApolloServerPluginDrainHttpServer({ httpServer }),
     ],
   });
@@ -76,7 +79,7 @@ export async function startApiServer(deps: ApiDeps, options: ServeOptions): Prom
       context: async (req, clientAddress) => {
         const auth = authenticate(deps.apiKeys, req.headers.authorization);
         if (auth.kind === "unknown-key") throw apiError("UNAUTHENTICATED", "the API key sent in Authorization is not valid");
-        return createContext(deps, auth.kind === "key" ? auth.principal : null, clientAddress);
+        return createContext(deps, catalog, auth.kind === "key" ? auth.principal : null, clientAddress);
       },
     }),
   );
@@ -91,6 +94,9 @@ export async function startApiServer(deps: ApiDeps, options: ServeOptions): Prom
   const host = !options.host || options.host === "0.0.0.0" || options.host === "::" ? "localhost" : options.host;
   return {
     url: `http://${host}:${address.port}${GRAPHQL_PATH}`,
-    stop: () => apollo.stop(),
+    stop: async () => {
+      await apollo.stop();
+      await catalog.close();
+    },
   };
 }

@@ -3,6 +3,7 @@ import type { Pool } from "pg";
 import type { RunScope } from "../analysis/analysis-store.ts";
 import type { TargetMode } from "../attribution/fact-attribution.ts";
 import type { Method } from "../attribution/integrated-gradients.ts";
+import type { Fact } from "./generated/client.ts";
 import type { RunRecord } from "./runs.ts";
 import { named } from "./client.ts";
 import { settingIdSql, settingParams } from "./settings.ts";
@@ -21,14 +22,16 @@ export interface NeuronRow {
 }
 
 /** A run with its text keys (fact uuid, language code, relation id) and setting, from its integer keys. */
-const RUN_SELECT = `SELECT r.id, r.checkpoint_id, f.id AS fact_id, l.code AS language_code, rel.id AS relation_id, s.method, s.steps,
+const RUN_COLUMNS = `r.id, r.checkpoint_id, f.id AS fact_id, l.code AS language_code, rel.id AS relation_id, s.method, s.steps,
     s.target_mode, r.prompt, r.gold_token_ids, r.gold_prob, r.predicted_ids, r.predicted_text, r.predicted_prob, r.tau, r.tau_rule, r.max_score,
-    r.n_layers, r.ffn_width, r.timings, r.layer_max, r.layer_max_unit, r.layer_positive_sum, r.created_at
-  FROM attribution_run r
+    r.n_layers, r.ffn_width, r.timings, r.layer_max, r.layer_max_unit, r.layer_positive_sum, r.created_at`;
+const RUN_FROM = `FROM attribution_run r
   JOIN run_setting s ON s.id = r.setting_id
   JOIN fact f ON f.key = r.fact_key
   JOIN language l ON l.key = r.language_key
   JOIN relation rel ON rel.key = r.relation_key`;
+const RUN_SELECT = `SELECT ${RUN_COLUMNS}
+  ${RUN_FROM}`;
 
 interface RunDbRow {
   id: string;
@@ -97,6 +100,29 @@ export async function findRun(pool: Pool, q: RunScope & { factId: string; langua
   return rows.length ? toRun(rows[0]) : null;
 }
 
+/**
+ * findRun and the run's knowledge neurons (in rank order) in one statement: the API's point
+ * queries on a run answer in one round trip.
+ */
+export async function findRunWithKnowledgeNeurons(
+  pool: Pool,
+  q: RunScope & { factId: string; language: string },
+): Promise<{ run: RunRow; knowledgeNeurons: NeuronRow[] } | null> {
+  const { rows } = await pool.query<RunDbRow & { knowledge_neurons: [number, number, number, number][] }>(
+    named(
+      `SELECT ${RUN_COLUMNS},
+         (SELECT coalesce(json_agg(json_build_array(k.layer, k.unit, k.score, k.rank) ORDER BY k.rank), '[]')
+          FROM knowledge_neuron k WHERE k.checkpoint_id = $1 AND k.run_id = r.id) AS knowledge_neurons
+       ${RUN_FROM}
+       WHERE r.checkpoint_id = $1 AND r.setting_id = ${settingIdSql(2)}
+         AND r.fact_key = (SELECT key FROM fact WHERE id = $5) AND r.language_key = (SELECT key FROM language WHERE code = $6)`,
+      [q.checkpointId, ...settingParams(q.setting), q.factId, q.language],
+    ),
+  );
+  if (!rows.length) return null;
+  return { run: toRun(rows[0]), knowledgeNeurons: rows[0].knowledge_neurons.map(([layer, unit, score, rank]) => ({ layer, unit, score, rank })) };
+}
+
 /** A stored run as its neuron rows are found: its id within its checkpoint's partition. */
 export interface RunRef {
   id: bigint;
@@ -135,6 +161,8 @@ export interface NeuronFactRow {
   factId: string;
   /** The fact's integer key: the page order (FACT) and the cursor. */
   factKey: number;
+  /** The fact's row, read with the page. */
+  fact: Fact;
   languages: string[];
   /** The neuron's highest score over the fact's languages: the page order (SCORE). */
   maxScore: number;
@@ -145,6 +173,7 @@ export interface NeuronFactRow {
  * the languages in which it was selected, over the index (setting, layer, unit, fact, language,
  * score) of the checkpoint's partition: keyset-paged by fact key (FACT, index-only), or by the
  * highest score descending then fact key (SCORE: the neuron's facts are grouped, then sorted).
+ * One statement: the page, its facts' rows and the total count (a page is one round trip).
  */
 export async function factsOfNeuron(
   pool: Pool,
@@ -173,36 +202,51 @@ export async function factsOfNeuron(
   }
   const n = params.length;
   const byScore = q.orderBy === "SCORE";
-  const pageParams: unknown[] = [...params];
   let keyset = "";
   if (q.afterFactKey != null && byScore) {
-    pageParams.push(q.afterScore ?? 0, q.afterFactKey);
+    params.push(q.afterScore ?? 0, q.afterFactKey);
     keyset = `HAVING max(k.score) < $${n + 1}::float8 OR (max(k.score) = $${n + 1}::float8 AND k.fact_key > $${n + 2})`;
   } else if (q.afterFactKey != null) {
-    pageParams.push(q.afterFactKey);
+    params.push(q.afterFactKey);
     keyset = `HAVING k.fact_key > $${n + 1}`;
   }
-  pageParams.push(q.first + 1);
+  params.push(q.first + 1);
   const order = byScore ? "max_score DESC, fact_key" : "fact_key";
   const outerOrder = byScore ? "p.max_score DESC, p.fact_key" : "p.fact_key";
-  const [page, count] = await Promise.all([
-    pool.query<{ fact_id: string; fact_key: number; languages: string[]; max_score: number }>(
-      named(
-      `SELECT f.id AS fact_id, p.fact_key, (SELECT array_agg(l.code ORDER BY l.code) FROM language l WHERE l.key = ANY(p.language_keys)) AS languages, p.max_score
-       FROM (SELECT k.fact_key, array_agg(k.language_key) AS language_keys, max(k.score)::float8 AS max_score
-             FROM knowledge_neuron k WHERE ${filter}
-             GROUP BY k.fact_key ${keyset} ORDER BY ${order} LIMIT $${pageParams.length}) p
-       JOIN fact f ON f.key = p.fact_key
+  // the count is one row; the page joins it (LEFT: an empty page still brings the count)
+  const { rows } = await pool.query<{
+    total_count: number;
+    fact_id: string | null;
+    fact_key: number;
+    relation_id: string;
+    subject_uri: string;
+    object_uri: string;
+    languages: string[];
+    max_score: number;
+  }>(
+    named(
+      `SELECT c.total_count, f.id AS fact_id, p.fact_key, f.relation_id, f.subject_uri, f.object_uri,
+              (SELECT array_agg(l.code ORDER BY l.code) FROM language l WHERE l.key = ANY(p.language_keys)) AS languages, p.max_score
+       FROM (SELECT count(DISTINCT k.fact_key)::int AS total_count FROM knowledge_neuron k WHERE ${filter}) c
+       LEFT JOIN ((SELECT k.fact_key, array_agg(k.language_key) AS language_keys, max(k.score)::float8 AS max_score
+                   FROM knowledge_neuron k WHERE ${filter}
+                   GROUP BY k.fact_key ${keyset} ORDER BY ${order} LIMIT $${params.length}) p
+                  JOIN fact f ON f.key = p.fact_key) ON true
        ORDER BY ${outerOrder}`,
-      pageParams,
-      ),
+      params,
     ),
-    pool.query<{ n: number }>(named(`SELECT count(DISTINCT k.fact_key)::int AS n FROM knowledge_neuron k WHERE ${filter}`, params)),
-  ]);
+  );
+  const page = rows.filter((r) => r.fact_id !== null);
   return {
-    rows: page.rows.slice(0, q.first).map((r) => ({ factId: r.fact_id, factKey: r.fact_key, languages: r.languages, maxScore: r.max_score })),
-    totalCount: count.rows[0].n,
-    hasNextPage: page.rows.length > q.first,
+    rows: page.slice(0, q.first).map((r) => ({
+      factId: r.fact_id!,
+      factKey: r.fact_key,
+      fact: { id: r.fact_id!, key: r.fact_key, relationId: r.relation_id, subjectUri: r.subject_uri, objectUri: r.object_uri },
+      languages: r.languages,
+      maxScore: r.max_score,
+    })),
+    totalCount: rows[0]?.total_count ?? 0,
+    hasNextPage: page.length > q.first,
   };
 }
 

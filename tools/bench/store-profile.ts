@@ -86,15 +86,24 @@ function breakdown(profile: CpuProfile, requests: number): Breakdown {
   return { apiMs: api / requests, phases: per(phases), libraries: per(libraries), functions: per(functions) };
 }
 
-/** A pool whose statements are noted while `recording` holds. */
+/**
+ * A pool whose statements are noted while `recording` holds. A `query` assigned to it (the API's
+ * Server-Timing instrumentation, which wraps the query it finds) is kept on the stand-in, in front
+ * of the recording one, not on the pool underneath (whose query the recording one calls).
+ */
 function recordingPool(pool: pg.Pool): { pool: pg.Pool; record<T>(work: () => Promise<T>): Promise<{ sql: string; params: unknown[] }[]> } {
   let notes: { sql: string; params: unknown[] }[] | null = null;
+  const original = (pool.query as (...a: unknown[]) => unknown).bind(pool);
   const query = (...args: unknown[]) => {
     const first = args[0] as string | pg.QueryConfig;
     if (notes) notes.push(typeof first === "string" ? { sql: first, params: (args[1] as unknown[]) ?? [] } : { sql: first.text, params: first.values ?? [] });
-    return (pool.query as (...a: unknown[]) => unknown)(...args);
+    return original(...args);
   };
-  const wrapped = new Proxy(pool, { get: (target, key) => (key === "query" ? query : Reflect.get(target, key, target)) });
+  let outer: unknown = null;
+  const wrapped = new Proxy(pool, {
+    get: (target, key) => (key === "query" ? (outer ?? query) : Reflect.get(target, key, target)),
+    set: (target, key, value) => (key === "query" ? ((outer = value), true) : Reflect.set(target, key, value, target)),
+  });
   return {
     pool: wrapped,
     async record(work) {

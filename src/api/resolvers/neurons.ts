@@ -5,7 +5,7 @@ import { degenerateSetsOfNeuron } from "../../store/degenerate.ts";
 import { editsOfNeuron, effectsOfEdits } from "../../store/edits.ts";
 import type { Checkpoint } from "../../store/generated/client.ts";
 import { cachedGrid, saveGrid, storedGrid } from "../../store/grids.ts";
-import { factsOfNeuron, findRun, relationsOfNeuron } from "../../store/neurons.ts";
+import { factsOfNeuron, findRunWithKnowledgeNeurons, relationsOfNeuron } from "../../store/neurons.ts";
 import type { ApiContext } from "../context.ts";
 import { methodFromApi, methodToApi, settingFromApi, targetModeFromApi, targetModeToApi } from "../enums.ts";
 import { badInput, notFound } from "../errors.ts";
@@ -45,14 +45,20 @@ export interface RunArgs {
   targetMode?: TargetMode | null;
 }
 
-/** The run the arguments name; null when the model or fact is unknown or the fact has no such run. */
+/**
+ * The run the arguments name; null when the model or fact is unknown or the fact has no such run.
+ * One statement (the model comes from the catalog cache): the run with its knowledge neurons,
+ * which are handed to the knowledgeNeurons loader for the fields that list them.
+ */
 async function runOf(ctx: ApiContext, args: RunArgs): Promise<RunParent | null> {
   const language = checkLanguage(args.language);
   const setting = settingFromApi(args);
-  const [checkpoint, fact] = await Promise.all([ctx.loaders.checkpoint.load(args.model), ctx.loaders.fact.load(args.fact)]);
-  if (!checkpoint || !fact) return null;
-  const run = await findRun(ctx.pool, { checkpointId: checkpoint.id, setting, factId: fact.id, language });
-  return run ? { run, model: checkpoint.name } : null;
+  const checkpoint = await ctx.loaders.checkpoint.load(args.model);
+  if (!checkpoint) return null;
+  const found = await findRunWithKnowledgeNeurons(ctx.pool, { checkpointId: checkpoint.id, setting, factId: args.fact, language });
+  if (!found) return null;
+  ctx.loaders.knowledgeNeurons.prime(found.run, found.knowledgeNeurons);
+  return { run: found.run, model: checkpoint.name };
 }
 
 function checkCoordinate(checkpoint: Checkpoint, layer: number, unit: number): void {
@@ -180,9 +186,11 @@ export const neuronResolvers: Resolvers = {
         ...neuronFactCursor(args.after, orderBy),
         first: pageSize(args.first),
       });
+      // the facts' rows come with the page; the loader gets them for other fields of the request that name them
+      for (const r of page.rows) ctx.loaders.fact.prime(r.factId, r.fact);
       const edges = page.rows.map((r) => ({
         cursor: orderBy === "SCORE" ? encodeCursor("neuron-fact-score", `${r.maxScore}:${r.factKey}`) : encodeCursor("neuron-fact", String(r.factKey)),
-        node: present(ctx.loaders.fact.load(r.factId), `fact ${r.factId}`),
+        node: r.fact,
         languages: r.languages,
         score: r.maxScore,
       }));
