@@ -507,7 +507,7 @@ if (!args["skip-fill"]) {
     `${((fill.clientCpu + fill.serverCpu) / fill.seconds).toFixed(2)} of the ${os.cpus().length} cores on average`;
   log(fillLine);
   log("VACUUM (ANALYZE)");
-  await pool.query(`VACUUM (ANALYZE) attribution_run, neuron_score, knowledge_neuron, degenerate_set, degenerate_member, fact, language, relation, run_setting`);
+  await pool.query(`VACUUM (ANALYZE) attribution_run, neuron_score, knowledge_neuron, degenerate_set, degenerate_member, relation_version, fact, language, relation, run_setting`);
 }
 const sizes = await tableSizes(pool);
 const runs = sizes.find((t) => t.table === "attribution_run")!.rows;
