@@ -11,7 +11,9 @@
 
 ALTER TABLE "degenerate_set" DROP CONSTRAINT "degenerate_set_run_id_checkpoint_id_fkey";
 
-CREATE FUNCTION "check_degenerate_sets_have_runs"() RETURNS trigger LANGUAGE plpgsql AS $$
+-- One check for every table whose rows name their run by (run_id, checkpoint_id): neuron_score's
+-- (check_scores_have_runs, the same query) and degenerate_set's; the message names the table.
+CREATE FUNCTION "check_rows_have_runs"() RETURNS trigger LANGUAGE plpgsql AS $$
 DECLARE
   missing boolean;
 BEGIN
@@ -19,16 +21,23 @@ BEGIN
              WHERE NOT EXISTS (SELECT 1 FROM attribution_run r WHERE r.id = n.run_id AND r.checkpoint_id = n.checkpoint_id))'
     INTO missing;
   IF missing THEN
-    RAISE EXCEPTION 'insert or update on table "degenerate_set" names a run that is not in attribution_run'
+    RAISE EXCEPTION 'insert or update on table "%" names a run that is not in attribution_run', TG_TABLE_NAME
       USING ERRCODE = 'foreign_key_violation';
   END IF;
   RETURN NULL;
 END $$;
 
+DROP TRIGGER "neuron_score_run_insert" ON "neuron_score";
+DROP TRIGGER "neuron_score_run_update" ON "neuron_score";
+DROP FUNCTION "check_scores_have_runs"();
+CREATE TRIGGER "neuron_score_run_insert" AFTER INSERT ON "neuron_score"
+REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION "check_rows_have_runs"();
+CREATE TRIGGER "neuron_score_run_update" AFTER UPDATE ON "neuron_score"
+REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION "check_rows_have_runs"();
 CREATE TRIGGER "degenerate_set_run_insert" AFTER INSERT ON "degenerate_set"
-REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION "check_degenerate_sets_have_runs"();
+REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION "check_rows_have_runs"();
 CREATE TRIGGER "degenerate_set_run_update" AFTER UPDATE ON "degenerate_set"
-REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION "check_degenerate_sets_have_runs"();
+REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION "check_rows_have_runs"();
 
 -- The deletes are planned at each statement too, for the same reason.
 CREATE OR REPLACE FUNCTION "delete_neuron_rows_of_runs"() RETURNS trigger LANGUAGE plpgsql AS $$
