@@ -12,6 +12,7 @@ import { attributionModel } from "../src/attribution/model-port.ts";
 import { DEFAULT_RUN_SETTING } from "../src/attribution/run-setting.ts";
 import { paperSelection } from "../src/attribution/selection.ts";
 import { registerFolder } from "../src/cli/checkpoints.ts";
+import { encodeCursor } from "../src/api/pagination.ts";
 import { hostCheckpoint } from "../src/api/resolvers/neurons.ts";
 import { DEFAULT_INDEX_GRID_MAX_CELLS, computeRun } from "../src/indexer/attribute-job.ts";
 import { startQueue } from "../src/indexer/queue.ts";
@@ -473,5 +474,60 @@ describe("search, jobs, HTTP", () => {
     // comes from the cache); the degenerate-set counts only when selected, then one statement for all rows
     expect(entries.get("db")).toMatch(/;desc="1 statements"$/);
     expect((await timing(`{ indexingCoverage(model: "${MODEL}") { indexed degenerateSets } }`)).get("db")).toMatch(/;desc="2 statements"$/);
+  });
+
+  it("a list of facts with knowledgeNeurons and languageIndependentNeurons on each: the per-fact answers, in a number of statements that does not grow with the list", async () => {
+    const post = async <T>(query: string, variables: Record<string, unknown>) => {
+      const res = await fetch(url, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ query, variables }) });
+      expect(res.status).toBe(200);
+      const body = (await res.json()) as { data?: T; errors?: unknown[] };
+      expect(body.errors, JSON.stringify(body.errors)).toBeUndefined();
+      const db = /db;dur=[\d.]+;desc="(\d+) statements"/.exec(res.headers.get("server-timing") ?? "");
+      expect(db).not.toBeNull();
+      return { data: body.data!, statements: Number(db![1]) };
+    };
+    type Set = { language: string; tau: number; prompt: string; neurons: { layer: number; unit: number; score: number }[] } | null;
+    type Answers = { en: Set; fr: Set; zh: Set; likn: { layer: number; unit: number }[]; liknEnFr: { layer: number; unit: number }[] };
+    const set = `{ language tau prompt neurons { layer unit score } }`;
+    const perFact = `en: knowledgeNeurons(model: "${MODEL}", language: "en") ${set} fr: knowledgeNeurons(model: "${MODEL}", language: "fr") ${set}
+      zh: knowledgeNeurons(model: "${MODEL}", language: "zh") ${set}
+      likn: languageIndependentNeurons(model: "${MODEL}", languages: ["en", "fr", "zh"]) { layer unit }
+      liknEnFr: languageIndependentNeurons(model: "${MODEL}", languages: ["fr", "en", "fr"]) { layer unit }`;
+    // a page of the relation's facts (in id order, as `facts` pages them) from the first indexed fact
+    // on, holding every indexed fact and facts without runs
+    const ids = (await store.pool.query<{ id: string }>(`SELECT id FROM fact WHERE relation_id = $1 ORDER BY id`, [RELATION])).rows.map((r) => r.id);
+    const at = facts.map((f) => ids.indexOf(f));
+    const [from, to] = [Math.min(...at), Math.max(...at)];
+    const after = from === 0 ? null : encodeCursor("fact", ids[from - 1]);
+    const list = (n: number) =>
+      post<{ facts: { edges: { node: { id: string } & Answers }[] } }>(
+        `query($n: Int!, $after: String) { facts(relation: "${RELATION}", first: $n, after: $after) { edges { node { id ${perFact} } } } }`,
+        { n, after },
+      );
+    await list(5); // the model's and relation's rows into the process's catalog cache
+    const [small, large] = [await list(5), await list(Math.max(to - from + 3, 8))];
+    const nodes = large.data.facts.edges.map((e) => e.node);
+    expect(small.data.facts.edges.length).toBe(5);
+    expect(nodes.length).toBeGreaterThanOrEqual(8);
+    // the list holds the indexed facts (answers in every language) and facts without runs (null, [])
+    for (const f of facts) expect(nodes.find((n) => n.id === f)?.en?.neurons.length).toBeGreaterThan(0);
+    expect(nodes.some((n) => n.en === null && n.likn.length === 0)).toBe(true);
+    expect(nodes.some((n) => n.liknEnFr.length > 0)).toBe(true);
+    // each fact's answers are what the per-fact root queries answer
+    for (const node of nodes) {
+      const one = await post<{ en: Set; fr: Set; zh: Set; fact: Pick<Answers, "likn" | "liknEnFr"> }>(
+        `query($f: ID!) { en: knowledgeNeurons(model: "${MODEL}", fact: $f, language: "en") ${set} fr: knowledgeNeurons(model: "${MODEL}", fact: $f, language: "fr") ${set}
+           zh: knowledgeNeurons(model: "${MODEL}", fact: $f, language: "zh") ${set}
+           fact(id: $f) { likn: languageIndependentNeurons(model: "${MODEL}", languages: ["en", "fr", "zh"]) { layer unit } liknEnFr: languageIndependentNeurons(model: "${MODEL}", languages: ["en", "fr"]) { layer unit } } }`,
+        { f: node.id },
+      );
+      expect({ id: node.id, en: one.data.en, fr: one.data.fr, zh: one.data.zh, ...one.data.fact }).toEqual(node);
+    }
+    // one statement per field and (model, setting, language or language set), whatever the number
+    // of facts: 5 such groups here (the page of facts comes through Prisma's pool)
+    expect(large.statements).toBe(small.statements);
+    expect(large.statements).toBe(5);
+    // the single-fact root query stays one statement (the model from the catalog cache)
+    expect((await post(`query($f: ID!) { knowledgeNeurons(model: "${MODEL}", fact: $f, language: "fr") ${set} }`, { f: facts[0] })).statements).toBe(1);
   });
 });

@@ -5,7 +5,20 @@ import * as catalog from "../store/catalog.ts";
 import type { CatalogCache } from "../store/catalog-cache.ts";
 import type { Checkpoint, Fact, FactLabel, PrismaClient, Relation, Template, WrongObject } from "../store/generated/client.ts";
 import { type DegenerateSetRow, degenerateSetsOfRuns } from "../store/degenerate.ts";
-import { type NeuronRow, type RunFilter, type RunRef, type RunRow, knowledgeNeuronsOfRuns, runsOfFacts, topScoresOfRuns } from "../store/neurons.ts";
+import type { RunScope } from "../analysis/analysis-store.ts";
+import { factsLanguageIndependentNeurons } from "../store/likn.ts";
+import {
+  type NeuronRow,
+  type RunFilter,
+  type RunRef,
+  type RunRow,
+  type RunWithKnowledgeNeurons,
+  findRunsWithKnowledgeNeurons,
+  knowledgeNeuronsOfRuns,
+  runsOfFacts,
+  topScoresOfRuns,
+} from "../store/neurons.ts";
+import { settingKey } from "../store/settings.ts";
 
 function groupBy<T>(rows: T[], key: (row: T) => string): Map<string, T[]> {
   const groups = new Map<string, T[]>();
@@ -19,6 +32,40 @@ function groupBy<T>(rows: T[], key: (row: T) => string): Map<string, T[]> {
 }
 
 const runCacheKey = (r: RunRef) => `${r.checkpointId}:${r.id}`;
+
+/** A fact's run in one language (and its knowledge neurons) as Fact.knowledgeNeurons names it. */
+export type FactRunKey = RunScope & { factId: string; language: string };
+/** A fact's language-independent neurons over a language set (deduplicated; order does not matter). */
+export type FactLiknKey = RunScope & { factId: string; languages: readonly string[] };
+
+const scopeKey = (k: RunScope) => `${k.checkpointId}|${settingKey(k.setting)}`;
+const factRunGroup = (k: FactRunKey) => `${scopeKey(k)}|${k.language}`;
+const factLiknGroup = (k: FactLiknKey) => `${scopeKey(k)}|${[...new Set(k.languages)].sort().join(",")}`;
+
+/**
+ * A loader of per-fact answers that reads each group of keys (same scope, the group's key) with one
+ * call of `read` over the group's fact ids; a fact the answer lacks gets `missing`.
+ */
+function perFactLoader<K extends { factId: string }, V>(
+  group: (k: K) => string,
+  read: (first: K, factIds: string[]) => Promise<Map<string, V>>,
+  missing: V,
+): DataLoader<K, V, string> {
+  const cacheKey = (k: K) => `${group(k)}|${k.factId}`;
+  return new DataLoader<K, V, string>(
+    async (keys) => {
+      const results = new Map<string, V>();
+      await Promise.all(
+        [...groupBy([...keys], group)].map(async ([g, members]) => {
+          const answers = await read(members[0], members.map((k) => k.factId));
+          for (const k of members) results.set(`${g}|${k.factId}`, answers.get(k.factId) ?? missing);
+        }),
+      );
+      return keys.map((k) => results.get(cacheKey(k)) ?? missing);
+    },
+    { cacheKeyFn: cacheKey },
+  );
+}
 
 export function createLoaders(prisma: PrismaClient, pool: Pool, cache: CatalogCache) {
   return {
@@ -45,6 +92,18 @@ export function createLoaders(prisma: PrismaClient, pool: Pool, cache: CatalogCa
         return keys.map((k) => results.get(k.factId + "|" + JSON.stringify(k.filter)) ?? []);
       },
       { cacheKeyFn: (k) => k.factId + "|" + JSON.stringify(k.filter) },
+    ),
+    /** Fact.knowledgeNeurons (and the point queries on one run): one statement per (checkpoint, setting, language). */
+    factRun: perFactLoader<FactRunKey, RunWithKnowledgeNeurons | null>(
+      factRunGroup,
+      async (k, factIds) => findRunsWithKnowledgeNeurons(pool, { checkpointId: k.checkpointId, setting: k.setting, language: k.language, factIds }),
+      null,
+    ),
+    /** Fact.languageIndependentNeurons: one statement per (checkpoint, setting, language set). */
+    factLanguageIndependentNeurons: perFactLoader<FactLiknKey, [number, number][]>(
+      factLiknGroup,
+      (k, factIds) => factsLanguageIndependentNeurons(pool, { checkpointId: k.checkpointId, setting: k.setting, languages: k.languages, factIds }),
+      [],
     ),
     knowledgeNeurons: new DataLoader<RunRef, NeuronRow[], string>(
       async (runs) => {

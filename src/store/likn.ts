@@ -20,20 +20,39 @@ export interface LiknQuery extends RunScope {
 const scope = (relationKey: string) => `k.checkpoint_id = $1 AND k.setting_id = ${settingIdSql(2)} AND k.relation_key = ${relationKey}
   AND k.language_key = ANY(ARRAY(SELECT key FROM language WHERE code = ANY($6::text[])))`;
 
-/** The fact's language-independent neurons, ranked by their best rank in any language. */
-export async function factLanguageIndependentNeurons(pool: Pool, q: LiknQuery & { factId: string }): Promise<[number, number][]> {
+/**
+ * The language-independent neurons of each of these facts, ranked by their best rank in any
+ * language, in one statement (per fact an index-only scan as above), keyed by fact id; a fact
+ * without any (or unknown) has no entry.
+ */
+export async function factsLanguageIndependentNeurons(pool: Pool, q: LiknQuery & { factIds: readonly string[] }): Promise<Map<string, [number, number][]>> {
   const languages = [...new Set(q.languages)];
-  const { rows } = await pool.query<{ layer: number; unit: number }>(
+  const { rows } = await pool.query<{ fact_id: string; layer: number; unit: number }>(
     named(
-    `SELECT k.layer, k.unit FROM knowledge_neuron k
-     WHERE ${scope("(SELECT rel.key FROM fact f JOIN relation rel ON rel.id = f.relation_id WHERE f.id = $5)")}
-       AND k.fact_key = (SELECT key FROM fact WHERE id = $5)
-     GROUP BY k.layer, k.unit HAVING count(*) = $7
-     ORDER BY min(k.rank), k.layer, k.unit`,
-    [q.checkpointId, ...settingParams(q.setting), q.factId, languages, languages.length],
+      `SELECT f.id AS fact_id, n.layer, n.unit
+       FROM fact f JOIN relation rel ON rel.id = f.relation_id
+       CROSS JOIN LATERAL (
+         SELECT k.layer, k.unit, min(k.rank) AS best FROM knowledge_neuron k
+         WHERE ${scope("rel.key")} AND k.fact_key = f.key
+         GROUP BY k.layer, k.unit HAVING count(*) = $7
+       ) n
+       WHERE f.id = ANY($5::text[])
+       ORDER BY f.id, n.best, n.layer, n.unit`,
+      [q.checkpointId, ...settingParams(q.setting), [...new Set(q.factIds)], languages, languages.length],
     ),
   );
-  return rows.map((r) => [r.layer, r.unit]);
+  const out = new Map<string, [number, number][]>();
+  for (const r of rows) {
+    const list = out.get(r.fact_id);
+    if (list) list.push([r.layer, r.unit]);
+    else out.set(r.fact_id, [[r.layer, r.unit]]);
+  }
+  return out;
+}
+
+/** factsLanguageIndependentNeurons of one fact. */
+export async function factLanguageIndependentNeurons(pool: Pool, q: LiknQuery & { factId: string }): Promise<[number, number][]> {
+  return (await factsLanguageIndependentNeurons(pool, { ...q, factIds: [q.factId] })).get(q.factId) ?? [];
 }
 
 export interface RelationNeuronRow {

@@ -100,14 +100,22 @@ export async function findRun(pool: Pool, q: RunScope & { factId: string; langua
   return rows.length ? toRun(rows[0]) : null;
 }
 
+/** A run with its knowledge neurons (in rank order), as the API's point queries on a run read it. */
+export interface RunWithKnowledgeNeurons {
+  run: RunRow;
+  knowledgeNeurons: NeuronRow[];
+}
+
 /**
- * findRun and the run's knowledge neurons (in rank order) in one statement: the API's point
- * queries on a run answer in one round trip.
+ * findRun and the run's knowledge neurons for each of these facts, in one language and setting, in
+ * one statement (the neurons as a JSON array per run), keyed by fact id; a fact without such a run
+ * (or unknown) has no entry. The API's Fact.knowledgeNeurons of a list of facts, and its point
+ * queries on one run (one fact), answer in one round trip.
  */
-export async function findRunWithKnowledgeNeurons(
+export async function findRunsWithKnowledgeNeurons(
   pool: Pool,
-  q: RunScope & { factId: string; language: string },
-): Promise<{ run: RunRow; knowledgeNeurons: NeuronRow[] } | null> {
+  q: RunScope & { factIds: readonly string[]; language: string },
+): Promise<Map<string, RunWithKnowledgeNeurons>> {
   const { rows } = await pool.query<RunDbRow & { knowledge_neurons: [number, number, number, number][] }>(
     named(
       `SELECT ${RUN_COLUMNS},
@@ -115,12 +123,19 @@ export async function findRunWithKnowledgeNeurons(
           FROM knowledge_neuron k WHERE k.checkpoint_id = $1 AND k.run_id = r.id) AS knowledge_neurons
        ${RUN_FROM}
        WHERE r.checkpoint_id = $1 AND r.setting_id = ${settingIdSql(2)}
-         AND r.fact_key = (SELECT key FROM fact WHERE id = $5) AND r.language_key = (SELECT key FROM language WHERE code = $6)`,
-      [q.checkpointId, ...settingParams(q.setting), q.factId, q.language],
+         AND r.fact_key = ANY(ARRAY(SELECT key FROM fact WHERE id = ANY($5::text[])))
+         AND r.language_key = (SELECT key FROM language WHERE code = $6)`,
+      [q.checkpointId, ...settingParams(q.setting), [...new Set(q.factIds)], q.language],
     ),
   );
-  if (!rows.length) return null;
-  return { run: toRun(rows[0]), knowledgeNeurons: rows[0].knowledge_neurons.map(([layer, unit, score, rank]) => ({ layer, unit, score, rank })) };
+  return new Map(
+    rows.map((r) => [r.fact_id, { run: toRun(r), knowledgeNeurons: r.knowledge_neurons.map(([layer, unit, score, rank]) => ({ layer, unit, score, rank })) }]),
+  );
+}
+
+/** findRunsWithKnowledgeNeurons of one fact: null when it has no such run. */
+export async function findRunWithKnowledgeNeurons(pool: Pool, q: RunScope & { factId: string; language: string }): Promise<RunWithKnowledgeNeurons | null> {
+  return (await findRunsWithKnowledgeNeurons(pool, { ...q, factIds: [q.factId] })).get(q.factId) ?? null;
 }
 
 /** A stored run as its neuron rows are found: its id within its checkpoint's partition. */

@@ -1,6 +1,6 @@
 // Language-independent and degenerate knowledge neurons, cross-language overlap and per-layer
 // distributions over the stored runs.
-import { factLanguageIndependentNeurons, relationLanguageIndependentNeurons, relationLanguageOverlap } from "../../store/likn.ts";
+import { relationLanguageIndependentNeurons, relationLanguageOverlap } from "../../store/likn.ts";
 import { findRun, languagesWithRuns } from "../../store/neurons.ts";
 import { layerDistribution } from "../../store/relation-stats.ts";
 import type { ApiContext } from "../context.ts";
@@ -89,7 +89,7 @@ export const analysisResolvers: Resolvers = {
   Fact: {
     async languageIndependentNeurons(fact, args, ctx) {
       const checkpoint = await requireModel(ctx, args.model);
-      const neurons = await factLanguageIndependentNeurons(ctx.pool, {
+      const neurons = await ctx.loaders.factLanguageIndependentNeurons.load({
         checkpointId: checkpoint.id,
         setting: settingFromApi(args),
         factId: fact.id,

@@ -5,7 +5,7 @@ import { degenerateSetsOfNeuron } from "../../store/degenerate.ts";
 import { editsOfNeuron, effectsOfEdits } from "../../store/edits.ts";
 import type { Checkpoint } from "../../store/generated/client.ts";
 import { cachedGrid, saveGrid, storedGrid } from "../../store/grids.ts";
-import { factsOfNeuron, findRunWithKnowledgeNeurons, relationsOfNeuron } from "../../store/neurons.ts";
+import { factsOfNeuron, relationsOfNeuron } from "../../store/neurons.ts";
 import type { ApiContext } from "../context.ts";
 import { methodFromApi, methodToApi, settingFromApi, targetModeFromApi, targetModeToApi } from "../enums.ts";
 import { badInput, notFound } from "../errors.ts";
@@ -48,14 +48,15 @@ export interface RunArgs {
 /**
  * The run the arguments name; null when the model or fact is unknown or the fact has no such run.
  * One statement (the model comes from the catalog cache): the run with its knowledge neurons,
- * which are handed to the knowledgeNeurons loader for the fields that list them.
+ * which are handed to the knowledgeNeurons loader for the fields that list them; the factRun
+ * loader reads the runs of all facts of a list (same model, setting and language) in that one.
  */
 async function runOf(ctx: ApiContext, args: RunArgs): Promise<RunParent | null> {
   const language = checkLanguage(args.language);
   const setting = settingFromApi(args);
   const checkpoint = await ctx.loaders.checkpoint.load(args.model);
   if (!checkpoint) return null;
-  const found = await findRunWithKnowledgeNeurons(ctx.pool, { checkpointId: checkpoint.id, setting, factId: args.fact, language });
+  const found = await ctx.loaders.factRun.load({ checkpointId: checkpoint.id, setting, factId: args.fact, language });
   if (!found) return null;
   ctx.loaders.knowledgeNeurons.prime(found.run, found.knowledgeNeurons);
   return { run: found.run, model: checkpoint.name };
