@@ -220,6 +220,32 @@ describe("the run and neuron tables", () => {
     }
   });
 
+  it("loads every relation's index ahead (warm), so that the first asks load nothing, and stops when the byte budget is full", async () => {
+    const steps11: RunSetting = { ...DEFAULT_RUN_SETTING, steps: 11 };
+    await save(allRuns(checkpoints[0], steps11));
+    const versions = await count(`SELECT count(*) AS n FROM relation_version`);
+    expect(versions).toBeGreaterThan(0);
+    const fresh = createPool(store.url);
+    const small = createPool(store.url);
+    try {
+      const cache = relationIndexes(fresh);
+      const warmed = await cache.warm();
+      expect(warmed.loaded).toBe(versions);
+      expect(warmed.bytes).toBeGreaterThan(0);
+      const loads = cache.loads;
+      const q = { checkpointId: checkpoints[0], setting: steps11, relationId: "P1", languages: ["en", "de"], minFacts: 1 };
+      const answer = await relationLanguageIndependentNeurons(fresh, q);
+      expect(cache.loads).toBe(loads);
+      expect(answer).toEqual(await relationLanguageIndependentNeurons(store.pool, q));
+      expect(answer.length).toBeGreaterThan(0);
+      // a budget smaller than one index: the first load is not kept, and warming stops there
+      expect(await new RelationIndexCache(small, 1).warm()).toEqual({ loaded: 1, bytes: 0 });
+    } finally {
+      await fresh.end();
+      await small.end();
+    }
+  });
+
   it("answers LIKN of a relation and the overlap matrix from its index exactly as SQL over the stored runs does", async () => {
     // a relation of real stored runs: 12 facts × 4 languages, some runs missing or without neurons
     await store.pool.query(`INSERT INTO relation (id, label) VALUES ('P2', 'second') ON CONFLICT DO NOTHING`);

@@ -7,6 +7,7 @@ import cluster from "node:cluster";
 import { InlineModelHost } from "../../src/api/model-host.ts";
 import { startApiServer } from "../../src/api/server.ts";
 import { createPool, createPrisma } from "../../src/store/client.ts";
+import { relationIndexes } from "../../src/store/relation-answers.ts";
 
 const [url, port, replicas] = [process.argv[2], Number(process.argv[3]), Number(process.argv[4] ?? 1)];
 
@@ -40,5 +41,7 @@ if (cluster.isPrimary) {
     { prisma, pool, version: "bench", apiKeys: [], queue: () => Promise.reject(new Error("no queue in the benchmark")), modelHost: new InlineModelHost(pool) },
     { port, host: "127.0.0.1" },
   );
+  // as `kn serve` does at start; the load test measures a process that has loaded them
+  await relationIndexes(pool).warm();
   process.send?.("ready");
 }

@@ -3,6 +3,7 @@ import type PgBoss from "pg-boss";
 import { startEditPropagation } from "../../api/edit-propagation.ts";
 import { ThreadModelHost } from "../../api/model-host-thread.ts";
 import type { EditListener } from "../../store/edit-events.ts";
+import { relationIndexes } from "../../store/relation-answers.ts";
 import { startApiServer } from "../../api/server.ts";
 import { ensureExplorerBuilt, explorerHandler } from "../../api/explorer.ts";
 import { startQueue } from "../../indexer/queue.ts";
@@ -47,6 +48,13 @@ export async function serve(config: AppConfig, store: StoreSession, extras: Serv
     if ((err as NodeJS.ErrnoException).code === "EADDRINUSE") throw new CliError(`port ${config.port} is already in use (set PORT)`);
     throw err;
   }
+  // LIKN of a relation and the overlap matrix answer from per-relation indexes: load them now, beside
+  // the first requests, rather than inside each relation's first ask
+  const warmStart = Date.now();
+  relationIndexes(store.pool).warm().then(
+    (r) => process.stderr.write(`relation indexes: ${r.loaded} loaded (${(r.bytes / 2 ** 20).toFixed(1)} MiB) in ${((Date.now() - warmStart) / 1000).toFixed(1)} s\n`),
+    (error: unknown) => process.stderr.write(`relation indexes: not loaded ahead (${error instanceof Error ? error.message : String(error)}); each loads on its first ask\n`),
+  );
   // Attribution is CPU-bound and synchronous: workers run in their own processes, not in the API's.
   const workers = spawnWorkers(config.workers, store.url, { exitWhenIdle: false });
   if (!config.apiKeys.length) process.stderr.write("no KN_API_KEYS: queries only, mutations are refused\n");
