@@ -79,19 +79,10 @@ export function createLoaders(prisma: PrismaClient, pool: Pool, cache: CatalogCa
       return ids.map((id) => byId.get(id) ?? null);
     }),
     /** Fact.runs of sibling facts: one statement per distinct filter. */
-    runsOfFact: new DataLoader<{ factId: string; filter: RunFilter }, RunRow[], string>(
-      async (keys) => {
-        const byFilter = groupBy([...keys], (k) => JSON.stringify(k.filter));
-        const results = new Map<string, RunRow[]>();
-        await Promise.all(
-          [...byFilter.values()].map(async (group) => {
-            const runs = await runsOfFacts(pool, group.map((k) => k.factId), group[0].filter);
-            for (const k of group) results.set(k.factId + "|" + JSON.stringify(k.filter), runs.get(k.factId) ?? []);
-          }),
-        );
-        return keys.map((k) => results.get(k.factId + "|" + JSON.stringify(k.filter)) ?? []);
-      },
-      { cacheKeyFn: (k) => k.factId + "|" + JSON.stringify(k.filter) },
+    runsOfFact: perFactLoader<{ factId: string; filter: RunFilter }, RunRow[]>(
+      (k) => JSON.stringify(k.filter),
+      (k, factIds) => runsOfFacts(pool, factIds, k.filter),
+      [],
     ),
     /** Fact.knowledgeNeurons (and the point queries on one run): one statement per (checkpoint, setting, language). */
     factRun: perFactLoader<FactRunKey, RunWithKnowledgeNeurons | null>(

@@ -13,9 +13,8 @@
 // byte budget.
 import type { Pool, PoolClient } from "pg";
 import type { RunScope } from "../analysis/analysis-store.ts";
-import type { RunSetting } from "../attribution/run-setting.ts";
 import { named, withPoolClient } from "./client.ts";
-import { settingIdSql, settingKey, settingParams } from "./settings.ts";
+import { type SettingDbRow, settingIdSql, settingKey, settingOfRow, settingParams } from "./settings.ts";
 
 /** A neuron as one number: layer · 2^20 + unit (units below 2^20, layers below 2^11). */
 export const NEURON_UNIT_BITS = 20;
@@ -185,14 +184,14 @@ export class RelationIndexCache {
    * loads (85–380 ms each at 100 M rows) before its first asks instead of inside them.
    */
   async warm(): Promise<{ loaded: number; bytes: number }> {
-    const { rows } = await this.pool.query<{ checkpoint_id: number; method: RunSetting["method"]; steps: number; target_mode: RunSetting["targetMode"]; relation_id: string }>(
+    const { rows } = await this.pool.query<SettingDbRow & { checkpoint_id: number; relation_id: string }>(
       `SELECT v.checkpoint_id, s.method, s.steps, s.target_mode, r.id AS relation_id
        FROM relation_version v JOIN run_setting s ON s.id = v.setting_id JOIN relation r ON r.key = v.relation_key
        ORDER BY v.checkpoint_id, s.id, r.id`,
     );
     let loaded = 0;
     for (const r of rows) {
-      const scope = { checkpointId: r.checkpoint_id, setting: { method: r.method, steps: r.steps, targetMode: r.target_mode }, relationId: r.relation_id };
+      const scope = { checkpointId: r.checkpoint_id, setting: settingOfRow(r), relationId: r.relation_id };
       const [loads, evicted] = [this.loads, this.evicted];
       await this.get(scope);
       loaded += this.loads - loads;

@@ -13,6 +13,15 @@ export const settingParams = (s: RunSetting): [string, number, string] => [s.met
 
 export const settingKey = (s: RunSetting) => `${s.method}|${s.steps}|${s.targetMode}`;
 
+/** A run_setting row's columns as a query returns them. */
+export interface SettingDbRow {
+  method: RunSetting["method"];
+  steps: number;
+  target_mode: RunSetting["targetMode"];
+}
+
+export const settingOfRow = (r: SettingDbRow): RunSetting => ({ method: r.method, steps: r.steps, targetMode: r.target_mode });
+
 /**
  * The ids of these settings, created when new; keyed by settingKey. Known settings cost one SELECT:
  * an INSERT … ON CONFLICT DO NOTHING draws a value of the smallint id sequence for every row it
@@ -23,7 +32,7 @@ export async function ensureSettings(db: Pool | PoolClient, settings: readonly R
   if (!unique.length) return new Map();
   const arrays = [unique.map((s) => s.method), unique.map((s) => s.steps), unique.map((s) => s.targetMode)];
   const known = async () => {
-    const { rows } = await db.query<{ id: number; method: RunSetting["method"]; steps: number; target_mode: RunSetting["targetMode"] }>(
+    const { rows } = await db.query<SettingDbRow & { id: number }>(
       named(
         `SELECT s.id, s.method, s.steps, s.target_mode FROM run_setting s
          JOIN unnest($1::attribution_method[], $2::int[], $3::target_mode[]) AS k(method, steps, target_mode)
@@ -31,7 +40,7 @@ export async function ensureSettings(db: Pool | PoolClient, settings: readonly R
         arrays,
       ),
     );
-    return new Map(rows.map((r) => [settingKey({ method: r.method, steps: r.steps, targetMode: r.target_mode }), r.id]));
+    return new Map(rows.map((r) => [settingKey(settingOfRow(r)), r.id]));
   };
   const ids = await known();
   if (ids.size === unique.length) return ids;
