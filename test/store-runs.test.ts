@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { RunSetting } from "../src/attribution/run-setting.ts";
 import { DEFAULT_RUN_SETTING } from "../src/attribution/run-setting.ts";
 import { BinaryCopyEncoder, copyBinary } from "../src/store/binary-copy.ts";
-import { createPool, withTransaction } from "../src/store/client.ts";
+import { createPool, named, withTransaction } from "../src/store/client.ts";
 import { degenerateSetsOfRun } from "../src/store/degenerate.ts";
 import { factLanguageIndependentNeurons, relationLanguageIndependentNeurons, relationLanguageOverlap } from "../src/store/likn.ts";
 import { factsOfNeuron, findRun, findRunWithKnowledgeNeurons, knowledgeNeuronsOfRuns, topScoresOfRuns } from "../src/store/neurons.ts";
@@ -431,5 +431,36 @@ describe("the run and neuron tables", () => {
     } finally {
       await writer.end();
     }
+  });
+
+  it("plans the API's named statements once per connection (a generic plan), and leaves unnamed statements to PostgreSQL", async () => {
+    await save(allRuns(checkpoints[0]));
+    const ask = { checkpointId: checkpoints[0], setting: DEFAULT_RUN_SETTING, factId: "fact-b", language: "de" };
+    const answers: unknown[] = [];
+    for (const genericPlans of [true, false]) {
+      // the connection string's own options are kept beside the plan setting
+      const pool = createPool(`${store.url}${store.url.includes("?") ? "&" : "?"}options=${encodeURIComponent("-c work_mem=1234kB")}`, { max: 1, genericPlans });
+      try {
+        for (let i = 0; i < 8; i++) answers.push(await findRunWithKnowledgeNeurons(pool, ask));
+        // the same (single) connection the knowledge-neuron reads ran on: how each was planned
+        const { rows } = await pool.query<{ generic: number; custom: number; mode: string; work_mem: string }>(
+          named(
+            `SELECT sum(generic_plans)::int AS generic, sum(custom_plans)::int AS custom, current_setting('plan_cache_mode') AS mode, current_setting('work_mem') AS work_mem
+             FROM pg_prepared_statements WHERE statement LIKE $1`,
+            ["%AS knowledge_neurons%"],
+          ),
+        );
+        const unnamed = (await pool.query<{ mode: string }>(`SELECT current_setting('plan_cache_mode') AS mode`)).rows[0].mode;
+        expect(unnamed).toBe("auto");
+        expect(rows[0].work_mem).toBe("1234kB");
+        // PostgreSQL's own choice never settles on the generic plan here: over a partitioned table
+        // its estimate counts every partition, so it plans each execution anew
+        expect(rows[0]).toMatchObject(genericPlans ? { generic: 8, custom: 0, mode: "force_generic_plan" } : { generic: 0, custom: 8, mode: "auto" });
+      } finally {
+        await pool.end();
+      }
+    }
+    expect(answers[0]).not.toBeNull();
+    for (const a of answers) expect(a).toEqual(answers[0]);
   });
 });

@@ -61,6 +61,11 @@ export interface CreatePoolOptions {
   /** Application name shown in pg_stat_activity. */
   applicationName?: string;
   timeouts?: Partial<DatabaseTimeouts>;
+  /**
+   * Run named statements (named()) on connections that plan each of them once (default true);
+   * false leaves the choice to PostgreSQL's default plan cache, for comparison (bench:store --plans).
+   */
+  genericPlans?: boolean;
 }
 
 /**
@@ -68,16 +73,55 @@ export interface CreatePoolOptions {
  * instead of crashing the process. Call end() when done.
  */
 export function createPool(url: string, options: CreatePoolOptions = {}): pg.Pool {
-  const pool = new pg.Pool({
-    connectionString: url,
+  const config = (connectionString: string): pg.PoolConfig => ({
+    connectionString,
     max: options.max ?? DEFAULT_POOL_SIZE,
     application_name: options.applicationName ?? "knowledge-neuron-db",
     ...connectionSettings(options.timeouts),
   });
+  const pool = logIdleClientErrors(new pg.Pool(config(url)));
+  if (options.genericPlans ?? true) routeNamedStatements(pool, logIdleClientErrors(new pg.Pool(config(withStartupOption(url, GENERIC_PLANS)))));
+  return pool;
+}
+
+function logIdleClientErrors(pool: pg.Pool): pg.Pool {
   pool.on("error", (error) => {
     console.error(`postgres pool: idle client error: ${error.message}`);
   });
   return pool;
+}
+
+/**
+ * Why named statements get connections of their own: PostgreSQL's plan cache keeps planning a
+ * prepared statement anew on every execution while the generic plan's estimated cost exceeds the
+ * custom plans', and over a partitioned table it always does (a generic plan cannot prune
+ * partitions at planning time, so its estimate counts them all; it prunes them when it starts
+ * executing). Planning was then 80 % of PostgreSQL's CPU for a fact's knowledge neurons at 100 M
+ * rows (1.2 of 1.5 ms per call; 0.3 ms in all with the plan kept: README, "Generic plans").
+ * `force_generic_plan` is set only on these connections, where every statement is a fixed read
+ * query, not on the ones that run the writers' unnamed statements.
+ */
+const GENERIC_PLANS = "-c plan_cache_mode=force_generic_plan";
+
+/** url with a server setting added to its `options` parameter (a connection string's own options win over pg's config field). */
+function withStartupOption(url: string, option: string): string {
+  const parsed = new URL(url);
+  parsed.searchParams.set("options", [parsed.searchParams.get("options"), option].filter(Boolean).join(" "));
+  return parsed.toString();
+}
+
+type QueryFn = (...args: unknown[]) => unknown;
+
+/** pool.query(named(...)) runs on `planned`; everything else (and pool.connect()) on pool itself; pool.end() ends both. */
+function routeNamedStatements(pool: pg.Pool, planned: pg.Pool): void {
+  const query = pool.query.bind(pool) as QueryFn;
+  const plannedQuery = planned.query.bind(planned) as QueryFn;
+  const isNamed = (config: unknown) => typeof config === "object" && config !== null && typeof (config as pg.QueryConfig).name === "string";
+  (pool as unknown as { query: QueryFn }).query = (...args: unknown[]) => (isNamed(args[0]) ? plannedQuery(...args) : query(...args));
+  const end = pool.end.bind(pool);
+  pool.end = (async () => {
+    await Promise.all([end(), planned.end()]);
+  }) as typeof pool.end;
 }
 
 /**
@@ -128,9 +172,9 @@ const statementNames = new Map<string, string>();
 
 /**
  * A query as a named (prepared) statement, the name derived from its text: each connection
- * prepares it once, and PostgreSQL plans it once per connection after a few executions (a generic
- * plan, when that is no costlier than the custom ones), instead of parsing and planning it on
- * every request. For the API's read queries, whose texts are few and fixed.
+ * prepares it once and, sent through a pool from createPool, plans it once (GENERIC_PLANS),
+ * instead of parsing and planning it on every request. For the API's read queries, whose texts
+ * are few and fixed.
  */
 export function named(text: string, values: readonly unknown[]): pg.QueryConfig {
   let name = statementNames.get(text);

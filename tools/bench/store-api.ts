@@ -1,7 +1,7 @@
 // The GraphQL API as `npm run bench:store` load-tests it: N replicas (separate Node processes, each
 // with its own Prisma client and pg pool, as on separate machines) behind one port, Node's cluster
 // module handing each incoming connection to the next replica in turn.
-//   node --import tsx tools/bench/store-api.ts <database url> <port> <replicas>
+//   node --import tsx tools/bench/store-api.ts <database url> <port> <replicas> [generic|custom]
 // Prints "ready <pid>,<pid>…" (the replicas' process ids, for CPU accounting) once every replica listens.
 import cluster from "node:cluster";
 import { InlineModelHost } from "../../src/api/model-host.ts";
@@ -9,7 +9,7 @@ import { startApiServer } from "../../src/api/server.ts";
 import { createPool, createPrisma } from "../../src/store/client.ts";
 import { relationIndexes } from "../../src/store/relation-answers.ts";
 
-const [url, port, replicas] = [process.argv[2], Number(process.argv[3]), Number(process.argv[4] ?? 1)];
+const [url, port, replicas, plans] = [process.argv[2], Number(process.argv[3]), Number(process.argv[4] ?? 1), process.argv[5] ?? "generic"];
 
 if (cluster.isPrimary) {
   cluster.schedulingPolicy = cluster.SCHED_RR;
@@ -35,7 +35,7 @@ if (cluster.isPrimary) {
     }
   });
 } else {
-  const pool = createPool(url, { max: 8, applicationName: "kn-bench-api" });
+  const pool = createPool(url, { max: 8, applicationName: "kn-bench-api", genericPlans: plans === "generic" });
   const prisma = createPrisma(url, { max: 4 });
   await startApiServer(
     { prisma, pool, version: "bench", apiKeys: [], queue: () => Promise.reject(new Error("no queue in the benchmark")), modelHost: new InlineModelHost(pool) },

@@ -11,14 +11,17 @@
 // and prints p50/p95/p99 latency and throughput per key query. Not part of CI.
 //
 //   npm run bench:store -- [--score-rows 100000000] [--writers 4] [--batch 250]
-//                          [--concurrency 1,4,16,32] [--replicas 1,2] [--duration 10] [--queries LIKN,overlap] [--port 4100]
+//                          [--concurrency 1,4,16,32] [--replicas 1,2] [--plans generic,custom] [--duration 10] [--queries LIKN,overlap] [--port 4100]
 //                          [--resume] [--skip-fill] [--skip-load] [--keep] [--explain docs/bench-store-explain.md] [--profile 300]
 //                          [--database kn_bench_store] [--database-url postgresql://postgres@127.0.0.1:5432/postgres]
 // --resume stores what an interrupted fill left out (same rows: the data are a function of their
 // indices); --skip-fill load-tests the database as it is; --skip-load stops after the fill and the
 // sizes (no EXPLAIN, no load test); --keep leaves the database in place;
 // --queries keeps the key queries whose name contains one of these (comma-separated, any case);
-// --port is the first port the API replicas listen on (one more per --replicas entry);
+// --port is the first port the API replicas listen on (one more per --replicas and --plans entry);
+// --plans runs the load test once per entry, in order, with the API's named statements planned once
+// per connection ("generic", as the API runs) or by PostgreSQL's default plan cache ("custom"):
+// "generic,custom,generic,custom" measures the two alternately in one run;
 // --profile N sends each key query N times to an API in this process under the CPU profiler and
 // prints where its time goes (tools/bench/store-profile.ts) instead of the load test.
 import { spawn, type ChildProcess } from "node:child_process";
@@ -53,6 +56,7 @@ const { values: args } = parseArgs({
     batch: { type: "string", default: "250" },
     concurrency: { type: "string", default: "1,4,16,32" },
     replicas: { type: "string", default: "1,2" },
+    plans: { type: "string", default: "generic" },
     duration: { type: "string", default: "10" },
     queries: { type: "string" },
     port: { type: "string", default: "4100" },
@@ -392,8 +396,8 @@ async function explainAll(pool: pg.Pool, s: Samples, fill: string): Promise<void
 // Load test
 
 /** Starts the API processes; resolves with the process ids of the replicas. */
-async function startApi(replicas: number, port: number): Promise<{ child: ChildProcess; pids: number[] }> {
-  const child = spawn(process.execPath, ["--import", "tsx", path.join(PROJECT_ROOT, "tools/bench/store-api.ts"), benchUrl, String(port), String(replicas)], {
+async function startApi(replicas: number, port: number, plans: string): Promise<{ child: ChildProcess; pids: number[] }> {
+  const child = spawn(process.execPath, ["--import", "tsx", path.join(PROJECT_ROOT, "tools/bench/store-api.ts"), benchUrl, String(port), String(replicas), plans], {
     cwd: PROJECT_ROOT,
     stdio: ["ignore", "pipe", "inherit"],
   });
@@ -406,6 +410,7 @@ async function startApi(replicas: number, port: number): Promise<{ child: ChildP
 
 interface LoadResult {
   query: string;
+  plans: string;
   replicas: number;
   clients: number;
   requests: number;
@@ -424,7 +429,7 @@ interface LoadResult {
 
 const percentile = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? NaN;
 
-async function load(url: string, apiPids: number[], q: KeyQuery, clients: number, seconds: number): Promise<Omit<LoadResult, "query" | "replicas" | "clients">> {
+async function load(url: string, apiPids: number[], q: KeyQuery, clients: number, seconds: number): Promise<Omit<LoadResult, "query" | "plans" | "replicas" | "clients">> {
   const r = seededRandom(`${q.name}|${clients}`);
   const apiCpu = cpuMeter(() => apiPids);
   const dbCpu = cpuMeter(() => backendPids(pool));
@@ -554,28 +559,31 @@ if (args.profile) {
 }
 const results: LoadResult[] = [];
 let port = Number(args.port) - 1;
-for (const replicas of args.replicas!.split(",").map(Number)) {
-  const api = await startApi(replicas, ++port);
-  try {
-    const url = `http://127.0.0.1:${port}/graphql`;
-    for (const q of queries) {
-      await load(url, api.pids, q, 1, 2); // warm-up: connections, plan caches
-      for (const clients of args.concurrency!.split(",").map(Number)) {
-        const r = await load(url, api.pids, q, clients, Number(args.duration));
-        results.push({ query: q.name, replicas, clients, ...r });
-        log(`${q.name}, ${replicas} replica(s), ${clients} clients: ${r.rps.toFixed(0)} req/s, p99 ${r.p99.toFixed(1)} ms`);
+for (const plans of args.plans!.split(",")) {
+  if (plans !== "generic" && plans !== "custom") throw new Error(`--plans: "${plans}" is neither generic nor custom`);
+  for (const replicas of args.replicas!.split(",").map(Number)) {
+    const api = await startApi(replicas, ++port, plans);
+    try {
+      const url = `http://127.0.0.1:${port}/graphql`;
+      for (const q of queries) {
+        await load(url, api.pids, q, 1, 2); // warm-up: connections, plan caches
+        for (const clients of args.concurrency!.split(",").map(Number)) {
+          const r = await load(url, api.pids, q, clients, Number(args.duration));
+          results.push({ query: q.name, plans, replicas, clients, ...r });
+          log(`${q.name}, ${plans} plans, ${replicas} replica(s), ${clients} clients: ${r.rps.toFixed(0)} req/s, p99 ${r.p99.toFixed(1)} ms`);
+        }
       }
+    } finally {
+      api.child.kill("SIGTERM");
     }
-  } finally {
-    api.child.kill("SIGTERM");
   }
 }
 
 const ms = (x: number) => x.toFixed(1);
 console.log(
   markdownTable(
-    ["key query", "API processes", "clients", "req/s", "p50 ms", "p95 ms", "p99 ms", "errors", "CPU ms/req API", "PostgreSQL", "autocannon", "load avg"],
-    results.map((x) => [x.query, String(x.replicas), String(x.clients), x.rps.toFixed(0), ms(x.p50), ms(x.p95), ms(x.p99), String(x.errors), ms(x.apiCpu), ms(x.dbCpu), ms(x.clientCpu), x.load]),
+    ["key query", "plans", "API processes", "clients", "req/s", "p50 ms", "p95 ms", "p99 ms", "errors", "CPU ms/req API", "PostgreSQL", "autocannon", "load avg"],
+    results.map((x) => [x.query, x.plans, String(x.replicas), String(x.clients), x.rps.toFixed(0), ms(x.p50), ms(x.p95), ms(x.p99), String(x.errors), ms(x.apiCpu), ms(x.dbCpu), ms(x.clientCpu), x.load]),
     1,
   ),
 );
