@@ -37,7 +37,7 @@ import pg from "pg";
 import { from as copyFrom } from "pg-copy-streams";
 import { DEFAULT_RUN_SETTING } from "../../src/attribution/run-setting.ts";
 import { PROJECT_ROOT } from "../../src/config.ts";
-import { createPool } from "../../src/store/client.ts";
+import { createPool, withPoolClient } from "../../src/store/client.ts";
 import { degenerateSetsOfRun } from "../../src/store/degenerate.ts";
 import { factLanguageIndependentNeurons, relationLanguageIndependentNeurons, relationLanguageOverlap } from "../../src/store/likn.ts";
 import { applyMigrations } from "../../src/store/migrate.ts";
@@ -342,22 +342,42 @@ function keyQueries(s: Samples): KeyQuery[] {
   ];
 }
 
+/** A one-dimensional array as PostgreSQL's array input reads it: {"a","b"}, NULL for null. */
+const arrayLiteral = (values: readonly unknown[]) => `{${values.map((v) => (v === null ? "NULL" : `"${String(v).replace(/[\\"]/g, "\\$&")}"`)).join(",")}}`;
+
 /**
  * A pg.Pool stand-in that EXPLAINs (ANALYZE, BUFFERS) each statement instead of returning rows; its
- * connect() gives a client that does the same. Writes and transaction control are neither run nor
+ * connect() gives a client that does the same. The "Planning Time" of a generic plan is its planning
+ * on the first execution, which a connection's later executions skip. Writes and transaction control are neither run nor
  * explained: an EXPLAIN ANALYZE would run them.
  */
 function explainingPool(pool: pg.Pool, plans: string[]): pg.Pool {
-  const query = async (statement: string | pg.QueryConfig, values?: unknown[]) => {
-    // a named (prepared) statement is EXPLAINed as its text with its values
-    const [sql, params] = typeof statement === "string" ? [statement, values] : [statement.text, statement.values];
+  const explain = (onClient: boolean) => async (statement: string | pg.QueryConfig, values?: unknown[]) => {
+    const [sql, params = []] = typeof statement === "string" ? [statement, values] : [statement.text, statement.values];
     if (/^\s*(INSERT|UPDATE|DELETE|BEGIN|COMMIT|ROLLBACK)\b/i.test(sql)) return { rows: [], rowCount: 0 };
-    const { rows } = await pool.query<{ "QUERY PLAN": string }>(`EXPLAIN (ANALYZE, BUFFERS) ${sql}`, params);
-    plans.push(`\`\`\`sql\n${sql.replace(/\n\s+/g, "\n  ").trim()}\n\`\`\`\n\nparameters: \`${JSON.stringify(params ?? [])}\`\n\n\`\`\`\n${rows.map((r) => r["QUERY PLAN"]).join("\n")}\n\`\`\`\n`);
+    // a named statement sent through the pool runs with its generic plan (createPool's GENERIC_PLANS):
+    // that plan, executed with these values (on a checked-out client it is planned as PostgreSQL chooses)
+    const generic = !onClient && typeof statement !== "string" && statement.name !== undefined;
+    const rows = await withPoolClient(pool, async (client) => {
+      if (!generic) return (await client.query<{ "QUERY PLAN": string }>(`EXPLAIN (ANALYZE, BUFFERS) ${sql}`, params)).rows;
+      await client.query(`SET plan_cache_mode = force_generic_plan`);
+      await client.query(`PREPARE explained AS ${sql}`);
+      try {
+        // EXPLAIN EXECUTE takes no bind parameters: the values as literals, which PREPARE's parameter types then read
+        const args = params.map((v) => (v === null ? "NULL" : client.escapeLiteral(Array.isArray(v) ? arrayLiteral(v) : String(v)))).join(", ");
+        return (await client.query<{ "QUERY PLAN": string }>(`EXPLAIN (ANALYZE, BUFFERS) EXECUTE explained${args ? `(${args})` : ""}`)).rows;
+      } finally {
+        await client.query(`DEALLOCATE explained`);
+        await client.query(`RESET plan_cache_mode`);
+      }
+    });
+    plans.push(
+      `\`\`\`sql\n${sql.replace(/\n\s+/g, "\n  ").trim()}\n\`\`\`\n\nparameters: \`${JSON.stringify(params)}\`${generic ? " (named statement: its generic plan)" : ""}\n\n\`\`\`\n${rows.map((r) => r["QUERY PLAN"]).join("\n")}\n\`\`\`\n`,
+    );
     return { rows: [], rowCount: 0 };
   };
-  const client = { query, on: () => client, off: () => client, release: () => undefined };
-  return { query, connect: async () => client } as unknown as pg.Pool;
+  const client = { query: explain(true), on: () => client, off: () => client, release: () => undefined };
+  return { query: explain(false), connect: async () => client } as unknown as pg.Pool;
 }
 
 async function explainAll(pool: pg.Pool, s: Samples, fill: string): Promise<void> {
@@ -385,7 +405,7 @@ async function explainAll(pool: pg.Pool, s: Samples, fill: string): Promise<void
   ];
   for (const [title, fn] of sections) {
     const plans: string[] = [];
-    await fn(explainingPool(pool, plans)).catch(() => undefined);
+    await fn(explainingPool(pool, plans)).catch((error: Error) => plans.push(`EXPLAIN failed: ${error.message}\n`));
     out.push(`## ${title}`, "", ...plans);
   }
   writeFileSync(args.explain!, `${out.join("\n")}\n`);
