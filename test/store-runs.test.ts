@@ -298,6 +298,16 @@ describe("the run and neuron tables", () => {
         expect(c, `${c.a}-${c.b}`).toMatchObject({ facts: want.facts, shared: want.shared, union: want.union, factsSharing: want.sharing });
       }
     }
+    // an answer asked again (the language set in any order) is the one kept with the index, until runs of the relation change
+    const ask = () => relationLanguageIndependentNeurons(store.pool, { ...scope, languages: ["de", "en"], minFacts: 1 });
+    const first = await ask();
+    expect(await relationLanguageIndependentNeurons(store.pool, { ...scope, languages: ["en", "de", "en"], minFacts: 1 })).toBe(first);
+    expect(await relationLanguageOverlap(store.pool, { ...scope, languages: ["de", "en"] })).toBe(await relationLanguageOverlap(store.pool, { ...scope, languages: ["de", "en"] }));
+    const shared = first[0];
+    await save(runs.filter((r) => r.languageCode === "en" || r.languageCode === "de").map((r) => ({ ...r, knowledgeNeurons: [], topNeurons: r.topNeurons.slice(0, 1) })), true);
+    const after = await ask();
+    expect(after).not.toContainEqual(shared);
+    expect(after).toEqual([]);
   });
 
   it("refuses neuron rows of a missing run or with keys other than the run's, and never changes a run's key", async () => {

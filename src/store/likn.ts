@@ -93,8 +93,27 @@ function sharedCount(index: RelationIndex, a: number, b: number): number {
  * `minFacts`), most shared first, then by layer and unit. Counted from the relation's index.
  */
 export async function relationLanguageIndependentNeurons(pool: Pool, q: LiknQuery & { relationId: string; minFacts: number }): Promise<RelationNeuronRow[]> {
+  const languages = [...new Set(q.languages)].sort();
   const index = await relationIndexes(pool).get(q);
-  return languageIndependentNeuronsOf(index, [...new Set(q.languages)], q.minFacts);
+  return kept(index, `likn|${q.minFacts}|${languages.join(",")}`, () => languageIndependentNeuronsOf(index, languages, q.minFacts));
+}
+
+/** Most answers kept with one relation index (each a few kB: up to a few hundred neurons, or an overlap matrix). */
+const ANSWERS_PER_INDEX = 16;
+
+/** The index's kept answer to `question`, computed on the first ask; the least recently asked goes first. Callers must not modify it. */
+function kept<T>(index: RelationIndex, question: string, compute: () => T): T {
+  const { answers } = index;
+  const known = answers.get(question) as T | undefined;
+  if (known !== undefined) {
+    answers.delete(question);
+    answers.set(question, known);
+    return known;
+  }
+  const answer = compute();
+  answers.set(question, answer);
+  if (answers.size > ANSWERS_PER_INDEX) answers.delete(answers.keys().next().value!);
+  return answer;
 }
 
 export function languageIndependentNeuronsOf(index: RelationIndex, languages: readonly string[], minFacts: number): RelationNeuronRow[] {
@@ -158,7 +177,8 @@ export interface PairOverlap {
 export async function relationLanguageOverlap(pool: Pool, q: LiknQuery & { relationId: string }): Promise<PairOverlap[]> {
   const languages = [...new Set(q.languages)];
   if (languages.length > 63) throw new RangeError("at most 63 languages per overlap matrix");
-  return languageOverlapOf(await relationIndexes(pool).get(q), languages);
+  const index = await relationIndexes(pool).get(q);
+  return kept(index, `overlap|${languages.join(",")}`, () => languageOverlapOf(index, languages));
 }
 
 export function languageOverlapOf(index: RelationIndex, languages: readonly string[]): PairOverlap[] {

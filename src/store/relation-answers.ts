@@ -36,6 +36,11 @@ export interface RelationIndex {
   runStart: Int32Array;
   neurons: Int32Array;
   bytes: number;
+  /**
+   * Answers computed from this index (likn.ts), by question: an index never changes (runs stored
+   * for the relation make a new version, a new index), so an answer asked again is not recounted.
+   */
+  answers: Map<string, unknown>;
 }
 
 export interface RelationScope extends RunScope {
@@ -128,7 +133,7 @@ function buildIndex(version: string | null, runs: Buffer, neurons: Buffer, codeO
   const languages = new Map<string, number>();
   for (const [key, c] of columnOf) languages.set(codeOfKey.get(key)!, c);
   const index = { version, languages, facts: factOf.size, runOf, knowledgeCount, runStart, neurons: packed.slice(0, w) };
-  return { ...index, bytes: index.runOf.byteLength + knowledgeCount.byteLength + runStart.byteLength + index.neurons.byteLength + 64 * languages.size + 256 };
+  return { ...index, answers: new Map(), bytes: index.runOf.byteLength + knowledgeCount.byteLength + runStart.byteLength + index.neurons.byteLength + 64 * languages.size + 256 };
 }
 
 const keyOf = (q: RelationScope) => `${q.checkpointId}|${settingKey(q.setting)}|${q.relationId}`;
