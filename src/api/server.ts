@@ -6,9 +6,11 @@ import http from "node:http";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { ApolloServer } from "@apollo/server";
+import { ApolloServerPluginCacheControlDisabled } from "@apollo/server/plugin/disabled";
 import { ApolloServerPluginDrainHttpServer } from "@apollo/server/plugin/drainHttpServer";
 import { makeExecutableSchemaFromSdl } from "./schema.ts";
 import { authenticate, writeScopePlugin } from "./auth.ts";
+import { cachePolicyPlugin } from "./cache-policy.ts";
 import { BudgetLedger, type ComputeBudgets, DEFAULT_BUDGETS, computeBudgetPlugin } from "./compute-budget.ts";
 import { type ApiDeps, type ApiContext, createContext } from "./context.ts";
 import { databaseUnavailablePlugin, formatErrorWith } from "./error-policy.ts";
@@ -62,6 +64,9 @@ export async function startApiServer(deps: ApiDeps, options: ServeOptions): Prom
       writeScopePlugin(),
       computeBudgetPlugin({ ...DEFAULT_BUDGETS, ...options.budgets }, new BudgetLedger(deps.pool)),
       databaseUnavailablePlugin(),
+      // Cache-Control once per document instead of a hook on every resolved field (cache-policy.ts)
+      ApolloServerPluginCacheControlDisabled(),
+      cachePolicyPlugin(schema),
       ApolloServerPluginDrainHttpServer({ httpServer }),
     ],
   });
