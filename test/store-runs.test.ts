@@ -443,6 +443,42 @@ describe("the run and neuron tables", () => {
     }
   });
 
+  it("keeps a neuron's fact count while the checkpoint's runs are unchanged, and counts again after runs are stored or cleared", async () => {
+    const { rows: [{ id }] } = await store.pool.query<{ id: number }>(
+      `INSERT INTO checkpoint (name, architecture, model_type, n_layers, hidden, ffn_width, vocab_size, path, content_hash)
+       VALUES ('cp-counts', 'MASKED', 'bert', 4, 64, 256, 100, '/x', 'cp-counts') RETURNING id`,
+    );
+    const facts = Array.from({ length: 40 }, (_, i) => `count-${i}`);
+    await store.pool.query(`INSERT INTO fact (id, relation_id, subject_uri, object_uri) SELECT unnest($1::text[]), 'P1', 'Q1', 'Q2'`, [facts]);
+    const reader = createPool(store.url, { max: 1 });
+    // index entries the reader's statements read in the partition's indexes (its statistics flushed first)
+    const entriesRead = async () => {
+      await reader.query(named(`SELECT pg_stat_force_next_flush()`, []));
+      const { rows } = await store.pool.query<{ n: number }>(`SELECT coalesce(sum(idx_tup_read), 0)::int AS n FROM pg_stat_user_indexes WHERE relname = $1`, [`knowledge_neuron_c${id}`]);
+      return rows[0].n;
+    };
+    const page = () => factsOfNeuron(reader, { checkpointId: id, setting: DEFAULT_RUN_SETTING, layer: 2, unit: 5, first: 3 });
+    try {
+      await save(facts.slice(0, 30).map((f) => run(id, f, "en", [[2, 5], [1, 1]])));
+      let before = await entriesRead();
+      expect((await page()).totalCount).toBe(30);
+      const counting = (await entriesRead()) - before;
+      before = await entriesRead();
+      const again = await page();
+      const kept = (await entriesRead()) - before;
+      expect(again.totalCount).toBe(30);
+      expect(again.rows.map((r) => r.factId)).toEqual(["count-0", "count-1", "count-2"]);
+      expect(counting).toBeGreaterThanOrEqual(30); // the count reads every entry of the neuron
+      expect(kept).toBeLessThan(counting - 20); // the page alone: a few
+      await save(facts.slice(30).map((f) => run(id, f, "de", [[2, 5]])));
+      expect((await page()).totalCount).toBe(40);
+      await clearCheckpointRuns(store.pool, id);
+      expect(await page()).toEqual({ rows: [], totalCount: 0, hasNextPage: false });
+    } finally {
+      await reader.end();
+    }
+  });
+
   it("plans the API's named statements once per connection (a generic plan), and leaves unnamed statements to PostgreSQL", async () => {
     await save(allRuns(checkpoints[0]));
     const ask = { checkpointId: checkpoints[0], setting: DEFAULT_RUN_SETTING, factId: "fact-b", language: "de" };

@@ -6,7 +6,7 @@ import type { Method } from "../attribution/integrated-gradients.ts";
 import type { Fact } from "./generated/client.ts";
 import type { RunRecord } from "./runs.ts";
 import { named } from "./client.ts";
-import { settingIdSql, settingParams } from "./settings.ts";
+import { settingIdSql, settingKey, settingParams } from "./settings.ts";
 
 /** A stored run as the API reads it: the written record without its neuron lists, plus its row id. */
 export type RunRow = Omit<RunRecord, "goldProbs" | "topK" | "topNeurons" | "knowledgeNeurons" | "degenerateSets" | "grid"> & {
@@ -183,12 +183,45 @@ export interface NeuronFactRow {
   maxScore: number;
 }
 
+/** How many neuron fact counts a process keeps (each a few dozen bytes). */
+const NEURON_FACT_COUNTS = 10_000;
+
+interface NeuronFactCount {
+  /** The highest relation_version of the checkpoint and setting when counted (null: none). */
+  version: string | null;
+  count: number;
+}
+
+/**
+ * Counts of a neuron's facts, per pool (so per database), least recently counted first out. A
+ * popular neuron is a knowledge neuron in thousands of runs, and counting its facts took two thirds
+ * of a page's statement; the count is kept with the version of the checkpoint's runs it was taken
+ * at (every stored, replaced or deleted run raises its relation's version from one sequence, and
+ * clearing the checkpoint drops its versions), and counted again when that has changed.
+ */
+const neuronFactCountsByPool = new WeakMap<Pool, Map<string, NeuronFactCount>>();
+
+function neuronFactCounts(pool: Pool) {
+  let counts = neuronFactCountsByPool.get(pool);
+  if (!counts) neuronFactCountsByPool.set(pool, (counts = new Map()));
+  const kept = counts;
+  return {
+    get: (key: string) => kept.get(key),
+    set(key: string, value: NeuronFactCount) {
+      kept.delete(key);
+      kept.set(key, value);
+      if (kept.size > NEURON_FACT_COUNTS) kept.delete(kept.keys().next().value!);
+    },
+  };
+}
+
 /**
  * Facts whose knowledge neurons include (layer, unit) in runs of one setting, one row per fact with
  * the languages in which it was selected, over the index (setting, layer, unit, fact, language,
  * score) of the checkpoint's partition: keyset-paged by fact key (FACT, index-only), or by the
  * highest score descending then fact key (SCORE: the neuron's facts are grouped, then sorted).
- * One statement: the page, its facts' rows and the total count (a page is one round trip).
+ * One statement: the page, its facts' rows and the total count (a page is one round trip), the
+ * count kept per process while the checkpoint's runs are unchanged (neuronFactCounts).
  */
 export async function factsOfNeuron(
   pool: Pool,
@@ -226,11 +259,18 @@ export async function factsOfNeuron(
     keyset = `HAVING k.fact_key > $${n + 1}`;
   }
   params.push(q.first + 1);
+  const limit = params.length;
+  const counts = neuronFactCounts(pool);
+  const countKey = [q.checkpointId, settingKey(q.setting), q.layer, q.unit, q.language ?? "", q.relationId ?? ""].join("|");
+  const counted = counts.get(countKey);
+  params.push(counted?.version ?? null);
   const order = byScore ? "max_score DESC, fact_key" : "fact_key";
   const outerOrder = byScore ? "p.max_score DESC, p.fact_key" : "p.fact_key";
-  // the count is one row; the page joins it (LEFT: an empty page still brings the count)
+  // the count is one row, with the version of the checkpoint's runs it is counted at, and counted
+  // only when that is not the version of the count kept; the page joins it (LEFT: an empty page still brings the count)
   const { rows } = await pool.query<{
-    total_count: number;
+    version: string | null;
+    total_count: number | null;
     fact_id: string | null;
     fact_key: number;
     relation_id: string;
@@ -240,18 +280,24 @@ export async function factsOfNeuron(
     max_score: number;
   }>(
     named(
-      `SELECT c.total_count, f.id AS fact_id, p.fact_key, f.relation_id, f.subject_uri, f.object_uri,
+      `SELECT c.version, c.total_count, f.id AS fact_id, p.fact_key, f.relation_id, f.subject_uri, f.object_uri,
               (SELECT array_agg(l.code ORDER BY l.code) FROM language l WHERE l.key = ANY(p.language_keys)) AS languages, p.max_score
-       FROM (SELECT count(DISTINCT k.fact_key)::int AS total_count FROM knowledge_neuron k WHERE ${filter}) c
+       FROM (SELECT v.version,
+                    CASE WHEN v.version IS NOT DISTINCT FROM $${limit + 1}::text THEN NULL
+                         ELSE (SELECT count(*)::int FROM (SELECT k.fact_key FROM knowledge_neuron k WHERE ${filter} GROUP BY k.fact_key) g) END AS total_count
+             FROM (SELECT max(r.version)::text AS version FROM relation_version r WHERE r.checkpoint_id = $1 AND r.setting_id = ${settingIdSql(2)}) v) c
        LEFT JOIN ((SELECT k.fact_key, array_agg(k.language_key) AS language_keys, max(k.score)::float8 AS max_score
                    FROM knowledge_neuron k WHERE ${filter}
-                   GROUP BY k.fact_key ${keyset} ORDER BY ${order} LIMIT $${params.length}) p
+                   GROUP BY k.fact_key ${keyset} ORDER BY ${order} LIMIT $${limit}) p
                   JOIN fact f ON f.key = p.fact_key) ON true
        ORDER BY ${outerOrder}`,
       params,
     ),
   );
   const page = rows.filter((r) => r.fact_id !== null);
+  const { version, total_count } = rows[0];
+  const totalCount = total_count ?? counted!.count;
+  counts.set(countKey, { version, count: totalCount });
   return {
     rows: page.slice(0, q.first).map((r) => ({
       factId: r.fact_id!,
@@ -260,7 +306,7 @@ export async function factsOfNeuron(
       languages: r.languages,
       maxScore: r.max_score,
     })),
-    totalCount: rows[0]?.total_count ?? 0,
+    totalCount,
     hasNextPage: page.length > q.first,
   };
 }
