@@ -3,12 +3,12 @@
 // another, over real HTTP; the profile's samples are summed per phase (inclusive: a sample counts
 // for every phase on its stack) and per library (self time). The SQL each request sends through
 // the pool is recorded once and EXPLAIN (ANALYZE)'d repeatedly for PostgreSQL's planning and
-// execution time.
+// execution time (the median of 15; a named statement with its generic plan, kept after the first).
 import { Session } from "node:inspector/promises";
 import type pg from "pg";
 import { InlineModelHost } from "../../src/api/model-host.ts";
 import { startApiServer } from "../../src/api/server.ts";
-import { createPrisma } from "../../src/store/client.ts";
+import { createPrisma, withPoolClient } from "../../src/store/client.ts";
 
 export interface ProfiledQuery {
   name: string;
@@ -91,12 +91,19 @@ function breakdown(profile: CpuProfile, requests: number): Breakdown {
  * Server-Timing instrumentation, which wraps the query it finds) is kept on the stand-in, in front
  * of the recording one, not on the pool underneath (whose query the recording one calls).
  */
-function recordingPool(pool: pg.Pool): { pool: pg.Pool; record<T>(work: () => Promise<T>): Promise<{ sql: string; params: unknown[] }[]> } {
-  let notes: { sql: string; params: unknown[] }[] | null = null;
+interface Statement {
+  sql: string;
+  params: unknown[];
+  /** A named statement: the API's connections run it with its generic plan (createPool). */
+  generic: boolean;
+}
+
+function recordingPool(pool: pg.Pool): { pool: pg.Pool; record<T>(work: () => Promise<T>): Promise<Statement[]> } {
+  let notes: Statement[] | null = null;
   const original = (pool.query as (...a: unknown[]) => unknown).bind(pool);
   const query = (...args: unknown[]) => {
     const first = args[0] as string | pg.QueryConfig;
-    if (notes) notes.push(typeof first === "string" ? { sql: first, params: (args[1] as unknown[]) ?? [] } : { sql: first.text, params: first.values ?? [] });
+    if (notes) notes.push(typeof first === "string" ? { sql: first, params: (args[1] as unknown[]) ?? [], generic: false } : { sql: first.text, params: first.values ?? [], generic: first.name !== undefined });
     return original(...args);
   };
   let outer: unknown = null;
@@ -118,11 +125,39 @@ function recordingPool(pool: pg.Pool): { pool: pg.Pool; record<T>(work: () => Pr
   };
 }
 
-async function explainTimes(pool: pg.Pool, sql: string, params: unknown[], rounds: number): Promise<{ planning: number; execution: number }> {
+/** A one-dimensional array as PostgreSQL's array input reads it: {"a","b"}, NULL for null. */
+const arrayLiteral = (values: readonly unknown[]) => `{${values.map((v) => (v === null ? "NULL" : `"${String(v).replace(/[\\"]/g, "\\$&")}"`)).join(",")}}`;
+
+/**
+ * EXPLAIN `options` of a statement, `rounds` times on one connection: a generic one as the API's
+ * connections run it, prepared once with its generic plan and EXPLAINed as EXECUTE with the values
+ * as literals (EXPLAIN EXECUTE takes no bind parameters), so its planning time is that of the
+ * first execution and then of a kept plan; any other with its values bound, planned each time.
+ */
+export async function explainStatement<R extends pg.QueryResultRow>(pool: pg.Pool, s: Statement, options: string, rounds = 1): Promise<R[][]> {
+  return withPoolClient(pool, async (client) => {
+    const out: R[][] = [];
+    if (!s.generic) {
+      for (let i = 0; i < rounds; i++) out.push((await client.query<R>(`EXPLAIN (${options}) ${s.sql}`, s.params)).rows);
+      return out;
+    }
+    await client.query(`SET plan_cache_mode = force_generic_plan`);
+    await client.query(`PREPARE explained AS ${s.sql}`);
+    try {
+      const args = s.params.map((v) => (v === null ? "NULL" : client.escapeLiteral(Array.isArray(v) ? arrayLiteral(v) : String(v)))).join(", ");
+      for (let i = 0; i < rounds; i++) out.push((await client.query<R>(`EXPLAIN (${options}) EXECUTE explained${args ? `(${args})` : ""}`)).rows);
+      return out;
+    } finally {
+      await client.query(`DEALLOCATE explained`);
+      await client.query(`RESET plan_cache_mode`);
+    }
+  });
+}
+
+async function explainTimes(pool: pg.Pool, statement: Statement, rounds: number): Promise<{ planning: number; execution: number }> {
   const planning: number[] = [];
   const execution: number[] = [];
-  for (let i = 0; i < rounds; i++) {
-    const { rows } = await pool.query<{ "QUERY PLAN": [{ "Planning Time": number; "Execution Time": number }] }>(`EXPLAIN (ANALYZE, FORMAT JSON) ${sql}`, params);
+  for (const rows of await explainStatement<{ "QUERY PLAN": [{ "Planning Time": number; "Execution Time": number }] }>(pool, statement, "ANALYZE, FORMAT JSON", rounds)) {
     planning.push(rows[0]["QUERY PLAN"][0]["Planning Time"]);
     execution.push(rows[0]["QUERY PLAN"][0]["Execution Time"]);
   }
@@ -169,7 +204,7 @@ export async function profileKeyQueries(benchUrl: string, pool: pg.Pool, queries
       let planning = 0;
       let execution = 0;
       for (const s of statements) {
-        const t = await explainTimes(pool, s.sql, s.params, 15);
+        const t = await explainTimes(pool, s, 15);
         planning += t.planning;
         execution += t.execution;
       }

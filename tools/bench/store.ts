@@ -37,7 +37,7 @@ import pg from "pg";
 import { from as copyFrom } from "pg-copy-streams";
 import { DEFAULT_RUN_SETTING } from "../../src/attribution/run-setting.ts";
 import { PROJECT_ROOT } from "../../src/config.ts";
-import { createPool, withPoolClient } from "../../src/store/client.ts";
+import { createPool } from "../../src/store/client.ts";
 import { degenerateSetsOfRun } from "../../src/store/degenerate.ts";
 import { factLanguageIndependentNeurons, relationLanguageIndependentNeurons, relationLanguageOverlap } from "../../src/store/likn.ts";
 import { applyMigrations } from "../../src/store/migrate.ts";
@@ -46,7 +46,7 @@ import { seededRandom } from "../../src/analysis/random.ts";
 import { BENCH_CHECKPOINTS, type BenchFact, LANGUAGES, MEAN_LANGUAGES, RELATIONS, TOP_K, plan } from "./store-data.ts";
 import { benchDatabase } from "./database.ts";
 import { backendPids, cpuMeter, loadAverage } from "./cpu.ts";
-import { profileKeyQueries } from "./store-profile.ts";
+import { explainStatement, profileKeyQueries } from "./store-profile.ts";
 import { markdownTable } from "./table.ts";
 
 const { values: args } = parseArgs({
@@ -342,9 +342,6 @@ function keyQueries(s: Samples): KeyQuery[] {
   ];
 }
 
-/** A one-dimensional array as PostgreSQL's array input reads it: {"a","b"}, NULL for null. */
-const arrayLiteral = (values: readonly unknown[]) => `{${values.map((v) => (v === null ? "NULL" : `"${String(v).replace(/[\\"]/g, "\\$&")}"`)).join(",")}}`;
-
 /**
  * A pg.Pool stand-in that EXPLAINs (ANALYZE, BUFFERS) each statement instead of returning rows; its
  * connect() gives a client that does the same. The "Planning Time" of a generic plan is its planning
@@ -358,19 +355,7 @@ function explainingPool(pool: pg.Pool, plans: string[]): pg.Pool {
     // a named statement sent through the pool runs with its generic plan (createPool's GENERIC_PLANS):
     // that plan, executed with these values (on a checked-out client it is planned as PostgreSQL chooses)
     const generic = !onClient && typeof statement !== "string" && statement.name !== undefined;
-    const rows = await withPoolClient(pool, async (client) => {
-      if (!generic) return (await client.query<{ "QUERY PLAN": string }>(`EXPLAIN (ANALYZE, BUFFERS) ${sql}`, params)).rows;
-      await client.query(`SET plan_cache_mode = force_generic_plan`);
-      await client.query(`PREPARE explained AS ${sql}`);
-      try {
-        // EXPLAIN EXECUTE takes no bind parameters: the values as literals, which PREPARE's parameter types then read
-        const args = params.map((v) => (v === null ? "NULL" : client.escapeLiteral(Array.isArray(v) ? arrayLiteral(v) : String(v)))).join(", ");
-        return (await client.query<{ "QUERY PLAN": string }>(`EXPLAIN (ANALYZE, BUFFERS) EXECUTE explained${args ? `(${args})` : ""}`)).rows;
-      } finally {
-        await client.query(`DEALLOCATE explained`);
-        await client.query(`RESET plan_cache_mode`);
-      }
-    });
+    const [rows] = await explainStatement<{ "QUERY PLAN": string }>(pool, { sql, params, generic }, "ANALYZE, BUFFERS");
     plans.push(
       `\`\`\`sql\n${sql.replace(/\n\s+/g, "\n  ").trim()}\n\`\`\`\n\nparameters: \`${JSON.stringify(params)}\`${generic ? " (named statement: its generic plan)" : ""}\n\n\`\`\`\n${rows.map((r) => r["QUERY PLAN"]).join("\n")}\n\`\`\`\n`,
     );
