@@ -295,9 +295,9 @@ export async function factsOfNeuron(
     ),
   );
   const page = rows.filter((r) => r.fact_id !== null);
-  const { version, total_count } = rows[0];
-  const totalCount = total_count ?? counted!.count;
-  counts.set(countKey, { version, count: totalCount });
+  const first = rows.at(0); // always a row (the count's), but for a stand-in pool that only EXPLAINs
+  const totalCount = first?.total_count ?? counted?.count ?? 0;
+  if (first) counts.set(countKey, { version: first.version, count: totalCount });
   return {
     rows: page.slice(0, q.first).map((r) => ({
       factId: r.fact_id!,
