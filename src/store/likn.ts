@@ -98,21 +98,10 @@ export async function relationLanguageIndependentNeurons(pool: Pool, q: LiknQuer
   return kept(index, `likn|${q.minFacts}|${languages.join(",")}`, () => languageIndependentNeuronsOf(index, languages, q.minFacts));
 }
 
-/** Most answers kept with one relation index (each a few kB: up to a few hundred neurons, or an overlap matrix). */
-const ANSWERS_PER_INDEX = 16;
-
-/** The index's kept answer to `question`, computed on the first ask; the least recently asked goes first. Callers must not modify it. */
+/** The index's kept answer to `question`, computed on the first ask. Callers must not modify it. */
 function kept<T>(index: RelationIndex, question: string, compute: () => T): T {
-  const { answers } = index;
-  const known = answers.get(question) as T | undefined;
-  if (known !== undefined) {
-    answers.delete(question);
-    answers.set(question, known);
-    return known;
-  }
-  const answer = compute();
-  answers.set(question, answer);
-  if (answers.size > ANSWERS_PER_INDEX) answers.delete(answers.keys().next().value!);
+  let answer = index.answers.get(question) as T | undefined;
+  if (answer === undefined) index.answers.set(question, (answer = compute()));
   return answer;
 }
 

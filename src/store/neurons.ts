@@ -6,6 +6,7 @@ import type { Method } from "../attribution/integrated-gradients.ts";
 import type { Fact } from "./generated/client.ts";
 import type { RunRecord } from "./runs.ts";
 import { named } from "./client.ts";
+import { LruMap } from "./lru-map.ts";
 import { settingIdSql, settingKey, settingParams } from "./settings.ts";
 
 /** A stored run as the API reads it: the written record without its neuron lists, plus its row id. */
@@ -199,20 +200,12 @@ interface NeuronFactCount {
  * at (every stored, replaced or deleted run raises its relation's version from one sequence, and
  * clearing the checkpoint drops its versions), and counted again when that has changed.
  */
-const neuronFactCountsByPool = new WeakMap<Pool, Map<string, NeuronFactCount>>();
+const neuronFactCountsByPool = new WeakMap<Pool, LruMap<string, NeuronFactCount>>();
 
-function neuronFactCounts(pool: Pool) {
+function neuronFactCounts(pool: Pool): LruMap<string, NeuronFactCount> {
   let counts = neuronFactCountsByPool.get(pool);
-  if (!counts) neuronFactCountsByPool.set(pool, (counts = new Map()));
-  const kept = counts;
-  return {
-    get: (key: string) => kept.get(key),
-    set(key: string, value: NeuronFactCount) {
-      kept.delete(key);
-      kept.set(key, value);
-      if (kept.size > NEURON_FACT_COUNTS) kept.delete(kept.keys().next().value!);
-    },
-  };
+  if (!counts) neuronFactCountsByPool.set(pool, (counts = new LruMap(NEURON_FACT_COUNTS)));
+  return counts;
 }
 
 /**

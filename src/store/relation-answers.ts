@@ -14,6 +14,7 @@
 import type { Pool, PoolClient } from "pg";
 import type { RunScope } from "../analysis/analysis-store.ts";
 import { named, withPoolClient } from "./client.ts";
+import { LruMap } from "./lru-map.ts";
 import { type SettingDbRow, settingIdSql, settingKey, settingOfRow, settingParams } from "./settings.ts";
 
 /** A neuron as one number: layer · 2^20 + unit (units below 2^20, layers below 2^11). */
@@ -40,8 +41,11 @@ export interface RelationIndex {
    * Answers computed from this index (likn.ts), by question: an index never changes (runs stored
    * for the relation make a new version, a new index), so an answer asked again is not recounted.
    */
-  answers: Map<string, unknown>;
+  answers: LruMap<string, unknown>;
 }
+
+/** Most answers kept with one index (each a few kB: up to a few hundred neurons, or an overlap matrix). */
+const ANSWERS_PER_INDEX = 16;
 
 export interface RelationScope extends RunScope {
   relationId: string;
@@ -133,7 +137,7 @@ function buildIndex(version: string | null, runs: Buffer, neurons: Buffer, codeO
   const languages = new Map<string, number>();
   for (const [key, c] of columnOf) languages.set(codeOfKey.get(key)!, c);
   const index = { version, languages, facts: factOf.size, runOf, knowledgeCount, runStart, neurons: packed.slice(0, w) };
-  return { ...index, answers: new Map(), bytes: index.runOf.byteLength + knowledgeCount.byteLength + runStart.byteLength + index.neurons.byteLength + 64 * languages.size + 256 };
+  return { ...index, answers: new LruMap(ANSWERS_PER_INDEX), bytes: index.runOf.byteLength + knowledgeCount.byteLength + runStart.byteLength + index.neurons.byteLength + 64 * languages.size + 256 };
 }
 
 const keyOf = (q: RelationScope) => `${q.checkpointId}|${settingKey(q.setting)}|${q.relationId}`;

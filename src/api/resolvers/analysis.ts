@@ -30,14 +30,14 @@ export const analysisResolvers: Resolvers = {
       const relation = await requireRelation(ctx, args.relation);
       const minFacts = args.minFacts ?? 1;
       if (!Number.isInteger(minFacts) || minFacts < 1) throw badInput("minFacts must be a positive integer", "minFacts");
-      const rows = await relationLanguageIndependentNeurons(ctx.pool, {
+      // the rows are { layer, unit, facts } as the schema's type, kept with the relation's index (read only)
+      return relationLanguageIndependentNeurons(ctx.pool, {
         checkpointId: checkpoint.id,
         setting: settingFromApi(args),
         relationId: relation.id,
         languages: checkLanguages(args.languages),
         minFacts,
       });
-      return rows.map((r) => ({ layer: r.layer, unit: r.unit, facts: r.facts }));
     },
     async degenerateSets(_, args, ctx) {
       const checkpoint = await requireModel(ctx, args.model);
