@@ -20,7 +20,7 @@ export interface DatabaseTimeouts {
 
 export const DEFAULT_DATABASE_TIMEOUTS: DatabaseTimeouts = { connectTimeoutMs: 5_000, statementTimeoutMs: 30_000 };
 
-/** Connections of each of a process's two pools (Prisma's and the bulk-SQL pool), KN_DB_POOL_SIZE. */
+/** Connections of each of a process's pools (Prisma's, the bulk-SQL pool and its named-statement connections), KN_DB_POOL_SIZE. */
 export const DEFAULT_POOL_SIZE = 10;
 
 /** A statement the server has cancelled still needs its answer to come back: this much longer. */
