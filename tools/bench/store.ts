@@ -41,7 +41,7 @@ import { createPool } from "../../src/store/client.ts";
 import { degenerateSetsOfRun } from "../../src/store/degenerate.ts";
 import { factLanguageIndependentNeurons, relationLanguageIndependentNeurons, relationLanguageOverlap } from "../../src/store/likn.ts";
 import { applyMigrations } from "../../src/store/migrate.ts";
-import { factsOfNeuron, findRun, knowledgeNeuronsOfRuns, topScoresOfRuns } from "../../src/store/neurons.ts";
+import { factsOfNeuron, findRun, findRunsWithKnowledgeNeurons, topScoresOfRuns } from "../../src/store/neurons.ts";
 import { seededRandom } from "../../src/analysis/random.ts";
 import { BENCH_CHECKPOINTS, type BenchFact, LANGUAGES, MEAN_LANGUAGES, RELATIONS, TOP_K, plan } from "./store-data.ts";
 import { benchDatabase } from "./database.ts";
@@ -373,8 +373,7 @@ async function explainAll(pool: pg.Pool, s: Samples, fill: string): Promise<void
   const sections: [string, (p: pg.Pool) => Promise<unknown>][] = [
     [`LIKN of a relation over a language set (${s.relations[0]}, en+de+fr, ${s.checkpoints[1].name}): the relation's version, then (in a process without the relation's index at that version) the index's load`, (p) => relationLanguageIndependentNeurons(p, { checkpointId: s.checkpoints[1].id, setting, relationId: s.relations[0], languages: ["en", "de", "fr"], minFacts: 1 })],
     [`LIKN of a fact over a language set (the fact of the next queries, en+de)`, (p) => factLanguageIndependentNeurons(p, { checkpointId: run.checkpointId, setting, factId: run.fact, languages: ["en", "de"] })],
-    [`knowledge neurons of a fact: the run by its key`, (p) => findRun(p, { checkpointId: run.checkpointId, setting, factId: run.fact, language: run.language })],
-    [`knowledge neurons of a fact: its neurons`, (p) => knowledgeNeuronsOfRuns(p, [stored!])],
+    [`knowledge neurons of a fact (and an attribution's run): the run with its knowledge neurons, one statement`, (p) => findRunsWithKnowledgeNeurons(p, { checkpointId: run.checkpointId, setting, factIds: [run.fact], language: run.language })],
     [`attribution of a fact: its top-${TOP_K} scores`, (p) => topScoresOfRuns(p, [stored!])],
     [`degenerate sets of a fact`, (p) => degenerateSetsOfRun(p, stored!)],
     [`facts of a neuron, first page ((${neuron.layer}, ${neuron.unit}) of ${neuron.model}: ${neuron.facts} facts)`, (p) => factsOfNeuron(p, { checkpointId: neuron.checkpointId, setting, layer: neuron.layer, unit: neuron.unit, first: 20 })],
