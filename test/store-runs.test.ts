@@ -41,6 +41,16 @@ const NEURONS: Record<string, Record<string, [number, number][]>> = {
 const allRuns = (checkpointId: number, setting?: RunSetting) =>
   Object.entries(NEURONS).flatMap(([fact, byLanguage]) => Object.entries(byLanguage).map(([language, kn]) => run(checkpointId, fact, language, kn, setting)));
 
+/** A registered masked-LM checkpoint named `name` (its partitions made by the trigger); its id. */
+async function addCheckpoint(name: string): Promise<number> {
+  const { rows } = await store.pool.query<{ id: number }>(
+    `INSERT INTO checkpoint (name, architecture, model_type, n_layers, hidden, ffn_width, vocab_size, path, content_hash)
+     VALUES ($1, 'MASKED', 'bert', 4, 64, 256, 100, '/x', $1) RETURNING id`,
+    [name],
+  );
+  return rows[0].id;
+}
+
 const save = (runs: RunRecord[], replace = false) => withTransaction(store.pool, (db) => saveRuns(db, runs, { replace }));
 const count = async (sql: string, params: unknown[] = []) => Number((await store.pool.query<{ n: string }>(sql, params)).rows[0].n);
 
@@ -50,14 +60,7 @@ beforeAll(async () => {
   await store.pool.query(`INSERT INTO language (code, name) SELECT unnest($1::text[]), 'test'`, [LANGUAGES]);
   await store.pool.query(`INSERT INTO fact (id, relation_id, subject_uri, object_uri) SELECT unnest($1::text[]), 'P1', 'Q1', 'Q2'`, [FACTS]);
   checkpoints = [];
-  for (const name of ["cp-one", "cp-two"]) {
-    const { rows } = await store.pool.query<{ id: number }>(
-      `INSERT INTO checkpoint (name, architecture, model_type, n_layers, hidden, ffn_width, vocab_size, path, content_hash)
-       VALUES ($1, 'MASKED', 'bert', 4, 64, 256, 100, '/x', $1) RETURNING id`,
-      [name],
-    );
-    checkpoints.push(rows[0].id);
-  }
+  for (const name of ["cp-one", "cp-two"]) checkpoints.push(await addCheckpoint(name));
 });
 afterAll(async () => {
   await truncateAll(store.pool);
@@ -416,14 +419,7 @@ describe("the run and neuron tables", () => {
     const bulkFacts = Array.from({ length: 1200 }, (_, i) => `bulk-${i}`);
     await store.pool.query(`INSERT INTO fact (id, relation_id, subject_uri, object_uri) SELECT unnest($1::text[]), 'P1', 'Q1', 'Q2'`, [bulkFacts]);
     const ids: number[] = [];
-    for (const name of ["cp-first", "cp-filled"]) {
-      const { rows } = await store.pool.query<{ id: number }>(
-        `INSERT INTO checkpoint (name, architecture, model_type, n_layers, hidden, ffn_width, vocab_size, path, content_hash)
-         VALUES ($1, 'MASKED', 'bert', 4, 64, 256, 100, '/x', $1) RETURNING id`,
-        [name],
-      );
-      ids.push(rows[0].id);
-    }
+    for (const name of ["cp-first", "cp-filled"]) ids.push(await addCheckpoint(name));
     const writer = createPool(store.url, { max: 1 });
     try {
       await withTransaction(writer, (db) => saveRuns(db, [run(ids[0], "bulk-0", "en", [[3, 1]])]));
@@ -444,10 +440,7 @@ describe("the run and neuron tables", () => {
   });
 
   it("keeps a neuron's fact count while the checkpoint's runs are unchanged, and counts again after runs are stored or cleared", async () => {
-    const { rows: [{ id }] } = await store.pool.query<{ id: number }>(
-      `INSERT INTO checkpoint (name, architecture, model_type, n_layers, hidden, ffn_width, vocab_size, path, content_hash)
-       VALUES ('cp-counts', 'MASKED', 'bert', 4, 64, 256, 100, '/x', 'cp-counts') RETURNING id`,
-    );
+    const id = await addCheckpoint("cp-counts");
     const facts = Array.from({ length: 40 }, (_, i) => `count-${i}`);
     await store.pool.query(`INSERT INTO fact (id, relation_id, subject_uri, object_uri) SELECT unnest($1::text[]), 'P1', 'Q1', 'Q2'`, [facts]);
     const reader = createPool(store.url, { max: 1 });
