@@ -289,8 +289,9 @@ export async function factsOfNeuron(
   );
   const page = rows.filter((r) => r.fact_id !== null);
   const first = rows.at(0); // always a row (the count's), but for a stand-in pool that only EXPLAINs
+  // counted anew: keep it (a kept count was refreshed by counts.get above)
+  if (first && first.total_count !== null) counts.set(countKey, { version: first.version, count: first.total_count });
   const totalCount = first?.total_count ?? counted?.count ?? 0;
-  if (first) counts.set(countKey, { version: first.version, count: totalCount });
   return {
     rows: page.slice(0, q.first).map((r) => ({
       factId: r.fact_id!,
