@@ -345,8 +345,8 @@ function keyQueries(s: Samples): KeyQuery[] {
 /**
  * A pg.Pool stand-in that EXPLAINs (ANALYZE, BUFFERS) each statement instead of returning rows; its
  * connect() gives a client that does the same. The "Planning Time" of a generic plan is its planning
- * on the first execution, which a connection's later executions skip. Writes and transaction control are neither run nor
- * explained: an EXPLAIN ANALYZE would run them.
+ * on the first execution, which a connection's later executions skip. Writes and transaction
+ * control are neither run nor explained: an EXPLAIN ANALYZE would run them.
  */
 function explainingPool(pool: pg.Pool, plans: string[]): pg.Pool {
   const explain = (onClient: boolean) => async (statement: string | pg.QueryConfig, values?: unknown[]) => {
