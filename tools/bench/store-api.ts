@@ -1,9 +1,14 @@
 // The GraphQL API as `npm run bench:store` load-tests it: N replicas (separate Node processes, each
 // with its own Prisma client and pg pool, as on separate machines) behind one port, Node's cluster
 // module handing each incoming connection to the next replica in turn.
-//   node --import tsx tools/bench/store-api.ts <database url> <port> <replicas> [generic|custom]
+//   node --import tsx tools/bench/store-api.ts <database url> <port> <replicas> [generic|custom|bare]
+// "bare" is the benchmark's control for HTTP alone: each replica is a plain Node HTTP server that reads
+// the request body and answers every request with the API's answer to `{ __typename }` (no GraphQL,
+// no database), so the load test can tell what the machine and the load generator cost from what
+// the API's stack adds.
 // Prints "ready <pid>,<pid>…" (the replicas' process ids, for CPU accounting) once every replica listens.
 import cluster from "node:cluster";
+import http from "node:http";
 import { InlineModelHost } from "../../src/api/model-host.ts";
 import { startApiServer } from "../../src/api/server.ts";
 import { createPool, createPrisma } from "../../src/store/client.ts";
@@ -34,6 +39,13 @@ if (cluster.isPrimary) {
       w.process.kill("SIGKILL");
     }
   });
+} else if (plans === "bare") {
+  const answer = JSON.stringify({ data: { __typename: "Query" } });
+  const server = http.createServer((req, res) => {
+    req.resume();
+    req.on("end", () => res.writeHead(200, { "content-type": "application/json; charset=utf-8", "content-length": Buffer.byteLength(answer) }).end(answer));
+  });
+  server.listen(port, "127.0.0.1", () => process.send?.("ready"));
 } else {
   const pool = createPool(url, { max: 8, applicationName: "kn-bench-api", genericPlans: plans === "generic" });
   const prisma = createPrisma(url, { max: 4 });

@@ -8,7 +8,9 @@
 // neuron rows) and the disk used;
 // saves EXPLAIN (ANALYZE, BUFFERS) of the store's SQL for each key query; then load-tests the
 // GraphQL API over real HTTP with autocannon, 1 and 2 API processes, at several concurrency levels,
-// and prints p50/p95/p99 latency and throughput per key query. Not part of CI.
+// and prints p50/p95/p99 latency and throughput per key query, with two controls measured in the same
+// run (HTTP alone, a bare Node server; the empty operation through the API): what any request costs
+// on this machine before a key query's own work. Not part of CI.
 //
 //   npm run bench:store -- [--score-rows 100000000] [--writers 4] [--batch 250]
 //                          [--concurrency 1,4,16,32] [--replicas 1,2] [--plans generic,custom] [--duration 10] [--queries LIKN,overlap] [--port 4100]
@@ -17,7 +19,8 @@
 // --resume stores what an interrupted fill left out (same rows: the data are a function of their
 // indices); --skip-fill load-tests the database as it is; --skip-load stops after the fill and the
 // sizes (no EXPLAIN, no load test); --keep leaves the database in place;
-// --queries keeps the key queries whose name contains one of these (comma-separated, any case);
+// --queries keeps the key queries whose name contains one of these (comma-separated, any case; the
+// controls are always measured);
 // --port is the first port the API replicas listen on (one more per --replicas and --plans entry);
 // --plans runs the load test once per entry, in order, with the API's named statements planned once
 // per connection ("generic", as the API runs) or by PostgreSQL's default plan cache ("custom"):
@@ -272,6 +275,16 @@ interface KeyQuery {
 const pick = <T>(xs: readonly T[], r: () => number) => xs[Math.floor(r() * xs.length)];
 /** The overlap matrix is asked for the 8 best-covered languages. */
 const OVERLAP_LANGUAGES = LANGUAGES.slice(0, 8);
+
+/**
+ * The controls, measured in the same run as the key queries: what a request costs before any key
+ * query's own work. HTTP alone is a bare Node server answering the bytes the API answers to the empty
+ * operation (store-api.ts "bare"); the empty operation goes through the whole API (HTTP checks,
+ * Apollo's pipeline, the plugins, Server-Timing) without a resolver or a statement.
+ */
+const EMPTY_OPERATION = JSON.stringify({ query: "{ __typename }" });
+const CONTROL_BARE: KeyQuery = { name: "control: HTTP alone (bare Node server)", body: () => EMPTY_OPERATION };
+const CONTROL_EMPTY: KeyQuery = { name: "control: empty operation ({ __typename })", body: () => EMPTY_OPERATION };
 
 function keyQueries(s: Samples): KeyQuery[] {
   const body = (query: string, variables: Record<string, unknown>) => JSON.stringify({ query, variables });
@@ -541,7 +554,8 @@ const samples = await drawSamples(pool, runs);
 await explainAll(pool, samples, fillLine || `${runs} runs (filled by an earlier run)`);
 
 const wanted = args.queries?.toLowerCase().split(",");
-const queries = keyQueries(samples).filter((q) => !wanted || wanted.some((w) => q.name.toLowerCase().includes(w)));
+// the controls are measured whatever --queries keeps: the key queries' figures are read against them
+const queries = [CONTROL_EMPTY, ...keyQueries(samples).filter((q) => !wanted || wanted.some((w) => q.name.toLowerCase().includes(w)))];
 if (args.profile) {
   // where the time of each key query goes (tools/bench/store-profile.ts), instead of the load test
   const rows = await profileKeyQueries(benchUrl, pool, queries, Number(args.profile), seededRandom("profile"));
@@ -563,24 +577,29 @@ if (args.profile) {
 }
 const results: LoadResult[] = [];
 let port = Number(args.port) - 1;
-for (const plans of args.plans!.split(",")) {
-  if (plans !== "generic" && plans !== "custom") throw new Error(`--plans: "${plans}" is neither generic nor custom`);
-  for (const replicas of args.replicas!.split(",").map(Number)) {
-    const api = await startApi(replicas, ++port, plans);
-    try {
-      const url = `http://127.0.0.1:${port}/graphql`;
-      for (const q of queries) {
-        await load(url, api.pids, q, 1, 2); // warm-up: connections, plan caches
-        for (const clients of args.concurrency!.split(",").map(Number)) {
-          const r = await load(url, api.pids, q, clients, Number(args.duration));
-          results.push({ query: q.name, plans, replicas, clients, ...r });
-          log(`${q.name}, ${plans} plans, ${replicas} replica(s), ${clients} clients: ${r.rps.toFixed(0)} req/s, p99 ${r.p99.toFixed(1)} ms`);
-        }
+/** Load-tests these queries on `replicas` fresh processes of `server` (an API with these plans, or the bare control). */
+async function loadTest(server: "generic" | "custom" | "bare", replicas: number, tested: KeyQuery[]): Promise<void> {
+  const api = await startApi(replicas, ++port, server);
+  try {
+    const url = `http://127.0.0.1:${port}/graphql`;
+    for (const q of tested) {
+      await load(url, api.pids, q, 1, 2); // warm-up: connections, plan caches, the JIT
+      for (const clients of args.concurrency!.split(",").map(Number)) {
+        const r = await load(url, api.pids, q, clients, Number(args.duration));
+        const plans = server === "bare" ? "–" : server;
+        results.push({ query: q.name, plans, replicas, clients, ...r });
+        log(`${q.name}, ${plans} plans, ${replicas} replica(s), ${clients} clients: ${r.rps.toFixed(0)} req/s, p99 ${r.p99.toFixed(1)} ms`);
       }
-    } finally {
-      api.child.kill("SIGTERM");
     }
+  } finally {
+    api.child.kill("SIGTERM");
   }
+}
+const planList = args.plans!.split(",");
+for (const plans of planList) if (plans !== "generic" && plans !== "custom") throw new Error(`--plans: "${plans}" is neither generic nor custom`);
+for (const replicas of args.replicas!.split(",").map(Number)) await loadTest("bare", replicas, [CONTROL_BARE]);
+for (const plans of planList as ("generic" | "custom")[]) {
+  for (const replicas of args.replicas!.split(",").map(Number)) await loadTest(plans, replicas, queries);
 }
 
 const ms = (x: number) => x.toFixed(1);
