@@ -113,6 +113,11 @@ describe("GraphQL over the indexed runs", () => {
   let prompt: { text: string; object: string };
 
   beforeAll(async () => {
+    // the runs these tests read: indexed here when "kn index" above did not run (vitest -t "GraphQL")
+    if ((await checkStoredRuns(MODEL)).runs < expected) {
+      const indexed = cli(["index", "--model", MODEL, ...SELECTION]);
+      expect(indexed.status, indexed.stderr).toBe(0);
+    }
     server = await startApiServer(
       {
         prisma: store.prisma, pool: store.pool, version: "test", apiKeys: parseApiKeys("writer:w-secret:write,reader:r-secret:read"), queue: () => startQueue(store.url),
