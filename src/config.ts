@@ -58,6 +58,8 @@ export interface AppConfig {
   apiKeys: ApiKey[];
   /** Queue workers `kn serve` / `npm start` run beside the API (KN_WORKERS). */
   workers: number;
+  /** API processes sharing the port, one event loop each (KN_API_PROCESSES; src/cli/api-processes.ts). */
+  apiProcesses: number;
 }
 
 export function loadConfig(env: Env = process.env): AppConfig {
@@ -90,5 +92,6 @@ export function loadConfig(env: Env = process.env): AppConfig {
     seedsDir: join(PROJECT_ROOT, "seeds"),
     apiKeys: parseApiKeys(env.KN_API_KEYS),
     workers: intFromEnv(env, "KN_WORKERS", 1, 0),
+    apiProcesses: intFromEnv(env, "KN_API_PROCESSES", 1),
   };
 }

@@ -3,8 +3,11 @@
 // resync) when its connection is lost. Then `kn serve` processes on one database: an edit applied
 // through one replica is answered by another, a revert likewise, a replica cut off from the
 // database catches up when it is back, a replica started later applies the active edits, and two
-// replicas applying overlapping edits at once cannot both succeed.
+// replicas applying overlapping edits at once cannot both succeed. Last, `kn serve --processes 2`:
+// two API processes on one port, each answering, one that dies replaced, all stopped at SIGTERM.
 import { type ChildProcess, spawn } from "node:child_process";
+import { existsSync, readFileSync, readdirSync } from "node:fs";
+import http from "node:http";
 import { createServer } from "node:net";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -251,4 +254,92 @@ describe("kn serve replicas on one database", () => {
     // another key's budget is its own
     expect(codes(await gql(b.url, `{ predict(model: "no-such-model", text: "x") { model } }`, {}, WRITE))).toEqual(["NOT_FOUND"]);
   }, 60_000);
+});
+
+/**
+ * Linux: the API processes of a `kn serve --processes` primary (its children that run `serve`: tsx
+ * may have an esbuild service among its children too), and a process's CPU seconds so far.
+ */
+function apiProcessesOf(pid: number): number[] {
+  return readdirSync("/proc")
+    .filter((d) => /^\d+$/.test(d))
+    .flatMap((d) => {
+      try {
+        const stat = readFileSync(`/proc/${d}/stat`, "utf8");
+        const child = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]) === pid;
+        return child && readFileSync(`/proc/${d}/cmdline`, "utf8").split("\0").includes("serve") ? [Number(d)] : [];
+      } catch {
+        return []; // gone meanwhile
+      }
+    });
+}
+function cpuSeconds(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1].split(" ");
+  return (Number(fields[11]) + Number(fields[12])) / 100;
+}
+
+/** One POST on a connection of its own (so that node:cluster hands each to the next API process). */
+function postOnNewConnection(port: number, query: string): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = http.request({ port, host: "127.0.0.1", path: "/graphql", method: "POST", agent: false, headers: { "content-type": "application/json" } }, (res) => {
+      let body = "";
+      res.on("data", (d: Buffer) => (body += d.toString()));
+      res.on("end", () => resolve({ status: res.statusCode!, body }));
+    });
+    req.on("error", reject);
+    req.end(JSON.stringify({ query }));
+  });
+}
+
+describe("kn serve --processes 2: API processes on one port", () => {
+  let primary: ChildProcess;
+  let out = "";
+  let port: number;
+
+  beforeAll(async () => {
+    await truncateAll(store.pool);
+    port = await freePort();
+    primary = spawn(process.execPath, ["--import", "tsx", join(ROOT, "src/cli/main.ts"), "serve", "--processes", "2", "--workers", "0", "--port", String(port)], {
+      cwd: ROOT,
+      env: { ...process.env, DATABASE_URL: store.url },
+    });
+    primary.stdout!.on("data", (d: Buffer) => (out += d.toString()));
+    primary.stderr!.on("data", (d: Buffer) => (out += d.toString()));
+    await until("two API processes ready", () => /GraphQL ready at \S+ \(2 API processes, 0 queue workers\)/.test(out) || primary.exitCode !== null, 120_000);
+    expect(primary.exitCode, out).toBeNull();
+  }, 180_000);
+  afterAll(() => {
+    if (primary?.exitCode === null) {
+      for (const pid of apiProcessesOf(primary.pid!)) process.kill(pid, "SIGKILL");
+      primary.kill("SIGKILL");
+    }
+  });
+
+  it("each process answers, one that dies is replaced, SIGTERM stops them all", async () => {
+    const apiProcesses = apiProcessesOf(primary.pid!);
+    expect(apiProcesses, out).toHaveLength(2);
+    // new connections go to the processes in turn: both do work
+    const before = apiProcesses.map(cpuSeconds);
+    for (let i = 0; i < 200; i++) expect((await postOnNewConnection(port, "{ relations { id } }")).status).toBe(200);
+    const used = apiProcesses.map((pid, i) => cpuSeconds(pid) - before[i]);
+    for (const seconds of used) expect(seconds, `CPU seconds of each API process: ${used}`).toBeGreaterThanOrEqual(0.1);
+
+    // one dies: the port keeps answering, and the primary starts another in its place
+    process.kill(apiProcesses[0], "SIGKILL");
+    await until("the replacement", () => /listening in its place/.test(out), 60_000);
+    expect(out).toContain(`API process ${apiProcesses[0]} exited (SIGKILL); starting another`);
+    const now = apiProcessesOf(primary.pid!);
+    expect(now).toHaveLength(2);
+    expect(now).toContain(apiProcesses[1]);
+    const replacement = now.find((pid) => pid !== apiProcesses[1])!;
+    const replacementBefore = cpuSeconds(replacement);
+    for (let i = 0; i < 200; i++) expect((await postOnNewConnection(port, "{ relations { id } }")).status).toBe(200);
+    expect(cpuSeconds(replacement) - replacementBefore).toBeGreaterThanOrEqual(0.1);
+
+    // SIGTERM to the primary: every API process stops with it
+    const exited = new Promise<number | null>((resolve) => primary.once("exit", resolve));
+    primary.kill("SIGTERM");
+    expect(await exited, out).toBe(0);
+    for (const pid of now) expect(existsSync(`/proc/${pid}`), `API process ${pid} still running`).toBe(false);
+  }, 120_000);
 });

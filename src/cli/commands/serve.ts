@@ -1,3 +1,4 @@
+import cluster from "node:cluster";
 import type { Command } from "commander";
 import type PgBoss from "pg-boss";
 import { startEditPropagation } from "../../api/edit-propagation.ts";
@@ -5,32 +6,26 @@ import { ThreadModelHost } from "../../api/model-host-thread.ts";
 import type { EditListener } from "../../store/edit-events.ts";
 import { relationIndexes } from "../../store/relation-answers.ts";
 import { startApiServer } from "../../api/server.ts";
-import { ensureExplorerBuilt, explorerHandler } from "../../api/explorer.ts";
-import { startQueue } from "../../indexer/queue.ts";
+import { type ExplorerBuild, ensureExplorerBuilt, explorerHandler } from "../../api/explorer.ts";
 import { registerDemoModels } from "../checkpoints.ts";
-import { spawnWorkers } from "../spawn-workers.ts";
 import { type AppConfig, loadConfig } from "../../config.ts";
 import { CliError } from "../errors.ts";
 import { type StoreSession, openStore } from "../store-session.ts";
+import { serveFromProcesses } from "../api-processes.ts";
+import { type ServeExtras, lazyQueue, runBesideApi, untilStopSignal } from "../beside-api.ts";
 import { version } from "../version.ts";
 
-export interface ServeExtras {
-  /** Runs once the API listens (npm start: queue the demo models' first-start indexing). */
-  onListening?: (deps: { queue: () => Promise<PgBoss>; demoModels: readonly { id: number; name: string }[] }) => Promise<void>;
+interface ApiProcess {
+  url: string;
+  stop(): Promise<void>;
 }
 
-/** Serves GraphQL until SIGINT/SIGTERM, then closes the server and the database cleanly. */
-export async function serve(config: AppConfig, store: StoreSession, extras: ServeExtras = {}): Promise<void> {
-  let server;
+/** The API of this process: model host, edit propagation, GraphQL and the explorer, relation indexes loading. */
+async function startApiProcess(config: AppConfig, store: StoreSession, queue: () => Promise<PgBoss>, explorer: Promise<ExplorerBuild>): Promise<ApiProcess> {
   let modelHost: ThreadModelHost | undefined;
   let propagation: EditListener | undefined;
-  const started: { boss?: Promise<PgBoss> } = {};
-  const queue = () => (started.boss ??= startQueue(store.url));
-  // the explorer's bundle is (re)built beside start-up; until it is ready `/` says so and reloads
-  const explorer = ensureExplorerBuilt();
-  let demoModels: readonly { id: number; name: string }[] = [];
+  let server;
   try {
-    demoModels = await registerDemoModels(store.prisma);
     // All model work runs in the model host's worker thread, never on the API's event loop.
     // Models with ACTIVE edits are loaded now, edits re-applied, so answers after a restart match.
     modelHost = new ThreadModelHost(store.url);
@@ -44,7 +39,6 @@ export async function serve(config: AppConfig, store: StoreSession, extras: Serv
   } catch (err) {
     await propagation?.close();
     await modelHost?.close();
-    await store.close();
     if ((err as NodeJS.ErrnoException).code === "EADDRINUSE") throw new CliError(`port ${config.port} is already in use (set PORT)`);
     throw err;
   }
@@ -55,35 +49,47 @@ export async function serve(config: AppConfig, store: StoreSession, extras: Serv
     (r) => process.stderr.write(`relation indexes: ${r.loaded} loaded (${(r.bytes / 2 ** 20).toFixed(1)} MiB) in ${((Date.now() - warmStart) / 1000).toFixed(1)} s\n`),
     (error: unknown) => process.stderr.write(`relation indexes: not loaded ahead (${error instanceof Error ? error.message : String(error)}); each loads on its first ask\n`),
   );
-  // Attribution is CPU-bound and synchronous: workers run in their own processes, not in the API's.
-  const workers = spawnWorkers(config.workers, store.url, { exitWhenIdle: false });
-  if (!config.apiKeys.length) process.stderr.write("no KN_API_KEYS: queries only, mutations are refused\n");
-  const explorerUrl = new URL("/", server.url).href;
-  process.stderr.write(`open ${explorerUrl} in a browser (the explorer)\n`);
-  process.stderr.write(`GraphQL ready at ${server.url} (${workers.length} queue worker${workers.length === 1 ? "" : "s"})\n`);
-  explorer.then(
-    (b) => process.stderr.write(`Explorer ready at ${explorerUrl}${b.built ? ` (bundle built in ${b.seconds.toFixed(1)} s)` : ""}\n`),
-    (error: unknown) => process.stderr.write(`explorer: the bundle could not be built: ${error instanceof Error ? error.message : String(error)}\n`),
-  );
-  const stopped = new Promise<void>((resolve) => {
-    const shutdown = (signal: string) => {
-      process.stderr.write(`${signal}: shutting down\n`);
-      resolve();
-    };
-    process.once("SIGINT", () => shutdown("SIGINT"));
-    process.once("SIGTERM", () => shutdown("SIGTERM"));
-  });
-  // after the signal handlers: a Ctrl-C during first-start queueing still shuts down cleanly
-  const listening = extras.onListening?.({ queue, demoModels }).catch((err: unknown) => process.stderr.write(`first-start indexing: ${(err as Error).message}\n`));
-  await stopped;
-  await listening;
-  for (const w of workers) w.kill("SIGTERM");
-  await Promise.all(workers.map((w) => new Promise((resolve) => (w.exitCode !== null ? resolve(null) : w.once("exit", resolve)))));
-  await server.stop();
-  await propagation?.close();
-  await modelHost!.close();
-  if (started.boss) await (await started.boss).stop({ graceful: false, wait: true }).catch(() => undefined);
+  const running = server;
+  return {
+    url: running.url,
+    stop: async () => {
+      await running.stop();
+      await propagation.close();
+      await modelHost.close();
+    },
+  };
+}
+
+/**
+ * Serves GraphQL until SIGINT/SIGTERM, then closes the server and the database cleanly. With
+ * config.apiProcesses > 1 the API runs in that many processes on one port (api-processes.ts).
+ */
+export async function serve(config: AppConfig, store: StoreSession, extras: ServeExtras = {}): Promise<void> {
+  if (config.apiProcesses > 1) return serveFromProcesses(config, store, extras);
+  const { queue, stop: stopQueue } = lazyQueue(store.url);
+  // the explorer's bundle is (re)built beside start-up; until it is ready `/` says so and reloads
+  const explorer = ensureExplorerBuilt();
+  let api: ApiProcess;
+  let demoModels: readonly { id: number; name: string }[];
+  try {
+    demoModels = await registerDemoModels(store.prisma);
+    api = await startApiProcess(config, store, queue, explorer);
+  } catch (err) {
+    await store.close();
+    throw err;
+  }
+  if (cluster.isWorker) {
+    // one of several API processes (api-processes.ts): the primary runs what is run once
+    process.send?.({ apiReady: api.url });
+    await untilStopSignal();
+  } else {
+    await runBesideApi(config, store, { url: api.url, processes: 1, explorer, demoModels }, queue, extras);
+  }
+  await api.stop();
+  await stopQueue();
   await store.close();
+  // the channel to the primary would keep an API process of several alive
+  cluster.worker?.disconnect();
 }
 
 export function register(program: Command): void {
@@ -92,12 +98,18 @@ export function register(program: Command): void {
     .description("Serve the GraphQL API on $PORT (default 4000); applies pending migrations first")
     .option("--port <port>", "port to listen on (overrides $PORT)")
     .option("--workers <n>", "queue worker processes to run beside the API (overrides $KN_WORKERS, default 1)")
-    .action(async (flags: { port?: string; workers?: string }) => {
+    .option("--processes <n>", "API processes sharing the port, one event loop (core) each (overrides $KN_API_PROCESSES, default 1)")
+    .action(async (flags: { port?: string; workers?: string; processes?: string }) => {
       const config = loadConfig();
       if (flags.workers !== undefined) {
         const n = Number(flags.workers);
         if (!Number.isInteger(n) || n < 0) throw new CliError(`invalid --workers ${JSON.stringify(flags.workers)}`);
         config.workers = n;
+      }
+      if (flags.processes !== undefined) {
+        const n = Number(flags.processes);
+        if (!Number.isInteger(n) || n < 1) throw new CliError(`invalid --processes ${JSON.stringify(flags.processes)}: a whole number >= 1`);
+        config.apiProcesses = n;
       }
       if (flags.port !== undefined) {
         const port = Number(flags.port);
