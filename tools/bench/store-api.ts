@@ -1,6 +1,9 @@
 // The GraphQL API as `npm run bench:store` load-tests it: N replicas (separate Node processes, each
 // with its own Prisma client and pg pool, as on separate machines) behind one port, Node's cluster
-// module handing each incoming connection to the next replica in turn.
+// module handing each incoming connection to the next replica in turn, as `kn serve --processes N`
+// does (src/cli/api-processes.ts); the bench has its own small harness for the plan-cache knob
+// ("custom"), the bare control, the replicas' process ids it measures CPU by, and API processes
+// without a model host thread, queue or explorer.
 //   node --import tsx tools/bench/store-api.ts <database url> <port> <replicas> [generic|custom|bare]
 // "bare" is the benchmark's control for HTTP alone: each replica is a plain Node HTTP server that reads
 // the request body and answers every request with the API's answer to `{ __typename }` (no GraphQL,
