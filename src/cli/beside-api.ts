@@ -1,4 +1,4 @@
-// What a server runs besides its API process(es), once whatever their number (kn serve, npm start;
+// What a server runs beside its API process(es), once whatever their number (kn serve, npm start;
 // serve.ts with one API process, api-processes.ts with several): the queue workers, the first-start
 // indexing, the queue the mutations use, and the shutdown at SIGINT/SIGTERM.
 import type { ChildProcess } from "node:child_process";
@@ -34,7 +34,7 @@ export async function stopChildren(children: readonly ChildProcess[]): Promise<v
 
 /**
  * What a server runs once, beside its API process(es), until SIGINT/SIGTERM: the queue workers and
- * the first-start indexing (npm start); then stops the workers and the queue.
+ * the first-start indexing (npm start); then stops the workers.
  */
 export async function runBesideApi(
   config: AppConfig,
