@@ -49,11 +49,10 @@ async function startApiProcess(config: AppConfig, store: StoreSession, queue: ()
     (r) => process.stderr.write(`relation indexes: ${r.loaded} loaded (${(r.bytes / 2 ** 20).toFixed(1)} MiB) in ${((Date.now() - warmStart) / 1000).toFixed(1)} s\n`),
     (error: unknown) => process.stderr.write(`relation indexes: not loaded ahead (${error instanceof Error ? error.message : String(error)}); each loads on its first ask\n`),
   );
-  const running = server;
   return {
-    url: running.url,
+    url: server.url,
     stop: async () => {
-      await running.stop();
+      await server.stop();
       await propagation.close();
       await modelHost.close();
     },
@@ -72,7 +71,8 @@ export async function serve(config: AppConfig, store: StoreSession, extras: Serv
   let api: ApiProcess;
   let demoModels: readonly { id: number; name: string }[];
   try {
-    demoModels = await registerDemoModels(store.prisma);
+    // an API process of several finds them registered by the primary (api-processes.ts)
+    demoModels = cluster.isWorker ? [] : await registerDemoModels(store.prisma);
     api = await startApiProcess(config, store, queue, explorer);
   } catch (err) {
     await store.close();
