@@ -1,5 +1,6 @@
 // Environment configuration, read in one place so the README's table is the whole story.
 import { join } from "node:path";
+import { ConfigError } from "./config-error.ts";
 import { type ApiKey, parseApiKeys } from "./api/auth.ts";
 import { type ComputeBudgets, DEFAULT_BUDGETS } from "./api/compute-budget.ts";
 import { DEFAULT_HTTP_OPTIONS, type HttpOptions } from "./api/http.ts";
@@ -14,7 +15,7 @@ function intFromEnv(env: Env, name: string, fallback: number, min = 1): number {
   const raw = env[name];
   if (raw === undefined || raw === "") return fallback;
   const n = Number(raw);
-  if (!Number.isInteger(n) || n < min) throw new Error(`${name} must be an integer >= ${min} (got ${JSON.stringify(raw)})`);
+  if (!Number.isInteger(n) || n < min) throw new ConfigError(`${name} must be an integer >= ${min} (got ${JSON.stringify(raw)})`);
   return n;
 }
 
@@ -23,7 +24,7 @@ function boolFromEnv(env: Env, name: string, fallback: boolean): boolean {
   if (raw === undefined || raw === "") return fallback;
   if (["1", "true", "yes", "on"].includes(raw)) return true;
   if (["0", "false", "no", "off"].includes(raw)) return false;
-  throw new Error(`${name} must be 1 or 0 (got ${JSON.stringify(env[name])})`);
+  throw new ConfigError(`${name} must be 1 or 0 (got ${JSON.stringify(env[name])})`);
 }
 
 function originsFromEnv(env: Env, name: string): string[] {
@@ -37,7 +38,7 @@ function originsFromEnv(env: Env, name: string): string[] {
       // reported below
     }
     // an origin is scheme://host[:port], exactly what browsers send in the Origin header
-    if (!parsed || parsed.origin !== origin) throw new Error(`${name}: ${JSON.stringify(origin)} is not an origin such as https://explorer.example.org`);
+    if (!parsed || parsed.origin !== origin) throw new ConfigError(`${name}: ${JSON.stringify(origin)} is not an origin such as https://explorer.example.org`);
   }
   return list;
 }

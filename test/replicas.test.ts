@@ -5,7 +5,7 @@
 // database catches up when it is back, a replica started later applies the active edits, and two
 // replicas applying overlapping edits at once cannot both succeed. Last, `kn serve --processes 2`:
 // two API processes on one port, each answering, one that dies replaced, all stopped at SIGTERM.
-import { type ChildProcess, spawn } from "node:child_process";
+import { type ChildProcess, spawn, spawnSync } from "node:child_process";
 import { existsSync, readFileSync, readdirSync } from "node:fs";
 import http from "node:http";
 import { createServer } from "node:net";
@@ -341,5 +341,21 @@ describe("kn serve --processes 2: API processes on one port", () => {
     primary.kill("SIGTERM");
     expect(await exited, out).toBe(0);
     for (const pid of now) expect(existsSync(`/proc/${pid}`), `API process ${pid} still running`).toBe(false);
+  }, 120_000);
+});
+
+describe("kn serve with an unusable setting", () => {
+  it("exits 2 with the setting's name and no stack trace, for a flag or the environment", () => {
+    const serve = (args: string[], env: Record<string, string>) =>
+      spawnSync(process.execPath, ["--import", "tsx", join(ROOT, "src/cli/main.ts"), "serve", "--port", "0", ...args], { cwd: ROOT, env: { ...process.env, DATABASE_URL: store.url, ...env }, encoding: "utf8", timeout: 60_000 });
+    for (const [args, env, message] of [
+      [["--processes", "0"], {}, `kn: invalid --processes "0": a whole number >= 1\n`],
+      [[], { KN_API_PROCESSES: "two" }, `kn: KN_API_PROCESSES must be an integer >= 1 (got "two")\n`],
+      [[], { KN_TRUST_PROXY: "maybe" }, `kn: KN_TRUST_PROXY must be 1 or 0 (got "maybe")\n`],
+    ] as const) {
+      const r = serve([...args], env);
+      expect(r.status, r.stderr).toBe(2);
+      expect(r.stderr).toBe(message);
+    }
   }, 120_000);
 });

@@ -4,6 +4,7 @@
 import { Command } from "commander";
 import { generateIfStale } from "../store/generate.ts";
 import { releaseWebgpu } from "../model/webgpu.ts";
+import { ConfigError } from "../config-error.ts";
 import { CliError } from "./errors.ts";
 
 // The Prisma client is generated code (gitignored, and npm 11 runs no install scripts): make it
@@ -32,9 +33,9 @@ function reportError(err: unknown): number {
     // commander already printed its own message (unknown option, --help, --version ...)
     if (code.startsWith("commander.")) return (err as { exitCode?: number }).exitCode ?? 1;
   }
-  if (err instanceof CliError) {
+  if (err instanceof CliError || err instanceof ConfigError) {
     process.stderr.write(`kn: ${err.message}\n`);
-    return err.exitCode;
+    return err instanceof CliError ? err.exitCode : 2;
   }
   process.stderr.write(`kn: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
   return 1;
