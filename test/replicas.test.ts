@@ -352,6 +352,7 @@ describe("kn serve with an unusable setting", () => {
       [["--processes", "0"], {}, `kn: invalid --processes "0": a whole number >= 1\n`],
       [[], { KN_API_PROCESSES: "two" }, `kn: KN_API_PROCESSES must be an integer >= 1 (got "two")\n`],
       [[], { KN_TRUST_PROXY: "maybe" }, `kn: KN_TRUST_PROXY must be 1 or 0 (got "maybe")\n`],
+      [[], { KN_API_KEYS: "ops:the-secret:admin" }, `kn: KN_API_KEYS entry 1 must be name:secret:read|write\n`],
     ] as const) {
       const r = serve([...args], env);
       expect(r.status, r.stderr).toBe(2);

@@ -7,6 +7,7 @@
 // so the time taken says neither which key matched nor how long the secrets are.
 import type { ApolloServerPlugin, BaseContext } from "@apollo/server";
 import { createHash, timingSafeEqual } from "node:crypto";
+import { ConfigError } from "../config-error.ts";
 import { apiError } from "./errors.ts";
 
 export interface ApiKey {
@@ -29,7 +30,7 @@ export function parseApiKeys(spec: string | undefined): ApiKey[] {
     const [name, secret, rights = "read"] = entry.trim().split(":");
     if (!name || !secret || !["read", "write"].includes(rights)) {
       // the entry holds a secret: name its position, never its text
-      throw new Error(`KN_API_KEYS entry ${i + 1} must be name:secret:read|write`);
+      throw new ConfigError(`KN_API_KEYS entry ${i + 1} must be name:secret:read|write`);
     }
     return { name, digest: sha256(secret), write: rights === "write" };
   });
